@@ -1,1 +1,202 @@
-//! config
+//! Configuration: the environment (the contract's variables) and the mapping
+//! file `sync.toml`, each parsed once into typed structs.
+//!
+//! Errors name the variable, or the file, the pair and the field, and say what
+//! is wrong, so that a bad deployment fails at start with a message an operator
+//! can act on. Secrets are held in [`Secret`] and never printed.
+
+mod mapping;
+
+use std::{net::SocketAddr, path::PathBuf};
+
+pub use mapping::{
+    AirtableDeleteAction, ConflictRule, Direction, FieldMapping, MatchKey, NotionTrashAction,
+    PairConfig, PairOptions, SyncConfig,
+};
+
+use crate::secret::Secret;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/sync.db";
+pub const DEFAULT_SYNC_CONFIG: &str = "sync.toml";
+pub const DEFAULT_LISTEN_ADDR: &str = "0.0.0.0:8080";
+pub const DEFAULT_NOTION_API_URL: &str = "https://api.notion.com";
+pub const DEFAULT_AIRTABLE_API_URL: &str = "https://api.airtable.com";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {name}: {problem}")]
+    Env { name: &'static str, problem: String },
+    #[error("{path}: {problem}")]
+    File { path: String, problem: String },
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The process environment, as the contract's table defines it.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// Held as a secret: a Postgres URL usually carries a password.
+    pub database_url: Secret,
+    pub sync_config: PathBuf,
+    pub listen_addr: SocketAddr,
+    pub notion_token: Option<Secret>,
+    pub airtable_token: Option<Secret>,
+    pub notion_api_url: String,
+    pub airtable_api_url: String,
+    pub notion_webhook_secret: Option<Secret>,
+    pub public_url: Option<String>,
+    pub admin_token: Option<Secret>,
+    pub log_format: LogFormat,
+}
+
+impl Env {
+    /// Read the real process environment.
+    pub fn from_process() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Read from any lookup function (tests pass a map). Empty values count
+    /// as unset, so `FOO=` in an `.env` file means "use the default".
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let listen = get("LISTEN_ADDR").unwrap_or_else(|| DEFAULT_LISTEN_ADDR.to_owned());
+        Ok(Self {
+            database_url: Secret::new(
+                get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            ),
+            sync_config: get("SYNC_CONFIG")
+                .unwrap_or_else(|| DEFAULT_SYNC_CONFIG.to_owned())
+                .into(),
+            listen_addr: listen.parse().map_err(|_| ConfigError::Env {
+                name: "LISTEN_ADDR",
+                problem: format!("`{listen}` is not an address like 0.0.0.0:8080"),
+            })?,
+            notion_token: get("NOTION_TOKEN").map(Secret::new),
+            airtable_token: get("AIRTABLE_TOKEN").map(Secret::new),
+            notion_api_url: base_url(&get, "NOTION_API_URL", DEFAULT_NOTION_API_URL)?,
+            airtable_api_url: base_url(&get, "AIRTABLE_API_URL", DEFAULT_AIRTABLE_API_URL)?,
+            notion_webhook_secret: get("NOTION_WEBHOOK_SECRET").map(Secret::new),
+            public_url: get("PUBLIC_URL")
+                .map(|v| http_url("PUBLIC_URL", &v))
+                .transpose()?,
+            admin_token: get("ADMIN_TOKEN").map(Secret::new),
+            log_format: log_format(get("LOG_FORMAT"))?,
+        })
+    }
+
+    pub fn require_notion_token(&self) -> Result<&Secret, ConfigError> {
+        self.notion_token.as_ref().ok_or(ConfigError::Env {
+            name: "NOTION_TOKEN",
+            problem: "is required (the Notion integration's internal token)".into(),
+        })
+    }
+
+    pub fn require_airtable_token(&self) -> Result<&Secret, ConfigError> {
+        self.airtable_token.as_ref().ok_or(ConfigError::Env {
+            name: "AIRTABLE_TOKEN",
+            problem: "is required (an Airtable personal access token)".into(),
+        })
+    }
+
+    /// Load and validate the mapping file named by `SYNC_CONFIG`.
+    pub fn load_sync_config(&self) -> Result<SyncConfig, ConfigError> {
+        SyncConfig::load(&self.sync_config)
+    }
+}
+
+fn base_url(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: &str,
+) -> Result<String, ConfigError> {
+    let value = get(name).unwrap_or_else(|| default.to_owned());
+    http_url(name, &value)
+}
+
+/// Accept an absolute http(s) URL, returned without a trailing slash so that
+/// API paths can be appended as `{base}/v1/...`.
+fn http_url(name: &'static str, value: &str) -> Result<String, ConfigError> {
+    match url::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+            Ok(value.trim_end_matches('/').to_owned())
+        }
+        _ => Err(ConfigError::Env {
+            name,
+            problem: format!("`{value}` is not an http(s) URL"),
+        }),
+    }
+}
+
+fn log_format(value: Option<String>) -> Result<LogFormat, ConfigError> {
+    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("text") => Ok(LogFormat::Text),
+        Some("json") => Ok(LogFormat::Json),
+        Some(other) => Err(ConfigError::Env {
+            name: "LOG_FORMAT",
+            problem: format!("`{other}` is neither `text` nor `json`"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> Result<Env, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Env::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let e = env(&[]).unwrap();
+        assert_eq!(e.database_url.expose(), "sqlite://data/sync.db");
+        assert_eq!(e.sync_config, PathBuf::from("sync.toml"));
+        assert_eq!(e.listen_addr.to_string(), "0.0.0.0:8080");
+        assert_eq!(e.notion_api_url, "https://api.notion.com");
+        assert_eq!(e.airtable_api_url, "https://api.airtable.com");
+        assert!(e.notion_webhook_secret.is_none() && e.admin_token.is_none());
+        assert_eq!(e.log_format, LogFormat::Text);
+        assert!(e.require_notion_token().is_err());
+    }
+
+    #[test]
+    fn secrets_do_not_appear_in_debug_output() {
+        let e = env(&[
+            ("NOTION_TOKEN", "ntn_supersecret"),
+            ("AIRTABLE_TOKEN", "patSUPERSECRET"),
+            ("ADMIN_TOKEN", "admin-supersecret"),
+            ("NOTION_WEBHOOK_SECRET", "secret_whsupersecret"),
+            ("DATABASE_URL", "postgres://u:pgsupersecret@db/sync"),
+        ])
+        .unwrap();
+        let debug = format!("{e:?}");
+        assert!(!debug.to_lowercase().contains("supersecret"), "{debug}");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = env(&[("LISTEN_ADDR", "localhost")]).unwrap_err().to_string();
+        assert!(err.contains("LISTEN_ADDR") && err.contains("localhost"), "{err}");
+        let err = env(&[("LOG_FORMAT", "yaml")]).unwrap_err().to_string();
+        assert!(err.contains("LOG_FORMAT"), "{err}");
+        let err = env(&[("NOTION_API_URL", "api.notion.com")]).unwrap_err().to_string();
+        assert!(err.contains("NOTION_API_URL"), "{err}");
+    }
+
+    #[test]
+    fn base_urls_lose_their_trailing_slash() {
+        let e = env(&[("AIRTABLE_API_URL", "http://127.0.0.1:9/")]).unwrap();
+        assert_eq!(e.airtable_api_url, "http://127.0.0.1:9");
+    }
+}

@@ -18,3 +18,4 @@ pub mod sandbox;
 pub mod secret;
 pub mod signature;
 pub mod store;
+pub mod telemetry;

@@ -1,0 +1,370 @@
+//! The mapping file, `sync.toml`: one or more pairs of a Notion database and an
+//! Airtable table, with the fields they share.
+//!
+//! Parsing happens in two steps: `toml` + serde read the raw shape (rejecting
+//! unknown keys, reporting line and column), then [`validate`] turns it into
+//! typed values and checks what serde cannot (duplicates, enum spellings with
+//! the pair and field named, cross-field rules).
+
+use std::{collections::BTreeMap, collections::HashSet, path::Path};
+
+use serde::Deserialize;
+
+use super::ConfigError;
+
+/// Who may write a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Both,
+    NotionToAirtable,
+    AirtableToNotion,
+}
+
+/// Which side wins when both changed a field since the last sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictRule {
+    Notion,
+    Airtable,
+    Latest,
+}
+
+/// What to do with the Airtable row when its Notion page is trashed or moved
+/// out of the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotionTrashAction {
+    /// Set these Airtable fields (default: `Status = "Archived"`).
+    Set(BTreeMap<String, String>),
+    Delete,
+    Ignore,
+}
+
+/// What to do when an Airtable row is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AirtableDeleteAction {
+    Ignore,
+    Trash,
+    Recreate,
+}
+
+/// The key used to match existing records on first contact (e.g. title ↔ Spec Name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchKey {
+    pub notion: String,
+    pub airtable: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldMapping {
+    pub notion: String,
+    pub airtable: String,
+    pub direction: Direction,
+    pub conflict: ConflictRule,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairOptions {
+    pub create_notion_pages: bool,
+    pub on_notion_trash: NotionTrashAction,
+    pub on_airtable_delete: AirtableDeleteAction,
+    pub debounce_ms: u64,
+    pub match_key: Option<MatchKey>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairConfig {
+    pub name: String,
+    /// A database id or a data source id; resolved at run time.
+    pub notion_database_id: String,
+    pub notion_record_id_property: Option<String>,
+    pub airtable_base_id: String,
+    /// A table name or a `tbl...` id.
+    pub airtable_table: String,
+    pub airtable_page_id_field: String,
+    pub airtable_last_synced_field: Option<String>,
+    /// Optional Airtable url field that receives the Notion page's URL.
+    pub airtable_notion_url_field: Option<String>,
+    pub options: PairOptions,
+    pub fields: Vec<FieldMapping>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncConfig {
+    pub pairs: Vec<PairConfig>,
+}
+
+impl SyncConfig {
+    /// Read and validate a mapping file; errors name the file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let file_error = |problem: String| ConfigError::File {
+            path: path.display().to_string(),
+            problem,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            file_error(format!(
+                "cannot read the mapping file ({e}); set SYNC_CONFIG or copy sync.example.toml"
+            ))
+        })?;
+        Self::parse(&text).map_err(file_error)
+    }
+
+    /// Parse and validate mapping text. The error is the problem alone; the
+    /// caller adds the file name.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let raw: RawFile = toml::from_str(text).map_err(|e| e.to_string().trim().to_owned())?;
+        validate(raw)
+    }
+
+    pub fn pair(&self, name: &str) -> Option<&PairConfig> {
+        self.pairs.iter().find(|p| p.name == name)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    pair: Vec<RawPair>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPair {
+    name: String,
+    notion: RawNotion,
+    airtable: RawAirtable,
+    #[serde(default)]
+    options: RawOptions,
+    #[serde(default)]
+    field: Vec<RawField>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotion {
+    database_id: String,
+    record_id_property: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAirtable {
+    base_id: String,
+    table: String,
+    page_id_field: String,
+    last_synced_field: Option<String>,
+    notion_url_field: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawOptions {
+    #[serde(default)]
+    create_notion_pages: bool,
+    on_notion_trash: Option<RawTrashAction>,
+    on_airtable_delete: Option<String>,
+    debounce_ms: Option<u64>,
+    match_key: Option<RawMatchKey>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawTrashAction {
+    Word(String),
+    Set { set: BTreeMap<String, String> },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMatchKey {
+    notion: String,
+    airtable: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawField {
+    notion: String,
+    airtable: String,
+    direction: Option<String>,
+    conflict: Option<String>,
+}
+
+/// Default debounce: long enough to skip half-typed values, short enough to feel live.
+const DEFAULT_DEBOUNCE_MS: u64 = 2000;
+
+fn validate(raw: RawFile) -> Result<SyncConfig, String> {
+    if raw.pair.is_empty() {
+        return Err("no [[pair]] defined: at least one pair is needed".into());
+    }
+    let mut names = HashSet::new();
+    let mut pairs = Vec::with_capacity(raw.pair.len());
+    for (index, p) in raw.pair.into_iter().enumerate() {
+        let pair = validate_pair(index, p)?;
+        if !names.insert(pair.name.clone()) {
+            return Err(format!("pair \"{}\" is defined twice", pair.name));
+        }
+        pairs.push(pair);
+    }
+    Ok(SyncConfig { pairs })
+}
+
+fn validate_pair(index: usize, p: RawPair) -> Result<PairConfig, String> {
+    let name = p.name.trim().to_owned();
+    if !valid_pair_name(&name) {
+        return Err(format!(
+            "pair #{}: name \"{}\" must be non-empty and use only a-z, 0-9, '-' and '_'",
+            index + 1,
+            p.name
+        ));
+    }
+    let at = |problem: String| format!("pair \"{name}\": {problem}");
+    require(&p.notion.database_id, "[pair.notion] database_id").map_err(at)?;
+    require(&p.airtable.table, "[pair.airtable] table").map_err(at)?;
+    require(&p.airtable.page_id_field, "[pair.airtable] page_id_field").map_err(at)?;
+    if !p.airtable.base_id.trim().starts_with("app") {
+        return Err(at(format!(
+            "[pair.airtable] base_id \"{}\" is not an Airtable base id (app...)",
+            p.airtable.base_id
+        )));
+    }
+    let fields = validate_fields(&p.field, &p.airtable).map_err(at)?;
+    let options = validate_options(p.options).map_err(at)?;
+    Ok(PairConfig {
+        name: name.clone(),
+        notion_database_id: p.notion.database_id.trim().to_owned(),
+        notion_record_id_property: p.notion.record_id_property,
+        airtable_base_id: p.airtable.base_id.trim().to_owned(),
+        airtable_table: p.airtable.table,
+        airtable_page_id_field: p.airtable.page_id_field,
+        airtable_last_synced_field: p.airtable.last_synced_field,
+        airtable_notion_url_field: p.airtable.notion_url_field,
+        options,
+        fields,
+    })
+}
+
+fn valid_pair_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+fn require(value: &str, what: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        Err(format!("{what} is missing or empty"))
+    } else {
+        Ok(())
+    }
+}
+
+fn validate_fields(raw: &[RawField], airtable: &RawAirtable) -> Result<Vec<FieldMapping>, String> {
+    if raw.is_empty() {
+        return Err("no [[pair.field]] defined: map at least one field".into());
+    }
+    // Fields the service writes itself may not also be mapped.
+    let reserved: Vec<&str> = [
+        Some(airtable.page_id_field.as_str()),
+        airtable.last_synced_field.as_deref(),
+        airtable.notion_url_field.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let mut seen_notion = HashSet::new();
+    let mut seen_airtable = HashSet::new();
+    raw.iter()
+        .map(|f| {
+            let field = validate_field(f)?;
+            if !seen_notion.insert(field.notion.clone()) {
+                return Err(format!("Notion property \"{}\" is mapped twice", field.notion));
+            }
+            if !seen_airtable.insert(field.airtable.clone()) {
+                return Err(format!("Airtable field \"{}\" is mapped twice", field.airtable));
+            }
+            if reserved.contains(&field.airtable.as_str()) {
+                return Err(format!(
+                    "Airtable field \"{}\" is written by the service itself \
+                     (page_id_field / last_synced_field / notion_url_field) and cannot be mapped",
+                    field.airtable
+                ));
+            }
+            Ok(field)
+        })
+        .collect()
+}
+
+fn validate_field(f: &RawField) -> Result<FieldMapping, String> {
+    let label = format!("field \"{}\" ↔ \"{}\"", f.notion, f.airtable);
+    if f.notion.trim().is_empty() || f.airtable.trim().is_empty() {
+        return Err(format!("{label}: both `notion` and `airtable` names are required"));
+    }
+    let direction = match f.direction.as_deref().unwrap_or("both") {
+        "both" => Direction::Both,
+        "notion_to_airtable" => Direction::NotionToAirtable,
+        "airtable_to_notion" => Direction::AirtableToNotion,
+        other => {
+            return Err(format!(
+                "{label}: unknown direction \"{other}\" (expected both, notion_to_airtable or airtable_to_notion)"
+            ));
+        }
+    };
+    let conflict = match f.conflict.as_deref().unwrap_or("notion") {
+        "notion" => ConflictRule::Notion,
+        "airtable" => ConflictRule::Airtable,
+        "latest" => ConflictRule::Latest,
+        other => {
+            return Err(format!(
+                "{label}: unknown conflict rule \"{other}\" (expected notion, airtable or latest)"
+            ));
+        }
+    };
+    Ok(FieldMapping {
+        notion: f.notion.clone(),
+        airtable: f.airtable.clone(),
+        direction,
+        conflict,
+    })
+}
+
+fn validate_options(raw: RawOptions) -> Result<PairOptions, String> {
+    let on_notion_trash = match raw.on_notion_trash {
+        None => NotionTrashAction::Set(BTreeMap::from([("Status".into(), "Archived".into())])),
+        Some(RawTrashAction::Set { set }) if set.is_empty() => {
+            return Err("on_notion_trash: `set` needs at least one field".into());
+        }
+        Some(RawTrashAction::Set { set }) => NotionTrashAction::Set(set),
+        Some(RawTrashAction::Word(w)) => match w.as_str() {
+            "delete" => NotionTrashAction::Delete,
+            "ignore" => NotionTrashAction::Ignore,
+            other => {
+                return Err(format!(
+                    "on_notion_trash: unknown action \"{other}\" \
+                     (expected \"delete\", \"ignore\" or {{ set = {{ Field = \"value\" }} }})"
+                ));
+            }
+        },
+    };
+    let on_airtable_delete = match raw.on_airtable_delete.as_deref().unwrap_or("ignore") {
+        "ignore" => AirtableDeleteAction::Ignore,
+        "trash" => AirtableDeleteAction::Trash,
+        "recreate" => AirtableDeleteAction::Recreate,
+        other => {
+            return Err(format!(
+                "on_airtable_delete: unknown action \"{other}\" (expected ignore, trash or recreate)"
+            ));
+        }
+    };
+    Ok(PairOptions {
+        create_notion_pages: raw.create_notion_pages,
+        on_notion_trash,
+        on_airtable_delete,
+        debounce_ms: raw.debounce_ms.unwrap_or(DEFAULT_DEBOUNCE_MS),
+        match_key: raw.match_key.map(|k| MatchKey {
+            notion: k.notion,
+            airtable: k.airtable,
+        }),
+    })
+}
