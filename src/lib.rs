@@ -18,4 +18,5 @@ pub mod sandbox;
 pub mod secret;
 pub mod signature;
 pub mod store;
+pub mod sync;
 pub mod telemetry;

@@ -1,0 +1,321 @@
+//! Conversions between Notion property values, Airtable cell values and the
+//! canonical [`Value`], in pure code (no I/O).
+//!
+//! A mapped field has a [`Kind`], decided once from the two sides' types by
+//! [`Kind::for_types`]; unsupported pairs are refused there with a message
+//! that config validation shows to the operator. Reading either side gives a
+//! canonical value fitted to the kind (so both sides compare exactly), and
+//! writing turns a canonical value into the vendor's write JSON.
+
+use serde_json::{Value as Json, json};
+
+use super::value::{Value, When};
+
+/// How a mapped field's values are compared and written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Plain text (title, rich text, url, email, phone ↔ text fields).
+    Text,
+    /// One option's name (select/status ↔ single select or text).
+    Select,
+    /// Option names as an order-insensitive set.
+    MultiSelect,
+    /// Notion people ↔ Airtable text holding names, comma-separated.
+    People,
+    /// A calendar date (Airtable `date`): date-only values stay date-only.
+    Date,
+    /// An instant (Airtable `dateTime`).
+    DateTime,
+    Number,
+    Checkbox,
+}
+
+const NOTION_TEXT: &[&str] = &["title", "rich_text", "url", "email", "phone_number"];
+const AIRTABLE_TEXT: &[&str] = &[
+    "singleLineText",
+    "multilineText",
+    "richText",
+    "url",
+    "email",
+    "phoneNumber",
+];
+
+impl Kind {
+    /// The kind for a Notion property type and an Airtable field type, or
+    /// why they cannot be synced.
+    pub fn for_types(notion: &str, airtable: &str) -> Result<Kind, String> {
+        let text = |t: &str| AIRTABLE_TEXT.contains(&t);
+        let kind = match (notion, airtable) {
+            (n, a) if NOTION_TEXT.contains(&n) && text(a) => Some(Kind::Text),
+            ("select" | "status", "singleSelect") => Some(Kind::Select),
+            ("select" | "status", a) if text(a) => Some(Kind::Select),
+            ("multi_select", "multipleSelects") => Some(Kind::MultiSelect),
+            ("people", "singleLineText" | "multilineText") => Some(Kind::People),
+            ("date", "date") => Some(Kind::Date),
+            ("date", "dateTime") => Some(Kind::DateTime),
+            ("number", "number" | "currency" | "percent") => Some(Kind::Number),
+            ("checkbox", "checkbox") => Some(Kind::Checkbox),
+            _ => None,
+        };
+        kind.ok_or_else(|| {
+            format!("a Notion `{notion}` property cannot sync with an Airtable `{airtable}` field")
+        })
+    }
+}
+
+/// A value that cannot be written to a side; the field is left alone and
+/// the reason goes to the sync log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConvertError {
+    #[error("`{0}` cannot be a Notion option: Notion option names may not contain commas")]
+    CommaInOption(String),
+    #[error("no single workspace user is named or has the email `{0}`")]
+    UnknownPerson(String),
+    #[error("{0}")]
+    BadValue(String),
+}
+
+/// A workspace user, for people ↔ text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+// ---------------------------------------------------------------- Notion → canonical
+
+/// Read a Notion page property (the `{id, type, <type>: ...}` object) as `kind`.
+pub fn from_notion(property: &Json, kind: Kind) -> Result<Value, ConvertError> {
+    let ty = property["type"].as_str().unwrap_or_default();
+    let inner = &property[ty];
+    let value = match kind {
+        Kind::Text => match ty {
+            "title" | "rich_text" => Value::text(plain_text(inner)),
+            _ => Value::text(inner.as_str().unwrap_or_default()),
+        },
+        Kind::Select => option_name(inner),
+        Kind::MultiSelect => Value::set(option_names(inner)),
+        Kind::People => Value::text(people_names(inner).join(", ")),
+        Kind::Date | Kind::DateTime => notion_date(inner, kind)?,
+        Kind::Number => inner.as_f64().map_or(Value::Empty, Value::Number),
+        Kind::Checkbox => Value::Bool(inner.as_bool().unwrap_or(false)),
+    };
+    Ok(value)
+}
+
+/// The plain text of a rich-text array: every object's `plain_text`
+/// (or `text.content` in a write body) joined without separators.
+pub fn plain_text(rich_text: &Json) -> String {
+    rich_text
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["plain_text"].as_str().or_else(|| t["text"]["content"].as_str()))
+        .collect()
+}
+
+fn option_name(option: &Json) -> Value {
+    Value::text(option["name"].as_str().unwrap_or_default())
+}
+
+fn option_names(options: &Json) -> Vec<String> {
+    options
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// A person's display name; falls back to the email, then the id, so a user
+/// whose name the token cannot see never becomes an empty string.
+fn people_names(people: &Json) -> Vec<String> {
+    people
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            p["name"]
+                .as_str()
+                .or_else(|| p["person"]["email"].as_str())
+                .or_else(|| p["id"].as_str())
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+fn notion_date(date: &Json, kind: Kind) -> Result<Value, ConvertError> {
+    let Some(start) = date["start"].as_str() else {
+        return Ok(Value::Empty);
+    };
+    let when = When::parse(start).map_err(|e| ConvertError::BadValue(e.to_string()))?;
+    Ok(fit_date(when, kind))
+}
+
+fn fit_date(when: When, kind: Kind) -> Value {
+    match kind {
+        Kind::Date => when.to_date_value(),
+        _ => when.to_instant_value(),
+    }
+}
+
+// ---------------------------------------------------------------- canonical → Notion
+
+/// The Notion write body for one property (`{"select": {...}}` etc.).
+/// `notion_type` is the property's type in the data source schema.
+pub fn to_notion(
+    value: &Value,
+    notion_type: &str,
+    users: &[Person],
+) -> Result<Json, ConvertError> {
+    let body = match (notion_type, value) {
+        ("title" | "rich_text", v) => json!({ notion_type: rich_text_objects(&text_of(v)) }),
+        ("url" | "email" | "phone_number", v) => json!({ notion_type: non_empty(text_of(v)) }),
+        ("select" | "status", Value::Empty) => json!({ notion_type: null }),
+        ("select" | "status", v) => json!({ notion_type: { "name": notion_option(&text_of(v))? } }),
+        ("multi_select", v) => json!({ "multi_select": notion_options(v)? }),
+        ("people", v) => json!({ "people": people_ids(&text_of(v), users)? }),
+        ("date", Value::Empty) => json!({ "date": null }),
+        ("date", Value::Date(d) | Value::DateTime(d)) => json!({ "date": { "start": d } }),
+        ("number", Value::Empty) => json!({ "number": null }),
+        ("number", Value::Number(n)) => json!({ "number": n }),
+        ("checkbox", Value::Bool(b)) => json!({ "checkbox": b }),
+        ("checkbox", Value::Empty) => json!({ "checkbox": false }),
+        (ty, v) => {
+            return Err(ConvertError::BadValue(format!(
+                "cannot write {} to a Notion `{ty}` property",
+                v.display()
+            )));
+        }
+    };
+    Ok(body)
+}
+
+/// Notion's rich text: at most 2,000 characters per text object, so longer
+/// text becomes several objects (split on character boundaries, counted in
+/// UTF-16 units as Notion's JavaScript limit is, to be safe for any text).
+pub fn rich_text_objects(text: &str) -> Vec<Json> {
+    const LIMIT: usize = 2000;
+    let mut chunks = Vec::new();
+    let mut current = String::new();
+    let mut units = 0;
+    for c in text.chars() {
+        if units + c.len_utf16() > LIMIT {
+            chunks.push(std::mem::take(&mut current));
+            units = 0;
+        }
+        units += c.len_utf16();
+        current.push(c);
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+        .into_iter()
+        .map(|content| json!({ "type": "text", "text": { "content": content } }))
+        .collect()
+}
+
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::Empty => String::new(),
+        other => other.display(),
+    }
+}
+
+fn non_empty(s: String) -> Json {
+    // Notion rejects empty strings; null clears the property.
+    if s.is_empty() { Json::Null } else { Json::String(s) }
+}
+
+fn notion_option(name: &str) -> Result<String, ConvertError> {
+    if name.contains(',') {
+        return Err(ConvertError::CommaInOption(name.to_owned()));
+    }
+    Ok(name.to_owned())
+}
+
+fn notion_options(value: &Value) -> Result<Vec<Json>, ConvertError> {
+    let names = match value {
+        Value::Empty => Vec::new(),
+        Value::Set(names) => names.clone(),
+        other => vec![text_of(other)],
+    };
+    names
+        .iter()
+        .map(|n| Ok(json!({ "name": notion_option(n)? })))
+        .collect()
+}
+
+/// Names (or emails) separated by commas → user ids; every name must match
+/// exactly one user, otherwise nothing is written.
+fn people_ids(text: &str, users: &[Person]) -> Result<Vec<Json>, ConvertError> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|token| {
+            let matches: Vec<&Person> = users
+                .iter()
+                .filter(|u| u.name.as_deref() == Some(token) || u.email.as_deref() == Some(token))
+                .collect();
+            match matches.as_slice() {
+                [one] => Ok(json!({ "object": "user", "id": one.id })),
+                _ => Err(ConvertError::UnknownPerson(token.to_owned())),
+            }
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- Airtable ↔ canonical
+
+/// Read an Airtable cell (absent = `None`) as `kind`. Accepts both the REST
+/// (V1) format and the webhook (V2) format, where options are objects.
+pub fn from_airtable(cell: Option<&Json>, kind: Kind) -> Result<Value, ConvertError> {
+    let Some(cell) = cell.filter(|c| !c.is_null()) else {
+        return Ok(match kind {
+            Kind::Checkbox => Value::Bool(false),
+            _ => Value::Empty,
+        });
+    };
+    let value = match kind {
+        Kind::Text | Kind::People => Value::text(cell.as_str().unwrap_or_default()),
+        Kind::Select => Value::text(airtable_option(cell)),
+        Kind::MultiSelect => Value::set(cell.as_array().into_iter().flatten().map(airtable_option)),
+        Kind::Date | Kind::DateTime => match cell.as_str() {
+            Some(s) if !s.is_empty() => fit_date(
+                When::parse(s).map_err(|e| ConvertError::BadValue(e.to_string()))?,
+                kind,
+            ),
+            _ => Value::Empty,
+        },
+        Kind::Number => cell.as_f64().map_or(Value::Empty, Value::Number),
+        Kind::Checkbox => Value::Bool(cell.as_bool().unwrap_or(false)),
+    };
+    Ok(value)
+}
+
+fn airtable_option(cell: &Json) -> String {
+    cell.as_str()
+        .or_else(|| cell["name"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The Airtable cell to write (`null` clears it). Select options unknown to
+/// the table are created by sending the write with `typecast: true`.
+pub fn to_airtable(value: &Value, kind: Kind) -> Json {
+    match (kind, value) {
+        (_, Value::Empty) if kind == Kind::Checkbox => json!(false),
+        (_, Value::Empty) => Json::Null,
+        (_, Value::Set(names)) => json!(names),
+        (_, Value::Number(n)) => json!(n),
+        (_, Value::Bool(b)) => json!(b),
+        (Kind::Date, Value::DateTime(t)) => json!(t.get(..10).unwrap_or(t)),
+        (_, v) => json!(text_of(v)),
+    }
+}
+
+#[cfg(test)]
+#[path = "convert_tests.rs"]
+mod tests;

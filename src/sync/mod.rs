@@ -1,0 +1,5 @@
+//! The sync engine's pure logic (no I/O): canonical values and the
+//! conversions between Notion properties, Airtable cells and them.
+
+pub mod convert;
+pub mod value;
