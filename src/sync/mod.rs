@@ -2,4 +2,5 @@
 //! conversions between Notion properties, Airtable cells and them.
 
 pub mod convert;
+pub mod merge;
 pub mod value;
