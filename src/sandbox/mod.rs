@@ -7,5 +7,6 @@
 
 pub mod airtable;
 pub mod common;
+pub mod launch;
 pub mod notion;
 pub mod team;

@@ -1,0 +1,200 @@
+//! The Airtable client: the HTTP client, the token and one request budget
+//! per base; endpoint methods live in `records` and `webhook_api`.
+//!
+//! Airtable limits each base to 5 requests/s and answers a 429 with "wait
+//! 30 seconds", so a 429 penalises that base's budget for the penalty (or a
+//! `Retry-After`, when given) and every task on that base pauses; the call
+//! is then repeated per the [`RetryPolicy`]. A `PUBLIC_API_BILLING_LIMIT_EXCEEDED`
+//! 429 is fatal and never retried. Transient faults are repeated only for
+//! reads. Each call is logged at debug level without the token or the body.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use reqwest::{Method, header::RETRY_AFTER};
+use serde::de::DeserializeOwned;
+use serde_json::Value as Json;
+use tokio::time::Instant;
+use url::Url;
+
+use super::error::classify;
+use crate::api_error::{ApiError, Vendor, parse_retry_after};
+use crate::notion::http::{
+    api_root, build_http_client, join_path, log_call, read_error_body, read_json,
+};
+use crate::notion::retry::RetryPolicy;
+use crate::ratelimit::{AIRTABLE_RATE_PER_SEC, Budget};
+use crate::secret::Secret;
+
+/// What Airtable asks for after a 429 without `Retry-After`.
+pub const DEFAULT_PENALTY: Duration = Duration::from_secs(30);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Budget key of calls not tied to a base (`whoami`).
+const USER_BUDGET: &str = "user";
+
+/// A client for one Airtable token.
+#[derive(Debug, Clone)]
+pub struct AirtableClient {
+    http: reqwest::Client,
+    /// `https://api.airtable.com/v0`.
+    pub(super) root: Url,
+    token: Secret,
+    budgets: Arc<Mutex<HashMap<String, Arc<Budget>>>>,
+    rate_per_sec: f64,
+    penalty: Duration,
+    timeout: Duration,
+    retry: RetryPolicy,
+}
+
+/// Whether a call may be repeated after a transient fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Idempotent {
+    Yes,
+    No,
+}
+
+impl AirtableClient {
+    /// `base_url` is the API origin, e.g. `https://api.airtable.com` or a
+    /// sandbox's `http://127.0.0.1:PORT`; requests go under `/v0`.
+    pub fn new(base_url: &str, token: Secret) -> anyhow::Result<Self> {
+        Ok(Self {
+            http: build_http_client()?,
+            root: api_root(base_url, "v0")?,
+            token,
+            budgets: Arc::default(),
+            rate_per_sec: AIRTABLE_RATE_PER_SEC,
+            penalty: DEFAULT_PENALTY,
+            timeout: DEFAULT_TIMEOUT,
+            retry: RetryPolicy::default(),
+        })
+    }
+
+    /// The wait after a 429 that carries no `Retry-After`.
+    pub fn with_penalty(mut self, penalty: Duration) -> Self {
+        self.penalty = penalty;
+        self
+    }
+
+    /// The pace of budgets created from now on (requests per second per base).
+    pub fn with_rate(mut self, per_second: f64) -> Self {
+        self.rate_per_sec = per_second;
+        self
+    }
+
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Use `budget` for every call on `base_id` (so the job layer can share
+    /// one budget between clients).
+    pub fn with_budget(self, base_id: &str, budget: Arc<Budget>) -> Self {
+        self.lock_budgets().insert(base_id.to_owned(), budget);
+        self
+    }
+
+    /// The budget of a base, created at the configured rate on first use.
+    pub fn budget_for(&self, base_id: &str) -> Arc<Budget> {
+        let mut budgets = self.lock_budgets();
+        let budget = budgets.entry(base_id.to_owned()).or_insert_with(|| {
+            Arc::new(Budget::new(format!("airtable:{base_id}"), self.rate_per_sec, 1))
+        });
+        Arc::clone(budget)
+    }
+
+    fn lock_budgets(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Budget>>> {
+        // A panic while holding this lock cannot leave the map inconsistent.
+        self.budgets.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// GET a URL built from the API root; reads are always idempotent.
+    pub(super) async fn get<T: DeserializeOwned>(
+        &self,
+        base_id: Option<&str>,
+        url: Url,
+    ) -> Result<T, ApiError> {
+        self.call(base_id, Method::GET, url, None, Idempotent::Yes)
+            .await
+    }
+
+    /// Send `method` with an optional JSON body.
+    pub(super) async fn send<T: DeserializeOwned>(
+        &self,
+        base_id: Option<&str>,
+        method: Method,
+        url: Url,
+        body: Option<&Json>,
+        idempotent: Idempotent,
+    ) -> Result<T, ApiError> {
+        self.call(base_id, method, url, body, idempotent).await
+    }
+
+    /// `/v0/<segments>`.
+    pub(super) fn url(&self, segments: &[&str]) -> Url {
+        join_path(&self.root, segments)
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        base_id: Option<&str>,
+        method: Method,
+        url: Url,
+        body: Option<&Json>,
+        idempotent: Idempotent,
+    ) -> Result<T, ApiError> {
+        let budget = self.budget_for(base_id.unwrap_or(USER_BUDGET));
+        let attempt = || self.call_once(&budget, &method, &url, body);
+        self.retry.run(idempotent == Idempotent::Yes, attempt).await
+    }
+
+    /// One attempt: wait for the base's budget, send, classify.
+    async fn call_once<T: DeserializeOwned>(
+        &self,
+        budget: &Budget,
+        method: &Method,
+        url: &Url,
+        body: Option<&Json>,
+    ) -> Result<T, ApiError> {
+        budget.acquire().await;
+        let started = Instant::now();
+        let mut request = self
+            .http
+            .request(method.clone(), url.clone())
+            .bearer_auth(self.token.expose())
+            .timeout(self.timeout);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| {
+            log_call(Vendor::Airtable, method, url, None, started.elapsed());
+            ApiError::transport(Vendor::Airtable, &e)
+        })?;
+        log_call(Vendor::Airtable, method, url, Some(response.status().as_u16()), started.elapsed());
+        if response.status().is_success() {
+            return read_json(Vendor::Airtable, response).await;
+        }
+        Err(self.error_from(budget, response).await)
+    }
+
+    /// Classify an error response. A rate limit, or a 503 that names a
+    /// `Retry-After`, pauses every call on the base.
+    async fn error_from(&self, budget: &Budget, response: reqwest::Response) -> ApiError {
+        let status = response.status().as_u16();
+        let retry_after = parse_retry_after(response.headers().get(RETRY_AFTER));
+        let err = classify(status, retry_after, self.penalty, &read_error_body(response).await);
+        match (&err, retry_after) {
+            (ApiError::RateLimited { retry_after, .. }, _) => budget.penalize(*retry_after).await,
+            (ApiError::Retryable { .. }, Some(wait)) if status == 503 => budget.penalize(wait).await,
+            _ => {}
+        }
+        err
+    }
+}

@@ -1,0 +1,148 @@
+//! The Notion client: one struct holding the HTTP client, the token and the
+//! integration's request budget; one method per endpoint (in `endpoints`).
+//!
+//! Every call waits on the shared [`Budget`] first. A 429/529 penalises the
+//! budget for `Retry-After` (so every task on this integration pauses), then
+//! the call is repeated per the [`RetryPolicy`]; transient faults are
+//! repeated only for GETs. Each call is logged at debug level without the
+//! token or the body.
+
+use std::{sync::Arc, time::Duration};
+
+use reqwest::{Method, header::RETRY_AFTER};
+use serde::de::DeserializeOwned;
+use serde_json::Value as Json;
+use tokio::time::Instant;
+use url::Url;
+
+use super::error::classify;
+use super::http::{api_root, build_http_client, join_path, log_call, read_error_body, read_json};
+use super::retry::RetryPolicy;
+use crate::api_error::{ApiError, Vendor, parse_retry_after};
+use crate::ratelimit::Budget;
+use crate::secret::Secret;
+
+/// The API version this client speaks (database ≠ data source).
+pub const NOTION_VERSION: &str = "2025-09-03";
+/// Notion itself answers 503 after 60 s, so waiting less would abandon
+/// writes that may still succeed.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A client for one Notion integration (one token, one budget).
+#[derive(Debug, Clone)]
+pub struct NotionClient {
+    http: reqwest::Client,
+    /// `https://api.notion.com/v1`.
+    root: Url,
+    token: Secret,
+    budget: Arc<Budget>,
+    timeout: Duration,
+    retry: RetryPolicy,
+}
+
+impl NotionClient {
+    /// `base_url` is the API origin, e.g. `https://api.notion.com` or a
+    /// sandbox's `http://127.0.0.1:PORT`; requests go under `/v1`.
+    pub fn new(base_url: &str, token: Secret, budget: Arc<Budget>) -> anyhow::Result<Self> {
+        Ok(Self {
+            http: build_http_client()?,
+            root: api_root(base_url, "v1")?,
+            token,
+            budget,
+            timeout: DEFAULT_TIMEOUT,
+            retry: RetryPolicy::default(),
+        })
+    }
+
+    /// The time one request may take, from connect to the end of the body.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn budget(&self) -> &Arc<Budget> {
+        &self.budget
+    }
+
+    /// GET `segments` with query parameters.
+    pub(super) async fn get<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<T, ApiError> {
+        let mut url = join_path(&self.root, segments);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        self.call(Method::GET, url, None).await
+    }
+
+    /// POST or PATCH a JSON body to `segments`.
+    pub(super) async fn send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: &Json,
+    ) -> Result<T, ApiError> {
+        let url = join_path(&self.root, segments);
+        self.call(method, url, Some(body)).await
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Json>,
+    ) -> Result<T, ApiError> {
+        let idempotent = method == Method::GET;
+        self.retry
+            .run(idempotent, || self.call_once(&method, &url, body))
+            .await
+    }
+
+    /// One attempt: wait for the budget, send, classify.
+    async fn call_once<T: DeserializeOwned>(
+        &self,
+        method: &Method,
+        url: &Url,
+        body: Option<&Json>,
+    ) -> Result<T, ApiError> {
+        self.budget.acquire().await;
+        let started = Instant::now();
+        let mut request = self
+            .http
+            .request(method.clone(), url.clone())
+            .bearer_auth(self.token.expose())
+            .header("Notion-Version", NOTION_VERSION)
+            .timeout(self.timeout);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| {
+            log_call(Vendor::Notion, method, url, None, started.elapsed());
+            ApiError::transport(Vendor::Notion, &e)
+        })?;
+        let status = response.status().as_u16();
+        log_call(Vendor::Notion, method, url, Some(status), started.elapsed());
+        if response.status().is_success() {
+            return read_json(Vendor::Notion, response).await;
+        }
+        Err(self.error_from(response).await)
+    }
+
+    /// Classify an error response; a rate limit pauses the whole budget.
+    async fn error_from(&self, response: reqwest::Response) -> ApiError {
+        let status = response.status().as_u16();
+        let retry_after = parse_retry_after(response.headers().get(RETRY_AFTER));
+        let err = classify(status, retry_after, &read_error_body(response).await);
+        if let ApiError::RateLimited { retry_after, .. } = &err {
+            self.budget.penalize(*retry_after).await;
+        }
+        err
+    }
+}

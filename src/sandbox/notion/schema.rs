@@ -1,0 +1,329 @@
+//! Data source schemas: the public [`PropertySchema`] used to create a
+//! database, the stored [`PropertyDef`]s, property ids, and the schema JSON
+//! of `GET /v1/data_sources/{id}`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// Property types the sandbox stores and validates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PropertyKind {
+    Title,
+    RichText,
+    Number,
+    Select,
+    MultiSelect,
+    Status,
+    Date,
+    People,
+    Checkbox,
+    Url,
+    Email,
+    PhoneNumber,
+    CreatedTime,
+    LastEditedTime,
+    CreatedBy,
+    LastEditedBy,
+}
+
+impl PropertyKind {
+    /// The Notion type name (`rich_text`, `multi_select`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Title => "title",
+            Self::RichText => "rich_text",
+            Self::Number => "number",
+            Self::Select => "select",
+            Self::MultiSelect => "multi_select",
+            Self::Status => "status",
+            Self::Date => "date",
+            Self::People => "people",
+            Self::Checkbox => "checkbox",
+            Self::Url => "url",
+            Self::Email => "email",
+            Self::PhoneNumber => "phone_number",
+            Self::CreatedTime => "created_time",
+            Self::LastEditedTime => "last_edited_time",
+            Self::CreatedBy => "created_by",
+            Self::LastEditedBy => "last_edited_by",
+        }
+    }
+
+    /// Computed by Notion; writing them is an error.
+    pub fn is_read_only(self) -> bool {
+        matches!(
+            self,
+            Self::CreatedTime | Self::LastEditedTime | Self::CreatedBy | Self::LastEditedBy
+        )
+    }
+
+    pub fn has_options(self) -> bool {
+        matches!(self, Self::Select | Self::MultiSelect | Self::Status)
+    }
+}
+
+/// One property of a new database: `{"name","type","options"?}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PropertySchema {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: PropertyKind,
+    /// Option names for select / multi_select / status.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+}
+
+impl PropertySchema {
+    pub fn new(name: &str, kind: PropertyKind) -> Self {
+        Self {
+            name: name.to_string(),
+            kind,
+            options: Vec::new(),
+        }
+    }
+
+    pub fn title(name: &str) -> Self {
+        Self::new(name, PropertyKind::Title)
+    }
+
+    pub fn rich_text(name: &str) -> Self {
+        Self::new(name, PropertyKind::RichText)
+    }
+
+    pub fn date(name: &str) -> Self {
+        Self::new(name, PropertyKind::Date)
+    }
+
+    pub fn people(name: &str) -> Self {
+        Self::new(name, PropertyKind::People)
+    }
+
+    pub fn with_options(name: &str, kind: PropertyKind, options: &[&str]) -> Self {
+        Self {
+            options: options.iter().map(|o| o.to_string()).collect(),
+            ..Self::new(name, kind)
+        }
+    }
+
+    pub fn select(name: &str, options: &[&str]) -> Self {
+        Self::with_options(name, PropertyKind::Select, options)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SelectOption {
+    pub id: String,
+    pub name: String,
+    pub color: String,
+}
+
+impl SelectOption {
+    pub fn to_json(&self) -> Value {
+        json!({"id": self.id, "name": self.name, "color": self.color})
+    }
+}
+
+/// A stored property of a data source.
+#[derive(Clone, Debug)]
+pub struct PropertyDef {
+    /// Short URL-encoded id (`title` for the title property), stable across renames.
+    pub id: String,
+    pub name: String,
+    pub kind: PropertyKind,
+    pub options: Vec<SelectOption>,
+}
+
+const COLORS: [&str; 10] = [
+    "default", "gray", "brown", "orange", "yellow", "green", "blue", "purple", "pink", "red",
+];
+
+/// Colour for the `n`th option of a property.
+pub fn option_color(n: usize) -> &'static str {
+    COLORS[n % COLORS.len()]
+}
+
+/// A new select option id (Notion uses UUID-like ids for options).
+pub fn new_option(name: &str, index: usize) -> SelectOption {
+    SelectOption {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: name.to_string(),
+        color: option_color(index).to_string(),
+    }
+}
+
+impl PropertyDef {
+    pub fn option_by_name(&self, name: &str) -> Option<&SelectOption> {
+        self.options.iter().find(|o| o.name == name)
+    }
+
+    pub fn option_by_id(&self, id: &str) -> Option<&SelectOption> {
+        self.options.iter().find(|o| o.id == id)
+    }
+
+    /// The schema entry: `{id, name, type, <type>: {...}}`.
+    pub fn schema_json(&self) -> Value {
+        let kind = self.kind.as_str();
+        let config = match self.kind {
+            PropertyKind::Select | PropertyKind::MultiSelect => {
+                json!({"options": self.options_json()})
+            }
+            PropertyKind::Status => {
+                json!({"options": self.options_json(), "groups": self.status_groups()})
+            }
+            PropertyKind::Number => json!({"format": "number"}),
+            _ => json!({}),
+        };
+        json!({"id": self.id, "name": self.name, "type": kind, kind: config})
+    }
+
+    fn options_json(&self) -> Vec<Value> {
+        self.options
+            .iter()
+            .map(|o| json!({"id": o.id, "name": o.name, "color": o.color, "description": null}))
+            .collect()
+    }
+
+    /// Status groups: every option sits in "To-do" except the last, which is
+    /// "Complete" (the sandbox does not model group editing).
+    fn status_groups(&self) -> Value {
+        let (last, rest) = match self.options.split_last() {
+            Some((last, rest)) => (
+                vec![last.id.clone()],
+                rest.iter().map(|o| o.id.clone()).collect(),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+        json!([
+            {"id": group_id("To-do"), "name": "To-do", "color": "gray", "option_ids": rest},
+            {"id": group_id("In progress"), "name": "In progress", "color": "blue", "option_ids": []},
+            {"id": group_id("Complete"), "name": "Complete", "color": "green", "option_ids": last},
+        ])
+    }
+}
+
+fn group_id(name: &str) -> String {
+    encode_property_id(&format!("{:04}", fnv1a(name) % 10_000))
+}
+
+/// Build the stored definitions for a new data source, with ids unique
+/// within it. The title property always has id `title`.
+pub fn build_defs(schema: &[PropertySchema]) -> Vec<PropertyDef> {
+    let mut defs: Vec<PropertyDef> = Vec::with_capacity(schema.len());
+    for p in schema {
+        let id = if p.kind == PropertyKind::Title {
+            "title".to_string()
+        } else {
+            unique_property_id(&p.name, &defs)
+        };
+        let options = p
+            .options
+            .iter()
+            .enumerate()
+            .map(|(i, name)| new_option(name, i))
+            .collect();
+        defs.push(PropertyDef {
+            id,
+            name: p.name.clone(),
+            kind: p.kind,
+            options,
+        });
+    }
+    defs
+}
+
+/// Characters Notion draws property ids from (4 of them, then URL-encoded).
+const ID_CHARS: &[u8] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:;<=>?@[]^_`{|}~";
+
+/// Deterministic per name (so seeded workspaces look the same every run),
+/// re-drawn on a collision.
+fn unique_property_id(name: &str, existing: &[PropertyDef]) -> String {
+    let mut h = fnv1a(name);
+    loop {
+        let raw: String = (0..4)
+            .map(|i| ID_CHARS[((h >> (i * 8)) % ID_CHARS.len() as u64) as usize] as char)
+            .collect();
+        let id = encode_property_id(&raw);
+        if id != "title" && existing.iter().all(|d| d.id != id) {
+            return id;
+        }
+        h = h.wrapping_mul(0x100_0000_01b3).wrapping_add(1);
+    }
+}
+
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// Percent-encode everything but ASCII letters and digits, like Notion's ids
+/// (`:UPp` → `%3AUPp`).
+pub fn encode_property_id(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Decode `%XX` sequences (property ids arrive encoded or not).
+pub fn decode_property_id(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Find a property by name or by id (encoded or decoded).
+pub fn find_def<'a>(defs: &'a [PropertyDef], key: &str) -> Option<&'a PropertyDef> {
+    defs.iter()
+        .find(|d| d.name == key)
+        .or_else(|| defs.iter().find(|d| d.id == key))
+        .or_else(|| {
+            let decoded = decode_property_id(key);
+            defs.iter().find(|d| decode_property_id(&d.id) == decoded)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn property_ids_are_short_encoded_and_stable() {
+        let schema = vec![
+            PropertySchema::title("Name"),
+            PropertySchema::rich_text("Sprint"),
+            PropertySchema::rich_text("Blockers"),
+        ];
+        let a = build_defs(&schema);
+        let b = build_defs(&schema);
+        assert_eq!(a[0].id, "title");
+        assert_eq!(a[1].id, b[1].id);
+        assert_ne!(a[1].id, a[2].id);
+        assert_eq!(decode_property_id(&a[1].id).chars().count(), 4);
+        assert_eq!(encode_property_id(":UPp"), "%3AUPp");
+        assert_eq!(decode_property_id("%3AUPp"), ":UPp");
+    }
+}

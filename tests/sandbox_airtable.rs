@@ -1,0 +1,1326 @@
+//! The Airtable sandbox over HTTP, with raw reqwest: every test starts its own sandbox on
+//! port 0 and waits on conditions with a deadline, never on fixed sleeps.
+
+use std::{
+    future::Future,
+    time::{Duration, Instant},
+};
+
+use axum::{body::Bytes, http::HeaderMap, http::StatusCode, routing::post};
+use notion_airtable_sync::sandbox::airtable::{
+    AirtableSandbox, AirtableSandboxConfig, FieldSchema, FieldType, TeamAirtable,
+};
+use notion_airtable_sync::sandbox::common::{DeliveryKnobs, Faults};
+use notion_airtable_sync::signature::verify_airtable;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+/// A sandbox without the rate limit (tests that exercise it turn it on).
+async fn sandbox() -> AirtableSandbox {
+    let config = AirtableSandboxConfig {
+        rate_limit: false,
+        ..AirtableSandboxConfig::default()
+    };
+    AirtableSandbox::start_local(config).await.unwrap()
+}
+
+struct Api {
+    http: reqwest::Client,
+    url: String,
+    token: String,
+}
+
+impl Api {
+    fn new(sb: &AirtableSandbox) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            url: sb.base_url(),
+            token: sb.token().to_string(),
+        }
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+    async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::PATCH, path, Some(body)).await
+    }
+    async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::PUT, path, Some(body)).await
+    }
+    async fn delete(&self, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::DELETE, path, None).await
+    }
+}
+
+fn error_type(body: &Value) -> &str {
+    body["error"]["type"].as_str().unwrap_or_default()
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Poll `f` until it yields `Some`, for at most `secs` seconds.
+async fn eventually<T, Fut: Future<Output = Option<T>>>(
+    secs: u64,
+    what: &str,
+    mut f: impl FnMut() -> Fut,
+) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn table_path(t: &TeamAirtable) -> String {
+    format!("/v0/{}/{}", t.base_id, t.table_id)
+}
+
+async fn create_webhook(api: &Api, t: &TeamAirtable, url: Option<&str>, includes: Value) -> Value {
+    let (status, body) = api
+        .post(
+            &format!("/v0/bases/{}/webhooks", t.base_id),
+            json!({
+                "notificationUrl": url,
+                "specification": {"options": {
+                    "filters": {"dataTypes": ["tableData"], "recordChangeScope": t.table_id},
+                    "includes": includes,
+                }},
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+async fn payloads(api: &Api, t: &TeamAirtable, hook: &str, cursor: u64) -> Value {
+    let (status, body) = api
+        .get(&format!(
+            "/v0/bases/{}/webhooks/{hook}/payloads?cursor={cursor}",
+            t.base_id
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+async fn webhook_listing(api: &Api, t: &TeamAirtable, hook: &str) -> Value {
+    let (_, body) = api.get(&format!("/v0/bases/{}/webhooks", t.base_id)).await;
+    body["webhooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["id"] == hook)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+type Received = mpsc::UnboundedReceiver<(HeaderMap, Bytes)>;
+
+/// A tiny notification receiver answering `status`; returns its URL and what it received.
+async fn receiver(status: u16) -> (String, Received) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let app = axum::Router::new().route(
+        "/ping",
+        post(move |headers: HeaderMap, body: Bytes| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send((headers, body));
+                StatusCode::from_u16(status).unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/ping", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, rx)
+}
+
+// ---------------------------------------------------------------------------
+// Auth and not-found forms
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn authentication_and_not_found_errors_use_the_documented_forms() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let http = reqwest::Client::new();
+    let url = format!("{}{}", sb.base_url(), table_path(&t));
+
+    let resp = http.get(&url).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(error_type(&body), "AUTHENTICATION_REQUIRED");
+    let resp = http
+        .get(&url)
+        .bearer_auth("patWrong.token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+
+    let (status, body) = api.get("/v0/appNoSuchBase00000/Table").await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (403, "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND")
+    );
+    let (status, body) = api
+        .get(&format!("/v0/{}/No%20Such%20Table", t.base_id))
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (403, "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND")
+    );
+    let (status, body) = api
+        .get(&format!("{}/recNoSuchRecord000", table_path(&t)))
+        .await;
+    assert_eq!((status, body), (404, json!({"error": "NOT_FOUND"})));
+    let (status, body) = api
+        .delete(&format!("{}/recNoSuchRecord000", table_path(&t)))
+        .await;
+    assert_eq!((status, body), (404, json!({"error": "NOT_FOUND"})));
+    let (status, body) = api
+        .delete(&format!(
+            "/v0/bases/{}/webhooks/achNoSuchHook0000",
+            t.base_id
+        ))
+        .await;
+    assert_eq!(
+        (status, body),
+        (404, json!({"error": {"type": "NOT_FOUND"}}))
+    );
+    let (status, _) = api.get("/v0/this/route/does/not/exist").await;
+    assert_eq!(status, 404);
+
+    // The table is addressed by its URL-encoded name as well as by id.
+    let (status, body) = api
+        .get(&format!("/v0/{}/Delivery%20Tracker", t.base_id))
+        .await;
+    assert_eq!((status, body), (200, json!({"records": []})));
+}
+
+// ---------------------------------------------------------------------------
+// Listing
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn list_paginates_250_records_in_pages_of_100() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    for i in 0..260 {
+        sb.insert_record_as_person(
+            &t.base_id,
+            &t.table_id,
+            json!({"Spec Name": format!("spec {i:03}")}),
+        )
+        .unwrap();
+    }
+    let api = Api::new(&sb);
+    let mut seen = Vec::new();
+    let mut sizes = Vec::new();
+    let mut offset: Option<String> = None;
+    loop {
+        let mut path = format!("{}?pageSize=100", table_path(&t));
+        if let Some(o) = &offset {
+            path.push_str(&format!("&offset={}", enc(o)));
+        }
+        let (status, body) = api.get(&path).await;
+        assert_eq!(status, 200, "{body}");
+        let records = body["records"].as_array().unwrap();
+        sizes.push(records.len());
+        seen.extend(
+            records
+                .iter()
+                .map(|r| r["id"].as_str().unwrap().to_string()),
+        );
+        match body["offset"].as_str() {
+            Some(o) => {
+                assert!(o.starts_with("itr") && o.contains("/rec"), "offset {o}");
+                offset = Some(o.to_string());
+            }
+            None => break,
+        }
+    }
+    assert_eq!(sizes, vec![100, 100, 60]);
+    let unique: std::collections::HashSet<_> = seen.iter().collect();
+    assert_eq!(unique.len(), 260);
+
+    let (status, body) = api.get(&format!("{}?pageSize=101", table_path(&t))).await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (422, "INVALID_REQUEST_UNKNOWN")
+    );
+    let (status, body) = api
+        .get(&format!("{}?offset=itrBogus%2FrecBogus", table_path(&t)))
+        .await;
+    assert_eq!((status, error_type(&body)), (422, "INVALID_OFFSET_VALUE"));
+    let (_, body) = api.get(&format!("{}?maxRecords=150", table_path(&t))).await;
+    assert_eq!(body["records"].as_array().unwrap().len(), 100);
+    let o = body["offset"].as_str().unwrap().to_string();
+    let (_, body) = api
+        .get(&format!(
+            "{}?maxRecords=150&offset={}",
+            table_path(&t),
+            enc(&o)
+        ))
+        .await;
+    assert_eq!(body["records"].as_array().unwrap().len(), 50);
+    assert!(body.get("offset").is_none());
+
+    // An iterator left idle times out (sandbox clock moved 10 minutes).
+    let (_, body) = api.get(&format!("{}?pageSize=10", table_path(&t))).await;
+    let o = body["offset"].as_str().unwrap().to_string();
+    sb_clock(&sb, 600).await;
+    let (status, body) = api
+        .get(&format!(
+            "{}?pageSize=10&offset={}",
+            table_path(&t),
+            enc(&o)
+        ))
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (422, "LIST_RECORDS_ITERATOR_NOT_AVAILABLE")
+    );
+}
+
+async fn sb_clock(sb: &AirtableSandbox, offset_seconds: i64) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/_sandbox/clock", sb.base_url()))
+        .json(&json!({"offset_seconds": offset_seconds}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn empty_values_are_omitted_and_fields_select_columns() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let (status, body) = api
+        .post(
+            &table_path(&t),
+            json!({"fields": {"Spec Name": "Billing v2", "Owner": "", "Blockers": null, "Status": "Ready"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["fields"],
+        json!({"Spec Name": "Billing v2", "Status": "Ready"})
+    );
+    assert!(body["id"].as_str().unwrap().starts_with("rec"));
+    assert!(body["createdTime"].as_str().unwrap().ends_with('Z'));
+
+    let path = format!("{}?fields%5B%5D=Status", table_path(&t));
+    let (_, body) = api.get(&path).await;
+    assert_eq!(body["records"][0]["fields"], json!({"Status": "Ready"}));
+    let status_id = &t.field_ids["Status"];
+    let path = format!(
+        "{}?fields%5B%5D={status_id}&returnFieldsByFieldId=true",
+        table_path(&t)
+    );
+    let (_, body) = api.get(&path).await;
+    assert_eq!(
+        body["records"][0]["fields"],
+        json!({status_id.as_str(): "Ready"})
+    );
+    let (status, body) = api
+        .get(&format!("{}?fields%5B%5D=Nope", table_path(&t)))
+        .await;
+    assert_eq!((status, error_type(&body)), (422, "UNKNOWN_FIELD_NAME"));
+    let (status, _) = api
+        .get(&format!("{}?cellFormat=string", table_path(&t)))
+        .await;
+    assert_eq!(status, 422);
+
+    // A URL of 16,000 characters or more is refused; the body of listRecords has no limit.
+    let long = format!("OR({})", vec!["{Owner} = 'nobody'"; 800].join(","));
+    let (status, _) = api
+        .get(&format!(
+            "{}?filterByFormula={}",
+            table_path(&t),
+            enc(&long)
+        ))
+        .await;
+    assert_eq!(status, 414);
+    let (status, body) = api
+        .post(
+            &format!("{}/listRecords", table_path(&t)),
+            json!({"filterByFormula": long}),
+        )
+        .await;
+    assert_eq!((status, body), (200, json!({"records": []})));
+
+    // The same parameters work in the body of POST …/listRecords.
+    let (status, body) = api
+        .post(
+            &format!("{}/listRecords", table_path(&t)),
+            json!({"fields": ["Spec Name"], "pageSize": 5}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["records"][0]["fields"],
+        json!({"Spec Name": "Billing v2"})
+    );
+}
+
+#[tokio::test]
+async fn filter_by_formula_supports_the_documented_subset() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let (_, body) = api
+        .post(
+            &table_path(&t),
+            json!({"records": [
+                {"fields": {"Spec Name": "A", "Status": "Draft", "Owner": "Maya"}},
+                {"fields": {"Spec Name": "B", "Status": "Shipped", "Owner": "Tom"}},
+                {"fields": {"Spec Name": "C", "Status": "Draft"}},
+            ]}),
+        )
+        .await;
+    let ids: Vec<String> = body["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    let names = |body: &Value| -> Vec<String> {
+        body["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["fields"]["Spec Name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let filter = |f: &str| {
+        format!(
+            "{}?filterByFormula={}&sort%5B0%5D%5Bfield%5D=Spec%20Name",
+            table_path(&t),
+            enc(f)
+        )
+    };
+
+    let (_, body) = api
+        .get(&filter("AND({Status} = 'Draft', NOT({Owner} = BLANK()))"))
+        .await;
+    assert_eq!(names(&body), vec!["A"]);
+    let (_, body) = api
+        .get(&filter(&format!(
+            "OR(RECORD_ID() = '{}', LOWER({{Owner}}) = 'tom')",
+            ids[2]
+        )))
+        .await;
+    assert_eq!(names(&body), vec!["B", "C"]);
+
+    // A later edit (the sandbox clock moved a minute on) is found by LAST_MODIFIED_TIME.
+    let created = body["records"][0]["createdTime"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sb_clock(&sb, 60).await;
+    let (status, _) = api
+        .patch(
+            &format!("{}/{}", table_path(&t), ids[0]),
+            json!({"fields": {"Status": "Ready"}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let after = format!("IS_AFTER(LAST_MODIFIED_TIME({{Status}}), DATETIME_PARSE('{created}'))");
+    let (_, body) = api.get(&filter(&after)).await;
+    assert_eq!(names(&body), vec!["A"]);
+    let (_, body) = api
+        .get(&filter(&format!(
+            "IS_AFTER(LAST_MODIFIED_TIME({{Owner}}), '{created}')"
+        )))
+        .await;
+    assert_eq!(names(&body), Vec::<String>::new());
+
+    let (status, body) = api.get(&filter("REGEX_MATCH({Status}, 'D.*')")).await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (422, "INVALID_FILTER_BY_FORMULA")
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("REGEX_MATCH")
+    );
+    let (status, body) = api.get(&filter("{No Such Field} = 1")).await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (422, "INVALID_FILTER_BY_FORMULA")
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Writes
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn create_patch_put_and_delete_records() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let (status, body) = api
+        .post(
+            &table_path(&t),
+            json!({"records": [
+                {"fields": {"Spec Name": "One", "Owner": "Maya", "Sprint": "S1"}},
+                {"fields": {"Spec Name": "Two", "Ship Date": "2026-09-30", "Last Synced": "2026-07-01T12:00:00+02:00"}},
+            ]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let one = body["records"][0]["id"].as_str().unwrap().to_string();
+    let two = body["records"][1]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        body["records"][1]["fields"]["Last Synced"],
+        "2026-07-01T10:00:00.000Z"
+    );
+
+    let (status, body) = api
+        .patch(
+            &table_path(&t),
+            json!({"records": [{"id": one, "fields": {"Owner": "Tom"}}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["records"][0]["fields"],
+        json!({"Spec Name": "One", "Owner": "Tom", "Sprint": "S1"})
+    );
+
+    // PUT clears every cell it does not include.
+    let (_, body) = api
+        .put(
+            &format!("{}/{one}", table_path(&t)),
+            json!({"fields": {"Spec Name": "One"}}),
+        )
+        .await;
+    assert_eq!(body["fields"], json!({"Spec Name": "One"}));
+    assert_eq!(
+        sb.record(&t.base_id, &t.table_id, &one).unwrap()["fields"],
+        json!({"Spec Name": "One"})
+    );
+
+    let (status, body) = api
+        .patch(
+            &format!("{}/{one}", table_path(&t)),
+            json!({"fields": {"Sprint": 3}}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (422, "INVALID_VALUE_FOR_COLUMN")
+    );
+    let (status, body) = api
+        .patch(
+            &format!("{}/{one}", table_path(&t)),
+            json!({"fields": {"Nope": "x"}}),
+        )
+        .await;
+    assert_eq!((status, error_type(&body)), (422, "UNKNOWN_FIELD_NAME"));
+    let (status, body) = api
+        .patch(
+            &format!("{}/{one}", table_path(&t)),
+            json!({"fields": {"Ship Date": "2026-09-30T10:00:00Z"}}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (422, "INVALID_VALUE_FOR_COLUMN")
+    );
+    let (status, body) = api
+        .patch(
+            &table_path(&t),
+            json!({"records": [{"id": "recNoSuchRecord000", "fields": {}}]}),
+        )
+        .await;
+    assert_eq!((status, error_type(&body)), (422, "ROW_DOES_NOT_EXIST"));
+
+    let (status, body) = api
+        .delete(&format!(
+            "{}?records%5B%5D={one}&records%5B%5D={two}",
+            table_path(&t)
+        ))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({"records": [{"id": one, "deleted": true}, {"id": two, "deleted": true}]})
+    );
+    assert!(sb.records(&t.base_id, &t.table_id).is_empty());
+
+    let id = sb
+        .insert_record_as_person(&t.base_id, &t.table_id, json!({"Spec Name": "Three"}))
+        .unwrap();
+    let (status, body) = api.delete(&format!("{}/{id}", table_path(&t))).await;
+    assert_eq!((status, body), (200, json!({"id": id, "deleted": true})));
+    let (status, _) = api.get(&format!("{}/{id}", table_path(&t))).await;
+    assert_eq!(status, 404);
+
+    // Not JSON → 400.
+    let resp = reqwest::Client::new()
+        .post(format!("{}{}", sb.base_url(), table_path(&t)))
+        .bearer_auth(sb.token())
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+
+    // Over 5 MiB → 413.
+    let huge = format!(
+        "{{\"fields\": {{\"Blockers\": \"{}\"}}}}",
+        "x".repeat(5 * 1024 * 1024)
+    );
+    let resp = reqwest::Client::new()
+        .post(format!("{}{}", sb.base_url(), table_path(&t)))
+        .bearer_auth(sb.token())
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+}
+
+#[tokio::test]
+async fn more_than_ten_records_is_422_invalid_records() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let eleven: Vec<Value> = (0..11)
+        .map(|i| json!({"fields": {"Spec Name": format!("s{i}")}}))
+        .collect();
+    let (status, body) = api.post(&table_path(&t), json!({"records": eleven})).await;
+    assert_eq!((status, error_type(&body)), (422, "INVALID_RECORDS"));
+    assert!(sb.records(&t.base_id, &t.table_id).is_empty());
+    let upd: Vec<Value> = (0..11)
+        .map(|_| json!({"id": "recX", "fields": {}}))
+        .collect();
+    let (status, body) = api.patch(&table_path(&t), json!({"records": upd})).await;
+    assert_eq!((status, error_type(&body)), (422, "INVALID_RECORDS"));
+    let q: Vec<String> = (0..11).map(|i| format!("records%5B%5D=rec{i}")).collect();
+    let (status, body) = api
+        .delete(&format!("{}?{}", table_path(&t), q.join("&")))
+        .await;
+    assert_eq!((status, error_type(&body)), (422, "INVALID_RECORDS"));
+}
+
+#[tokio::test]
+async fn unknown_select_options_need_typecast() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let rec = json!({"fields": {"Spec Name": "X", "Status": "Blocked"}});
+    let (status, body) = api.post(&table_path(&t), rec.clone()).await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (422, "INVALID_MULTIPLE_CHOICE_OPTIONS")
+    );
+    let mut with_typecast = rec;
+    with_typecast["typecast"] = json!(true);
+    let (status, body) = api.post(&table_path(&t), with_typecast).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["fields"]["Status"], "Blocked");
+    let (_, schema) = api
+        .get(&format!("/v0/meta/bases/{}/tables", t.base_id))
+        .await;
+    let status_field = schema["tables"][0]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "Status")
+        .unwrap()
+        .clone();
+    let choices: Vec<&str> = status_field["options"]["choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(choices.contains(&"Blocked") && choices.contains(&"Archived"));
+}
+
+#[tokio::test]
+async fn upsert_creates_then_updates_and_refuses_ambiguous_matches() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let body = json!({
+        "performUpsert": {"fieldsToMergeOn": ["Notion Page ID"]},
+        "records": [{"fields": {"Notion Page ID": "page-1", "Spec Name": "One"}}],
+    });
+    let (status, first) = api.patch(&table_path(&t), body.clone()).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["createdRecords"].as_array().unwrap().len(), 1);
+    assert_eq!(first["updatedRecords"], json!([]));
+    let (_, second) = api.patch(&table_path(&t), body.clone()).await;
+    assert_eq!(second["createdRecords"], json!([]));
+    assert_eq!(second["updatedRecords"], first["createdRecords"]);
+    assert_eq!(sb.records(&t.base_id, &t.table_id).len(), 1);
+
+    sb.insert_record_as_person(&t.base_id, &t.table_id, json!({"Notion Page ID": "page-1"}))
+        .unwrap();
+    let (status, err) = api.patch(&table_path(&t), body).await;
+    assert_eq!(status, 422, "{err}");
+    assert_eq!(sb.records(&t.base_id, &t.table_id).len(), 2);
+    let bad =
+        json!({"performUpsert": {"fieldsToMergeOn": ["Last Synced"]}, "records": [{"fields": {}}]});
+    let (status, _) = api.patch(&table_path(&t), bad).await;
+    assert_eq!(status, 422);
+}
+
+// ---------------------------------------------------------------------------
+// Rate limit, faults, metadata, control API
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_sixth_request_in_a_second_is_429_until_the_penalty_passes() {
+    let config = AirtableSandboxConfig {
+        penalty: Duration::from_secs(1),
+        ..AirtableSandboxConfig::default()
+    };
+    let sb = AirtableSandbox::start_local(config).await.unwrap();
+    let t = sb.seed_team();
+    let other = sb.create_base("Other");
+    sb.create_table(
+        &other,
+        "T",
+        vec![FieldSchema::new("Name", FieldType::SingleLineText)],
+    );
+    let api = Api::new(&sb);
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(api.get(&table_path(&t)).await.0);
+    }
+    assert_eq!(statuses, vec![200, 200, 200, 200, 200, 429]);
+    let limited_at = Instant::now();
+    let resp = reqwest::Client::new()
+        .get(format!("{}{}", sb.base_url(), table_path(&t)))
+        .bearer_auth(sb.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+    assert!(resp.headers().get("retry-after").is_none());
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(error_type(&body), "RATE_LIMIT_REACHED");
+    // Another base is not affected.
+    assert_eq!(api.get(&format!("/v0/{other}/T")).await.0, 200);
+    eventually(5, "the penalty to pass", || async {
+        (api.get(&table_path(&t)).await.0 == 200).then_some(())
+    })
+    .await;
+    assert!(limited_at.elapsed() >= Duration::from_millis(900));
+    assert!(sb.calls().count_status(429) >= 2);
+}
+
+#[tokio::test]
+async fn injected_faults_are_5xx_and_latency() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    sb.set_faults(Faults {
+        error_rate: 1.0,
+        seed: Some(1),
+        ..Faults::default()
+    });
+    let mut statuses = std::collections::BTreeSet::new();
+    for _ in 0..30 {
+        let (status, body) = api.get(&table_path(&t)).await;
+        if status == 503 {
+            assert_eq!(error_type(&body), "RETRIABLE_ERROR");
+        }
+        if status == 502 {
+            assert!(body.is_string(), "a gateway error is not JSON");
+        }
+        statuses.insert(status);
+    }
+    assert_eq!(
+        statuses.into_iter().collect::<Vec<_>>(),
+        vec![500, 502, 503]
+    );
+    sb.set_faults(Faults {
+        latency_ms: 150,
+        ..Faults::default()
+    });
+    let started = Instant::now();
+    assert_eq!(api.get(&table_path(&t)).await.0, 200);
+    assert!(started.elapsed() >= Duration::from_millis(150));
+}
+
+#[tokio::test]
+async fn schema_and_whoami() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let (status, body) = api
+        .get(&format!("/v0/meta/bases/{}/tables", t.base_id))
+        .await;
+    assert_eq!(status, 200);
+    let table = &body["tables"][0];
+    assert_eq!(table["id"], t.table_id);
+    assert_eq!(table["name"], "Delivery Tracker");
+    assert_eq!(table["primaryFieldId"], t.field_ids["Spec Name"]);
+    assert_eq!(table["fields"].as_array().unwrap().len(), 11);
+    let priority = table["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "Priority")
+        .unwrap();
+    assert_eq!(priority["type"], "singleSelect");
+    assert_eq!(priority["options"]["choices"][0]["name"], "P0");
+    assert!(
+        priority["options"]["choices"][0]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("sel")
+    );
+    assert!(priority["options"]["choices"][0]["color"].is_string());
+    assert_eq!(table["views"][0]["type"], "grid");
+    for id in t.field_ids.values() {
+        assert!(id.starts_with("fld") && id.len() == 17, "{id}");
+    }
+    let (status, me) = api.get("/v0/meta/whoami").await;
+    assert_eq!(status, 200);
+    assert_eq!(me["id"], sb.user_id());
+    assert!(
+        me["scopes"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("webhook:manage"))
+    );
+}
+
+#[tokio::test]
+async fn the_control_api_seeds_acts_as_a_person_and_is_not_counted() {
+    let sb = sandbox().await;
+    let http = reqwest::Client::new();
+    let ctl = |p: &str| format!("{}/_sandbox{p}", sb.base_url());
+    let t: TeamAirtable = http
+        .post(ctl("/seed/team"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(t, sb.seed_team(), "seeding is idempotent");
+    let created: Value = http
+        .post(ctl(&format!("/{}/{}", t.base_id, t.table_id)))
+        .json(&json!({"fields": {"Spec Name": "By hand", "Status": "Draft"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+    let resp = http
+        .patch(ctl(&format!("/{}/{}/{id}", t.base_id, t.table_id)))
+        .json(&json!({"fields": {"Status": "Ready"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let all: Value = http
+        .get(ctl(&format!("/{}/{}", t.base_id, t.table_id)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["records"][0]["fields"]["Status"], "Ready");
+    assert_eq!(sb.calls().total(), 0);
+
+    let api = Api::new(&sb);
+    api.get(&table_path(&t)).await;
+    let calls: Value = http
+        .get(ctl("/calls"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(calls["total"], 1);
+    assert_eq!(calls["calls"][0]["route"], "/v0/{base}/{table}");
+    http.post(ctl("/calls/reset")).send().await.unwrap();
+    assert_eq!(sb.calls().total(), 0);
+
+    let faults: Value = http
+        .post(ctl("/faults"))
+        .json(&json!({"latency_ms": 5}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(faults["latency_ms"], 5);
+    let knobs: Value = http
+        .post(ctl("/delivery"))
+        .json(&json!({"drop_rate": 0.5}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            knobs["drop_rate"].as_f64(),
+            knobs["retry_time_scale"].as_f64()
+        ),
+        (Some(0.5), Some(1.0))
+    );
+    let resp = http
+        .delete(ctl(&format!("/{}/{}/{id}", t.base_id, t.table_id)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(sb.records(&t.base_id, &t.table_id).is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// Webhooks
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn webhooks_are_created_listed_refreshed_toggled_and_deleted() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let hooks = format!("/v0/bases/{}/webhooks", t.base_id);
+
+    // Tables must be named by id.
+    let by_name = json!({"specification": {"options": {"filters": {"dataTypes": ["tableData"], "recordChangeScope": "Delivery Tracker"}}}});
+    assert_eq!(api.post(&hooks, by_name).await.0, 422);
+
+    let created = create_webhook(&api, &t, Some("https://example.com/hook"), json!({})).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("ach"));
+    assert!(!created["macSecretBase64"].as_str().unwrap().is_empty());
+    let listed = webhook_listing(&api, &t, &id).await;
+    assert_eq!(listed["areNotificationsEnabled"], true);
+    assert_eq!(listed["isHookEnabled"], true);
+    assert_eq!(listed["cursorForNextPayload"], 1);
+    assert_eq!(listed["notificationUrl"], "https://example.com/hook");
+    assert_eq!(listed["lastNotificationResult"], Value::Null);
+    assert_eq!(
+        listed["specification"]["options"]["filters"]["recordChangeScope"],
+        t.table_id
+    );
+    assert!(
+        listed.get("macSecretBase64").is_none(),
+        "the secret is shown only once"
+    );
+
+    sb_clock(&sb, 3600).await;
+    let (status, refreshed) = api
+        .post(&format!("{hooks}/{id}/refresh"), json!(null))
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        refreshed["expirationTime"].as_str().unwrap() > created["expirationTime"].as_str().unwrap()
+    );
+
+    let (status, _) = api
+        .post(
+            &format!("{hooks}/{id}/enableNotifications"),
+            json!({"enable": false}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        webhook_listing(&api, &t, &id).await["areNotificationsEnabled"],
+        false
+    );
+
+    for _ in 0..9 {
+        create_webhook(&api, &t, None, json!({})).await;
+    }
+    let eleventh = json!({"specification": {"options": {"filters": {"dataTypes": ["tableData"]}}}});
+    let (status, body) = api.post(&hooks, eleventh).await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (422, "TOO_MANY_WEBHOOKS_IN_BASE")
+    );
+
+    assert_eq!(api.delete(&format!("{hooks}/{id}")).await.0, 200);
+    assert_eq!(webhook_listing(&api, &t, &id).await, Value::Null);
+    assert_eq!(api.delete(&format!("{hooks}/{id}")).await.0, 404);
+}
+
+#[tokio::test]
+async fn the_payload_cursor_walks_more_than_50_payloads() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let hook = create_webhook(&api, &t, None, json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let id = sb
+        .insert_record_as_person(&t.base_id, &t.table_id, json!({"Spec Name": "s"}))
+        .unwrap();
+    for i in 0..59 {
+        sb.update_record_as_person(
+            &t.base_id,
+            &t.table_id,
+            &id,
+            json!({"Sprint": format!("S{i}")}),
+        )
+        .unwrap();
+    }
+    // A write that changes nothing is not a transaction.
+    sb.update_record_as_person(&t.base_id, &t.table_id, &id, json!({"Sprint": "S58"}))
+        .unwrap();
+
+    let first = payloads(&api, &t, &hook, 1).await;
+    assert_eq!(first["payloads"].as_array().unwrap().len(), 50);
+    assert_eq!(
+        (first["cursor"].as_u64(), first["mightHaveMore"].as_bool()),
+        (Some(51), Some(true))
+    );
+    let second = payloads(&api, &t, &hook, 51).await;
+    assert_eq!(second["payloads"].as_array().unwrap().len(), 10);
+    assert_eq!(
+        (second["cursor"].as_u64(), second["mightHaveMore"].as_bool()),
+        (Some(61), Some(false))
+    );
+    let third = payloads(&api, &t, &hook, 61).await;
+    assert_eq!(
+        (
+            third["payloads"].as_array().unwrap().len(),
+            third["cursor"].as_u64()
+        ),
+        (0, Some(61))
+    );
+    assert_eq!(
+        webhook_listing(&api, &t, &hook).await["cursorForNextPayload"],
+        61
+    );
+
+    let txns: Vec<u64> = first["payloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["payloads"].as_array().unwrap())
+        .map(|p| p["baseTransactionNumber"].as_u64().unwrap())
+        .collect();
+    assert!(txns.windows(2).all(|w| w[0] < w[1]), "{txns:?}");
+    assert_eq!(first["payloads"][0]["payloadFormat"], "v0");
+    let (status, _) = api
+        .get(&format!(
+            "/v0/bases/{}/webhooks/{hook}/payloads?limit=51",
+            t.base_id
+        ))
+        .await;
+    assert_eq!(status, 422);
+}
+
+#[tokio::test]
+async fn payloads_carry_the_source_the_user_and_v2_cells() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let includes = json!({"includeCellValuesInFieldIds": [t.field_ids["Spec Name"]], "includePreviousCellValues": true});
+    let hook = create_webhook(&api, &t, None, includes).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, rec) = api
+        .post(
+            &table_path(&t),
+            json!({"fields": {"Spec Name": "A", "Status": "Draft"}}),
+        )
+        .await;
+    let rec = rec["id"].as_str().unwrap().to_string();
+    sb.update_record_as_person(&t.base_id, &t.table_id, &rec, json!({"Status": "Shipped"}))
+        .unwrap();
+    sb.delete_record_as_person(&t.base_id, &t.table_id, &rec)
+        .unwrap();
+
+    let page = payloads(&api, &t, &hook, 1).await;
+    let p = page["payloads"].as_array().unwrap();
+    assert_eq!(p.len(), 3);
+    let status = &t.field_ids["Status"];
+    let name = &t.field_ids["Spec Name"];
+
+    let api_user = &p[0]["actionMetadata"];
+    assert_eq!(api_user["source"], "publicApi");
+    assert_eq!(api_user["sourceMetadata"]["user"]["id"], sb.user_id());
+    let created = &p[0]["changedTablesById"][&t.table_id]["createdRecordsById"][&rec];
+    assert_eq!(created["cellValuesByFieldId"][status]["name"], "Draft");
+    assert!(
+        created["cellValuesByFieldId"][status]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("sel")
+    );
+
+    let person = &p[1]["actionMetadata"];
+    assert_eq!(person["source"], "client");
+    assert_ne!(person["sourceMetadata"]["user"]["id"], sb.user_id());
+    assert!(person["sourceMetadata"]["user"]["email"].is_string());
+    let changed = &p[1]["changedTablesById"][&t.table_id]["changedRecordsById"][&rec];
+    assert_eq!(
+        changed["current"]["cellValuesByFieldId"][status]["name"],
+        "Shipped"
+    );
+    assert_eq!(
+        changed["previous"]["cellValuesByFieldId"][status]["name"],
+        "Draft"
+    );
+    assert_eq!(changed["unchanged"]["cellValuesByFieldId"][name], "A");
+
+    assert_eq!(
+        p[2]["changedTablesById"][&t.table_id]["destroyedRecordIds"],
+        json!([rec])
+    );
+}
+
+#[tokio::test]
+async fn a_mac_signed_ping_reaches_the_receiver() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let (url, mut rx) = receiver(200).await;
+    let created = create_webhook(&api, &t, Some(&url), json!({})).await;
+    let (hook, secret) = (
+        created["id"].as_str().unwrap().to_string(),
+        created["macSecretBase64"].as_str().unwrap().to_string(),
+    );
+    sb.insert_record_as_person(&t.base_id, &t.table_id, json!({"Spec Name": "ping me"}))
+        .unwrap();
+
+    let (headers, body) = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let mac = headers
+        .get("x-airtable-content-mac")
+        .and_then(|v| v.to_str().ok());
+    assert_eq!(verify_airtable(&secret, &body, mac), Ok(()));
+    let ping: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(ping["base"]["id"], t.base_id);
+    assert_eq!(ping["webhook"]["id"], hook);
+    assert!(ping["timestamp"].as_str().unwrap().ends_with('Z'));
+    let listed = eventually(10, "the success to be recorded", || async {
+        let l = webhook_listing(&api, &t, &hook).await;
+        l["lastSuccessfulNotificationTime"].is_string().then_some(l)
+    })
+    .await;
+    assert_eq!(listed["lastNotificationResult"]["success"], true);
+    let deliveries: Value = reqwest::get(format!("{}/_sandbox/deliveries", sb.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(deliveries["deliveries"][0]["status"], 200);
+}
+
+#[tokio::test]
+async fn a_failing_receiver_is_retried_13_times_then_notifications_are_disabled() {
+    let config = AirtableSandboxConfig {
+        rate_limit: false,
+        delivery: DeliveryKnobs {
+            retry_time_scale: 0.00002,
+            ..DeliveryKnobs::default()
+        },
+        ..AirtableSandboxConfig::default()
+    };
+    let sb = AirtableSandbox::start_local(config).await.unwrap();
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let (url, mut rx) = receiver(500).await;
+    let hook = create_webhook(&api, &t, Some(&url), json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sb.insert_record_as_person(&t.base_id, &t.table_id, json!({"Spec Name": "x"}))
+        .unwrap();
+
+    let listed = eventually(20, "notifications to be disabled", || async {
+        let l = webhook_listing(&api, &t, &hook).await;
+        (l["areNotificationsEnabled"] == false).then_some(l)
+    })
+    .await;
+    let result = &listed["lastNotificationResult"];
+    assert_eq!(
+        (
+            result["success"].as_bool(),
+            result["willBeRetried"].as_bool()
+        ),
+        (Some(false), Some(false))
+    );
+    assert_eq!(result["retryNumber"], 13);
+    assert!(result["error"]["message"].as_str().unwrap().contains("500"));
+    let mut attempts = 0;
+    while rx.try_recv().is_ok() {
+        attempts += 1;
+    }
+    assert_eq!(attempts, 14, "one attempt and 13 retries");
+
+    // Payloads keep accumulating, but no more pings are sent.
+    sb.insert_record_as_person(&t.base_id, &t.table_id, json!({"Spec Name": "y"}))
+        .unwrap();
+    assert_eq!(
+        payloads(&api, &t, &hook, 1).await["payloads"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(rx.try_recv().is_err());
+}
+
+#[tokio::test]
+async fn purged_payloads_leave_a_visible_gap() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let hook = create_webhook(&api, &t, None, json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for i in 0..5 {
+        sb.insert_record_as_person(
+            &t.base_id,
+            &t.table_id,
+            json!({"Spec Name": format!("s{i}")}),
+        )
+        .unwrap();
+    }
+    let all = payloads(&api, &t, &hook, 1).await;
+    let third_txn = all["payloads"][2]["baseTransactionNumber"]
+        .as_u64()
+        .unwrap();
+    sb.purge_payloads_before(&t.base_id, third_txn);
+
+    let after = payloads(&api, &t, &hook, 1).await;
+    let kept = after["payloads"].as_array().unwrap();
+    assert_eq!(kept.len(), 3);
+    assert_eq!(kept[0]["baseTransactionNumber"].as_u64(), Some(third_txn));
+    // The cursor advanced by more than the payloads returned: two were lost.
+    assert_eq!(after["cursor"], 6);
+    assert!(after["cursor"].as_u64().unwrap() - 1 > kept.len() as u64);
+}
+
+#[tokio::test]
+async fn an_expired_webhook_stops_producing_payloads_and_pings() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let (url, mut rx) = receiver(204).await;
+    let hook = create_webhook(&api, &t, Some(&url), json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let quiet = create_webhook(&api, &t, None, json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sb.insert_record_as_person(&t.base_id, &t.table_id, json!({"Spec Name": "before"}))
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+
+    // The control API expires a webhook now: no more payloads (so no pings), no refresh.
+    let resp = reqwest::Client::new()
+        .post(format!("{}/_sandbox/webhooks/{hook}/expire", sb.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        webhook_listing(&api, &t, &hook).await["isHookEnabled"],
+        false
+    );
+    sb.insert_record_as_person(&t.base_id, &t.table_id, json!({"Spec Name": "after"}))
+        .unwrap();
+    assert_eq!(
+        payloads(&api, &t, &hook, 1).await["payloads"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        payloads(&api, &t, &quiet, 1).await["payloads"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let (status, _) = api
+        .post(
+            &format!("/v0/bases/{}/webhooks/{hook}/refresh", t.base_id),
+            json!(null),
+        )
+        .await;
+    assert_eq!(status, 422);
+
+    // Eight days on (sandbox clock) the other one has expired too, and payloads older than
+    // a week are gone.
+    sb_clock(&sb, 8 * 24 * 3600).await;
+    let listed = webhook_listing(&api, &t, &quiet).await;
+    assert_eq!(listed["isHookEnabled"], false);
+    let page = payloads(&api, &t, &quiet, 1).await;
+    assert_eq!(
+        (
+            page["payloads"].as_array().unwrap().len(),
+            page["cursor"].as_u64()
+        ),
+        (0, Some(3))
+    );
+    // A week after expiry the webhook itself is gone.
+    sb_clock(&sb, 15 * 24 * 3600).await;
+    assert_eq!(webhook_listing(&api, &t, &quiet).await, Value::Null);
+    assert!(rx.try_recv().is_err(), "no ping after expiry");
+}

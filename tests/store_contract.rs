@@ -1,0 +1,218 @@
+//! The store contract: every test below is written once and runs against
+//! SQLite (a fresh file per test) and against Postgres (a fresh database per
+//! test, created through `TEST_POSTGRES_URL`).
+//!
+//! The Postgres half needs a server: run
+//!     scripts/with-postgres.sh cargo test --test store_contract
+//! Without `TEST_POSTGRES_URL` the Postgres tests fail (never pass silently).
+
+mod store_contract {
+    pub mod jobs;
+    pub mod jobs_lifecycle;
+    pub mod records;
+    pub mod webhooks;
+}
+
+use std::{path::PathBuf, time::Duration};
+
+use notion_airtable_sync::store::{Backend, NewJob, Store, StoreOptions};
+use sqlx::Connection;
+
+use store_contract::{jobs, jobs_lifecycle, records, webhooks};
+
+/// Generates `sqlite::<test>` and `postgres::<test>` for each contract test
+/// `module::test(store: Store)`.
+macro_rules! contract {
+    ($($module:ident :: $test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let db = super::TestDb::sqlite().await;
+                    super::$module::$test(db.store.clone()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let db = super::TestDb::postgres().await;
+                    super::$module::$test(db.store.clone()).await;
+                }
+            )*
+        }
+    };
+}
+
+contract! {
+    jobs::migrations_are_idempotent,
+    jobs::enqueue_coalesces_per_key,
+    jobs::concurrent_enqueues_make_one_pending_job,
+    jobs::claim_takes_due_jobs_in_order,
+    jobs::concurrent_claimers_never_share_a_job,
+    jobs::running_key_blocks_its_pending_job,
+    jobs::enqueue_and_complete_commit_with_the_transaction,
+    jobs::enqueue_many_keeps_the_callers_order,
+    jobs::listing_counting_and_pruning,
+    jobs_lifecycle::expired_lease_is_reclaimed_and_old_token_fenced,
+    jobs_lifecycle::heartbeat_extends_the_lease,
+    jobs_lifecycle::retry_later_can_give_the_attempt_back,
+    jobs_lifecycle::fail_goes_dead_after_max_attempts_and_retry_dead_revives,
+    jobs_lifecycle::lease_lost_on_the_last_attempt_goes_dead,
+    jobs_lifecycle::requeue_merges_into_the_keys_pending_job,
+    jobs_lifecycle::release_gives_the_job_back_without_an_attempt,
+    jobs_lifecycle::retry_dead_merges_into_a_pending_job,
+    records::inbox_dedupes_concurrent_deliveries,
+    records::inbox_and_job_roll_back_together,
+    records::links_roundtrip_with_snapshot,
+    records::links_are_unique_per_side,
+    records::sync_log_filters_and_pages,
+    records::sweeps_record_start_finish_and_high_water,
+    webhooks::cursor_update_rolled_back_keeps_old_cursor,
+    webhooks::webhook_registration_status_and_secret,
+    webhooks::verification_tokens_stay_pending_until_acknowledged,
+    webhooks::penalty_keeps_the_latest_deadline,
+    webhooks::reserve_slot_spaces_calls_and_honours_penalty,
+    webhooks::concurrent_reservations_get_distinct_slots,
+}
+
+/// A migrated store on a database of its own; the SQLite folder is deleted
+/// when the test ends (Postgres databases go with the throwaway cluster).
+struct TestDb {
+    store: Store,
+    folder: Option<PathBuf>,
+}
+
+impl TestDb {
+    async fn sqlite() -> TestDb {
+        let folder = unique_temp_folder();
+        // A folder that does not exist yet: the store must create it.
+        let url = format!("sqlite://{}", folder.join("nested/sync.db").display());
+        let store = Store::connect(&url).await.expect("open SQLite");
+        store.migrate().await.expect("migrate SQLite");
+        TestDb {
+            store,
+            folder: Some(folder),
+        }
+    }
+
+    async fn postgres() -> TestDb {
+        let url = fresh_postgres_database().await;
+        let store = Store::connect(&url)
+            .await
+            .expect("connect to the test database");
+        store.migrate().await.expect("migrate Postgres");
+        TestDb {
+            store,
+            folder: None,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(folder) = &self.folder {
+            let _ = std::fs::remove_dir_all(folder);
+        }
+    }
+}
+
+fn unique_temp_folder() -> PathBuf {
+    std::env::temp_dir().join(format!("nas-store-{}", uuid::Uuid::new_v4().simple()))
+}
+
+fn admin_postgres_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!(
+            "TEST_POSTGRES_URL is not set, so the Postgres half of the store contract cannot run. \
+             Run: scripts/with-postgres.sh cargo test --test store_contract"
+        )
+    })
+}
+
+/// Create `t_<uuid>` on the test cluster and return its URL.
+async fn fresh_postgres_database() -> String {
+    let admin_url = admin_postgres_url();
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("connect to TEST_POSTGRES_URL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create a test database");
+    let _ = admin.close().await;
+    let mut url = url::Url::parse(&admin_url).expect("TEST_POSTGRES_URL is a URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+// Tests of one backend or of neither.
+
+#[tokio::test]
+async fn sqlite_creates_folder_and_file_on_first_run() {
+    let folder = unique_temp_folder();
+    let file = folder.join("a/b/sync.db");
+    assert!(!folder.exists());
+    let store = Store::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .expect("open SQLite");
+    assert_eq!(store.backend(), Backend::Sqlite);
+    assert!(file.is_file(), "{} was not created", file.display());
+    assert!(!store.migrations_applied().await.expect("check migrations"));
+    store.migrate().await.expect("migrate");
+    assert!(store.migrations_applied().await.expect("check migrations"));
+    store.close().await;
+    std::fs::remove_dir_all(folder).expect("clean up");
+}
+
+#[tokio::test]
+async fn sqlite_busy_is_transient() {
+    let db = TestDb::sqlite().await;
+    let folder = db.folder.clone().expect("a SQLite test db has a folder");
+    let url = format!("sqlite://{}", folder.join("nested/sync.db").display());
+    let impatient = StoreOptions {
+        sqlite_busy_timeout: Duration::from_millis(50),
+        ..StoreOptions::default()
+    };
+    let store = Store::connect_with(&url, &impatient).await.expect("open");
+    // Another writer holds the write lock.
+    let blocker = db.store.begin().await.expect("begin");
+    let err = store
+        .enqueue(&NewJob::new("k", "key", 0), 0)
+        .await
+        .expect_err("the write lock is taken");
+    assert!(err.is_transient(), "{err}");
+    blocker.rollback().await.expect("rollback");
+    store
+        .enqueue(&NewJob::new("k", "key", 0), 0)
+        .await
+        .expect("the lock is free again");
+}
+
+#[tokio::test]
+async fn unreachable_postgres_is_transient_and_hides_the_password() {
+    // Port 1 on localhost: nothing listens there.
+    let options = StoreOptions {
+        acquire_timeout: Duration::from_millis(300),
+        ..StoreOptions::default()
+    };
+    let err = Store::connect_with("postgres://app:hunter2@127.0.0.1:1/sync", &options)
+        .await
+        .expect_err("nothing listens on port 1");
+    assert!(err.is_transient(), "{err}");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
+}
+
+#[tokio::test]
+async fn unsupported_scheme_is_named() {
+    let err = Store::connect("mysql://root:hunter2@db/app")
+        .await
+        .expect_err("mysql is not supported");
+    let msg = err.to_string();
+    assert!(msg.contains("mysql"), "{msg}");
+    assert!(!msg.contains("hunter2"), "{msg}");
+    assert!(!err.is_transient());
+}
