@@ -111,8 +111,8 @@ start_server() {
     if "$bindir/pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres; then
       return 0
     fi
-    # The server gave up (e.g. the port was taken): no point waiting.
-    if grep -q FATAL "$log" 2>/dev/null; then
+    # The port was taken after all: no point waiting.
+    if grep -qE 'could not (bind|create any TCP/IP sockets)' "$log" 2>/dev/null; then
       return 1
     fi
     sleep 0.1
@@ -138,8 +138,20 @@ fi
 export TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"
 echo "with-postgres: PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') ready at $TEST_POSTGRES_URL" >&2
 
+# The command runs in the background so that a signal to this script is
+# handled at once (bash runs traps only between foreground commands): the
+# command is stopped, then the cluster. Its stdin stays the caller's.
+"$@" <&0 &
+child=$!
+stop_child() {
+  kill -TERM "$child" 2>/dev/null || true
+  wait "$child" 2>/dev/null || true
+  exit "$1"
+}
+trap 'stop_child 130' INT
+trap 'stop_child 143' TERM
 set +e
-"$@"
+wait "$child"
 status=$?
 set -e
 exit "$status"

@@ -12,6 +12,7 @@
 pub mod airtable;
 pub mod api_error;
 pub mod config;
+pub mod jobs;
 pub mod notion;
 pub mod ratelimit;
 pub mod sandbox;

@@ -105,7 +105,11 @@ impl AirtableClient {
     pub fn budget_for(&self, base_id: &str) -> Arc<Budget> {
         let mut budgets = self.lock_budgets();
         let budget = budgets.entry(base_id.to_owned()).or_insert_with(|| {
-            Arc::new(Budget::new(format!("airtable:{base_id}"), self.rate_per_sec, 1))
+            Arc::new(Budget::new(
+                format!("airtable:{base_id}"),
+                self.rate_per_sec,
+                1,
+            ))
         });
         Arc::clone(budget)
     }
@@ -177,7 +181,13 @@ impl AirtableClient {
             log_call(Vendor::Airtable, method, url, None, started.elapsed());
             ApiError::transport(Vendor::Airtable, &e)
         })?;
-        log_call(Vendor::Airtable, method, url, Some(response.status().as_u16()), started.elapsed());
+        log_call(
+            Vendor::Airtable,
+            method,
+            url,
+            Some(response.status().as_u16()),
+            started.elapsed(),
+        );
         if response.status().is_success() {
             return read_json(Vendor::Airtable, response).await;
         }
@@ -189,10 +199,17 @@ impl AirtableClient {
     async fn error_from(&self, budget: &Budget, response: reqwest::Response) -> ApiError {
         let status = response.status().as_u16();
         let retry_after = parse_retry_after(response.headers().get(RETRY_AFTER));
-        let err = classify(status, retry_after, self.penalty, &read_error_body(response).await);
+        let err = classify(
+            status,
+            retry_after,
+            self.penalty,
+            &read_error_body(response).await,
+        );
         match (&err, retry_after) {
             (ApiError::RateLimited { retry_after, .. }, _) => budget.penalize(*retry_after).await,
-            (ApiError::Retryable { .. }, Some(wait)) if status == 503 => budget.penalize(wait).await,
+            (ApiError::Retryable { .. }, Some(wait)) if status == 503 => {
+                budget.penalize(wait).await
+            }
             _ => {}
         }
         err

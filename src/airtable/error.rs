@@ -88,7 +88,10 @@ mod tests {
 
     #[test]
     fn both_not_found_forms_are_fatal_and_not_found() {
-        for body in [json!({"error": "NOT_FOUND"}), json!({"error": {"type": "NOT_FOUND"}})] {
+        for body in [
+            json!({"error": "NOT_FOUND"}),
+            json!({"error": {"type": "NOT_FOUND"}}),
+        ] {
             let err = classify_json(404, body);
             assert_eq!(err.code(), "NOT_FOUND");
             assert!(err.is_not_found() && !err.is_retryable());
@@ -108,20 +111,37 @@ mod tests {
         assert_eq!(err.message(), "slow down");
         let bytes = serde_json::to_vec(&body).unwrap();
         let err = classify(429, Some(Duration::from_secs(2)), PENALTY, &bytes);
-        assert!(matches!(err, ApiError::RateLimited { retry_after, .. } if retry_after.as_secs() == 2));
+        assert!(
+            matches!(err, ApiError::RateLimited { retry_after, .. } if retry_after.as_secs() == 2)
+        );
     }
 
     #[test]
     fn billing_limit_is_fatal() {
-        let err = classify_json(429, json!({"error": {"type": BILLING_LIMIT_EXCEEDED, "message": "cap"}}));
+        let err = classify_json(
+            429,
+            json!({"error": {"type": BILLING_LIMIT_EXCEEDED, "message": "cap"}}),
+        );
         assert!(matches!(err, ApiError::Fatal { status: 429, .. }));
     }
 
     #[test]
     fn server_errors_are_retryable_and_others_fatal() {
-        let err = classify_json(503, json!({"error": {"type": "RETRIABLE_ERROR", "message": "m"}}));
-        assert!(matches!(err, ApiError::Retryable { status: Some(503), .. }));
-        let err = classify_json(422, json!({"error": {"type": "INVALID_REQUEST_UNKNOWN", "message": "m"}}));
+        let err = classify_json(
+            503,
+            json!({"error": {"type": "RETRIABLE_ERROR", "message": "m"}}),
+        );
+        assert!(matches!(
+            err,
+            ApiError::Retryable {
+                status: Some(503),
+                ..
+            }
+        ));
+        let err = classify_json(
+            422,
+            json!({"error": {"type": "INVALID_REQUEST_UNKNOWN", "message": "m"}}),
+        );
         assert!(matches!(err, ApiError::Fatal { status: 422, .. }));
     }
 

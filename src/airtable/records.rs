@@ -69,7 +69,10 @@ impl AirtableClient {
         let mut restarts = 0;
         loop {
             match self.list_from_start(base, table, params).await {
-                Err(e) if e.code() == "LIST_RECORDS_ITERATOR_NOT_AVAILABLE" && restarts < LIST_RESTARTS => {
+                Err(e)
+                    if e.code() == "LIST_RECORDS_ITERATOR_NOT_AVAILABLE"
+                        && restarts < LIST_RESTARTS =>
+                {
                     tracing::info!(base, table, "listing iterator expired; restarting");
                     restarts += 1;
                 }
@@ -116,7 +119,11 @@ impl AirtableClient {
         for chunk in chunks_of_10(&records) {
             let records: Vec<Json> = chunk.iter().map(|f| json!({ "fields": f })).collect();
             let body = json!({ "records": records, "typecast": typecast });
-            created.extend(self.write::<Records<Record>>(base, table, Method::POST, &body).await?.records);
+            created.extend(
+                self.write::<Records<Record>>(base, table, Method::POST, &body)
+                    .await?
+                    .records,
+            );
         }
         Ok(created)
     }
@@ -136,7 +143,11 @@ impl AirtableClient {
                 .map(|(id, fields)| json!({ "id": id, "fields": fields }))
                 .collect();
             let body = json!({ "records": records, "typecast": typecast });
-            updated.extend(self.write::<Records<Record>>(base, table, Method::PATCH, &body).await?.records);
+            updated.extend(
+                self.write::<Records<Record>>(base, table, Method::PATCH, &body)
+                    .await?
+                    .records,
+            );
         }
         Ok(updated)
     }
@@ -179,8 +190,9 @@ impl AirtableClient {
             let mut url = self.url(&[base, table]);
             url.query_pairs_mut()
                 .extend_pairs(chunk.iter().map(|id| ("records[]", id)));
-            let page: Records<DeletedRecord> =
-                self.send(Some(base), Method::DELETE, url, None, Idempotent::No).await?;
+            let page: Records<DeletedRecord> = self
+                .send(Some(base), Method::DELETE, url, None, Idempotent::No)
+                .await?;
             deleted.extend(page.records);
         }
         Ok(deleted)
@@ -303,8 +315,10 @@ mod tests {
             ("sort[0][field]", "Name"),
             ("sort[0][direction]", "asc"),
         ];
-        let expected: Vec<(String, String)> =
-            expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         assert_eq!(pairs, expected);
     }
 

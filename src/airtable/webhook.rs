@@ -4,7 +4,7 @@
 //! its stored cursor until `mightHaveMore` is false. Cell values in payloads
 //! use Airtable's V2 format (a single select is `{id,name,color}`), so they
 //! are kept as JSON for the converters. Payloads older than 7 days are
-//! purged; a walk whose first payload is past the requested cursor has
+//! purged; a walk whose cursor moves past payloads it never returned has
 //! missed changes and reports a [`Gap`] so the caller runs a full reconcile.
 
 use std::collections::BTreeMap;
@@ -182,7 +182,12 @@ impl Payload {
 
     /// The id of the user behind the change, when Airtable names one.
     pub fn user_id(&self) -> Option<&str> {
-        let user = self.action_metadata.as_ref()?.source_metadata.user.as_ref()?;
+        let user = self
+            .action_metadata
+            .as_ref()?
+            .source_metadata
+            .user
+            .as_ref()?;
         Some(&user.id)
     }
 }
@@ -198,12 +203,14 @@ impl TableChanged {
     }
 }
 
-/// Payloads between the requested cursor and the first one returned were
-/// purged (or never seen): the changes they held are lost.
+/// The cursor moved past payloads that were never returned (purged after
+/// 7 days, or otherwise lost): the changes they held are missed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Gap {
+    /// The cursor the page was requested from.
     pub requested_cursor: u64,
-    pub first_returned: u64,
+    /// How many cursor positions were skipped.
+    pub missed: u64,
 }
 
 /// The result of draining a webhook's payloads from a cursor.
@@ -216,12 +223,21 @@ pub struct PayloadDrain {
     pub gap: Option<Gap>,
 }
 
-/// A gap, if the page's first payload is past the cursor it was asked from.
+/// A gap, if the page's cursor moved further than the payloads it returned.
+///
+/// api-facts (§3.4) reads the cursor as a base transaction number and
+/// suggests comparing the first `baseTransactionNumber` with the requested
+/// cursor. Airtable's list-webhooks docs describe `cursorForNextPayload` as
+/// counting this webhook's payloads instead, and then transaction numbers
+/// (base-wide) and cursors cannot be compared. Counting cursor positions
+/// against payloads returned detects a purge under both readings (under
+/// the first, the two checks agree), and never fires on a complete page.
 pub fn gap_in(requested_cursor: u64, page: &PayloadPage) -> Option<Gap> {
-    let first = page.payloads.first()?.base_transaction_number;
-    (first > requested_cursor).then_some(Gap {
+    let advanced = page.cursor.saturating_sub(requested_cursor);
+    let returned = page.payloads.len() as u64;
+    (advanced > returned).then_some(Gap {
         requested_cursor,
-        first_returned: first,
+        missed: advanced - returned,
     })
 }
 
@@ -246,7 +262,8 @@ impl AirtableClient {
                 .list_payloads(base, webhook_id, requested, MAX_PAYLOADS_PER_PAGE)
                 .await?;
             drain.gap = drain.gap.or_else(|| gap_in(requested, &page));
-            let done = !page.might_have_more || page.payloads.is_empty() || page.cursor <= requested;
+            let done =
+                !page.might_have_more || page.payloads.is_empty() || page.cursor <= requested;
             drain.cursor = drain.cursor.max(page.cursor);
             drain.payloads.extend(page.payloads);
             if done {
@@ -276,7 +293,19 @@ mod tests {
         assert_eq!(p.user_id(), Some("usr00000000000000"));
         assert_eq!(page.cursor, 5);
         assert_eq!(gap_in(4, &page), None);
-        assert_eq!(gap_in(2, &page), Some(Gap { requested_cursor: 2, first_returned: 4 }));
+        assert_eq!(
+            gap_in(2, &page),
+            Some(Gap {
+                requested_cursor: 2,
+                missed: 2
+            })
+        );
+        let empty = PayloadPage {
+            payloads: vec![],
+            cursor: 7,
+            might_have_more: false,
+        };
+        assert_eq!(gap_in(7, &empty), None);
     }
 
     #[test]
@@ -303,6 +332,13 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(t.touched_record_ids(), ["recA", "recB", "recC"]);
-        assert_eq!(t.changed_records_by_id["recB"].previous.as_ref().unwrap().cell_values_by_field_id["fld1"], "y");
+        assert_eq!(
+            t.changed_records_by_id["recB"]
+                .previous
+                .as_ref()
+                .unwrap()
+                .cell_values_by_field_id["fld1"],
+            "y"
+        );
     }
 }

@@ -89,7 +89,9 @@ impl NotionClient {
         let database = self.retrieve_database(id).await?;
         match database.data_sources.as_slice() {
             [one] => Ok(self.retrieve_data_source(&one.id).await?),
-            [] => Err(ResolveError::NoDataSource { database_id: database.id }),
+            [] => Err(ResolveError::NoDataSource {
+                database_id: database.id,
+            }),
             _ => Err(ResolveError::Ambiguous {
                 database_id: database.id,
                 data_sources: database.data_sources,

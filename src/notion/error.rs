@@ -101,7 +101,8 @@ mod tests {
             (503, "service_unavailable"),
         ];
         for (status, code) in cases {
-            let b = body(json!({"object": "error", "status": status, "code": code, "message": "m"}));
+            let b =
+                body(json!({"object": "error", "status": status, "code": code, "message": "m"}));
             let err = classify(status, None, &b);
             assert_eq!(err.code(), code);
             assert_eq!(err.status(), Some(status));
@@ -115,9 +116,11 @@ mod tests {
 
     #[test]
     fn rate_limits_default_to_one_second_and_keep_the_reason() {
-        let b = body(json!({"object": "error", "status": 529, "code": "service_overload",
+        let b = body(
+            json!({"object": "error", "status": 529, "code": "service_overload",
             "message": "busy", "request_id": "r1",
-            "additional_data": {"rate_limit_reason": "public_api_request_rate_limit"}}));
+            "additional_data": {"rate_limit_reason": "public_api_request_rate_limit"}}),
+        );
         let err = classify(529, None, &b);
         let ApiError::RateLimited { retry_after, .. } = &err else {
             panic!("{err:?}");
@@ -126,12 +129,16 @@ mod tests {
         assert!(err.message().contains("public_api_request_rate_limit"));
         assert!(err.message().contains("r1"));
         let err = classify(429, Some(Duration::from_secs(7)), &b);
-        assert!(matches!(err, ApiError::RateLimited { retry_after, .. } if retry_after.as_secs() == 7));
+        assert!(
+            matches!(err, ApiError::RateLimited { retry_after, .. } if retry_after.as_secs() == 7)
+        );
     }
 
     #[test]
     fn a_404_is_fatal_and_not_found() {
-        let b = body(json!({"object": "error", "status": 404, "code": "object_not_found", "message": "x"}));
+        let b = body(
+            json!({"object": "error", "status": 404, "code": "object_not_found", "message": "x"}),
+        );
         let err = classify(404, None, &b);
         assert!(err.is_not_found() && !err.is_retryable());
     }

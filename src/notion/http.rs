@@ -56,7 +56,11 @@ pub async fn read_json<T: DeserializeOwned>(
         .bytes()
         .await
         .map_err(|e| ApiError::transport(vendor, &e))?;
-    let body: &[u8] = if bytes.trim_ascii().is_empty() { b"null" } else { &bytes };
+    let body: &[u8] = if bytes.trim_ascii().is_empty() {
+        b"null"
+    } else {
+        &bytes
+    };
     serde_json::from_slice(body).map_err(|e| ApiError::Fatal {
         vendor,
         status,
@@ -67,7 +71,11 @@ pub async fn read_json<T: DeserializeOwned>(
 
 /// Read an error body as text (best effort: a failed read is an empty body).
 pub async fn read_error_body(response: reqwest::Response) -> Vec<u8> {
-    response.bytes().await.map(|b| b.to_vec()).unwrap_or_default()
+    response
+        .bytes()
+        .await
+        .map(|b| b.to_vec())
+        .unwrap_or_default()
 }
 
 /// A short excerpt of a non-JSON error body for the error message.
@@ -101,7 +109,10 @@ mod tests {
     #[test]
     fn api_root_appends_the_version_prefix() {
         for base in ["https://api.notion.com", "https://api.notion.com/"] {
-            assert_eq!(api_root(base, "v1").unwrap().as_str(), "https://api.notion.com/v1");
+            assert_eq!(
+                api_root(base, "v1").unwrap().as_str(),
+                "https://api.notion.com/v1"
+            );
         }
         let proxied = api_root("http://127.0.0.1:9/proxy/", "v0").unwrap();
         assert_eq!(proxied.as_str(), "http://127.0.0.1:9/proxy/v0");

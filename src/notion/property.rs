@@ -67,7 +67,10 @@ impl PropertyValue {
         let id = raw["id"].as_str().unwrap_or_default().to_owned();
         let ty = raw["type"].as_str().unwrap_or_default();
         let value = PropertyData::parse(ty, &raw[ty]).unwrap_or_else(|| {
-            tracing::debug!(property_type = ty, "unexpected property shape; kept as other");
+            tracing::debug!(
+                property_type = ty,
+                "unexpected property shape; kept as other"
+            );
             PropertyData::Other(ty.to_owned())
         });
         Self { id, value, raw }
@@ -172,7 +175,10 @@ pub mod write {
 
     /// Replaces the whole set of options.
     pub fn multi_select<S: AsRef<str>>(names: &[S]) -> Json {
-        let options: Vec<Json> = names.iter().map(|n| json!({ "name": n.as_ref() })).collect();
+        let options: Vec<Json> = names
+            .iter()
+            .map(|n| json!({ "name": n.as_ref() }))
+            .collect();
         json!({ "multi_select": options })
     }
 
@@ -254,14 +260,20 @@ mod tests {
 
     #[test]
     fn builders_match_the_documented_write_bodies() {
-        assert_eq!(write::select(Some("Marketing")), json!({"select": {"name": "Marketing"}}));
+        assert_eq!(
+            write::select(Some("Marketing")),
+            json!({"select": {"name": "Marketing"}})
+        );
         assert_eq!(write::select(None), json!({"select": null}));
         assert_eq!(
             write::multi_select(&["TypeScript", "Python"]),
             json!({"multi_select": [{"name": "TypeScript"}, {"name": "Python"}]})
         );
         assert_eq!(write::url(Some("")), json!({"url": null}));
-        assert_eq!(write::date(Some("2023-02-23")), json!({"date": {"start": "2023-02-23"}}));
+        assert_eq!(
+            write::date(Some("2023-02-23")),
+            json!({"date": {"start": "2023-02-23"}})
+        );
         assert_eq!(write::title("")["title"], json!([]));
     }
 }

@@ -15,7 +15,10 @@
 //! On SQLite a `Tx` is `BEGIN IMMEDIATE`: it takes the write lock at once, so
 //! two transactions never deadlock upgrading a read lock. Do not call `Store`
 //! write methods while holding a SQLite `Tx` in the same task: they wait for
-//! the lock the `Tx` holds.
+//! the lock the `Tx` holds. On Postgres a `Tx` is READ COMMITTED; enqueue
+//! several keys in one `Tx` with `Tx::enqueue_many`, which takes them in key
+//! order so that two such transactions cannot deadlock. Dropping a `Tx`
+//! without committing rolls it back.
 //!
 //! Conventions: times are `i64` milliseconds since the Unix epoch ([`now_ms`]),
 //! JSON is stored as TEXT, enumerations as snake_case TEXT. Operations whose
@@ -90,7 +93,10 @@ pub use airtable_webhooks::{AirtableWebhook, NewAirtableWebhook, WebhookStatus};
 pub use connect::StoreOptions;
 pub use error::StoreError;
 pub use inbox::{InboxEvent, VerificationToken};
-pub use jobs::{ClaimedJob, EnqueueOutcome, FailOutcome, Job, JobCounts, JobId, JobState, NewJob};
+pub use jobs::{
+    ClaimedJob, DEFAULT_MAX_ATTEMPTS, EnqueueOutcome, FailOutcome, Job, JobCounts, JobId, JobState,
+    NewJob,
+};
 pub use links::{LinkState, LinkUpsert, RecordLink, Snapshot, SyncSource};
 pub use sweeps::{Sweep, SweepKind};
 pub use sync_log::{Cause, LogAction, LogEntry, LogQuery, NewLogEntry, Side, SyncDirection};

@@ -16,8 +16,8 @@ impl Store {
         bury_exhausted(c.reborrow(), now).await?;
         let token = uuid::Uuid::new_v4().simple().to_string();
         let locked_until = add_ms(now, lease);
-        for source in [Candidates::ExpiredLease, Candidates::DuePending] {
-            let sql = claim_sql(source, c.backend());
+        for candidates in [Candidates::ExpiredLease, Candidates::DuePending] {
+            let sql = claim_sql(candidates, c.backend());
             let claimed: Option<ClaimedRow> = on_conn!(c.reborrow(), |c| {
                 sqlx::query_as(&sql)
                     .bind(now)

@@ -1,0 +1,3 @@
+//! The job pipeline: what jobs exist ([`kinds`]).
+
+pub mod kinds;
