@@ -9,6 +9,8 @@
 
 use serde_json::{Value as Json, json};
 
+pub use crate::notion::rich_text_objects;
+
 use super::value::{Value, When};
 
 /// How a mapped field's values are compared and written.
@@ -190,31 +192,6 @@ pub fn to_notion(
         }
     };
     Ok(body)
-}
-
-/// Notion's rich text: at most 2,000 characters per text object, so longer
-/// text becomes several objects (split on character boundaries, counted in
-/// UTF-16 units as Notion's JavaScript limit is, to be safe for any text).
-pub fn rich_text_objects(text: &str) -> Vec<Json> {
-    const LIMIT: usize = 2000;
-    let mut chunks = Vec::new();
-    let mut current = String::new();
-    let mut units = 0;
-    for c in text.chars() {
-        if units + c.len_utf16() > LIMIT {
-            chunks.push(std::mem::take(&mut current));
-            units = 0;
-        }
-        units += c.len_utf16();
-        current.push(c);
-    }
-    if !current.is_empty() {
-        chunks.push(current);
-    }
-    chunks
-        .into_iter()
-        .map(|content| json!({ "type": "text", "text": { "content": content } }))
-        .collect()
 }
 
 fn text_of(value: &Value) -> String {

@@ -4,3 +4,5 @@
 pub mod convert;
 pub mod merge;
 pub mod value;
+pub mod pair;
+pub mod plan;

@@ -1,0 +1,451 @@
+//! Planning one record, in pure code: given the Notion page, the Airtable
+//! record and the stored link (any of which may be missing), decide what to
+//! write to each side (at most one request per side), the new snapshot and
+//! link state, and the sync log entries. The engine executes the plan.
+//!
+//! Keeping this free of I/O is what makes the merge testable against a model
+//! and makes `--dry-run` exact: the dry run prints the same plan.
+
+use serde_json::{Map, Value as Json};
+use time::OffsetDateTime;
+
+use super::{
+    convert::{ConvertError, from_airtable, from_notion, to_airtable, to_notion},
+    merge::{Decision, FieldInput, Reason, Side, merge_field},
+    pair::ResolvedPair,
+    value::Value,
+};
+use crate::{
+    airtable::Record,
+    config::{AirtableDeleteAction, NotionTrashAction},
+    notion::Page,
+    store::{LinkState, RecordLink, Snapshot},
+};
+
+/// What to do on the Airtable side.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum AirtableWrite {
+    #[default]
+    None,
+    /// Create the row, idempotently: an upsert merging on the page-id field.
+    Upsert(Map<String, Json>),
+    Update {
+        record_id: String,
+        fields: Map<String, Json>,
+    },
+    Delete {
+        record_id: String,
+    },
+}
+
+/// What to do on the Notion side.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum NotionWrite {
+    #[default]
+    None,
+    Update {
+        page_id: String,
+        properties: Map<String, Json>,
+    },
+    Trash {
+        page_id: String,
+    },
+}
+
+/// One line of the sync log, before ids and times are filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub field: Option<String>,
+    pub old: Option<Value>,
+    pub new: Option<Value>,
+    /// The side written.
+    pub to: Option<Side>,
+    pub conflict: bool,
+    pub winner: Option<Side>,
+    pub what: ChangeKind,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Create,
+    Update,
+    Archive,
+    Restore,
+    Delete,
+    Link,
+    Skip,
+}
+
+/// The plan for one record.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    pub page_id: String,
+    pub record_id: Option<String>,
+    pub airtable: AirtableWrite,
+    pub notion: NotionWrite,
+    /// The snapshot to store (field → canonical value JSON); `None` stores no link.
+    pub snapshot: Option<Snapshot>,
+    pub state: Option<LinkState>,
+    pub changes: Vec<Change>,
+}
+
+impl Plan {
+    pub fn writes(&self) -> usize {
+        usize::from(self.airtable != AirtableWrite::None) + usize::from(self.notion != NotionWrite::None)
+    }
+}
+
+/// Plan a record known from its Notion page.
+pub fn plan_page(
+    pair: &ResolvedPair,
+    page: &Page,
+    record: Option<&Record>,
+    link: Option<&RecordLink>,
+    now: OffsetDateTime,
+) -> Plan {
+    let mut plan = Plan {
+        page_id: page.id.clone(),
+        record_id: record
+            .map(|r| r.id.clone())
+            .or_else(|| link.and_then(|l| l.airtable_record_id.clone())),
+        ..Plan::default()
+    };
+    let in_pair = !page.in_trash && belongs_to(pair, page);
+    let state = link.map(|l| l.state);
+    match (in_pair, record, state) {
+        (false, Some(rec), Some(LinkState::Active)) => plan_gone(pair, page, rec, link, &mut plan),
+        (false, _, _) => {}
+        (true, None, Some(LinkState::Active)) if link.is_some_and(|l| l.airtable_record_id.is_some()) => {
+            plan_airtable_deleted(pair, page, link, now, &mut plan)
+        }
+        (true, None, Some(LinkState::AirtableDeleted)) => {
+            if pair.config.options.on_airtable_delete == AirtableDeleteAction::Recreate {
+                plan_merge(pair, page, None, link, now, &mut plan);
+            }
+        }
+        (true, record, _) => plan_merge(pair, page, record, link, now, &mut plan),
+    }
+    plan
+}
+
+/// A page is in the pair's data source (not trashed, not moved elsewhere).
+fn belongs_to(pair: &ResolvedPair, page: &Page) -> bool {
+    let same = |a: &str, b: &str| a.replace('-', "").eq_ignore_ascii_case(&b.replace('-', ""));
+    match (&page.parent.data_source_id, &page.parent.database_id) {
+        (Some(ds), _) => same(ds, &pair.data_source_id),
+        (None, Some(db)) => same(db, &pair.database_id),
+        _ => false,
+    }
+}
+
+/// The page was trashed or moved out of the database: apply `on_notion_trash`.
+fn plan_gone(pair: &ResolvedPair, page: &Page, rec: &Record, link: Option<&RecordLink>, plan: &mut Plan) {
+    let reason = if page.in_trash { "trashed" } else { "moved out of the database" };
+    let (what, detail) = match &pair.config.options.on_notion_trash {
+        NotionTrashAction::Set(set) => {
+            let fields = set.iter().map(|(k, v)| (k.clone(), Json::String(v.clone()))).collect();
+            plan.airtable = AirtableWrite::Update { record_id: rec.id.clone(), fields };
+            (ChangeKind::Archive, format!("Notion page {reason}: archived the Airtable row"))
+        }
+        NotionTrashAction::Delete => {
+            plan.airtable = AirtableWrite::Delete { record_id: rec.id.clone() };
+            (ChangeKind::Delete, format!("Notion page {reason}: deleted the Airtable row (on_notion_trash = \"delete\")"))
+        }
+        NotionTrashAction::Ignore => (ChangeKind::Skip, format!("Notion page {reason}: left the Airtable row alone (on_notion_trash = \"ignore\")")),
+    };
+    plan.changes.push(record_change(what, Some(Side::Airtable), detail));
+    plan.snapshot = link.map(|l| l.snapshot.clone());
+    plan.state = Some(if page.in_trash { LinkState::NotionTrashed } else { LinkState::NotionMoved });
+}
+
+/// The linked Airtable row is gone: apply `on_airtable_delete`.
+fn plan_airtable_deleted(
+    pair: &ResolvedPair,
+    page: &Page,
+    link: Option<&RecordLink>,
+    now: OffsetDateTime,
+    plan: &mut Plan,
+) {
+    match pair.config.options.on_airtable_delete {
+        AirtableDeleteAction::Recreate => {
+            plan.record_id = None;
+            plan_merge(pair, page, None, None, now, plan);
+            if let Some(c) = plan.changes.first_mut() {
+                c.detail = Some("the Airtable row was deleted: recreated it (on_airtable_delete = \"recreate\")".into());
+            }
+            return;
+        }
+        AirtableDeleteAction::Trash => {
+            plan.notion = NotionWrite::Trash { page_id: page.id.clone() };
+            plan.changes.push(record_change(ChangeKind::Delete, Some(Side::Notion),
+                "the Airtable row was deleted: moved the Notion page to the trash (on_airtable_delete = \"trash\")".into()));
+        }
+        AirtableDeleteAction::Ignore => {
+            plan.changes.push(record_change(ChangeKind::Skip, None,
+                "the Airtable row was deleted: left the Notion page alone (on_airtable_delete = \"ignore\")".into()));
+        }
+    }
+    plan.snapshot = link.map(|l| l.snapshot.clone());
+    plan.state = Some(LinkState::AirtableDeleted);
+}
+
+fn record_change(what: ChangeKind, to: Option<Side>, detail: String) -> Change {
+    Change { field: None, old: None, new: None, to, conflict: false, winner: None, what, detail: Some(detail) }
+}
+
+/// The normal case: merge every field; create the row when there is none.
+fn plan_merge(
+    pair: &ResolvedPair,
+    page: &Page,
+    record: Option<&Record>,
+    link: Option<&RecordLink>,
+    now: OffsetDateTime,
+    plan: &mut Plan,
+) {
+    let restoring = link.is_some_and(|l| matches!(l.state, LinkState::NotionTrashed | LinkState::NotionMoved));
+    let snapshot = link.map(|l| &l.snapshot);
+    let mut to_airtable_fields = Map::new();
+    let mut to_notion_props = Map::new();
+    let mut new_snapshot = Snapshot::new();
+    for field in &pair.fields {
+        let Some(outcome) = merge_one(pair, field, page, record, snapshot, restoring) else {
+            // Unreadable on one side: keep the old snapshot value, write nothing.
+            if let Some(old) = snapshot.and_then(|s| s.get(&field.notion)) {
+                new_snapshot.insert(field.notion.clone(), old.clone());
+            }
+            continue;
+        };
+        apply_outcome(pair, field, outcome, &mut to_airtable_fields, &mut to_notion_props, &mut new_snapshot, plan);
+    }
+    if restoring {
+        plan.changes.push(record_change(ChangeKind::Restore, Some(Side::Airtable),
+            "Notion page restored: the Airtable row returns to its synced values".into()));
+    }
+    finish_airtable(pair, page, record, now, to_airtable_fields, plan);
+    let record_id = plan.record_id.clone();
+    finish_notion(pair, page, record_id.as_deref(), to_notion_props, plan);
+    plan.snapshot = Some(new_snapshot);
+    plan.state = Some(LinkState::Active);
+}
+
+struct Outcome {
+    decision: Decision,
+    notion_value: Value,
+    airtable_value: Value,
+}
+
+fn merge_one(
+    pair: &ResolvedPair,
+    field: &super::pair::ResolvedField,
+    page: &Page,
+    record: Option<&Record>,
+    snapshot: Option<&Snapshot>,
+    restoring: bool,
+) -> Option<Outcome> {
+    let n = match page.property(&field.notion) {
+        Some(p) => from_notion(&p.raw, field.kind).ok()?,
+        None => return None,
+    };
+    let a_cell = record.and_then(|r| r.fields.get(&field.airtable));
+    let mut a = from_airtable(a_cell, field.kind).ok()?;
+    let s: Option<Value> = snapshot
+        .and_then(|s| s.get(&field.notion))
+        .and_then(|v| serde_json::from_value(v.clone()).ok());
+    // Creating the row: Airtable has nothing yet, so only Notion's values
+    // can flow (an empty new row must never win a conflict and clear Notion).
+    let s = if record.is_none() { Some(a.clone()) } else { s };
+    // While the page was in the trash the row carried the archive values;
+    // they are the service's own, not an Airtable edit.
+    if restoring && trash_sets(pair, &field.airtable) {
+        if let Some(s) = &s {
+            a = s.clone();
+        }
+    }
+    let input = FieldInput {
+        notion: &n,
+        airtable: &a,
+        snapshot: s.as_ref(),
+        direction: field.direction,
+        conflict: field.conflict,
+        notion_edited: Some(page.last_edited_time),
+        airtable_edited: airtable_edited(pair, record),
+    };
+    let mut decision = merge_field(&input);
+    // A restore must rewrite the archive fields even when nothing else changed.
+    if restoring && trash_sets(pair, &field.airtable) {
+        if let Decision::InSync(v) = &decision {
+            decision = Decision::Write { to: Side::Airtable, value: v.clone(), reason: Reason::Changed };
+        }
+    }
+    Some(Outcome { decision, notion_value: n, airtable_value: a })
+}
+
+fn trash_sets(pair: &ResolvedPair, airtable_field: &str) -> bool {
+    matches!(&pair.config.options.on_notion_trash, NotionTrashAction::Set(set) if set.contains_key(airtable_field))
+}
+
+fn airtable_edited(pair: &ResolvedPair, record: Option<&Record>) -> Option<OffsetDateTime> {
+    let name = pair.airtable_modified_field.as_ref()?;
+    let s = record?.fields.get(name)?.as_str()?;
+    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+}
+
+fn apply_outcome(
+    pair: &ResolvedPair,
+    field: &super::pair::ResolvedField,
+    outcome: Outcome,
+    to_airtable_fields: &mut Map<String, Json>,
+    to_notion_props: &mut Map<String, Json>,
+    new_snapshot: &mut Snapshot,
+    plan: &mut Plan,
+) {
+    let snap_json = |v: &Value| serde_json::to_value(v).expect("values serialize");
+    let Decision::Write { to, value, reason } = &outcome.decision else {
+        new_snapshot.insert(field.notion.clone(), snap_json(outcome.decision.snapshot()));
+        return;
+    };
+    let (old, written) = match to {
+        Side::Airtable => {
+            to_airtable_fields.insert(field.airtable.clone(), to_airtable(value, field.kind));
+            (outcome.airtable_value.clone(), Ok(()))
+        }
+        Side::Notion => match to_notion(value, &field.notion_type, &pair.users) {
+            Ok(body) => {
+                to_notion_props.insert(field.notion.clone(), body);
+                (outcome.notion_value.clone(), Ok(()))
+            }
+            Err(e) => (outcome.notion_value.clone(), Err(e)),
+        },
+    };
+    let (conflict, winner) = match reason {
+        Reason::Conflict { .. } => (true, Some(other(*to))),
+        _ => (false, None),
+    };
+    match written {
+        Ok(()) => {
+            new_snapshot.insert(field.notion.clone(), snap_json(value));
+            plan.changes.push(Change {
+                field: Some(field.notion.clone()),
+                old: Some(old),
+                new: Some(value.clone()),
+                to: Some(*to),
+                conflict,
+                winner,
+                what: ChangeKind::Update,
+                detail: reason_detail(reason),
+            });
+        }
+        Err(e) => skip_field(field, &outcome, e, new_snapshot, plan),
+    }
+}
+
+/// A value that cannot be written: the field is left alone (its snapshot is
+/// unchanged, so it is tried again next time) and the log says why.
+fn skip_field(
+    field: &super::pair::ResolvedField,
+    outcome: &Outcome,
+    e: ConvertError,
+    new_snapshot: &mut Snapshot,
+    plan: &mut Plan,
+) {
+    if let Some(old) = plan_old_snapshot(outcome) {
+        new_snapshot.insert(field.notion.clone(), old);
+    }
+    plan.changes.push(Change {
+        field: Some(field.notion.clone()),
+        old: Some(outcome.notion_value.clone()),
+        new: Some(outcome.airtable_value.clone()),
+        to: None,
+        conflict: false,
+        winner: None,
+        what: ChangeKind::Skip,
+        detail: Some(format!("not written to Notion: {e}")),
+    });
+}
+
+/// The value both sides agreed on before, when they did; the field keeps it.
+fn plan_old_snapshot(outcome: &Outcome) -> Option<Json> {
+    (outcome.notion_value == outcome.airtable_value).then(|| serde_json::to_value(&outcome.notion_value).expect("values serialize"))
+}
+
+fn other(side: Side) -> Side {
+    match side {
+        Side::Notion => Side::Airtable,
+        Side::Airtable => Side::Notion,
+    }
+}
+
+fn reason_detail(reason: &Reason) -> Option<String> {
+    match reason {
+        Reason::Changed => None,
+        Reason::OneWay => Some("one-way field: the source side's value restored".into()),
+        Reason::Conflict { rule, tie: false } => Some(format!("conflict: both sides changed; rule \"{rule}\"")),
+        Reason::Conflict { rule, tie: true } => Some(format!(
+            "conflict: both sides changed; rule \"{rule}\" could not order the edits (same minute), Notion wins ties"
+        )),
+    }
+}
+
+/// Add the service's own fields and decide create vs update on Airtable.
+fn finish_airtable(
+    pair: &ResolvedPair,
+    page: &Page,
+    record: Option<&Record>,
+    now: OffsetDateTime,
+    mut fields: Map<String, Json>,
+    plan: &mut Plan,
+) {
+    let cfg = &pair.config;
+    let cell = |name: &str| record.and_then(|r| r.fields.get(name)).and_then(Json::as_str).unwrap_or_default();
+    if cell(&cfg.airtable_page_id_field) != page.id {
+        fields.insert(cfg.airtable_page_id_field.clone(), Json::String(page.id.clone()));
+    }
+    if let (Some(name), Some(url)) = (&cfg.airtable_notion_url_field, &page.url) {
+        if cell(name) != url {
+            fields.insert(name.clone(), Json::String(url.clone()));
+        }
+    }
+    if fields.is_empty() {
+        return;
+    }
+    if let Some(name) = &cfg.airtable_last_synced_field {
+        fields.insert(name.clone(), Json::String(super::value::format_instant(now)));
+    }
+    plan.airtable = match record {
+        Some(r) => AirtableWrite::Update { record_id: r.id.clone(), fields },
+        None => {
+            plan.changes.insert(0, record_change(ChangeKind::Create, Some(Side::Airtable),
+                "new Notion page: created its Airtable row".into()));
+            AirtableWrite::Upsert(fields)
+        }
+    };
+    if record.is_some() && plan.changes.iter().all(|c| c.what != ChangeKind::Update) && cell(&cfg.airtable_page_id_field) != page.id {
+        plan.changes.push(record_change(ChangeKind::Link, Some(Side::Airtable),
+            "linked an existing Airtable row to its Notion page".into()));
+    }
+}
+
+/// Add the record-id property when Notion is written anyway.
+fn finish_notion(
+    pair: &ResolvedPair,
+    page: &Page,
+    record_id: Option<&str>,
+    mut props: Map<String, Json>,
+    plan: &mut Plan,
+) {
+    if props.is_empty() {
+        return;
+    }
+    if let (Some(name), Some(id)) = (&pair.config.notion_record_id_property, record_id) {
+        let current = page.property(name).map(|p| p.plain_text()).unwrap_or_default();
+        if current != id {
+            props.insert(name.clone(), crate::notion::write::rich_text(id));
+        }
+    }
+    plan.notion = NotionWrite::Update { page_id: page.id.clone(), properties: props };
+}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;
