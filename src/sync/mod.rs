@@ -6,3 +6,4 @@ pub mod merge;
 pub mod value;
 pub mod pair;
 pub mod plan;
+pub mod engine;

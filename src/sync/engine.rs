@@ -1,0 +1,622 @@
+//! The engine: reads both sides, plans each record ([`super::plan`]),
+//! executes the plans with as few requests as the APIs allow, then stores the
+//! new snapshots and the sync log in one transaction.
+//!
+//! Order of work for a plan: write Airtable, write Notion, then commit the
+//! snapshot. A crash after an external write and before the commit is
+//! harmless: the next run finds both sides equal for the written fields
+//! (`n == a`), stores that, and writes nothing: no duplicate (rows are created
+//! by an upsert on the page-id field) and no spurious conflict.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{Map, Value as Json};
+use time::OffsetDateTime;
+
+use super::{
+    pair::ResolvedPair,
+    plan::{AirtableWrite, Change, ChangeKind, NotionWrite, Plan, plan_page},
+};
+use crate::{
+    airtable::{AirtableClient, ListParams, Record},
+    api_error::ApiError,
+    notion::{NotionClient, Page},
+    store::{
+        Cause, LinkState, LinkUpsert, LogAction, NewLogEntry, RecordLink, Side as LogSide, Store,
+        SweepKind, SyncDirection, SyncSource, now_ms,
+    },
+    sync::merge::Side,
+};
+
+/// How far back an incremental sweep reaches before the previous sweep's
+/// start: Notion's `last_edited_time` is rounded down to the minute, so an
+/// edit in the minute the last sweep started may carry an earlier stamp.
+const INCREMENTAL_OVERLAP: time::Duration = time::Duration::minutes(2);
+
+/// The clients and the store.
+#[derive(Clone)]
+pub struct Engine {
+    pub notion: NotionClient,
+    pub airtable: AirtableClient,
+    pub store: Store,
+}
+
+/// What a sweep (or one reconcile) did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub records_seen: usize,
+    pub created_in_airtable: usize,
+    pub created_in_notion: usize,
+    pub updated_airtable: usize,
+    pub updated_notion: usize,
+    pub conflicts: usize,
+    pub archived: usize,
+    pub restored: usize,
+    pub deleted: usize,
+    pub linked: usize,
+    pub unchanged: usize,
+    pub skipped: usize,
+    /// Problems that left a record or field alone (reported, not fatal).
+    pub problems: Vec<String>,
+    /// With `--dry-run`: every write the sweep would make.
+    pub planned_writes: Vec<String>,
+}
+
+impl Summary {
+    fn count(&mut self, plan: &Plan) {
+        self.records_seen += 1;
+        if plan.writes() == 0 && plan.changes.is_empty() {
+            self.unchanged += 1;
+        }
+        match &plan.airtable {
+            AirtableWrite::Upsert(_) => self.created_in_airtable += 1,
+            AirtableWrite::Update { .. } => self.updated_airtable += 1,
+            AirtableWrite::Delete { .. } => self.deleted += 1,
+            AirtableWrite::None => {}
+        }
+        if plan.notion != NotionWrite::None {
+            self.updated_notion += 1;
+        }
+        for c in &plan.changes {
+            self.conflicts += usize::from(c.conflict);
+            match c.what {
+                ChangeKind::Archive => self.archived += 1,
+                ChangeKind::Restore => self.restored += 1,
+                ChangeKind::Link => self.linked += 1,
+                ChangeKind::Skip => self.skipped += 1,
+                _ => {}
+            }
+        }
+    }
+
+    /// One line for the CLI.
+    pub fn line(&self) -> String {
+        format!(
+            "{} records: {} created in Airtable, {} created in Notion, {} updated in Airtable, \
+             {} updated in Notion, {} conflicts, {} archived, {} restored, {} deleted, {} linked, \
+             {} unchanged, {} skipped, {} problems",
+            self.records_seen,
+            self.created_in_airtable,
+            self.created_in_notion,
+            self.updated_airtable,
+            self.updated_notion,
+            self.conflicts,
+            self.archived,
+            self.restored,
+            self.deleted,
+            self.linked,
+            self.unchanged,
+            self.skipped,
+            self.problems.len()
+        )
+    }
+}
+
+/// Options of one sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SweepOptions {
+    pub full: bool,
+    pub dry_run: bool,
+    pub cause: Cause,
+}
+
+impl Engine {
+    /// Sweep one pair: full (both sides completely, deletions detected) or
+    /// incremental (only what changed since the previous sweep; a first
+    /// sweep is always full).
+    pub async fn sweep(&self, pair: &ResolvedPair, opts: SweepOptions) -> anyhow::Result<Summary> {
+        let started = OffsetDateTime::now_utc();
+        let previous = self.store.get_sweep(pair.name(), SweepKind::Incremental).await?;
+        let since = previous.and_then(|s| s.high_water);
+        let full = opts.full || since.is_none();
+        let kind = if full { SweepKind::Full } else { SweepKind::Incremental };
+        if !opts.dry_run {
+            self.store.start_sweep(pair.name(), kind, now_ms()).await?;
+        }
+        let snapshot = match since.filter(|_| !full) {
+            Some(since) => self.read_changed(pair, ms_to_time(since) - INCREMENTAL_OVERLAP).await?,
+            None => self.read_everything(pair).await?,
+        };
+        let plans = plan_all(pair, &snapshot, started);
+        let summary = self.run_plans(pair, plans, opts).await?;
+        if !opts.dry_run {
+            let result = serde_json::to_value(&summary)?;
+            let high_water = Some(started.unix_timestamp() * 1000);
+            self.store.finish_sweep(pair.name(), kind, now_ms(), &result, high_water).await?;
+            // Both kinds move the incremental high-water mark forward.
+            if full {
+                self.store.finish_sweep(pair.name(), SweepKind::Incremental, now_ms(), &result, high_water).await?;
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Reconcile one record known by its Notion page id.
+    pub async fn reconcile_page(
+        &self,
+        pair: &ResolvedPair,
+        page_id: &str,
+        cause: Cause,
+    ) -> anyhow::Result<Summary> {
+        let page = match self.notion.retrieve_page(page_id).await {
+            Ok(p) => p,
+            Err(e) if e.is_not_found() => {
+                tracing::info!(pair = pair.name(), page_id, "page not found (deleted or not shared): nothing to sync");
+                return Ok(Summary::default());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let link = self.store.get_link_by_page(pair.name(), &page.id).await?;
+        let record = self.find_record(pair, &page.id, link.as_ref()).await?;
+        let plan = plan_page(pair, &page, record.as_ref(), link.as_ref(), OffsetDateTime::now_utc());
+        let opts = SweepOptions { full: false, dry_run: false, cause };
+        self.run_plans(pair, vec![plan], opts).await
+    }
+
+    /// Reconcile one Airtable record (a change or delete reported by a webhook).
+    pub async fn reconcile_record(
+        &self,
+        pair: &ResolvedPair,
+        record_id: &str,
+        cause: Cause,
+    ) -> anyhow::Result<Summary> {
+        if let Some(link) = self.store.get_link_by_record(pair.name(), record_id).await? {
+            return self.reconcile_page(pair, &link.notion_page_id, cause).await;
+        }
+        let record = match self.airtable.get_record(&pair.config.airtable_base_id, &pair.table_id, record_id).await {
+            Ok(r) => r,
+            Err(e) if e.is_not_found() => return Ok(Summary::default()),
+            Err(e) => return Err(e.into()),
+        };
+        match page_id_of(pair, &record) {
+            Some(page_id) => self.reconcile_page(pair, &page_id, cause).await,
+            None => {
+                let mut summary = Summary::default();
+                summary.records_seen = 1;
+                summary.skipped = 1;
+                tracing::info!(pair = pair.name(), record_id, "Airtable row without a Notion page; create_notion_pages is off");
+                Ok(summary)
+            }
+        }
+    }
+
+    /// The linked record, or a row already carrying this page's id (a crash
+    /// after an upsert and before the link was stored).
+    async fn find_record(
+        &self,
+        pair: &ResolvedPair,
+        page_id: &str,
+        link: Option<&RecordLink>,
+    ) -> Result<Option<Record>, ApiError> {
+        let base = &pair.config.airtable_base_id;
+        if let Some(id) = link.and_then(|l| l.airtable_record_id.as_deref()) {
+            return match self.airtable.get_record(base, &pair.table_id, id).await {
+                Ok(r) => Ok(Some(r)),
+                Err(e) if e.is_not_found() => Ok(None),
+                Err(e) => Err(e),
+            };
+        }
+        let params = ListParams {
+            filter_by_formula: Some(format!("{{{}}} = '{}'", pair.page_id_field(), page_id)),
+            page_size: Some(2),
+            ..ListParams::default()
+        };
+        let page = self.airtable.list_records(base, &pair.table_id, &params).await?;
+        Ok(page.records.into_iter().next())
+    }
+
+    async fn read_everything(&self, pair: &ResolvedPair) -> anyhow::Result<SideSnapshot> {
+        let pages = self.notion.query_all(&pair.data_source_id, None).await?;
+        let records = self
+            .airtable
+            .list_all(&pair.config.airtable_base_id, &pair.table_id, &ListParams::default())
+            .await?;
+        let links = self.all_links(pair).await?;
+        let mut snap = SideSnapshot { pages, records, links, full: true, extra_pages: Vec::new() };
+        self.fetch_missing_pages(pair, &mut snap).await?;
+        Ok(snap)
+    }
+
+    /// Incremental: pages and rows edited since `since`, plus the other side
+    /// of each, fetched in as few calls as possible.
+    async fn read_changed(&self, pair: &ResolvedPair, since: OffsetDateTime) -> anyhow::Result<SideSnapshot> {
+        let filter = crate::notion::last_edited_on_or_after(since);
+        let pages = self.notion.query_all(&pair.data_source_id, Some(filter)).await?;
+        let stamp = super::value::format_instant(since);
+        let params = ListParams {
+            filter_by_formula: Some(format!("IS_AFTER(LAST_MODIFIED_TIME(), DATETIME_PARSE('{stamp}'))")),
+            ..ListParams::default()
+        };
+        let base = &pair.config.airtable_base_id;
+        let mut records = self.airtable.list_all(base, &pair.table_id, &params).await?;
+        let links = self.all_links(pair).await?;
+        let have: std::collections::HashSet<String> = records.iter().map(|r| r.id.clone()).collect();
+        let wanted: Vec<String> = pages
+            .iter()
+            .filter_map(|p| links.get(&p.id).and_then(|l| l.airtable_record_id.clone()))
+            .filter(|id| !have.contains(id))
+            .collect();
+        for chunk in wanted.chunks(50) {
+            let ids: Vec<String> = chunk.iter().map(|id| format!("RECORD_ID() = '{id}'")).collect();
+            let params = ListParams { filter_by_formula: Some(format!("OR({})", ids.join(", "))), ..ListParams::default() };
+            records.extend(self.airtable.list_all(base, &pair.table_id, &params).await?);
+        }
+        let mut snap = SideSnapshot { pages, records, links, full: false, extra_pages: Vec::new() };
+        self.fetch_missing_pages(pair, &mut snap).await?;
+        Ok(snap)
+    }
+
+    async fn all_links(&self, pair: &ResolvedPair) -> anyhow::Result<HashMap<String, RecordLink>> {
+        let mut links = HashMap::new();
+        let mut after: Option<String> = None;
+        loop {
+            let batch = self.store.list_links(pair.name(), after.as_deref(), 500).await?;
+            let Some(last) = batch.last() else { break };
+            after = Some(last.notion_page_id.clone());
+            links.extend(batch.into_iter().map(|l| (l.notion_page_id.clone(), l)));
+        }
+        Ok(links)
+    }
+
+    /// Pages the query did not return but a link or a changed row points at:
+    /// trashed, moved, or (incremental) simply not edited. One read each.
+    async fn fetch_missing_pages(&self, pair: &ResolvedPair, snap: &mut SideSnapshot) -> anyhow::Result<()> {
+        let seen: std::collections::HashSet<&str> = snap.pages.iter().map(|p| p.id.as_str()).collect();
+        let mut wanted: Vec<String> = Vec::new();
+        if snap.full {
+            for link in snap.links.values() {
+                if !seen.contains(link.notion_page_id.as_str()) && link.state == LinkState::Active {
+                    wanted.push(link.notion_page_id.clone());
+                }
+            }
+        }
+        for record in &snap.records {
+            let page_id = snap
+                .links
+                .values()
+                .find(|l| l.airtable_record_id.as_deref() == Some(&record.id))
+                .map(|l| l.notion_page_id.clone())
+                .or_else(|| page_id_of(pair, record));
+            if let Some(id) = page_id.filter(|id| !seen.contains(id.as_str())) {
+                wanted.push(id);
+            }
+        }
+        wanted.sort();
+        wanted.dedup();
+        for id in wanted {
+            match self.notion.retrieve_page(&id).await {
+                Ok(p) => snap.extra_pages.push(p),
+                Err(e) if e.is_not_found() => {
+                    tracing::info!(pair = pair.name(), page_id = %id, "linked page not found (deleted or unshared)");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Execute plans: Airtable writes batched ten per request, Notion writes
+    /// one per page, then every snapshot and log entry in one transaction.
+    async fn run_plans(&self, pair: &ResolvedPair, mut plans: Vec<Plan>, opts: SweepOptions) -> anyhow::Result<Summary> {
+        let mut summary = Summary::default();
+        for plan in &plans {
+            summary.count(plan);
+        }
+        if opts.dry_run {
+            summary.planned_writes = plans.iter().flat_map(describe).collect();
+            return Ok(summary);
+        }
+        let failed = self.write_airtable(pair, &mut plans, &mut summary).await?;
+        let failed_notion = self.write_notion(&plans, &failed, &mut summary).await?;
+        let done: Vec<&Plan> = plans
+            .iter()
+            .filter(|p| !failed.contains(&p.page_id) && !failed_notion.contains(&p.page_id))
+            .collect();
+        self.persist(pair, &done, opts.cause).await?;
+        Ok(summary)
+    }
+
+    /// Returns the page ids whose Airtable write was refused (Fatal).
+    async fn write_airtable(
+        &self,
+        pair: &ResolvedPair,
+        plans: &mut [Plan],
+        summary: &mut Summary,
+    ) -> anyhow::Result<Vec<String>> {
+        let base = &pair.config.airtable_base_id;
+        let table = &pair.table_id;
+        let mut failed = Vec::new();
+        let upserts: Vec<Map<String, Json>> = plans
+            .iter()
+            .filter_map(|p| match &p.airtable {
+                AirtableWrite::Upsert(f) => Some(f.clone()),
+                _ => None,
+            })
+            .collect();
+        if !upserts.is_empty() {
+            let merge_on = [pair.page_id_field()];
+            let result = self.airtable.upsert_records(base, table, &merge_on, upserts, true).await?;
+            let by_page: HashMap<String, String> = result
+                .records
+                .iter()
+                .filter_map(|r| Some((page_id_of(pair, r)?, r.id.clone())))
+                .collect();
+            for plan in plans.iter_mut().filter(|p| matches!(p.airtable, AirtableWrite::Upsert(_))) {
+                plan.record_id = by_page.get(&plan.page_id).cloned();
+            }
+        }
+        let updates: Vec<(String, Map<String, Json>)> = plans
+            .iter()
+            .filter_map(|p| match &p.airtable {
+                AirtableWrite::Update { record_id, fields } => Some((record_id.clone(), fields.clone())),
+                _ => None,
+            })
+            .collect();
+        for chunk in updates.chunks(crate::airtable::MAX_RECORDS_PER_WRITE) {
+            match self.airtable.update_records(base, table, chunk.to_vec(), true).await {
+                Ok(_) => {}
+                Err(e @ ApiError::Fatal { .. }) => {
+                    // One bad row must not block the others: retry this chunk row by row.
+                    tracing::warn!(error = %e, "Airtable refused a batch; writing its rows one by one");
+                    for (id, fields) in chunk {
+                        if let Err(e) = self.airtable.update_records(base, table, vec![(id.clone(), fields.clone())], true).await {
+                            if !matches!(e, ApiError::Fatal { .. }) {
+                                return Err(e.into());
+                            }
+                            let page = plans.iter().find(|p| p.record_id.as_deref() == Some(id)).map(|p| p.page_id.clone());
+                            summary.problems.push(format!("Airtable row {id}: {e}"));
+                            failed.extend(page);
+                        }
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let deletes: Vec<String> = plans
+            .iter()
+            .filter_map(|p| match &p.airtable {
+                AirtableWrite::Delete { record_id } => Some(record_id.clone()),
+                _ => None,
+            })
+            .collect();
+        if !deletes.is_empty() {
+            self.airtable.delete_records(base, table, &deletes).await?;
+        }
+        Ok(failed)
+    }
+
+    async fn write_notion(&self, plans: &[Plan], skip: &[String], summary: &mut Summary) -> anyhow::Result<Vec<String>> {
+        let mut failed = Vec::new();
+        for plan in plans.iter().filter(|p| !skip.contains(&p.page_id)) {
+            let result = match &plan.notion {
+                NotionWrite::None => continue,
+                NotionWrite::Update { page_id, properties } => self.notion.update_page(page_id, properties).await.map(drop),
+                NotionWrite::Trash { page_id } => self.notion.trash_page(page_id).await.map(drop),
+            };
+            match result {
+                Ok(()) => {}
+                Err(e @ ApiError::Fatal { .. }) => {
+                    summary.problems.push(format!("Notion page {}: {e}", plan.page_id));
+                    failed.push(plan.page_id.clone());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(failed)
+    }
+
+    /// Store every plan's link, snapshot and log entries in one transaction.
+    async fn persist(&self, pair: &ResolvedPair, plans: &[&Plan], cause: Cause) -> anyhow::Result<()> {
+        let now = now_ms();
+        let mut tx = self.store.begin().await?;
+        for plan in plans {
+            if let (Some(snapshot), Some(state)) = (&plan.snapshot, plan.state) {
+                let source = if plan.writes() > 0 { SyncSource::Service } else { source_of(plan) };
+                tx.upsert_link(
+                    &LinkUpsert {
+                        pair: pair.name().to_owned(),
+                        notion_page_id: plan.page_id.clone(),
+                        airtable_record_id: plan.record_id.clone(),
+                        snapshot: snapshot.clone(),
+                        sync_source: source,
+                        state,
+                        notion_last_edited: None,
+                        airtable_modified: None,
+                    },
+                    now,
+                )
+                .await?;
+            }
+            let entries: Vec<NewLogEntry> = plan.changes.iter().map(|c| log_entry(pair, plan, c, cause, now)).collect();
+            if !entries.is_empty() {
+                tx.append_log(&entries).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Who changed the record, when the service wrote nothing.
+fn source_of(plan: &Plan) -> SyncSource {
+    match plan.changes.iter().find_map(|c| c.winner) {
+        Some(Side::Airtable) => SyncSource::Airtable,
+        _ => SyncSource::Notion,
+    }
+}
+
+fn log_entry(pair: &ResolvedPair, plan: &Plan, c: &Change, cause: Cause, now: i64) -> NewLogEntry {
+    let json = |v: &Option<super::value::Value>| v.as_ref().map(|v| serde_json::to_value(v).expect("values serialize"));
+    NewLogEntry {
+        at: now,
+        pair: pair.name().to_owned(),
+        notion_page_id: Some(plan.page_id.clone()),
+        airtable_record_id: plan.record_id.clone(),
+        action: match c.what {
+            ChangeKind::Create => LogAction::Create,
+            ChangeKind::Update => LogAction::Update,
+            ChangeKind::Archive => LogAction::Archive,
+            ChangeKind::Restore => LogAction::Restore,
+            ChangeKind::Delete => LogAction::Delete,
+            ChangeKind::Link => LogAction::Link,
+            ChangeKind::Skip => LogAction::Skip,
+        },
+        field: c.field.clone(),
+        old_value: json(&c.old),
+        new_value: json(&c.new),
+        direction: match c.to {
+            Some(Side::Airtable) => SyncDirection::NotionToAirtable,
+            Some(Side::Notion) => SyncDirection::AirtableToNotion,
+            None => SyncDirection::Neither,
+        },
+        cause,
+        conflict: c.conflict,
+        winner: c.winner.map(|w| match w {
+            Side::Notion => LogSide::Notion,
+            Side::Airtable => LogSide::Airtable,
+        }),
+        detail: c.detail.clone(),
+        job_id: None,
+    }
+}
+
+/// A readable line per write, for `--dry-run`.
+fn describe(plan: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    match &plan.airtable {
+        AirtableWrite::None => {}
+        AirtableWrite::Upsert(f) => out.push(format!("Airtable: create row for page {} with {}", plan.page_id, Json::Object(f.clone()))),
+        AirtableWrite::Update { record_id, fields } => out.push(format!("Airtable: update {record_id} with {}", Json::Object(fields.clone()))),
+        AirtableWrite::Delete { record_id } => out.push(format!("Airtable: delete {record_id}")),
+    }
+    match &plan.notion {
+        NotionWrite::None => {}
+        NotionWrite::Update { page_id, properties } => out.push(format!("Notion: update {page_id} with {}", Json::Object(properties.clone()))),
+        NotionWrite::Trash { page_id } => out.push(format!("Notion: trash {page_id}")),
+    }
+    out
+}
+
+/// Both sides as read by a sweep.
+struct SideSnapshot {
+    /// Pages the data source query returned.
+    pages: Vec<Page>,
+    /// Pages read one by one (trashed, moved, or the other side of a changed row).
+    extra_pages: Vec<Page>,
+    records: Vec<Record>,
+    /// Links by Notion page id.
+    links: HashMap<String, RecordLink>,
+    /// A full read: rows missing from `records` were deleted.
+    full: bool,
+}
+
+/// The page id a row carries in its link field.
+fn page_id_of(pair: &ResolvedPair, record: &Record) -> Option<String> {
+    record
+        .fields
+        .get(pair.page_id_field())
+        .and_then(Json::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// Plan every page of a sweep, matching rows to pages by link, by the id in
+/// the row, and on first contact by the configured key.
+fn plan_all(pair: &ResolvedPair, snap: &SideSnapshot, now: OffsetDateTime) -> Vec<Plan> {
+    let records_by_id: HashMap<&str, &Record> = snap.records.iter().map(|r| (r.id.as_str(), r)).collect();
+    let mut records_by_page: HashMap<String, &Record> = HashMap::new();
+    for r in &snap.records {
+        if let Some(p) = page_id_of(pair, r) {
+            records_by_page.entry(p).or_insert(r);
+        }
+    }
+    let mut matches = key_matches(pair, snap, &records_by_page);
+    let mut plans = Vec::new();
+    for page in snap.pages.iter().chain(&snap.extra_pages) {
+        let link = snap.links.get(&page.id);
+        let record = match link.and_then(|l| l.airtable_record_id.as_deref()) {
+            Some(id) => records_by_id.get(id).copied().or_else(|| {
+                // Incremental reads do not see unchanged rows: absence is not deletion.
+                (!snap.full).then(|| records_by_page.get(&page.id).copied()).flatten()
+            }),
+            None => records_by_page.get(&page.id).copied().or_else(|| matches.remove(&page.id)),
+        };
+        if !snap.full && link.is_some_and(|l| l.airtable_record_id.is_some()) && record.is_none() {
+            continue; // the row was not read this time; a full sweep decides.
+        }
+        if link.is_none() && record.is_none() && matches.contains_key(&format!("ambiguous:{}", page.id)) {
+            continue;
+        }
+        plans.push(plan_page(pair, page, record, link, now));
+    }
+    plans
+}
+
+/// First contact: pages with no link and no row carrying their id, matched to
+/// rows with an empty link field by the configured key (exact after trimming).
+/// Only one-to-one matches are used; ambiguous keys are marked and skipped.
+fn key_matches<'a>(
+    pair: &ResolvedPair,
+    snap: &'a SideSnapshot,
+    records_by_page: &HashMap<String, &'a Record>,
+) -> HashMap<String, &'a Record> {
+    let mut out = HashMap::new();
+    let Some(key) = &pair.config.options.match_key else {
+        return out;
+    };
+    let mut rows: BTreeMap<String, Vec<&Record>> = BTreeMap::new();
+    for r in snap.records.iter().filter(|r| page_id_of(pair, r).is_none()) {
+        if let Some(k) = r.fields.get(&key.airtable).and_then(Json::as_str).map(str::trim).filter(|k| !k.is_empty()) {
+            rows.entry(k.to_owned()).or_default().push(r);
+        }
+    }
+    if rows.is_empty() {
+        return out;
+    }
+    let mut pages: BTreeMap<String, Vec<&Page>> = BTreeMap::new();
+    for p in snap.pages.iter().filter(|p| !snap.links.contains_key(&p.id) && !records_by_page.contains_key(&p.id)) {
+        let k = p.property(&key.notion).map(|v| v.plain_text()).unwrap_or_default();
+        if !k.trim().is_empty() {
+            pages.entry(k.trim().to_owned()).or_default().push(p);
+        }
+    }
+    for (k, ps) in pages {
+        match (ps.as_slice(), rows.get(&k).map(Vec::as_slice)) {
+            ([page], Some([row])) => {
+                out.insert(page.id.clone(), *row);
+            }
+            (_, Some(rs)) => {
+                tracing::warn!(pair = pair.name(), key = %k, pages = ps.len(), rows = rs.len(), "ambiguous first-contact match: left unlinked");
+                for p in ps {
+                    out.insert(format!("ambiguous:{}", p.id), rs[0]);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn ms_to_time(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}

@@ -1,0 +1,55 @@
+//! Helpers shared by integration test binaries (`mod common;`): a migrated
+//! store on a database of its own, SQLite or Postgres.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use notion_airtable_sync::store::Store;
+use sqlx::Connection;
+
+/// A migrated store on a fresh database; the SQLite folder is removed on drop
+/// (Postgres databases go with the throwaway cluster).
+pub struct TestDb {
+    pub store: Store,
+    folder: Option<PathBuf>,
+}
+
+impl TestDb {
+    pub async fn sqlite() -> TestDb {
+        let folder = std::env::temp_dir().join(format!("nas-test-{}", uuid::Uuid::new_v4().simple()));
+        let url = format!("sqlite://{}", folder.join("sync.db").display());
+        let store = Store::connect(&url).await.expect("open SQLite");
+        store.migrate().await.expect("migrate SQLite");
+        TestDb { store, folder: Some(folder) }
+    }
+
+    pub async fn postgres() -> TestDb {
+        let url = fresh_postgres_database().await;
+        let store = Store::connect(&url).await.expect("connect to the test database");
+        store.migrate().await.expect("migrate Postgres");
+        TestDb { store, folder: None }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(folder) = &self.folder {
+            let _ = std::fs::remove_dir_all(folder);
+        }
+    }
+}
+
+/// Create `t_<uuid>` on the cluster named by `TEST_POSTGRES_URL`; fail loudly
+/// when it is unset (a Postgres test must never pass without Postgres).
+pub async fn fresh_postgres_database() -> String {
+    let admin_url = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!("TEST_POSTGRES_URL is not set; run the tests through scripts/test.sh (or scripts/with-postgres.sh)")
+    });
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("connect to TEST_POSTGRES_URL");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create a test database");
+    let _ = admin.close().await;
+    let mut url = url::Url::parse(&admin_url).expect("TEST_POSTGRES_URL is a URL");
+    url.set_path(&name);
+    url.to_string()
+}
