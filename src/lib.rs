@@ -11,6 +11,7 @@
 
 pub mod airtable;
 pub mod api_error;
+pub mod commands;
 pub mod config;
 pub mod jobs;
 pub mod notion;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use notion_airtable_sync::{config::Env, sandbox::launch::SandboxArgs, store::Store, telemetry};
+use notion_airtable_sync::{commands, config::Env, sandbox::launch::SandboxArgs, store::Store, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -65,6 +65,9 @@ enum Command {
         /// JSON lines instead of a table.
         #[arg(long)]
         json: bool,
+        /// At most this many entries, newest first.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
     },
     /// Everything in one process: sandbox, seeded specs, the service, a scripted week.
     Demo {
@@ -125,10 +128,33 @@ async fn run(command: Command, env: Env) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { .. } => not_available("serve", "the webhook pipeline"),
-        Command::Reconcile { .. } => not_available("reconcile", "the sync engine"),
+        Command::Reconcile {
+            pair,
+            full,
+            dry_run,
+        } => {
+            commands::reconcile(&env, pair.as_deref(), full, dry_run).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Check => not_available("check", "live schema validation"),
         Command::Webhooks { .. } => not_available("webhooks", "the webhook pipeline"),
-        Command::Log { .. } => not_available("log", "the sync engine"),
+        Command::Log {
+            pair,
+            record,
+            since,
+            json,
+            limit,
+        } => {
+            let args = commands::LogArgs {
+                pair,
+                record,
+                since,
+                json,
+                limit,
+            };
+            commands::log(&env, &args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo { .. } => not_available("demo", "the operations release"),
     }
 }
@@ -143,7 +169,7 @@ async fn migrate(env: &Env) -> anyhow::Result<ExitCode> {
 fn not_available(command: &str, arrives_with: &str) -> anyhow::Result<ExitCode> {
     eprintln!(
         "`{command}` is not available in this version yet: it arrives with {arrives_with}. \
-         Available now: `migrate` and `sandbox`."
+         Available now: `migrate`, `sandbox`, `reconcile` and `log`."
     );
     Ok(ExitCode::from(EXIT_NOT_AVAILABLE))
 }

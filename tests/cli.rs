@@ -38,10 +38,8 @@ fn help_lists_every_command_of_the_contract() {
 fn commands_not_available_yet_say_so_and_fail() {
     for args in [
         &["serve"][..],
-        &["reconcile", "--full", "--dry-run"],
         &["check"],
         &["webhooks", "list"],
-        &["log", "--json"],
         &["demo"],
     ] {
         let out = bin().args(args).output().unwrap();
@@ -83,10 +81,24 @@ fn an_unknown_database_scheme_is_a_clear_error() {
     assert!(!err.contains("hunter2"), "password leaked: {err}");
 }
 
-#[test]
-fn sandbox_seed_team_prints_one_json_line_with_everything_a_client_needs() {
+/// A running `sandbox --seed team` process and the JSON line it printed.
+struct SandboxProcess {
+    child: std::process::Child,
+    info: serde_json::Value,
+    line: String,
+}
+
+impl Drop for SandboxProcess {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+fn start_sandbox(extra: &[&str]) -> SandboxProcess {
     let mut child = bin()
         .args(["sandbox", "--seed", "team", "--notion-port", "0", "--airtable-port", "0"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -102,9 +114,14 @@ fn sandbox_seed_team_prints_one_json_line_with_everything_a_client_needs() {
     let line = rx
         .recv_timeout(deadline.saturating_duration_since(Instant::now()))
         .expect("the sandbox printed no line within 30 s");
-    child.kill().ok();
-    child.wait().ok();
-    let info: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
+    let info = serde_json::from_str(&line).expect("one JSON line");
+    SandboxProcess { child, info, line }
+}
+
+#[test]
+fn sandbox_seed_team_prints_one_json_line_with_everything_a_client_needs() {
+    let sandbox = start_sandbox(&[]);
+    let (info, line) = (&sandbox.info, &sandbox.line);
     for key in [
         "notion_url",
         "notion_token",
@@ -120,4 +137,53 @@ fn sandbox_seed_team_prints_one_json_line_with_everything_a_client_needs() {
     }
     assert!(info["airtable_base_id"].as_str().unwrap().starts_with("app"));
     assert!(info["notion_url"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+}
+
+#[test]
+fn reconcile_dry_run_then_real_then_log() {
+    // Rate limits off: each command is a new process with a fresh budget, and
+    // the vendors' limits are tested elsewhere.
+    let sandbox = start_sandbox(&["--no-rate-limit"]);
+    let info = &sandbox.info;
+    let s = |k: &str| info[k].as_str().unwrap().to_owned();
+    let dir = temp_dir("reconcile");
+    let config = std::fs::read_to_string("sync.example.toml")
+        .unwrap()
+        .replace("00000000-0000-0000-0000-000000000000", &s("notion_database_id"))
+        .replace("appXXXXXXXXXXXXXX", &s("airtable_base_id"));
+    std::fs::write(dir.join("sync.toml"), config).unwrap();
+    let run = |args: &[&str]| {
+        let out = bin()
+            .args(args)
+            .current_dir(&dir)
+            .env("NOTION_TOKEN", s("notion_token"))
+            .env("AIRTABLE_TOKEN", s("airtable_token"))
+            .env("NOTION_API_URL", s("notion_url"))
+            .env("AIRTABLE_API_URL", s("airtable_url"))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{args:?}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+        stdout
+    };
+    let dry = run(&["reconcile", "--full", "--dry-run"]);
+    assert!(dry.contains("47 created in Airtable") && dry.contains("dry run"), "{dry}");
+    assert_eq!(dry.matches("would write: Airtable: create row").count(), 47, "{dry}");
+    let real = run(&["reconcile", "--full"]);
+    assert!(real.contains("47 created in Airtable"), "{real}");
+    let again = run(&["reconcile"]);
+    assert!(again.contains("0 created in Airtable") && again.contains("0 updated in Airtable"), "{again}");
+    let log = run(&["log", "--json", "--pair", "specs", "--limit", "1000"]);
+    let creates = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["action"] == "create")
+        .count();
+    assert_eq!(creates, 47);
+    let table = run(&["log", "--since", "2000-01-01T00:00:00Z"]);
+    assert!(table.contains("notion_to_airtable"), "{table}");
+    let bad = bin().args(["log", "--since", "yesterday"]).current_dir(&dir).output().unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--since"));
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -1,0 +1,178 @@
+//! Planning single records: creates, updates, trash and restore, deletes,
+//! and the crash case (external write done, snapshot not stored).
+
+use serde_json::json;
+use time::macros::datetime;
+
+use super::*;
+use crate::{
+    config::SyncConfig,
+    store::{LinkState, RecordLink, SyncSource},
+    sync::{convert::Kind, pair::ResolvedField},
+};
+
+fn pair() -> ResolvedPair {
+    let text = r#"
+[[pair]]
+name = "specs"
+[pair.notion]
+database_id = "db1"
+[pair.airtable]
+base_id = "app1"
+table = "T"
+page_id_field = "Notion Page ID"
+last_synced_field = "Last Synced"
+notion_url_field = "Notion URL"
+[[pair.field]]
+notion = "Status"
+airtable = "Status"
+[[pair.field]]
+notion = "Sprint"
+airtable = "Sprint"
+direction = "airtable_to_notion"
+conflict = "airtable"
+"#;
+    let config = SyncConfig::parse(text).unwrap().pairs.remove(0);
+    let field = |n: &str, nt: &str, at: &str, kind, direction, conflict| ResolvedField {
+        notion: n.into(),
+        notion_type: nt.into(),
+        airtable: n.into(),
+        airtable_type: at.into(),
+        kind,
+        direction,
+        conflict,
+    };
+    ResolvedPair {
+        fields: vec![
+            field("Status", "select", "singleSelect", Kind::Select, config.fields[0].direction, config.fields[0].conflict),
+            field("Sprint", "rich_text", "singleLineText", Kind::Text, config.fields[1].direction, config.fields[1].conflict),
+        ],
+        config,
+        database_id: "db1".into(),
+        data_source_id: "ds1".into(),
+        table_id: "tbl1".into(),
+        users: vec![],
+        airtable_modified_field: None,
+    }
+}
+
+fn page(status: &str, sprint: &str, in_trash: bool) -> Page {
+    serde_json::from_value(json!({
+        "object": "page", "id": "p1", "in_trash": in_trash,
+        "created_time": "2026-11-01T10:00:00.000Z", "last_edited_time": "2026-11-20T10:00:00.000Z",
+        "parent": { "type": "data_source_id", "data_source_id": "ds1", "database_id": "db1" },
+        "url": "https://www.notion.so/Spec-p1",
+        "properties": {
+            "Status": { "id": "s", "type": "select", "select": { "name": status } },
+            "Sprint": { "id": "t", "type": "rich_text", "rich_text": [{ "type": "text", "plain_text": sprint, "text": { "content": sprint } }] },
+        }
+    }))
+    .unwrap()
+}
+
+fn record(status: &str, sprint: &str) -> Record {
+    serde_json::from_value(json!({
+        "id": "rec1", "createdTime": "2026-11-01T10:00:00.000Z",
+        "fields": { "Status": status, "Sprint": sprint, "Notion Page ID": "p1", "Notion URL": "https://www.notion.so/Spec-p1" }
+    }))
+    .unwrap()
+}
+
+fn link(status: &str, sprint: &str, state: LinkState) -> RecordLink {
+    let mut snapshot = Snapshot::new();
+    snapshot.insert("Status".into(), serde_json::to_value(Value::text(status)).unwrap());
+    snapshot.insert("Sprint".into(), serde_json::to_value(Value::text(sprint)).unwrap());
+    RecordLink {
+        id: 1,
+        pair: "specs".into(),
+        notion_page_id: "p1".into(),
+        airtable_record_id: Some("rec1".into()),
+        snapshot,
+        sync_source: SyncSource::Service,
+        state,
+        notion_last_edited: None,
+        airtable_modified: None,
+        last_synced_at: None,
+        created_at: 0,
+        updated_at: 0,
+    }
+}
+
+const NOW: OffsetDateTime = datetime!(2026-11-21 12:00 UTC);
+
+#[test]
+fn a_new_page_becomes_an_upsert_with_the_link_url_and_sync_time() {
+    let plan = plan_page(&pair(), &page("Ready", "", false), None, None, NOW);
+    let AirtableWrite::Upsert(fields) = &plan.airtable else { panic!("{plan:?}") };
+    assert_eq!(fields["Status"], json!("Ready"));
+    assert_eq!(fields["Notion Page ID"], json!("p1"));
+    assert_eq!(fields["Notion URL"], json!("https://www.notion.so/Spec-p1"));
+    assert_eq!(fields["Last Synced"], json!("2026-11-21T12:00:00.000Z"));
+    assert!(!fields.contains_key("Sprint"), "an empty value is not written");
+    assert_eq!(plan.notion, NotionWrite::None);
+    assert_eq!(plan.changes[0].what, ChangeKind::Create);
+}
+
+#[test]
+fn a_synced_record_plans_nothing() {
+    let plan = plan_page(&pair(), &page("Ready", "S1", false), Some(&record("Ready", "S1")), Some(&link("Ready", "S1", LinkState::Active)), NOW);
+    assert_eq!(plan.writes(), 0);
+    assert!(plan.changes.is_empty());
+    assert_eq!(plan.state, Some(LinkState::Active));
+}
+
+#[test]
+fn each_side_is_written_once_with_all_its_changes() {
+    // Notion changed Status, Airtable changed Sprint.
+    let plan = plan_page(&pair(), &page("Shipped", "S1", false), Some(&record("Ready", "S2")), Some(&link("Ready", "S1", LinkState::Active)), NOW);
+    let AirtableWrite::Update { fields, .. } = &plan.airtable else { panic!("{plan:?}") };
+    assert_eq!(fields["Status"], json!("Shipped"));
+    let NotionWrite::Update { properties, .. } = &plan.notion else { panic!("{plan:?}") };
+    assert_eq!(properties["Sprint"]["rich_text"][0]["text"]["content"], json!("S2"));
+    assert_eq!(plan.changes.len(), 2);
+    assert!(plan.changes.iter().all(|c| !c.conflict));
+}
+
+#[test]
+fn a_crash_after_the_external_write_converges_without_writing() {
+    // The last run wrote Shipped to Airtable but died before storing the snapshot.
+    let plan = plan_page(&pair(), &page("Shipped", "S1", false), Some(&record("Shipped", "S1")), Some(&link("Ready", "S1", LinkState::Active)), NOW);
+    assert_eq!(plan.writes(), 0, "{plan:?}");
+    assert!(plan.changes.is_empty());
+    assert_eq!(plan.snapshot.unwrap()["Status"], serde_json::to_value(Value::text("Shipped")).unwrap());
+}
+
+#[test]
+fn trash_archives_and_restore_brings_the_status_back() {
+    let trashed = plan_page(&pair(), &page("Ready", "S1", true), Some(&record("Ready", "S1")), Some(&link("Ready", "S1", LinkState::Active)), NOW);
+    let AirtableWrite::Update { fields, .. } = &trashed.airtable else { panic!("{trashed:?}") };
+    assert_eq!(fields["Status"], json!("Archived"));
+    assert_eq!(trashed.state, Some(LinkState::NotionTrashed));
+    assert_eq!(trashed.changes[0].what, ChangeKind::Archive);
+
+    let restored = plan_page(&pair(), &page("Ready", "S1", false), Some(&record("Archived", "S1")), Some(&link("Ready", "S1", LinkState::NotionTrashed)), NOW);
+    let AirtableWrite::Update { fields, .. } = &restored.airtable else { panic!("{restored:?}") };
+    assert_eq!(fields["Status"], json!("Ready"));
+    assert_eq!(restored.notion, NotionWrite::None, "Archived must not flow to Notion");
+    assert_eq!(restored.state, Some(LinkState::Active));
+}
+
+#[test]
+fn a_deleted_row_is_left_alone_and_logged_once() {
+    let plan = plan_page(&pair(), &page("Ready", "S1", false), None, Some(&link("Ready", "S1", LinkState::Active)), NOW);
+    assert_eq!(plan.writes(), 0);
+    assert_eq!(plan.state, Some(LinkState::AirtableDeleted));
+    assert_eq!(plan.changes[0].what, ChangeKind::Skip);
+    // Next time: already known as deleted, nothing more to say.
+    let again = plan_page(&pair(), &page("Ready", "S1", false), None, Some(&link("Ready", "S1", LinkState::AirtableDeleted)), NOW);
+    assert!(again.changes.is_empty() && again.writes() == 0);
+}
+
+#[test]
+fn a_page_of_another_database_is_not_ours() {
+    let mut p = page("Ready", "S1", false);
+    p.parent.data_source_id = Some("elsewhere".into());
+    let plan = plan_page(&pair(), &p, None, None, NOW);
+    assert_eq!(plan.writes(), 0);
+    assert!(plan.snapshot.is_none());
+}

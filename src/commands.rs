@@ -1,0 +1,143 @@
+//! The work behind the CLI commands that talk to the APIs or read the log:
+//! wiring the environment into clients, store and resolved pairs.
+
+use std::{io::Write, sync::Arc};
+
+use anyhow::Context as _;
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+
+use crate::{
+    airtable::AirtableClient,
+    config::{Env, SyncConfig},
+    notion::NotionClient,
+    ratelimit::{Budget, NOTION_RATE_PER_SEC},
+    store::{Cause, LogEntry, LogQuery, Store},
+    sync::{
+        engine::{Engine, SweepOptions},
+        pair::{self, ResolvedPair},
+    },
+};
+
+/// The API clients built from the environment.
+pub fn clients(env: &Env) -> anyhow::Result<(NotionClient, AirtableClient)> {
+    let budget = Arc::new(Budget::new("notion", NOTION_RATE_PER_SEC, 3));
+    let notion = NotionClient::new(&env.notion_api_url, env.require_notion_token()?.clone(), budget)?;
+    let airtable = AirtableClient::new(&env.airtable_api_url, env.require_airtable_token()?.clone())?;
+    Ok((notion, airtable))
+}
+
+/// Open the database and bring its schema up to date.
+pub async fn open_store(env: &Env) -> anyhow::Result<Store> {
+    let store = Store::connect(env.database_url.expose()).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Resolve the named pair (or every pair) against the live schemas.
+pub async fn resolve_pairs(
+    config: &SyncConfig,
+    only: Option<&str>,
+    notion: &NotionClient,
+    airtable: &AirtableClient,
+) -> anyhow::Result<Vec<ResolvedPair>> {
+    if let Some(name) = only {
+        if config.pair(name).is_none() {
+            let names: Vec<&str> = config.pairs.iter().map(|p| p.name.as_str()).collect();
+            anyhow::bail!("no pair named \"{name}\" in the mapping file (pairs: {})", names.join(", "));
+        }
+    }
+    let mut pairs = Vec::new();
+    for p in config.pairs.iter().filter(|p| only.is_none_or(|n| n == p.name)) {
+        pairs.push(pair::load(p, notion, airtable).await?);
+    }
+    Ok(pairs)
+}
+
+/// `reconcile [--pair P] [--full] [--dry-run]`: one sweep per pair, in process.
+pub async fn reconcile(env: &Env, only: Option<&str>, full: bool, dry_run: bool) -> anyhow::Result<()> {
+    let config = env.load_sync_config()?;
+    let (notion, airtable) = clients(env)?;
+    let store = open_store(env).await?;
+    let pairs = resolve_pairs(&config, only, &notion, &airtable).await?;
+    let engine = Engine { notion, airtable, store };
+    let opts = SweepOptions { full, dry_run, cause: Cause::Manual };
+    let mut out = std::io::stdout().lock();
+    for pair in &pairs {
+        let summary = engine.sweep(pair, opts).await.with_context(|| format!("sweeping pair \"{}\"", pair.name()))?;
+        let mode = if dry_run { " (dry run: nothing written)" } else { "" };
+        writeln!(out, "{}: {}{mode}", pair.name(), summary.line())?;
+        for w in &summary.planned_writes {
+            writeln!(out, "  would write: {w}")?;
+        }
+        for p in &summary.problems {
+            writeln!(out, "  problem: {p}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Filters of the `log` command.
+#[derive(Debug, Clone, Default)]
+pub struct LogArgs {
+    pub pair: Option<String>,
+    pub record: Option<String>,
+    pub since: Option<String>,
+    pub json: bool,
+    pub limit: i64,
+}
+
+/// `log`: the sync log, newest first, as a table or JSON lines.
+pub async fn log(env: &Env, args: &LogArgs) -> anyhow::Result<()> {
+    let store = open_store(env).await?;
+    let since = args
+        .since
+        .as_deref()
+        .map(|s| {
+            OffsetDateTime::parse(s, &Rfc3339)
+                .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+                .map_err(|_| anyhow::anyhow!("--since `{s}` is not an RFC 3339 time like 2026-11-21T09:00:00Z"))
+        })
+        .transpose()?;
+    let query = LogQuery {
+        pair: args.pair.clone(),
+        record: args.record.clone(),
+        since,
+        limit: if args.limit > 0 { args.limit } else { 100 },
+        ..LogQuery::default()
+    };
+    let entries = store.query_log(&query).await?;
+    let mut out = std::io::stdout().lock();
+    for e in &entries {
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string(e)?)?;
+        } else {
+            writeln!(out, "{}", table_line(e))?;
+        }
+    }
+    if !args.json && entries.is_empty() {
+        writeln!(out, "(no entries)")?;
+    }
+    Ok(())
+}
+
+fn table_line(e: &LogEntry) -> String {
+    let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(e.at) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default();
+    let value = |v: &Option<serde_json::Value>| {
+        v.as_ref().map_or("-".to_owned(), |v| v["value"].as_str().map_or_else(|| v["value"].to_string(), str::to_owned))
+    };
+    format!(
+        "{at}  {:<6} {:<8} {:<18} {:<16} {} → {}  [{}{}] {}",
+        e.pair,
+        e.action.as_str(),
+        e.direction.as_str(),
+        e.field.as_deref().unwrap_or("-"),
+        value(&e.old_value),
+        value(&e.new_value),
+        e.cause.as_str(),
+        if e.conflict { ", conflict" } else { "" },
+        e.detail.as_deref().unwrap_or(""),
+    )
+}
