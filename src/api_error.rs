@@ -98,7 +98,9 @@ impl ApiError {
     pub fn is_not_found(&self) -> bool {
         match self {
             ApiError::Fatal { status: 404, .. } => true,
-            ApiError::Fatal { status: 403, code, .. } => code.contains("NOT_FOUND"),
+            ApiError::Fatal {
+                status: 403, code, ..
+            } => code.contains("NOT_FOUND"),
             _ => false,
         }
     }
@@ -156,6 +158,9 @@ mod tests {
             code: "conflict_error".into(),
             message: "try again".into(),
         };
-        assert_eq!(e.to_string(), "Notion temporary failure (409 conflict_error): try again");
+        assert_eq!(
+            e.to_string(),
+            "Notion temporary failure (409 conflict_error): try again"
+        );
     }
 }

@@ -21,8 +21,13 @@ use crate::{
 /// The API clients built from the environment.
 pub fn clients(env: &Env) -> anyhow::Result<(NotionClient, AirtableClient)> {
     let budget = Arc::new(Budget::new("notion", NOTION_RATE_PER_SEC, 3));
-    let notion = NotionClient::new(&env.notion_api_url, env.require_notion_token()?.clone(), budget)?;
-    let airtable = AirtableClient::new(&env.airtable_api_url, env.require_airtable_token()?.clone())?;
+    let notion = NotionClient::new(
+        &env.notion_api_url,
+        env.require_notion_token()?.clone(),
+        budget,
+    )?;
+    let airtable =
+        AirtableClient::new(&env.airtable_api_url, env.require_airtable_token()?.clone())?;
     Ok((notion, airtable))
 }
 
@@ -43,28 +48,55 @@ pub async fn resolve_pairs(
     if let Some(name) = only {
         if config.pair(name).is_none() {
             let names: Vec<&str> = config.pairs.iter().map(|p| p.name.as_str()).collect();
-            anyhow::bail!("no pair named \"{name}\" in the mapping file (pairs: {})", names.join(", "));
+            anyhow::bail!(
+                "no pair named \"{name}\" in the mapping file (pairs: {})",
+                names.join(", ")
+            );
         }
     }
     let mut pairs = Vec::new();
-    for p in config.pairs.iter().filter(|p| only.is_none_or(|n| n == p.name)) {
+    for p in config
+        .pairs
+        .iter()
+        .filter(|p| only.is_none_or(|n| n == p.name))
+    {
         pairs.push(pair::load(p, notion, airtable).await?);
     }
     Ok(pairs)
 }
 
 /// `reconcile [--pair P] [--full] [--dry-run]`: one sweep per pair, in process.
-pub async fn reconcile(env: &Env, only: Option<&str>, full: bool, dry_run: bool) -> anyhow::Result<()> {
+pub async fn reconcile(
+    env: &Env,
+    only: Option<&str>,
+    full: bool,
+    dry_run: bool,
+) -> anyhow::Result<()> {
     let config = env.load_sync_config()?;
     let (notion, airtable) = clients(env)?;
     let store = open_store(env).await?;
     let pairs = resolve_pairs(&config, only, &notion, &airtable).await?;
-    let engine = Engine { notion, airtable, store };
-    let opts = SweepOptions { full, dry_run, cause: Cause::Manual };
+    let engine = Engine {
+        notion,
+        airtable,
+        store,
+    };
+    let opts = SweepOptions {
+        full,
+        dry_run,
+        cause: Cause::Manual,
+    };
     let mut out = std::io::stdout().lock();
     for pair in &pairs {
-        let summary = engine.sweep(pair, opts).await.with_context(|| format!("sweeping pair \"{}\"", pair.name()))?;
-        let mode = if dry_run { " (dry run: nothing written)" } else { "" };
+        let summary = engine
+            .sweep(pair, opts)
+            .await
+            .with_context(|| format!("sweeping pair \"{}\"", pair.name()))?;
+        let mode = if dry_run {
+            " (dry run: nothing written)"
+        } else {
+            ""
+        };
         writeln!(out, "{}: {}{mode}", pair.name(), summary.line())?;
         for w in &summary.planned_writes {
             writeln!(out, "  would write: {w}")?;
@@ -95,7 +127,11 @@ pub async fn log(env: &Env, args: &LogArgs) -> anyhow::Result<()> {
         .map(|s| {
             OffsetDateTime::parse(s, &Rfc3339)
                 .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
-                .map_err(|_| anyhow::anyhow!("--since `{s}` is not an RFC 3339 time like 2026-11-21T09:00:00Z"))
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "--since `{s}` is not an RFC 3339 time like 2026-11-21T09:00:00Z"
+                    )
+                })
         })
         .transpose()?;
     let query = LogQuery {
@@ -126,7 +162,11 @@ fn table_line(e: &LogEntry) -> String {
         .and_then(|t| t.format(&Rfc3339).ok())
         .unwrap_or_default();
     let value = |v: &Option<serde_json::Value>| {
-        v.as_ref().map_or("-".to_owned(), |v| v["value"].as_str().map_or_else(|| v["value"].to_string(), str::to_owned))
+        v.as_ref().map_or("-".to_owned(), |v| {
+            v["value"]
+                .as_str()
+                .map_or_else(|| v["value"].to_string(), str::to_owned)
+        })
     };
     format!(
         "{at}  {:<6} {:<8} {:<18} {:<16} {} → {}  [{}{}] {}",

@@ -186,11 +186,18 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable() {
-        let err = env(&[("LISTEN_ADDR", "localhost")]).unwrap_err().to_string();
-        assert!(err.contains("LISTEN_ADDR") && err.contains("localhost"), "{err}");
+        let err = env(&[("LISTEN_ADDR", "localhost")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("LISTEN_ADDR") && err.contains("localhost"),
+            "{err}"
+        );
         let err = env(&[("LOG_FORMAT", "yaml")]).unwrap_err().to_string();
         assert!(err.contains("LOG_FORMAT"), "{err}");
-        let err = env(&[("NOTION_API_URL", "api.notion.com")]).unwrap_err().to_string();
+        let err = env(&[("NOTION_API_URL", "api.notion.com")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("NOTION_API_URL"), "{err}");
     }
 

@@ -4,7 +4,9 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use notion_airtable_sync::{commands, config::Env, sandbox::launch::SandboxArgs, store::Store, telemetry};
+use notion_airtable_sync::{
+    commands, config::Env, sandbox::launch::SandboxArgs, store::Store, telemetry,
+};
 
 #[derive(Parser)]
 #[command(

@@ -41,7 +41,10 @@ fn hmac_hex(key: &[u8], body: &[u8]) -> String {
 
 /// The `X-Notion-Signature` value for `body`.
 pub fn notion_signature(verification_token: &str, body: &[u8]) -> String {
-    format!("{NOTION_PREFIX}{}", hmac_hex(verification_token.as_bytes(), body))
+    format!(
+        "{NOTION_PREFIX}{}",
+        hmac_hex(verification_token.as_bytes(), body)
+    )
 }
 
 /// The `X-Airtable-Content-MAC` value for `body`.
@@ -91,5 +94,6 @@ fn parse_header(header: Option<&str>, prefix: &'static str) -> Result<Vec<u8>, S
 fn verify_digest(key: &[u8], body: &[u8], digest: &[u8]) -> Result<(), SignatureError> {
     let mut mac = HmacSha256::new_from_slice(key).expect("HMAC accepts keys of any length");
     mac.update(body);
-    mac.verify_slice(digest).map_err(|_| SignatureError::Mismatch)
+    mac.verify_slice(digest)
+        .map_err(|_| SignatureError::Mismatch)
 }

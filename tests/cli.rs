@@ -12,7 +12,13 @@ use std::{
 fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_notion-airtable-sync"));
     // Keep the tests independent of the developer's environment.
-    for var in ["DATABASE_URL", "SYNC_CONFIG", "LISTEN_ADDR", "LOG_FORMAT", "RUST_LOG"] {
+    for var in [
+        "DATABASE_URL",
+        "SYNC_CONFIG",
+        "LISTEN_ADDR",
+        "LOG_FORMAT",
+        "RUST_LOG",
+    ] {
         cmd.env_remove(var);
     }
     cmd
@@ -29,19 +35,26 @@ fn help_lists_every_command_of_the_contract() {
     let out = bin().arg("--help").output().unwrap();
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for command in ["serve", "migrate", "reconcile", "check", "webhooks", "log", "demo", "sandbox"] {
-        assert!(help.contains(command), "`{command}` missing from --help:\n{help}");
+    for command in [
+        "serve",
+        "migrate",
+        "reconcile",
+        "check",
+        "webhooks",
+        "log",
+        "demo",
+        "sandbox",
+    ] {
+        assert!(
+            help.contains(command),
+            "`{command}` missing from --help:\n{help}"
+        );
     }
 }
 
 #[test]
 fn commands_not_available_yet_say_so_and_fail() {
-    for args in [
-        &["serve"][..],
-        &["check"],
-        &["webhooks", "list"],
-        &["demo"],
-    ] {
+    for args in [&["serve"][..], &["check"], &["webhooks", "list"], &["demo"]] {
         let out = bin().args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(3), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
@@ -53,7 +66,11 @@ fn commands_not_available_yet_say_so_and_fail() {
 fn migrate_creates_the_default_sqlite_database_on_first_run() {
     let dir = temp_dir("migrate");
     let out = bin().arg("migrate").current_dir(&dir).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(dir.join("data/sync.db").is_file());
     // Idempotent: a second run applies nothing new and still succeeds.
     let again = bin().arg("migrate").current_dir(&dir).output().unwrap();
@@ -63,7 +80,11 @@ fn migrate_creates_the_default_sqlite_database_on_first_run() {
 
 #[test]
 fn a_bad_environment_value_is_named() {
-    let out = bin().arg("migrate").env("LISTEN_ADDR", "nowhere").output().unwrap();
+    let out = bin()
+        .arg("migrate")
+        .env("LISTEN_ADDR", "nowhere")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("LISTEN_ADDR"));
 }
@@ -97,7 +118,15 @@ impl Drop for SandboxProcess {
 
 fn start_sandbox(extra: &[&str]) -> SandboxProcess {
     let mut child = bin()
-        .args(["sandbox", "--seed", "team", "--notion-port", "0", "--airtable-port", "0"])
+        .args([
+            "sandbox",
+            "--seed",
+            "team",
+            "--notion-port",
+            "0",
+            "--airtable-port",
+            "0",
+        ])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -135,8 +164,18 @@ fn sandbox_seed_team_prints_one_json_line_with_everything_a_client_needs() {
         let value = info[key].as_str().unwrap_or_default();
         assert!(!value.is_empty(), "{key} missing in {line}");
     }
-    assert!(info["airtable_base_id"].as_str().unwrap().starts_with("app"));
-    assert!(info["notion_url"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    assert!(
+        info["airtable_base_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("app")
+    );
+    assert!(
+        info["notion_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
 }
 
 #[test]
@@ -149,7 +188,10 @@ fn reconcile_dry_run_then_real_then_log() {
     let dir = temp_dir("reconcile");
     let config = std::fs::read_to_string("sync.example.toml")
         .unwrap()
-        .replace("00000000-0000-0000-0000-000000000000", &s("notion_database_id"))
+        .replace(
+            "00000000-0000-0000-0000-000000000000",
+            &s("notion_database_id"),
+        )
         .replace("appXXXXXXXXXXXXXX", &s("airtable_base_id"));
     std::fs::write(dir.join("sync.toml"), config).unwrap();
     let run = |args: &[&str]| {
@@ -163,16 +205,30 @@ fn reconcile_dry_run_then_real_then_log() {
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "{args:?}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         stdout
     };
     let dry = run(&["reconcile", "--full", "--dry-run"]);
-    assert!(dry.contains("47 created in Airtable") && dry.contains("dry run"), "{dry}");
-    assert_eq!(dry.matches("would write: Airtable: create row").count(), 47, "{dry}");
+    assert!(
+        dry.contains("47 created in Airtable") && dry.contains("dry run"),
+        "{dry}"
+    );
+    assert_eq!(
+        dry.matches("would write: Airtable: create row").count(),
+        47,
+        "{dry}"
+    );
     let real = run(&["reconcile", "--full"]);
     assert!(real.contains("47 created in Airtable"), "{real}");
     let again = run(&["reconcile"]);
-    assert!(again.contains("0 created in Airtable") && again.contains("0 updated in Airtable"), "{again}");
+    assert!(
+        again.contains("0 created in Airtable") && again.contains("0 updated in Airtable"),
+        "{again}"
+    );
     let log = run(&["log", "--json", "--pair", "specs", "--limit", "1000"]);
     let creates = log
         .lines()
@@ -182,7 +238,11 @@ fn reconcile_dry_run_then_real_then_log() {
     assert_eq!(creates, 47);
     let table = run(&["log", "--since", "2000-01-01T00:00:00Z"]);
     assert!(table.contains("notion_to_airtable"), "{table}");
-    let bad = bin().args(["log", "--since", "yesterday"]).current_dir(&dir).output().unwrap();
+    let bad = bin()
+        .args(["log", "--since", "yesterday"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--since"));
     std::fs::remove_dir_all(&dir).ok();

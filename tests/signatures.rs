@@ -18,12 +18,18 @@ const AIRTABLE_MAC: &str =
 
 #[test]
 fn notion_vector_computes() {
-    assert_eq!(notion_signature(NOTION_TOKEN, NOTION_BODY.as_bytes()), NOTION_SIG);
+    assert_eq!(
+        notion_signature(NOTION_TOKEN, NOTION_BODY.as_bytes()),
+        NOTION_SIG
+    );
 }
 
 #[test]
 fn notion_vector_verifies() {
-    assert_eq!(verify_notion(NOTION_TOKEN, NOTION_BODY.as_bytes(), Some(NOTION_SIG)), Ok(()));
+    assert_eq!(
+        verify_notion(NOTION_TOKEN, NOTION_BODY.as_bytes(), Some(NOTION_SIG)),
+        Ok(())
+    );
 }
 
 #[test]
@@ -37,7 +43,11 @@ fn airtable_vector_computes() {
 #[test]
 fn airtable_vector_verifies() {
     assert_eq!(
-        verify_airtable(AIRTABLE_SECRET, AIRTABLE_BODY.as_bytes(), Some(AIRTABLE_MAC)),
+        verify_airtable(
+            AIRTABLE_SECRET,
+            AIRTABLE_BODY.as_bytes(),
+            Some(AIRTABLE_MAC)
+        ),
         Ok(())
     );
 }
@@ -55,7 +65,10 @@ fn a_reserialised_body_does_not_verify() {
 #[test]
 fn notion_rejects_missing_wrong_scheme_truncated_and_forged() {
     let body = NOTION_BODY.as_bytes();
-    assert_eq!(verify_notion(NOTION_TOKEN, body, None), Err(SignatureError::Missing));
+    assert_eq!(
+        verify_notion(NOTION_TOKEN, body, None),
+        Err(SignatureError::Missing)
+    );
     let wrong_scheme = NOTION_SIG.replace("sha256=", "sha1=");
     assert!(matches!(
         verify_notion(NOTION_TOKEN, body, Some(&wrong_scheme)),

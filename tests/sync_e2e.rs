@@ -40,7 +40,9 @@ struct World {
 const PENALTY: Duration = Duration::from_secs(1);
 
 async fn world(db: TestDb) -> World {
-    let notion = NotionSandbox::start_local(NotionSandboxConfig::default()).await.unwrap();
+    let notion = NotionSandbox::start_local(NotionSandboxConfig::default())
+        .await
+        .unwrap();
     let airtable = AirtableSandbox::start_local(AirtableSandboxConfig {
         penalty: PENALTY,
         ..AirtableSandboxConfig::default()
@@ -55,27 +57,51 @@ async fn world(db: TestDb) -> World {
         .replace("appXXXXXXXXXXXXXX", &team_a.base_id);
     let config = SyncConfig::parse(&text).unwrap();
     let budget = Arc::new(Budget::new("notion", NOTION_RATE_PER_SEC, 3));
-    let notion_client = NotionClient::new(&notion.base_url(), Secret::new(notion.token()), budget).unwrap();
-    let airtable_client =
-        AirtableClient::new(&airtable.base_url(), Secret::new(airtable.token())).unwrap().with_penalty(PENALTY);
-    let pair = pair::load(&config.pairs[0], &notion_client, &airtable_client).await.unwrap();
-    let engine = Engine { notion: notion_client, airtable: airtable_client, store: db.store.clone() };
-    World { notion, airtable, team_n, team_a, engine, pair, _db: db }
+    let notion_client =
+        NotionClient::new(&notion.base_url(), Secret::new(notion.token()), budget).unwrap();
+    let airtable_client = AirtableClient::new(&airtable.base_url(), Secret::new(airtable.token()))
+        .unwrap()
+        .with_penalty(PENALTY);
+    let pair = pair::load(&config.pairs[0], &notion_client, &airtable_client)
+        .await
+        .unwrap();
+    let engine = Engine {
+        notion: notion_client,
+        airtable: airtable_client,
+        store: db.store.clone(),
+    };
+    World {
+        notion,
+        airtable,
+        team_n,
+        team_a,
+        engine,
+        pair,
+        _db: db,
+    }
 }
 
 impl World {
     async fn sweep(&self, full: bool) -> Summary {
-        let opts = SweepOptions { full, dry_run: false, cause: Cause::Sweep };
+        let opts = SweepOptions {
+            full,
+            dry_run: false,
+            cause: Cause::Sweep,
+        };
         self.engine.sweep(&self.pair, opts).await.unwrap()
     }
 
     fn rows(&self) -> Vec<Value> {
-        self.airtable.records(&self.team_a.base_id, &self.team_a.table_id)
+        self.airtable
+            .records(&self.team_a.base_id, &self.team_a.table_id)
     }
 
     fn row_for(&self, page_id: &str) -> Value {
-        let rows: Vec<Value> =
-            self.rows().into_iter().filter(|r| r["fields"]["Notion Page ID"] == json!(page_id)).collect();
+        let rows: Vec<Value> = self
+            .rows()
+            .into_iter()
+            .filter(|r| r["fields"]["Notion Page ID"] == json!(page_id))
+            .collect();
         assert_eq!(rows.len(), 1, "exactly one row for page {page_id}");
         rows.into_iter().next().unwrap()
     }
@@ -85,7 +111,12 @@ impl World {
     }
 
     fn user(&self, name: &str) -> String {
-        self.team_n.people.iter().find(|(n, _)| n == name).map(|(_, id)| id.clone()).unwrap()
+        self.team_n
+            .people
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, id)| id.clone())
+            .unwrap()
     }
 
     fn person(&self) -> String {
@@ -99,7 +130,12 @@ impl World {
 
 fn text_of(prop: &Value) -> String {
     let ty = prop["type"].as_str().unwrap();
-    prop[ty].as_array().unwrap().iter().map(|t| t["plain_text"].as_str().unwrap()).collect()
+    prop[ty]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["plain_text"].as_str().unwrap())
+        .collect()
 }
 
 fn select_of(prop: &Value) -> Value {
@@ -120,14 +156,27 @@ fn assert_in_sync(w: &World) {
         for field in ["Status", "Priority", "Target Quarter"] {
             assert_eq!(select_of(&p[field]), f[field], "{field} of {page_id}");
         }
-        let owners: Vec<&str> = p["Owner"]["people"].as_array().unwrap().iter().map(|u| u["name"].as_str().unwrap()).collect();
+        let owners: Vec<&str> = p["Owner"]["people"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["name"].as_str().unwrap())
+            .collect();
         assert_eq!(json!(owners.join(", ")), f["Owner"], "Owner of {page_id}");
         assert_eq!(page["url"], f["Notion URL"]);
         for field in ["Sprint", "Blockers"] {
             let notion = text_of(&p[field]);
-            assert_eq!(notion, f[field].as_str().unwrap_or_default(), "{field} of {page_id}");
+            assert_eq!(
+                notion,
+                f[field].as_str().unwrap_or_default(),
+                "{field} of {page_id}"
+            );
         }
-        assert_eq!(p["Ship Date"]["date"]["start"].as_str(), f["Ship Date"].as_str(), "Ship Date of {page_id}");
+        assert_eq!(
+            p["Ship Date"]["date"]["start"].as_str(),
+            f["Ship Date"].as_str(),
+            "Ship Date of {page_id}"
+        );
         assert!(f["Last Synced"].is_string());
     }
 }
@@ -140,9 +189,24 @@ async fn initial_sync_creates_every_row_with_the_fewest_calls(db: TestDb) {
     assert_eq!(summary.created_in_airtable, 47, "{summary:?}");
     assert!(summary.problems.is_empty(), "{:?}", summary.problems);
     // One query, one list, ceil(47/10) = 5 upserts, nothing else.
-    assert_eq!(w.notion.calls().total(), 1, "{:?}", w.notion.calls().snapshot());
-    assert_eq!(w.airtable.calls().count(Some("GET"), "/v0/{base}/{table}"), 1, "{:?}", w.airtable.calls().snapshot());
-    assert_eq!(w.airtable.calls().count(Some("PATCH"), "/v0/{base}/{table}"), 5);
+    assert_eq!(
+        w.notion.calls().total(),
+        1,
+        "{:?}",
+        w.notion.calls().snapshot()
+    );
+    assert_eq!(
+        w.airtable.calls().count(Some("GET"), "/v0/{base}/{table}"),
+        1,
+        "{:?}",
+        w.airtable.calls().snapshot()
+    );
+    assert_eq!(
+        w.airtable
+            .calls()
+            .count(Some("PATCH"), "/v0/{base}/{table}"),
+        5
+    );
     assert_eq!(w.airtable.calls().total(), 6);
     assert_eq!(w.rows().len(), 47);
     assert_in_sync(&w);
@@ -164,33 +228,60 @@ async fn a_week_of_edits_converges_and_stays_converged(db: TestDb) {
     // Engineering sets sprints, ship dates and blockers in Airtable.
     for i in 0..5 {
         w.airtable
-            .update_record_as_person(base, table, &rec(i), json!({
-                "Sprint": format!("Sprint {}", 14 + i),
-                "Ship Date": "2026-12-04",
-                "Blockers": "Waiting on legal\nand on the API team",
-            }))
+            .update_record_as_person(
+                base,
+                table,
+                &rec(i),
+                json!({
+                    "Sprint": format!("Sprint {}", 14 + i),
+                    "Ship Date": "2026-12-04",
+                    "Blockers": "Waiting on legal\nand on the API team",
+                }),
+            )
             .unwrap();
     }
     // The PM raises two priorities in Notion.
     for i in [10, 11] {
-        w.notion.update_page_as_person(&ids[i], &person, json!({ "Priority": { "select": { "name": "P0" } } })).unwrap();
+        w.notion
+            .update_page_as_person(
+                &ids[i],
+                &person,
+                json!({ "Priority": { "select": { "name": "P0" } } }),
+            )
+            .unwrap();
     }
     // A status changed on both sides at once: Notion wins Status conflicts.
-    w.notion.update_page_as_person(&ids[20], &person, json!({ "Status": { "select": { "name": "In Review" } } })).unwrap();
-    w.airtable.update_record_as_person(base, table, &rec(20), json!({ "Status": "Shipped" })).unwrap();
+    w.notion
+        .update_page_as_person(
+            &ids[20],
+            &person,
+            json!({ "Status": { "select": { "name": "In Review" } } }),
+        )
+        .unwrap();
+    w.airtable
+        .update_record_as_person(base, table, &rec(20), json!({ "Status": "Shipped" }))
+        .unwrap();
     // An owner reassigned in Airtable reaches Notion's people property.
-    w.airtable.update_record_as_person(base, table, &rec(21), json!({ "Owner": "Jonas Berg" })).unwrap();
+    w.airtable
+        .update_record_as_person(base, table, &rec(21), json!({ "Owner": "Jonas Berg" }))
+        .unwrap();
     // A spec is trashed; a new one is written.
     let trashed_row = rec(30);
     let status_before = w.row_for(&ids[30])["fields"]["Status"].clone();
-    w.notion.set_trashed_as_person(&ids[30], &person, true).unwrap();
+    w.notion
+        .set_trashed_as_person(&ids[30], &person, true)
+        .unwrap();
     let new_page = w
         .notion
-        .insert_page_as_person(&w.team_n.data_source_id, &person, json!({
-            "Name": { "title": [{ "text": { "content": "Audit export v3" } }] },
-            "Status": { "select": { "name": "Draft" } },
-            "Priority": { "select": { "name": "P2" } },
-        }))
+        .insert_page_as_person(
+            &w.team_n.data_source_id,
+            &person,
+            json!({
+                "Name": { "title": [{ "text": { "content": "Audit export v3" } }] },
+                "Status": { "select": { "name": "Draft" } },
+                "Priority": { "select": { "name": "P2" } },
+            }),
+        )
         .unwrap();
 
     let summary = w.sweep(true).await;
@@ -201,37 +292,58 @@ async fn a_week_of_edits_converges_and_stays_converged(db: TestDb) {
 
     let page = |i: usize| w.page(&ids[i]);
     assert_eq!(text_of(&page(2)["properties"]["Sprint"]), "Sprint 16");
-    assert_eq!(page(2)["properties"]["Ship Date"]["date"]["start"], json!("2026-12-04"));
+    assert_eq!(
+        page(2)["properties"]["Ship Date"]["date"]["start"],
+        json!("2026-12-04")
+    );
     assert_eq!(w.row_for(&ids[10])["fields"]["Priority"], json!("P0"));
-    assert_eq!(select_of(&page(20)["properties"]["Status"]), json!("In Review"));
+    assert_eq!(
+        select_of(&page(20)["properties"]["Status"]),
+        json!("In Review")
+    );
     assert_eq!(w.row_for(&ids[20])["fields"]["Status"], json!("In Review"));
     let owner = &page(21)["properties"]["Owner"]["people"];
     assert_eq!(owner.as_array().unwrap().len(), 1);
     assert_eq!(owner[0]["id"], json!(w.user("Jonas Berg")));
     let archived = w.airtable.record(base, table, &trashed_row).unwrap();
     assert_eq!(archived["fields"]["Status"], json!("Archived"));
-    assert_eq!(w.row_for(&new_page)["fields"]["Spec Name"], json!("Audit export v3"));
+    assert_eq!(
+        w.row_for(&new_page)["fields"]["Spec Name"],
+        json!("Audit export v3")
+    );
     assert_in_sync(&w);
 
     let log = w
         .engine
         .store
-        .query_log(&LogQuery { pair: Some("specs".into()), conflicts_only: true, ..LogQuery::default() })
+        .query_log(&LogQuery {
+            pair: Some("specs".into()),
+            conflicts_only: true,
+            ..LogQuery::default()
+        })
         .await
         .unwrap();
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].field.as_deref(), Some("Status"));
 
     // Restoring the spec restores its row's status from the snapshot.
-    w.notion.set_trashed_as_person(&ids[30], &person, false).unwrap();
+    w.notion
+        .set_trashed_as_person(&ids[30], &person, false)
+        .unwrap();
     let summary = w.sweep(true).await;
     assert_eq!(summary.restored, 1, "{summary:?}");
-    assert_eq!(w.airtable.record(base, table, &trashed_row).unwrap()["fields"]["Status"], status_before);
+    assert_eq!(
+        w.airtable.record(base, table, &trashed_row).unwrap()["fields"]["Status"],
+        status_before
+    );
 
     // And nothing moves any more.
     let quiet = w.sweep(true).await;
     assert_eq!(quiet.unchanged, quiet.records_seen, "{quiet:?}");
-    assert_eq!(quiet.updated_airtable + quiet.updated_notion + quiet.created_in_airtable, 0);
+    assert_eq!(
+        quiet.updated_airtable + quiet.updated_notion + quiet.created_in_airtable,
+        0
+    );
 }
 
 macro_rules! both_backends {

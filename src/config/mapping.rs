@@ -279,10 +279,16 @@ fn validate_fields(raw: &[RawField], airtable: &RawAirtable) -> Result<Vec<Field
         .map(|f| {
             let field = validate_field(f)?;
             if !seen_notion.insert(field.notion.clone()) {
-                return Err(format!("Notion property \"{}\" is mapped twice", field.notion));
+                return Err(format!(
+                    "Notion property \"{}\" is mapped twice",
+                    field.notion
+                ));
             }
             if !seen_airtable.insert(field.airtable.clone()) {
-                return Err(format!("Airtable field \"{}\" is mapped twice", field.airtable));
+                return Err(format!(
+                    "Airtable field \"{}\" is mapped twice",
+                    field.airtable
+                ));
             }
             if reserved.contains(&field.airtable.as_str()) {
                 return Err(format!(
@@ -299,7 +305,9 @@ fn validate_fields(raw: &[RawField], airtable: &RawAirtable) -> Result<Vec<Field
 fn validate_field(f: &RawField) -> Result<FieldMapping, String> {
     let label = format!("field \"{}\" ↔ \"{}\"", f.notion, f.airtable);
     if f.notion.trim().is_empty() || f.airtable.trim().is_empty() {
-        return Err(format!("{label}: both `notion` and `airtable` names are required"));
+        return Err(format!(
+            "{label}: both `notion` and `airtable` names are required"
+        ));
     }
     let direction = match f.direction.as_deref().unwrap_or("both") {
         "both" => Direction::Both,

@@ -62,7 +62,10 @@ impl JobSpec {
             } => format!("record:{pair}:airtable:{record_id}"),
             JobSpec::AirtablePayloads { webhook_id } => format!("airtable_payloads:{webhook_id}"),
             JobSpec::Sweep { pair, full } => {
-                format!("sweep:{pair}:{}", if *full { "full" } else { "incremental" })
+                format!(
+                    "sweep:{pair}:{}",
+                    if *full { "full" } else { "incremental" }
+                )
             }
         }
     }

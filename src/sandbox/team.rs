@@ -23,12 +23,30 @@ pub struct Person {
 }
 
 pub const PEOPLE: [Person; 6] = [
-    Person { name: "Maya Chen", email: "maya@example.com" },
-    Person { name: "Jonas Berg", email: "jonas@example.com" },
-    Person { name: "Priya Raman", email: "priya@example.com" },
-    Person { name: "Tom Okafor", email: "tom@example.com" },
-    Person { name: "Lea Martin", email: "lea@example.com" },
-    Person { name: "Sam Rivera", email: "sam@example.com" },
+    Person {
+        name: "Maya Chen",
+        email: "maya@example.com",
+    },
+    Person {
+        name: "Jonas Berg",
+        email: "jonas@example.com",
+    },
+    Person {
+        name: "Priya Raman",
+        email: "priya@example.com",
+    },
+    Person {
+        name: "Tom Okafor",
+        email: "tom@example.com",
+    },
+    Person {
+        name: "Lea Martin",
+        email: "lea@example.com",
+    },
+    Person {
+        name: "Sam Rivera",
+        email: "sam@example.com",
+    },
 ];
 
 /// One spec as written in Notion at seed time.
@@ -43,9 +61,22 @@ pub struct Spec {
 }
 
 const AREAS: [&str; 16] = [
-    "Onboarding", "Billing", "Search", "Notifications", "Permissions", "Reporting",
-    "Mobile", "Integrations", "Audit Log", "Export", "Comments", "Dashboards",
-    "SSO", "Templates", "Offline Mode", "API Keys",
+    "Onboarding",
+    "Billing",
+    "Search",
+    "Notifications",
+    "Permissions",
+    "Reporting",
+    "Mobile",
+    "Integrations",
+    "Audit Log",
+    "Export",
+    "Comments",
+    "Dashboards",
+    "SSO",
+    "Templates",
+    "Offline Mode",
+    "API Keys",
 ];
 const KINDS: [&str; 3] = ["revamp", "v2", "quick wins"];
 

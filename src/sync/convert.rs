@@ -113,7 +113,11 @@ pub fn plain_text(rich_text: &Json) -> String {
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|t| t["plain_text"].as_str().or_else(|| t["text"]["content"].as_str()))
+        .filter_map(|t| {
+            t["plain_text"]
+                .as_str()
+                .or_else(|| t["text"]["content"].as_str())
+        })
         .collect()
 }
 
@@ -166,11 +170,7 @@ fn fit_date(when: When, kind: Kind) -> Value {
 
 /// The Notion write body for one property (`{"select": {...}}` etc.).
 /// `notion_type` is the property's type in the data source schema.
-pub fn to_notion(
-    value: &Value,
-    notion_type: &str,
-    users: &[Person],
-) -> Result<Json, ConvertError> {
+pub fn to_notion(value: &Value, notion_type: &str, users: &[Person]) -> Result<Json, ConvertError> {
     let body = match (notion_type, value) {
         ("title" | "rich_text", v) => json!({ notion_type: rich_text_objects(&text_of(v)) }),
         ("url" | "email" | "phone_number", v) => json!({ notion_type: non_empty(text_of(v)) }),
@@ -203,7 +203,11 @@ fn text_of(value: &Value) -> String {
 
 fn non_empty(s: String) -> Json {
     // Notion rejects empty strings; null clears the property.
-    if s.is_empty() { Json::Null } else { Json::String(s) }
+    if s.is_empty() {
+        Json::Null
+    } else {
+        Json::String(s)
+    }
 }
 
 fn notion_option(name: &str) -> Result<String, ConvertError> {

@@ -126,15 +126,25 @@ impl Engine {
     /// sweep is always full).
     pub async fn sweep(&self, pair: &ResolvedPair, opts: SweepOptions) -> anyhow::Result<Summary> {
         let started = OffsetDateTime::now_utc();
-        let previous = self.store.get_sweep(pair.name(), SweepKind::Incremental).await?;
+        let previous = self
+            .store
+            .get_sweep(pair.name(), SweepKind::Incremental)
+            .await?;
         let since = previous.and_then(|s| s.high_water);
         let full = opts.full || since.is_none();
-        let kind = if full { SweepKind::Full } else { SweepKind::Incremental };
+        let kind = if full {
+            SweepKind::Full
+        } else {
+            SweepKind::Incremental
+        };
         if !opts.dry_run {
             self.store.start_sweep(pair.name(), kind, now_ms()).await?;
         }
         let snapshot = match since.filter(|_| !full) {
-            Some(since) => self.read_changed(pair, ms_to_time(since) - INCREMENTAL_OVERLAP).await?,
+            Some(since) => {
+                self.read_changed(pair, ms_to_time(since) - INCREMENTAL_OVERLAP)
+                    .await?
+            }
             None => self.read_everything(pair).await?,
         };
         let plans = plan_all(pair, &snapshot, started);
@@ -142,10 +152,20 @@ impl Engine {
         if !opts.dry_run {
             let result = serde_json::to_value(&summary)?;
             let high_water = Some(started.unix_timestamp() * 1000);
-            self.store.finish_sweep(pair.name(), kind, now_ms(), &result, high_water).await?;
+            self.store
+                .finish_sweep(pair.name(), kind, now_ms(), &result, high_water)
+                .await?;
             // Both kinds move the incremental high-water mark forward.
             if full {
-                self.store.finish_sweep(pair.name(), SweepKind::Incremental, now_ms(), &result, high_water).await?;
+                self.store
+                    .finish_sweep(
+                        pair.name(),
+                        SweepKind::Incremental,
+                        now_ms(),
+                        &result,
+                        high_water,
+                    )
+                    .await?;
             }
         }
         Ok(summary)
@@ -161,15 +181,29 @@ impl Engine {
         let page = match self.notion.retrieve_page(page_id).await {
             Ok(p) => p,
             Err(e) if e.is_not_found() => {
-                tracing::info!(pair = pair.name(), page_id, "page not found (deleted or not shared): nothing to sync");
+                tracing::info!(
+                    pair = pair.name(),
+                    page_id,
+                    "page not found (deleted or not shared): nothing to sync"
+                );
                 return Ok(Summary::default());
             }
             Err(e) => return Err(e.into()),
         };
         let link = self.store.get_link_by_page(pair.name(), &page.id).await?;
         let record = self.find_record(pair, &page.id, link.as_ref()).await?;
-        let plan = plan_page(pair, &page, record.as_ref(), link.as_ref(), OffsetDateTime::now_utc());
-        let opts = SweepOptions { full: false, dry_run: false, cause };
+        let plan = plan_page(
+            pair,
+            &page,
+            record.as_ref(),
+            link.as_ref(),
+            OffsetDateTime::now_utc(),
+        );
+        let opts = SweepOptions {
+            full: false,
+            dry_run: false,
+            cause,
+        };
         self.run_plans(pair, vec![plan], opts).await
     }
 
@@ -180,10 +214,18 @@ impl Engine {
         record_id: &str,
         cause: Cause,
     ) -> anyhow::Result<Summary> {
-        if let Some(link) = self.store.get_link_by_record(pair.name(), record_id).await? {
+        if let Some(link) = self
+            .store
+            .get_link_by_record(pair.name(), record_id)
+            .await?
+        {
             return self.reconcile_page(pair, &link.notion_page_id, cause).await;
         }
-        let record = match self.airtable.get_record(&pair.config.airtable_base_id, &pair.table_id, record_id).await {
+        let record = match self
+            .airtable
+            .get_record(&pair.config.airtable_base_id, &pair.table_id, record_id)
+            .await
+        {
             Ok(r) => r,
             Err(e) if e.is_not_found() => return Ok(Summary::default()),
             Err(e) => return Err(e.into()),
@@ -191,10 +233,16 @@ impl Engine {
         match page_id_of(pair, &record) {
             Some(page_id) => self.reconcile_page(pair, &page_id, cause).await,
             None => {
-                let mut summary = Summary::default();
-                summary.records_seen = 1;
-                summary.skipped = 1;
-                tracing::info!(pair = pair.name(), record_id, "Airtable row without a Notion page; create_notion_pages is off");
+                let summary = Summary {
+                    records_seen: 1,
+                    skipped: 1,
+                    ..Summary::default()
+                };
+                tracing::info!(
+                    pair = pair.name(),
+                    record_id,
+                    "Airtable row without a Notion page; create_notion_pages is off"
+                );
                 Ok(summary)
             }
         }
@@ -221,7 +269,10 @@ impl Engine {
             page_size: Some(2),
             ..ListParams::default()
         };
-        let page = self.airtable.list_records(base, &pair.table_id, &params).await?;
+        let page = self
+            .airtable
+            .list_records(base, &pair.table_id, &params)
+            .await?;
         Ok(page.records.into_iter().next())
     }
 
@@ -229,39 +280,78 @@ impl Engine {
         let pages = self.notion.query_all(&pair.data_source_id, None).await?;
         let records = self
             .airtable
-            .list_all(&pair.config.airtable_base_id, &pair.table_id, &ListParams::default())
+            .list_all(
+                &pair.config.airtable_base_id,
+                &pair.table_id,
+                &ListParams::default(),
+            )
             .await?;
         let links = self.all_links(pair).await?;
-        let mut snap = SideSnapshot { pages, records, links, full: true, extra_pages: Vec::new() };
+        let mut snap = SideSnapshot {
+            pages,
+            records,
+            links,
+            full: true,
+            extra_pages: Vec::new(),
+        };
         self.fetch_missing_pages(pair, &mut snap).await?;
         Ok(snap)
     }
 
     /// Incremental: pages and rows edited since `since`, plus the other side
     /// of each, fetched in as few calls as possible.
-    async fn read_changed(&self, pair: &ResolvedPair, since: OffsetDateTime) -> anyhow::Result<SideSnapshot> {
+    async fn read_changed(
+        &self,
+        pair: &ResolvedPair,
+        since: OffsetDateTime,
+    ) -> anyhow::Result<SideSnapshot> {
         let filter = crate::notion::last_edited_on_or_after(since);
-        let pages = self.notion.query_all(&pair.data_source_id, Some(filter)).await?;
+        let pages = self
+            .notion
+            .query_all(&pair.data_source_id, Some(filter))
+            .await?;
         let stamp = super::value::format_instant(since);
         let params = ListParams {
-            filter_by_formula: Some(format!("IS_AFTER(LAST_MODIFIED_TIME(), DATETIME_PARSE('{stamp}'))")),
+            filter_by_formula: Some(format!(
+                "IS_AFTER(LAST_MODIFIED_TIME(), DATETIME_PARSE('{stamp}'))"
+            )),
             ..ListParams::default()
         };
         let base = &pair.config.airtable_base_id;
-        let mut records = self.airtable.list_all(base, &pair.table_id, &params).await?;
+        let mut records = self
+            .airtable
+            .list_all(base, &pair.table_id, &params)
+            .await?;
         let links = self.all_links(pair).await?;
-        let have: std::collections::HashSet<String> = records.iter().map(|r| r.id.clone()).collect();
+        let have: std::collections::HashSet<String> =
+            records.iter().map(|r| r.id.clone()).collect();
         let wanted: Vec<String> = pages
             .iter()
             .filter_map(|p| links.get(&p.id).and_then(|l| l.airtable_record_id.clone()))
             .filter(|id| !have.contains(id))
             .collect();
         for chunk in wanted.chunks(50) {
-            let ids: Vec<String> = chunk.iter().map(|id| format!("RECORD_ID() = '{id}'")).collect();
-            let params = ListParams { filter_by_formula: Some(format!("OR({})", ids.join(", "))), ..ListParams::default() };
-            records.extend(self.airtable.list_all(base, &pair.table_id, &params).await?);
+            let ids: Vec<String> = chunk
+                .iter()
+                .map(|id| format!("RECORD_ID() = '{id}'"))
+                .collect();
+            let params = ListParams {
+                filter_by_formula: Some(format!("OR({})", ids.join(", "))),
+                ..ListParams::default()
+            };
+            records.extend(
+                self.airtable
+                    .list_all(base, &pair.table_id, &params)
+                    .await?,
+            );
         }
-        let mut snap = SideSnapshot { pages, records, links, full: false, extra_pages: Vec::new() };
+        let mut snap = SideSnapshot {
+            pages,
+            records,
+            links,
+            full: false,
+            extra_pages: Vec::new(),
+        };
         self.fetch_missing_pages(pair, &mut snap).await?;
         Ok(snap)
     }
@@ -270,7 +360,10 @@ impl Engine {
         let mut links = HashMap::new();
         let mut after: Option<String> = None;
         loop {
-            let batch = self.store.list_links(pair.name(), after.as_deref(), 500).await?;
+            let batch = self
+                .store
+                .list_links(pair.name(), after.as_deref(), 500)
+                .await?;
             let Some(last) = batch.last() else { break };
             after = Some(last.notion_page_id.clone());
             links.extend(batch.into_iter().map(|l| (l.notion_page_id.clone(), l)));
@@ -280,8 +373,13 @@ impl Engine {
 
     /// Pages the query did not return but a link or a changed row points at:
     /// trashed, moved, or (incremental) simply not edited. One read each.
-    async fn fetch_missing_pages(&self, pair: &ResolvedPair, snap: &mut SideSnapshot) -> anyhow::Result<()> {
-        let seen: std::collections::HashSet<&str> = snap.pages.iter().map(|p| p.id.as_str()).collect();
+    async fn fetch_missing_pages(
+        &self,
+        pair: &ResolvedPair,
+        snap: &mut SideSnapshot,
+    ) -> anyhow::Result<()> {
+        let seen: std::collections::HashSet<&str> =
+            snap.pages.iter().map(|p| p.id.as_str()).collect();
         let mut wanted: Vec<String> = Vec::new();
         if snap.full {
             for link in snap.links.values() {
@@ -317,7 +415,12 @@ impl Engine {
 
     /// Execute plans: Airtable writes batched ten per request, Notion writes
     /// one per page, then every snapshot and log entry in one transaction.
-    async fn run_plans(&self, pair: &ResolvedPair, mut plans: Vec<Plan>, opts: SweepOptions) -> anyhow::Result<Summary> {
+    async fn run_plans(
+        &self,
+        pair: &ResolvedPair,
+        mut plans: Vec<Plan>,
+        opts: SweepOptions,
+    ) -> anyhow::Result<Summary> {
         let mut summary = Summary::default();
         for plan in &plans {
             summary.count(plan);
@@ -355,35 +458,54 @@ impl Engine {
             .collect();
         if !upserts.is_empty() {
             let merge_on = [pair.page_id_field()];
-            let result = self.airtable.upsert_records(base, table, &merge_on, upserts, true).await?;
+            let result = self
+                .airtable
+                .upsert_records(base, table, &merge_on, upserts, true)
+                .await?;
             let by_page: HashMap<String, String> = result
                 .records
                 .iter()
                 .filter_map(|r| Some((page_id_of(pair, r)?, r.id.clone())))
                 .collect();
-            for plan in plans.iter_mut().filter(|p| matches!(p.airtable, AirtableWrite::Upsert(_))) {
+            for plan in plans
+                .iter_mut()
+                .filter(|p| matches!(p.airtable, AirtableWrite::Upsert(_)))
+            {
                 plan.record_id = by_page.get(&plan.page_id).cloned();
             }
         }
         let updates: Vec<(String, Map<String, Json>)> = plans
             .iter()
             .filter_map(|p| match &p.airtable {
-                AirtableWrite::Update { record_id, fields } => Some((record_id.clone(), fields.clone())),
+                AirtableWrite::Update { record_id, fields } => {
+                    Some((record_id.clone(), fields.clone()))
+                }
                 _ => None,
             })
             .collect();
         for chunk in updates.chunks(crate::airtable::MAX_RECORDS_PER_WRITE) {
-            match self.airtable.update_records(base, table, chunk.to_vec(), true).await {
+            match self
+                .airtable
+                .update_records(base, table, chunk.to_vec(), true)
+                .await
+            {
                 Ok(_) => {}
                 Err(e @ ApiError::Fatal { .. }) => {
                     // One bad row must not block the others: retry this chunk row by row.
                     tracing::warn!(error = %e, "Airtable refused a batch; writing its rows one by one");
                     for (id, fields) in chunk {
-                        if let Err(e) = self.airtable.update_records(base, table, vec![(id.clone(), fields.clone())], true).await {
+                        if let Err(e) = self
+                            .airtable
+                            .update_records(base, table, vec![(id.clone(), fields.clone())], true)
+                            .await
+                        {
                             if !matches!(e, ApiError::Fatal { .. }) {
                                 return Err(e.into());
                             }
-                            let page = plans.iter().find(|p| p.record_id.as_deref() == Some(id)).map(|p| p.page_id.clone());
+                            let page = plans
+                                .iter()
+                                .find(|p| p.record_id.as_deref() == Some(id))
+                                .map(|p| p.page_id.clone());
                             summary.problems.push(format!("Airtable row {id}: {e}"));
                             failed.extend(page);
                         }
@@ -405,18 +527,28 @@ impl Engine {
         Ok(failed)
     }
 
-    async fn write_notion(&self, plans: &[Plan], skip: &[String], summary: &mut Summary) -> anyhow::Result<Vec<String>> {
+    async fn write_notion(
+        &self,
+        plans: &[Plan],
+        skip: &[String],
+        summary: &mut Summary,
+    ) -> anyhow::Result<Vec<String>> {
         let mut failed = Vec::new();
         for plan in plans.iter().filter(|p| !skip.contains(&p.page_id)) {
             let result = match &plan.notion {
                 NotionWrite::None => continue,
-                NotionWrite::Update { page_id, properties } => self.notion.update_page(page_id, properties).await.map(drop),
+                NotionWrite::Update {
+                    page_id,
+                    properties,
+                } => self.notion.update_page(page_id, properties).await.map(drop),
                 NotionWrite::Trash { page_id } => self.notion.trash_page(page_id).await.map(drop),
             };
             match result {
                 Ok(()) => {}
                 Err(e @ ApiError::Fatal { .. }) => {
-                    summary.problems.push(format!("Notion page {}: {e}", plan.page_id));
+                    summary
+                        .problems
+                        .push(format!("Notion page {}: {e}", plan.page_id));
                     failed.push(plan.page_id.clone());
                 }
                 Err(e) => return Err(e.into()),
@@ -426,12 +558,21 @@ impl Engine {
     }
 
     /// Store every plan's link, snapshot and log entries in one transaction.
-    async fn persist(&self, pair: &ResolvedPair, plans: &[&Plan], cause: Cause) -> anyhow::Result<()> {
+    async fn persist(
+        &self,
+        pair: &ResolvedPair,
+        plans: &[&Plan],
+        cause: Cause,
+    ) -> anyhow::Result<()> {
         let now = now_ms();
         let mut tx = self.store.begin().await?;
         for plan in plans {
             if let (Some(snapshot), Some(state)) = (&plan.snapshot, plan.state) {
-                let source = if plan.writes() > 0 { SyncSource::Service } else { source_of(plan) };
+                let source = if plan.writes() > 0 {
+                    SyncSource::Service
+                } else {
+                    source_of(plan)
+                };
                 tx.upsert_link(
                     &LinkUpsert {
                         pair: pair.name().to_owned(),
@@ -447,7 +588,11 @@ impl Engine {
                 )
                 .await?;
             }
-            let entries: Vec<NewLogEntry> = plan.changes.iter().map(|c| log_entry(pair, plan, c, cause, now)).collect();
+            let entries: Vec<NewLogEntry> = plan
+                .changes
+                .iter()
+                .map(|c| log_entry(pair, plan, c, cause, now))
+                .collect();
             if !entries.is_empty() {
                 tx.append_log(&entries).await?;
             }
@@ -466,7 +611,10 @@ fn source_of(plan: &Plan) -> SyncSource {
 }
 
 fn log_entry(pair: &ResolvedPair, plan: &Plan, c: &Change, cause: Cause, now: i64) -> NewLogEntry {
-    let json = |v: &Option<super::value::Value>| v.as_ref().map(|v| serde_json::to_value(v).expect("values serialize"));
+    let json = |v: &Option<super::value::Value>| {
+        v.as_ref()
+            .map(|v| serde_json::to_value(v).expect("values serialize"))
+    };
     NewLogEntry {
         at: now,
         pair: pair.name().to_owned(),
@@ -505,13 +653,26 @@ fn describe(plan: &Plan) -> Vec<String> {
     let mut out = Vec::new();
     match &plan.airtable {
         AirtableWrite::None => {}
-        AirtableWrite::Upsert(f) => out.push(format!("Airtable: create row for page {} with {}", plan.page_id, Json::Object(f.clone()))),
-        AirtableWrite::Update { record_id, fields } => out.push(format!("Airtable: update {record_id} with {}", Json::Object(fields.clone()))),
+        AirtableWrite::Upsert(f) => out.push(format!(
+            "Airtable: create row for page {} with {}",
+            plan.page_id,
+            Json::Object(f.clone())
+        )),
+        AirtableWrite::Update { record_id, fields } => out.push(format!(
+            "Airtable: update {record_id} with {}",
+            Json::Object(fields.clone())
+        )),
         AirtableWrite::Delete { record_id } => out.push(format!("Airtable: delete {record_id}")),
     }
     match &plan.notion {
         NotionWrite::None => {}
-        NotionWrite::Update { page_id, properties } => out.push(format!("Notion: update {page_id} with {}", Json::Object(properties.clone()))),
+        NotionWrite::Update {
+            page_id,
+            properties,
+        } => out.push(format!(
+            "Notion: update {page_id} with {}",
+            Json::Object(properties.clone())
+        )),
         NotionWrite::Trash { page_id } => out.push(format!("Notion: trash {page_id}")),
     }
     out
@@ -543,7 +704,8 @@ fn page_id_of(pair: &ResolvedPair, record: &Record) -> Option<String> {
 /// Plan every page of a sweep, matching rows to pages by link, by the id in
 /// the row, and on first contact by the configured key.
 fn plan_all(pair: &ResolvedPair, snap: &SideSnapshot, now: OffsetDateTime) -> Vec<Plan> {
-    let records_by_id: HashMap<&str, &Record> = snap.records.iter().map(|r| (r.id.as_str(), r)).collect();
+    let records_by_id: HashMap<&str, &Record> =
+        snap.records.iter().map(|r| (r.id.as_str(), r)).collect();
     let mut records_by_page: HashMap<String, &Record> = HashMap::new();
     for r in &snap.records {
         if let Some(p) = page_id_of(pair, r) {
@@ -557,14 +719,22 @@ fn plan_all(pair: &ResolvedPair, snap: &SideSnapshot, now: OffsetDateTime) -> Ve
         let record = match link.and_then(|l| l.airtable_record_id.as_deref()) {
             Some(id) => records_by_id.get(id).copied().or_else(|| {
                 // Incremental reads do not see unchanged rows: absence is not deletion.
-                (!snap.full).then(|| records_by_page.get(&page.id).copied()).flatten()
+                (!snap.full)
+                    .then(|| records_by_page.get(&page.id).copied())
+                    .flatten()
             }),
-            None => records_by_page.get(&page.id).copied().or_else(|| matches.remove(&page.id)),
+            None => records_by_page
+                .get(&page.id)
+                .copied()
+                .or_else(|| matches.remove(&page.id)),
         };
         if !snap.full && link.is_some_and(|l| l.airtable_record_id.is_some()) && record.is_none() {
             continue; // the row was not read this time; a full sweep decides.
         }
-        if link.is_none() && record.is_none() && matches.contains_key(&format!("ambiguous:{}", page.id)) {
+        if link.is_none()
+            && record.is_none()
+            && matches.contains_key(&format!("ambiguous:{}", page.id))
+        {
             continue;
         }
         plans.push(plan_page(pair, page, record, link, now));
@@ -585,8 +755,18 @@ fn key_matches<'a>(
         return out;
     };
     let mut rows: BTreeMap<String, Vec<&Record>> = BTreeMap::new();
-    for r in snap.records.iter().filter(|r| page_id_of(pair, r).is_none()) {
-        if let Some(k) = r.fields.get(&key.airtable).and_then(Json::as_str).map(str::trim).filter(|k| !k.is_empty()) {
+    for r in snap
+        .records
+        .iter()
+        .filter(|r| page_id_of(pair, r).is_none())
+    {
+        if let Some(k) = r
+            .fields
+            .get(&key.airtable)
+            .and_then(Json::as_str)
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+        {
             rows.entry(k.to_owned()).or_default().push(r);
         }
     }
@@ -594,8 +774,15 @@ fn key_matches<'a>(
         return out;
     }
     let mut pages: BTreeMap<String, Vec<&Page>> = BTreeMap::new();
-    for p in snap.pages.iter().filter(|p| !snap.links.contains_key(&p.id) && !records_by_page.contains_key(&p.id)) {
-        let k = p.property(&key.notion).map(|v| v.plain_text()).unwrap_or_default();
+    for p in snap
+        .pages
+        .iter()
+        .filter(|p| !snap.links.contains_key(&p.id) && !records_by_page.contains_key(&p.id))
+    {
+        let k = p
+            .property(&key.notion)
+            .map(|v| v.plain_text())
+            .unwrap_or_default();
         if !k.trim().is_empty() {
             pages.entry(k.trim().to_owned()).or_default().push(p);
         }
@@ -618,5 +805,6 @@ fn key_matches<'a>(
 }
 
 fn ms_to_time(ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }

@@ -184,18 +184,30 @@ mod tests {
     #[test]
     fn equal_sides_need_no_write() {
         let (x, old) = (t("Ready"), t("Draft"));
-        assert_eq!(merge_field(&input(&x, &x, Some(&old))), Decision::InSync(x.clone()));
+        assert_eq!(
+            merge_field(&input(&x, &x, Some(&old))),
+            Decision::InSync(x.clone())
+        );
         assert_eq!(merge_field(&input(&x, &x, None)), Decision::InSync(x));
     }
 
     #[test]
     fn a_change_on_one_side_flows_to_the_other() {
         let (s, new) = (t("Draft"), t("Ready"));
-        assert_eq!(written(&merge_field(&input(&new, &s, Some(&s)))), (Side::Airtable, new.clone()));
-        assert_eq!(written(&merge_field(&input(&s, &new, Some(&s)))), (Side::Notion, new.clone()));
+        assert_eq!(
+            written(&merge_field(&input(&new, &s, Some(&s)))),
+            (Side::Airtable, new.clone())
+        );
+        assert_eq!(
+            written(&merge_field(&input(&s, &new, Some(&s)))),
+            (Side::Notion, new.clone())
+        );
         // Clearing a value is a change like any other.
         let empty = Value::Empty;
-        assert_eq!(written(&merge_field(&input(&empty, &s, Some(&s)))), (Side::Airtable, empty));
+        assert_eq!(
+            written(&merge_field(&input(&empty, &s, Some(&s)))),
+            (Side::Airtable, empty)
+        );
     }
 
     #[test]
@@ -227,7 +239,13 @@ mod tests {
         i.airtable_edited = Some(datetime!(2026-11-21 10:05:30 UTC));
         let d = merge_field(&i);
         assert_eq!(written(&d), (Side::Airtable, n.clone()));
-        assert!(matches!(d, Decision::Write { reason: Reason::Conflict { tie: true, .. }, .. }));
+        assert!(matches!(
+            d,
+            Decision::Write {
+                reason: Reason::Conflict { tie: true, .. },
+                ..
+            }
+        ));
         // A full minute later: Airtable is certainly later.
         i.airtable_edited = Some(datetime!(2026-11-21 10:06:00 UTC));
         assert_eq!(written(&merge_field(&i)), (Side::Notion, a.clone()));
@@ -236,7 +254,13 @@ mod tests {
         assert_eq!(written(&merge_field(&i)), (Side::Airtable, n.clone()));
         // No time on one side: a tie.
         i.airtable_edited = None;
-        assert!(matches!(merge_field(&i), Decision::Write { reason: Reason::Conflict { tie: true, .. }, .. }));
+        assert!(matches!(
+            merge_field(&i),
+            Decision::Write {
+                reason: Reason::Conflict { tie: true, .. },
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -246,10 +270,20 @@ mod tests {
         i.direction = Direction::AirtableToNotion;
         let d = merge_field(&i);
         assert_eq!(written(&d), (Side::Notion, a.clone()));
-        assert!(matches!(d, Decision::Write { reason: Reason::OneWay, .. }));
+        assert!(matches!(
+            d,
+            Decision::Write {
+                reason: Reason::OneWay,
+                ..
+            }
+        ));
         // The source side's own change flows normally.
         let a2 = t("S3");
-        let i = FieldInput { notion: &s, airtable: &a2, ..i };
+        let i = FieldInput {
+            notion: &s,
+            airtable: &a2,
+            ..i
+        };
         assert_eq!(written(&merge_field(&i)), (Side::Notion, a2.clone()));
         // Both changed on a one-way field: the source wins whatever the rule.
         let mut i = input(&n, &a2, Some(&s));

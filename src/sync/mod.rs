@@ -2,8 +2,8 @@
 //! conversions between Notion properties, Airtable cells and them.
 
 pub mod convert;
+pub mod engine;
 pub mod merge;
-pub mod value;
 pub mod pair;
 pub mod plan;
-pub mod engine;
+pub mod value;

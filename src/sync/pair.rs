@@ -144,7 +144,12 @@ fn resolve_fields(
             problems.push(format!(
                 "Notion property \"{}\" does not exist in the database (properties: {})",
                 m.notion,
-                data_source.properties.keys().cloned().collect::<Vec<_>>().join(", ")
+                data_source
+                    .properties
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         if airtable.is_none() {
@@ -197,7 +202,11 @@ fn check_service_fields(
         expect(name, &["dateTime", "date"], "last_synced_field");
     }
     if let Some(name) = &config.airtable_notion_url_field {
-        expect(name, &["url", "singleLineText", "multilineText"], "notion_url_field");
+        expect(
+            name,
+            &["url", "singleLineText", "multilineText"],
+            "notion_url_field",
+        );
     }
     if let NotionTrashAction::Set(set) = &config.options.on_notion_trash {
         for name in set.keys() {

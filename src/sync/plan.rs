@@ -92,7 +92,8 @@ pub struct Plan {
 
 impl Plan {
     pub fn writes(&self) -> usize {
-        usize::from(self.airtable != AirtableWrite::None) + usize::from(self.notion != NotionWrite::None)
+        usize::from(self.airtable != AirtableWrite::None)
+            + usize::from(self.notion != NotionWrite::None)
     }
 }
 
@@ -116,7 +117,9 @@ pub fn plan_page(
     match (in_pair, record, state) {
         (false, Some(rec), Some(LinkState::Active)) => plan_gone(pair, page, rec, link, &mut plan),
         (false, _, _) => {}
-        (true, None, Some(LinkState::Active)) if link.is_some_and(|l| l.airtable_record_id.is_some()) => {
+        (true, None, Some(LinkState::Active))
+            if link.is_some_and(|l| l.airtable_record_id.is_some()) =>
+        {
             plan_airtable_deleted(pair, page, link, now, &mut plan)
         }
         (true, None, Some(LinkState::AirtableDeleted)) => {
@@ -140,23 +143,59 @@ fn belongs_to(pair: &ResolvedPair, page: &Page) -> bool {
 }
 
 /// The page was trashed or moved out of the database: apply `on_notion_trash`.
-fn plan_gone(pair: &ResolvedPair, page: &Page, rec: &Record, link: Option<&RecordLink>, plan: &mut Plan) {
-    let reason = if page.in_trash { "trashed" } else { "moved out of the database" };
+fn plan_gone(
+    pair: &ResolvedPair,
+    page: &Page,
+    rec: &Record,
+    link: Option<&RecordLink>,
+    plan: &mut Plan,
+) {
+    let reason = if page.in_trash {
+        "trashed"
+    } else {
+        "moved out of the database"
+    };
     let (what, detail) = match &pair.config.options.on_notion_trash {
         NotionTrashAction::Set(set) => {
-            let fields = set.iter().map(|(k, v)| (k.clone(), Json::String(v.clone()))).collect();
-            plan.airtable = AirtableWrite::Update { record_id: rec.id.clone(), fields };
-            (ChangeKind::Archive, format!("Notion page {reason}: archived the Airtable row"))
+            let fields = set
+                .iter()
+                .map(|(k, v)| (k.clone(), Json::String(v.clone())))
+                .collect();
+            plan.airtable = AirtableWrite::Update {
+                record_id: rec.id.clone(),
+                fields,
+            };
+            (
+                ChangeKind::Archive,
+                format!("Notion page {reason}: archived the Airtable row"),
+            )
         }
         NotionTrashAction::Delete => {
-            plan.airtable = AirtableWrite::Delete { record_id: rec.id.clone() };
-            (ChangeKind::Delete, format!("Notion page {reason}: deleted the Airtable row (on_notion_trash = \"delete\")"))
+            plan.airtable = AirtableWrite::Delete {
+                record_id: rec.id.clone(),
+            };
+            (
+                ChangeKind::Delete,
+                format!(
+                    "Notion page {reason}: deleted the Airtable row (on_notion_trash = \"delete\")"
+                ),
+            )
         }
-        NotionTrashAction::Ignore => (ChangeKind::Skip, format!("Notion page {reason}: left the Airtable row alone (on_notion_trash = \"ignore\")")),
+        NotionTrashAction::Ignore => (
+            ChangeKind::Skip,
+            format!(
+                "Notion page {reason}: left the Airtable row alone (on_notion_trash = \"ignore\")"
+            ),
+        ),
     };
-    plan.changes.push(record_change(what, Some(Side::Airtable), detail));
+    plan.changes
+        .push(record_change(what, Some(Side::Airtable), detail));
     plan.snapshot = link.map(|l| l.snapshot.clone());
-    plan.state = Some(if page.in_trash { LinkState::NotionTrashed } else { LinkState::NotionMoved });
+    plan.state = Some(if page.in_trash {
+        LinkState::NotionTrashed
+    } else {
+        LinkState::NotionMoved
+    });
 }
 
 /// The linked Airtable row is gone: apply `on_airtable_delete`.
@@ -177,7 +216,9 @@ fn plan_airtable_deleted(
             return;
         }
         AirtableDeleteAction::Trash => {
-            plan.notion = NotionWrite::Trash { page_id: page.id.clone() };
+            plan.notion = NotionWrite::Trash {
+                page_id: page.id.clone(),
+            };
             plan.changes.push(record_change(ChangeKind::Delete, Some(Side::Notion),
                 "the Airtable row was deleted: moved the Notion page to the trash (on_airtable_delete = \"trash\")".into()));
         }
@@ -191,7 +232,16 @@ fn plan_airtable_deleted(
 }
 
 fn record_change(what: ChangeKind, to: Option<Side>, detail: String) -> Change {
-    Change { field: None, old: None, new: None, to, conflict: false, winner: None, what, detail: Some(detail) }
+    Change {
+        field: None,
+        old: None,
+        new: None,
+        to,
+        conflict: false,
+        winner: None,
+        what,
+        detail: Some(detail),
+    }
 }
 
 /// The normal case: merge every field; create the row when there is none.
@@ -203,7 +253,8 @@ fn plan_merge(
     now: OffsetDateTime,
     plan: &mut Plan,
 ) {
-    let restoring = link.is_some_and(|l| matches!(l.state, LinkState::NotionTrashed | LinkState::NotionMoved));
+    let restoring =
+        link.is_some_and(|l| matches!(l.state, LinkState::NotionTrashed | LinkState::NotionMoved));
     let snapshot = link.map(|l| &l.snapshot);
     let mut to_airtable_fields = Map::new();
     let mut to_notion_props = Map::new();
@@ -216,11 +267,22 @@ fn plan_merge(
             }
             continue;
         };
-        apply_outcome(pair, field, outcome, &mut to_airtable_fields, &mut to_notion_props, &mut new_snapshot, plan);
+        apply_outcome(
+            pair,
+            field,
+            outcome,
+            &mut to_airtable_fields,
+            &mut to_notion_props,
+            &mut new_snapshot,
+            plan,
+        );
     }
     if restoring {
-        plan.changes.push(record_change(ChangeKind::Restore, Some(Side::Airtable),
-            "Notion page restored: the Airtable row returns to its synced values".into()));
+        plan.changes.push(record_change(
+            ChangeKind::Restore,
+            Some(Side::Airtable),
+            "Notion page restored: the Airtable row returns to its synced values".into(),
+        ));
     }
     finish_airtable(pair, page, record, now, to_airtable_fields, plan);
     let record_id = plan.record_id.clone();
@@ -275,10 +337,18 @@ fn merge_one(
     // A restore must rewrite the archive fields even when nothing else changed.
     if restoring && trash_sets(pair, &field.airtable) {
         if let Decision::InSync(v) = &decision {
-            decision = Decision::Write { to: Side::Airtable, value: v.clone(), reason: Reason::Changed };
+            decision = Decision::Write {
+                to: Side::Airtable,
+                value: v.clone(),
+                reason: Reason::Changed,
+            };
         }
     }
-    Some(Outcome { decision, notion_value: n, airtable_value: a })
+    Some(Outcome {
+        decision,
+        notion_value: n,
+        airtable_value: a,
+    })
 }
 
 fn trash_sets(pair: &ResolvedPair, airtable_field: &str) -> bool {
@@ -366,7 +436,8 @@ fn skip_field(
 
 /// The value both sides agreed on before, when they did; the field keeps it.
 fn plan_old_snapshot(outcome: &Outcome) -> Option<Json> {
-    (outcome.notion_value == outcome.airtable_value).then(|| serde_json::to_value(&outcome.notion_value).expect("values serialize"))
+    (outcome.notion_value == outcome.airtable_value)
+        .then(|| serde_json::to_value(&outcome.notion_value).expect("values serialize"))
 }
 
 fn other(side: Side) -> Side {
@@ -380,7 +451,9 @@ fn reason_detail(reason: &Reason) -> Option<String> {
     match reason {
         Reason::Changed => None,
         Reason::OneWay => Some("one-way field: the source side's value restored".into()),
-        Reason::Conflict { rule, tie: false } => Some(format!("conflict: both sides changed; rule \"{rule}\"")),
+        Reason::Conflict { rule, tie: false } => {
+            Some(format!("conflict: both sides changed; rule \"{rule}\""))
+        }
         Reason::Conflict { rule, tie: true } => Some(format!(
             "conflict: both sides changed; rule \"{rule}\" could not order the edits (same minute), Notion wins ties"
         )),
@@ -397,9 +470,17 @@ fn finish_airtable(
     plan: &mut Plan,
 ) {
     let cfg = &pair.config;
-    let cell = |name: &str| record.and_then(|r| r.fields.get(name)).and_then(Json::as_str).unwrap_or_default();
+    let cell = |name: &str| {
+        record
+            .and_then(|r| r.fields.get(name))
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+    };
     if cell(&cfg.airtable_page_id_field) != page.id {
-        fields.insert(cfg.airtable_page_id_field.clone(), Json::String(page.id.clone()));
+        fields.insert(
+            cfg.airtable_page_id_field.clone(),
+            Json::String(page.id.clone()),
+        );
     }
     if let (Some(name), Some(url)) = (&cfg.airtable_notion_url_field, &page.url) {
         if cell(name) != url {
@@ -410,19 +491,37 @@ fn finish_airtable(
         return;
     }
     if let Some(name) = &cfg.airtable_last_synced_field {
-        fields.insert(name.clone(), Json::String(super::value::format_instant(now)));
+        fields.insert(
+            name.clone(),
+            Json::String(super::value::format_instant(now)),
+        );
     }
     plan.airtable = match record {
-        Some(r) => AirtableWrite::Update { record_id: r.id.clone(), fields },
+        Some(r) => AirtableWrite::Update {
+            record_id: r.id.clone(),
+            fields,
+        },
         None => {
-            plan.changes.insert(0, record_change(ChangeKind::Create, Some(Side::Airtable),
-                "new Notion page: created its Airtable row".into()));
+            plan.changes.insert(
+                0,
+                record_change(
+                    ChangeKind::Create,
+                    Some(Side::Airtable),
+                    "new Notion page: created its Airtable row".into(),
+                ),
+            );
             AirtableWrite::Upsert(fields)
         }
     };
-    if record.is_some() && plan.changes.iter().all(|c| c.what != ChangeKind::Update) && cell(&cfg.airtable_page_id_field) != page.id {
-        plan.changes.push(record_change(ChangeKind::Link, Some(Side::Airtable),
-            "linked an existing Airtable row to its Notion page".into()));
+    if record.is_some()
+        && plan.changes.iter().all(|c| c.what != ChangeKind::Update)
+        && cell(&cfg.airtable_page_id_field) != page.id
+    {
+        plan.changes.push(record_change(
+            ChangeKind::Link,
+            Some(Side::Airtable),
+            "linked an existing Airtable row to its Notion page".into(),
+        ));
     }
 }
 
@@ -438,12 +537,18 @@ fn finish_notion(
         return;
     }
     if let (Some(name), Some(id)) = (&pair.config.notion_record_id_property, record_id) {
-        let current = page.property(name).map(|p| p.plain_text()).unwrap_or_default();
+        let current = page
+            .property(name)
+            .map(|p| p.plain_text())
+            .unwrap_or_default();
         if current != id {
             props.insert(name.clone(), crate::notion::write::rich_text(id));
         }
     }
-    plan.notion = NotionWrite::Update { page_id: page.id.clone(), properties: props };
+    plan.notion = NotionWrite::Update {
+        page_id: page.id.clone(),
+        properties: props,
+    };
 }
 
 #[cfg(test)]

@@ -44,8 +44,22 @@ conflict = "airtable"
     };
     ResolvedPair {
         fields: vec![
-            field("Status", "select", "singleSelect", Kind::Select, config.fields[0].direction, config.fields[0].conflict),
-            field("Sprint", "rich_text", "singleLineText", Kind::Text, config.fields[1].direction, config.fields[1].conflict),
+            field(
+                "Status",
+                "select",
+                "singleSelect",
+                Kind::Select,
+                config.fields[0].direction,
+                config.fields[0].conflict,
+            ),
+            field(
+                "Sprint",
+                "rich_text",
+                "singleLineText",
+                Kind::Text,
+                config.fields[1].direction,
+                config.fields[1].conflict,
+            ),
         ],
         config,
         database_id: "db1".into(),
@@ -80,8 +94,14 @@ fn record(status: &str, sprint: &str) -> Record {
 
 fn link(status: &str, sprint: &str, state: LinkState) -> RecordLink {
     let mut snapshot = Snapshot::new();
-    snapshot.insert("Status".into(), serde_json::to_value(Value::text(status)).unwrap());
-    snapshot.insert("Sprint".into(), serde_json::to_value(Value::text(sprint)).unwrap());
+    snapshot.insert(
+        "Status".into(),
+        serde_json::to_value(Value::text(status)).unwrap(),
+    );
+    snapshot.insert(
+        "Sprint".into(),
+        serde_json::to_value(Value::text(sprint)).unwrap(),
+    );
     RecordLink {
         id: 1,
         pair: "specs".into(),
@@ -103,19 +123,30 @@ const NOW: OffsetDateTime = datetime!(2026-11-21 12:00 UTC);
 #[test]
 fn a_new_page_becomes_an_upsert_with_the_link_url_and_sync_time() {
     let plan = plan_page(&pair(), &page("Ready", "", false), None, None, NOW);
-    let AirtableWrite::Upsert(fields) = &plan.airtable else { panic!("{plan:?}") };
+    let AirtableWrite::Upsert(fields) = &plan.airtable else {
+        panic!("{plan:?}")
+    };
     assert_eq!(fields["Status"], json!("Ready"));
     assert_eq!(fields["Notion Page ID"], json!("p1"));
     assert_eq!(fields["Notion URL"], json!("https://www.notion.so/Spec-p1"));
     assert_eq!(fields["Last Synced"], json!("2026-11-21T12:00:00.000Z"));
-    assert!(!fields.contains_key("Sprint"), "an empty value is not written");
+    assert!(
+        !fields.contains_key("Sprint"),
+        "an empty value is not written"
+    );
     assert_eq!(plan.notion, NotionWrite::None);
     assert_eq!(plan.changes[0].what, ChangeKind::Create);
 }
 
 #[test]
 fn a_synced_record_plans_nothing() {
-    let plan = plan_page(&pair(), &page("Ready", "S1", false), Some(&record("Ready", "S1")), Some(&link("Ready", "S1", LinkState::Active)), NOW);
+    let plan = plan_page(
+        &pair(),
+        &page("Ready", "S1", false),
+        Some(&record("Ready", "S1")),
+        Some(&link("Ready", "S1", LinkState::Active)),
+        NOW,
+    );
     assert_eq!(plan.writes(), 0);
     assert!(plan.changes.is_empty());
     assert_eq!(plan.state, Some(LinkState::Active));
@@ -124,11 +155,24 @@ fn a_synced_record_plans_nothing() {
 #[test]
 fn each_side_is_written_once_with_all_its_changes() {
     // Notion changed Status, Airtable changed Sprint.
-    let plan = plan_page(&pair(), &page("Shipped", "S1", false), Some(&record("Ready", "S2")), Some(&link("Ready", "S1", LinkState::Active)), NOW);
-    let AirtableWrite::Update { fields, .. } = &plan.airtable else { panic!("{plan:?}") };
+    let plan = plan_page(
+        &pair(),
+        &page("Shipped", "S1", false),
+        Some(&record("Ready", "S2")),
+        Some(&link("Ready", "S1", LinkState::Active)),
+        NOW,
+    );
+    let AirtableWrite::Update { fields, .. } = &plan.airtable else {
+        panic!("{plan:?}")
+    };
     assert_eq!(fields["Status"], json!("Shipped"));
-    let NotionWrite::Update { properties, .. } = &plan.notion else { panic!("{plan:?}") };
-    assert_eq!(properties["Sprint"]["rich_text"][0]["text"]["content"], json!("S2"));
+    let NotionWrite::Update { properties, .. } = &plan.notion else {
+        panic!("{plan:?}")
+    };
+    assert_eq!(
+        properties["Sprint"]["rich_text"][0]["text"]["content"],
+        json!("S2")
+    );
     assert_eq!(plan.changes.len(), 2);
     assert!(plan.changes.iter().all(|c| !c.conflict));
 }
@@ -136,35 +180,76 @@ fn each_side_is_written_once_with_all_its_changes() {
 #[test]
 fn a_crash_after_the_external_write_converges_without_writing() {
     // The last run wrote Shipped to Airtable but died before storing the snapshot.
-    let plan = plan_page(&pair(), &page("Shipped", "S1", false), Some(&record("Shipped", "S1")), Some(&link("Ready", "S1", LinkState::Active)), NOW);
+    let plan = plan_page(
+        &pair(),
+        &page("Shipped", "S1", false),
+        Some(&record("Shipped", "S1")),
+        Some(&link("Ready", "S1", LinkState::Active)),
+        NOW,
+    );
     assert_eq!(plan.writes(), 0, "{plan:?}");
     assert!(plan.changes.is_empty());
-    assert_eq!(plan.snapshot.unwrap()["Status"], serde_json::to_value(Value::text("Shipped")).unwrap());
+    assert_eq!(
+        plan.snapshot.unwrap()["Status"],
+        serde_json::to_value(Value::text("Shipped")).unwrap()
+    );
 }
 
 #[test]
 fn trash_archives_and_restore_brings_the_status_back() {
-    let trashed = plan_page(&pair(), &page("Ready", "S1", true), Some(&record("Ready", "S1")), Some(&link("Ready", "S1", LinkState::Active)), NOW);
-    let AirtableWrite::Update { fields, .. } = &trashed.airtable else { panic!("{trashed:?}") };
+    let trashed = plan_page(
+        &pair(),
+        &page("Ready", "S1", true),
+        Some(&record("Ready", "S1")),
+        Some(&link("Ready", "S1", LinkState::Active)),
+        NOW,
+    );
+    let AirtableWrite::Update { fields, .. } = &trashed.airtable else {
+        panic!("{trashed:?}")
+    };
     assert_eq!(fields["Status"], json!("Archived"));
     assert_eq!(trashed.state, Some(LinkState::NotionTrashed));
     assert_eq!(trashed.changes[0].what, ChangeKind::Archive);
 
-    let restored = plan_page(&pair(), &page("Ready", "S1", false), Some(&record("Archived", "S1")), Some(&link("Ready", "S1", LinkState::NotionTrashed)), NOW);
-    let AirtableWrite::Update { fields, .. } = &restored.airtable else { panic!("{restored:?}") };
+    let restored = plan_page(
+        &pair(),
+        &page("Ready", "S1", false),
+        Some(&record("Archived", "S1")),
+        Some(&link("Ready", "S1", LinkState::NotionTrashed)),
+        NOW,
+    );
+    let AirtableWrite::Update { fields, .. } = &restored.airtable else {
+        panic!("{restored:?}")
+    };
     assert_eq!(fields["Status"], json!("Ready"));
-    assert_eq!(restored.notion, NotionWrite::None, "Archived must not flow to Notion");
+    assert_eq!(
+        restored.notion,
+        NotionWrite::None,
+        "Archived must not flow to Notion"
+    );
     assert_eq!(restored.state, Some(LinkState::Active));
 }
 
 #[test]
 fn a_deleted_row_is_left_alone_and_logged_once() {
-    let plan = plan_page(&pair(), &page("Ready", "S1", false), None, Some(&link("Ready", "S1", LinkState::Active)), NOW);
+    let plan = plan_page(
+        &pair(),
+        &page("Ready", "S1", false),
+        None,
+        Some(&link("Ready", "S1", LinkState::Active)),
+        NOW,
+    );
     assert_eq!(plan.writes(), 0);
     assert_eq!(plan.state, Some(LinkState::AirtableDeleted));
     assert_eq!(plan.changes[0].what, ChangeKind::Skip);
     // Next time: already known as deleted, nothing more to say.
-    let again = plan_page(&pair(), &page("Ready", "S1", false), None, Some(&link("Ready", "S1", LinkState::AirtableDeleted)), NOW);
+    let again = plan_page(
+        &pair(),
+        &page("Ready", "S1", false),
+        None,
+        Some(&link("Ready", "S1", LinkState::AirtableDeleted)),
+        NOW,
+    );
     assert!(again.changes.is_empty() && again.writes() == 0);
 }
 

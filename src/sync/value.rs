@@ -32,7 +32,11 @@ impl Value {
     /// Text, with the empty string meaning "no value".
     pub fn text(s: impl Into<String>) -> Self {
         let s = s.into();
-        if s.is_empty() { Value::Empty } else { Value::Text(s) }
+        if s.is_empty() {
+            Value::Empty
+        } else {
+            Value::Text(s)
+        }
     }
 
     /// An order-insensitive set of names; an empty set is "no value".
@@ -48,7 +52,11 @@ impl Value {
             .collect();
         v.sort();
         v.dedup();
-        if v.is_empty() { Value::Empty } else { Value::Set(v) }
+        if v.is_empty() {
+            Value::Empty
+        } else {
+            Value::Set(v)
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -154,9 +162,15 @@ mod tests {
     #[test]
     fn instants_normalise_to_utc_millis() {
         let w = When::parse("2026-03-01T23:30:00+02:00").unwrap();
-        assert_eq!(w.to_value(), Value::DateTime("2026-03-01T21:30:00.000Z".into()));
+        assert_eq!(
+            w.to_value(),
+            Value::DateTime("2026-03-01T21:30:00.000Z".into())
+        );
         let w = When::parse("2026-03-01T21:30:00.123456Z").unwrap();
-        assert_eq!(w.to_value(), Value::DateTime("2026-03-01T21:30:00.123Z".into()));
+        assert_eq!(
+            w.to_value(),
+            Value::DateTime("2026-03-01T21:30:00.123Z".into())
+        );
     }
 
     #[test]

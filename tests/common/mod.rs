@@ -16,18 +16,27 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn sqlite() -> TestDb {
-        let folder = std::env::temp_dir().join(format!("nas-test-{}", uuid::Uuid::new_v4().simple()));
+        let folder =
+            std::env::temp_dir().join(format!("nas-test-{}", uuid::Uuid::new_v4().simple()));
         let url = format!("sqlite://{}", folder.join("sync.db").display());
         let store = Store::connect(&url).await.expect("open SQLite");
         store.migrate().await.expect("migrate SQLite");
-        TestDb { store, folder: Some(folder) }
+        TestDb {
+            store,
+            folder: Some(folder),
+        }
     }
 
     pub async fn postgres() -> TestDb {
         let url = fresh_postgres_database().await;
-        let store = Store::connect(&url).await.expect("connect to the test database");
+        let store = Store::connect(&url)
+            .await
+            .expect("connect to the test database");
         store.migrate().await.expect("migrate Postgres");
-        TestDb { store, folder: None }
+        TestDb {
+            store,
+            folder: None,
+        }
     }
 }
 
@@ -46,8 +55,13 @@ pub async fn fresh_postgres_database() -> String {
         panic!("TEST_POSTGRES_URL is not set; run the tests through scripts/test.sh (or scripts/with-postgres.sh)")
     });
     let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("connect to TEST_POSTGRES_URL");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create a test database");
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("connect to TEST_POSTGRES_URL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create a test database");
     let _ = admin.close().await;
     let mut url = url::Url::parse(&admin_url).expect("TEST_POSTGRES_URL is a URL");
     url.set_path(&name);
