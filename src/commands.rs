@@ -11,7 +11,7 @@ use crate::{
     config::{Env, SyncConfig},
     notion::NotionClient,
     ratelimit::{Budget, NOTION_RATE_PER_SEC},
-    store::{Cause, LogEntry, LogQuery, Store},
+    store::{Cause, LogEntry, LogQuery, Store, now_ms},
     sync::{
         engine::{Engine, SweepOptions},
         pair::{self, ResolvedPair},
@@ -103,6 +103,16 @@ pub async fn reconcile(
         }
         for p in &summary.problems {
             writeln!(out, "  problem: {p}")?;
+        }
+    }
+    if !dry_run {
+        let days = i64::from(config.log_retention_days);
+        let pruned = engine.store.prune_log(now_ms() - days * 86_400_000).await?;
+        if pruned > 0 {
+            writeln!(
+                out,
+                "pruned {pruned} sync log entries older than {days} days"
+            )?;
         }
     }
     Ok(())

@@ -10,8 +10,8 @@ mod mapping;
 use std::{net::SocketAddr, path::PathBuf};
 
 pub use mapping::{
-    AirtableDeleteAction, ConflictRule, Direction, FieldMapping, MatchKey, NotionTrashAction,
-    PairConfig, PairOptions, SyncConfig,
+    AirtableDeleteAction, ConflictRule, DEFAULT_LOG_RETENTION_DAYS, Direction, FieldMapping,
+    MatchKey, NotionTrashAction, PairConfig, PairOptions, SyncConfig,
 };
 
 use crate::secret::Secret;

@@ -76,6 +76,16 @@ fn the_example_reproduces_the_team_schema() {
     );
     assert_eq!(pair.options.debounce_ms, 2000);
     assert!(!pair.options.create_notion_pages);
+    assert_eq!(cfg.log_retention_days, 90);
+}
+
+#[test]
+fn log_retention_defaults_and_must_be_positive() {
+    assert_eq!(SyncConfig::parse(MINIMAL).unwrap().log_retention_days, 90);
+    let text = format!("[sync_log]\nretention_days = 7\n{MINIMAL}");
+    assert_eq!(SyncConfig::parse(&text).unwrap().log_retention_days, 7);
+    let text = format!("[sync_log]\nretention_days = 0\n{MINIMAL}");
+    assert!(parse_err(&text).contains("retention_days"));
 }
 
 #[test]

@@ -40,6 +40,11 @@ struct World {
 const PENALTY: Duration = Duration::from_secs(1);
 
 async fn world(db: TestDb) -> World {
+    world_at(db, 0).await
+}
+
+/// A world whose sandbox clocks run `offset` seconds from now while it is seeded.
+async fn world_at(db: TestDb, offset: i64) -> World {
     let notion = NotionSandbox::start_local(NotionSandboxConfig::default())
         .await
         .unwrap();
@@ -49,6 +54,7 @@ async fn world(db: TestDb) -> World {
     })
     .await
     .unwrap();
+    set_clocks(&notion, &airtable, offset).await;
     let team_n = notion.seed_team();
     let team_a = airtable.seed_team();
     let text = std::fs::read_to_string("sync.example.toml")
@@ -79,6 +85,18 @@ async fn world(db: TestDb) -> World {
         pair,
         _db: db,
     }
+}
+
+async fn set_clocks(notion: &NotionSandbox, airtable: &AirtableSandbox, offset: i64) {
+    notion.set_clock_offset_seconds(offset);
+    let url = format!("{}/_sandbox/clock", airtable.base_url());
+    let response = reqwest::Client::new()
+        .post(url)
+        .json(&json!({ "offset_seconds": offset }))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
 }
 
 impl World {
@@ -346,6 +364,56 @@ async fn a_week_of_edits_converges_and_stays_converged(db: TestDb) {
     );
 }
 
+async fn an_incremental_sweep_reads_only_what_changed(db: TestDb) {
+    // Seed and sync an hour ago (sandbox time), then edit now: only the edits
+    // are newer than the last sweep.
+    let w = world_at(db, -3600).await;
+    w.sweep(true).await;
+    set_clocks(&w.notion, &w.airtable, 0).await;
+    let (base, table) = (&w.team_a.base_id, &w.team_a.table_id);
+    let ids = &w.team_n.page_ids;
+    let person = w.person();
+    w.notion
+        .update_page_as_person(
+            &ids[3],
+            &person,
+            json!({ "Priority": { "select": { "name": "P0" } } }),
+        )
+        .unwrap();
+    let rec = w.row_for(&ids[7])["id"].as_str().unwrap().to_owned();
+    w.airtable
+        .update_record_as_person(base, table, &rec, json!({ "Sprint": "Sprint 22" }))
+        .unwrap();
+    w.notion.calls().reset();
+    w.airtable.calls().reset();
+    let summary = w.sweep(false).await;
+    assert_eq!(
+        (summary.updated_airtable, summary.updated_notion),
+        (1, 1),
+        "{summary:?}"
+    );
+    assert_eq!(
+        summary.records_seen, 2,
+        "only the two edited records are read: {summary:?}"
+    );
+    // Notion: one query for the edited pages, one read of the page behind the
+    // changed row, one write. Airtable: one list of changed rows, one list for
+    // the row behind the edited page, one write.
+    let notion_queries = w
+        .notion
+        .calls()
+        .count(Some("POST"), "/v1/data_sources/{data_source_id}/query");
+    let airtable_lists = w.airtable.calls().count(Some("GET"), "/v0/{base}/{table}");
+    assert_eq!(notion_queries, 1, "{:?}", w.notion.calls().snapshot());
+    assert!(airtable_lists <= 2, "{:?}", w.airtable.calls().snapshot());
+    assert_eq!(w.row_for(&ids[3])["fields"]["Priority"], json!("P0"));
+    assert_eq!(
+        text_of(&w.page(&ids[7])["properties"]["Sprint"]),
+        "Sprint 22"
+    );
+    assert_in_sync(&w);
+}
+
 macro_rules! both_backends {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -362,4 +430,5 @@ macro_rules! both_backends {
 both_backends! {
     initial_sync_creates_every_row_with_the_fewest_calls,
     a_week_of_edits_converges_and_stays_converged,
+    an_incremental_sweep_reads_only_what_changed,
 }

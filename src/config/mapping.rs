@@ -92,7 +92,12 @@ pub struct PairConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncConfig {
     pub pairs: Vec<PairConfig>,
+    /// Sync log entries older than this many days are pruned.
+    pub log_retention_days: u32,
 }
+
+/// Default retention of the sync log.
+pub const DEFAULT_LOG_RETENTION_DAYS: u32 = 90;
 
 impl SyncConfig {
     /// Read and validate a mapping file; errors name the file.
@@ -126,6 +131,13 @@ impl SyncConfig {
 struct RawFile {
     #[serde(default)]
     pair: Vec<RawPair>,
+    sync_log: Option<RawLog>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    retention_days: u32,
 }
 
 #[derive(Deserialize)]
@@ -207,7 +219,16 @@ fn validate(raw: RawFile) -> Result<SyncConfig, String> {
         }
         pairs.push(pair);
     }
-    Ok(SyncConfig { pairs })
+    let log_retention_days = raw
+        .sync_log
+        .map_or(DEFAULT_LOG_RETENTION_DAYS, |l| l.retention_days);
+    if log_retention_days == 0 {
+        return Err("[sync_log] retention_days must be at least 1".into());
+    }
+    Ok(SyncConfig {
+        pairs,
+        log_retention_days,
+    })
 }
 
 fn validate_pair(index: usize, p: RawPair) -> Result<PairConfig, String> {
