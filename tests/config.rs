@@ -210,3 +210,21 @@ fn load_names_the_file() {
     assert!(err.contains("bad.toml") && err.contains("line"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn creating_notion_pages_needs_the_record_id_property() {
+    let text = MINIMAL.replace(
+        "[[pair.field]]",
+        "[pair.options]\ncreate_notion_pages = true\n[[pair.field]]",
+    );
+    assert!(parse_err(&text).contains("record_id_property"));
+    let text = text.replace(
+        "database_id = \"db1\"",
+        "database_id = \"db1\"\nrecord_id_property = \"Airtable Record ID\"",
+    );
+    assert!(
+        SyncConfig::parse(&text).unwrap().pairs[0]
+            .options
+            .create_notion_pages
+    );
+}

@@ -43,8 +43,13 @@ async fn world(db: TestDb) -> World {
     world_at(db, 0).await
 }
 
-/// A world whose sandbox clocks run `offset` seconds from now while it is seeded.
 async fn world_at(db: TestDb, offset: i64) -> World {
+    world_with(db, offset, "").await
+}
+
+/// A world whose sandbox clocks run `offset` seconds from now while it is
+/// seeded, with `options` replacing the example's `create_notion_pages` line.
+async fn world_with(db: TestDb, offset: i64, options: &str) -> World {
     let notion = NotionSandbox::start_local(NotionSandboxConfig::default())
         .await
         .unwrap();
@@ -61,6 +66,11 @@ async fn world_at(db: TestDb, offset: i64) -> World {
         .unwrap()
         .replace("00000000-0000-0000-0000-000000000000", &team_n.database_id)
         .replace("appXXXXXXXXXXXXXX", &team_a.base_id);
+    let text = if options.is_empty() {
+        text
+    } else {
+        text.replace("create_notion_pages = false", options)
+    };
     let config = SyncConfig::parse(&text).unwrap();
     let budget = Arc::new(Budget::new("notion", NOTION_RATE_PER_SEC, 3));
     let notion_client =
@@ -414,6 +424,77 @@ async fn an_incremental_sweep_reads_only_what_changed(db: TestDb) {
     assert_in_sync(&w);
 }
 
+async fn airtable_rows_become_notion_pages_once(db: TestDb) {
+    let w = world_with(db, 0, "create_notion_pages = true").await;
+    w.sweep(true).await;
+    let (base, table) = (&w.team_a.base_id, &w.team_a.table_id);
+    let row = w
+        .airtable
+        .insert_record_as_person(
+            base,
+            table,
+            json!({
+                "Spec Name": "Data retention v1", "Status": "Ready", "Priority": "P1",
+                "Owner": "Priya Raman", "Sprint": "Sprint 15",
+            }),
+        )
+        .unwrap();
+    // A page left behind by a run that created it and died before linking it.
+    let orphan_row = w
+        .airtable
+        .insert_record_as_person(
+            base,
+            table,
+            json!({ "Spec Name": "Orphan", "Status": "Draft" }),
+        )
+        .unwrap();
+    let orphan_page = w
+        .notion
+        .insert_page_as_person(
+            &w.team_n.data_source_id,
+            &w.person(),
+            json!({
+                "Name": { "title": [{ "text": { "content": "Orphan" } }] },
+                "Airtable Record ID": { "rich_text": [{ "text": { "content": orphan_row } }] },
+            }),
+        )
+        .unwrap();
+    let summary = w.sweep(true).await;
+    assert_eq!(summary.created_in_notion, 1, "{summary:?}");
+    assert!(summary.problems.is_empty(), "{:?}", summary.problems);
+    let linked = w.airtable.record(base, table, &row).unwrap();
+    let page_id = linked["fields"]["Notion Page ID"]
+        .as_str()
+        .expect("the row is linked")
+        .to_owned();
+    let page = w.page(&page_id);
+    assert_eq!(text_of(&page["properties"]["Name"]), "Data retention v1");
+    assert_eq!(select_of(&page["properties"]["Priority"]), json!("P1"));
+    assert_eq!(text_of(&page["properties"]["Sprint"]), "Sprint 15");
+    assert_eq!(text_of(&page["properties"]["Airtable Record ID"]), row);
+    assert_eq!(
+        page["properties"]["Owner"]["people"][0]["id"],
+        json!(w.user("Priya Raman"))
+    );
+    // The orphan was linked, not duplicated.
+    let orphan = w.airtable.record(base, table, &orphan_row).unwrap();
+    assert_eq!(orphan["fields"]["Notion Page ID"], json!(orphan_page));
+    // Converged: nothing more is created, by a sweep or a single reconcile.
+    let again = w.sweep(true).await;
+    assert_eq!(
+        (again.created_in_notion, again.created_in_airtable),
+        (0, 0),
+        "{again:?}"
+    );
+    let one = w
+        .engine
+        .reconcile_record(&w.pair, &row, Cause::Webhook)
+        .await
+        .unwrap();
+    assert_eq!(one.created_in_notion, 0);
+    assert_eq!(w.rows().len(), 49);
+}
+
 macro_rules! both_backends {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -431,4 +512,5 @@ both_backends! {
     initial_sync_creates_every_row_with_the_fewest_calls,
     a_week_of_edits_converges_and_stays_converged,
     an_incremental_sweep_reads_only_what_changed,
+    airtable_rows_become_notion_pages_once,
 }

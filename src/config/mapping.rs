@@ -252,6 +252,13 @@ fn validate_pair(index: usize, p: RawPair) -> Result<PairConfig, String> {
     }
     let fields = validate_fields(&p.field, &p.airtable).map_err(at)?;
     let options = validate_options(p.options).map_err(at)?;
+    if options.create_notion_pages && p.notion.record_id_property.is_none() {
+        return Err(at(
+            "create_notion_pages needs [pair.notion] record_id_property: the Notion page keeps \
+             the row's id there, which is what prevents duplicate pages on retry"
+                .into(),
+        ));
+    }
     Ok(PairConfig {
         name: name.clone(),
         notion_database_id: p.notion.database_id.trim().to_owned(),

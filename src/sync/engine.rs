@@ -148,7 +148,12 @@ impl Engine {
             None => self.read_everything(pair).await?,
         };
         let plans = plan_all(pair, &snapshot, started);
-        let summary = self.run_plans(pair, plans, opts).await?;
+        let orphans: Vec<Record> = rows_without_page(pair, &snapshot, &plans)
+            .into_iter()
+            .cloned()
+            .collect();
+        let mut summary = self.run_plans(pair, plans, opts).await?;
+        self.adopt_rows(pair, &orphans, opts, &mut summary).await?;
         if !opts.dry_run {
             let result = serde_json::to_value(&summary)?;
             let high_water = Some(started.unix_timestamp() * 1000);
@@ -233,16 +238,14 @@ impl Engine {
         match page_id_of(pair, &record) {
             Some(page_id) => self.reconcile_page(pair, &page_id, cause).await,
             None => {
-                let summary = Summary {
-                    records_seen: 1,
-                    skipped: 1,
-                    ..Summary::default()
+                let mut summary = Summary::default();
+                let opts = SweepOptions {
+                    full: false,
+                    dry_run: false,
+                    cause,
                 };
-                tracing::info!(
-                    pair = pair.name(),
-                    record_id,
-                    "Airtable row without a Notion page; create_notion_pages is off"
-                );
+                self.adopt_rows(pair, std::slice::from_ref(&record), opts, &mut summary)
+                    .await?;
                 Ok(summary)
             }
         }
@@ -701,6 +704,31 @@ fn page_id_of(pair: &ResolvedPair, record: &Record) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The Airtable record id a page carries in its `record_id_property`.
+fn record_id_of(pair: &ResolvedPair, page: &Page) -> Option<String> {
+    let name = pair.config.notion_record_id_property.as_ref()?;
+    let id = page.property(name)?.plain_text();
+    (!id.trim().is_empty()).then(|| id.trim().to_owned())
+}
+
+/// Rows no page claims: no page id in the row, no link, no plan, no match.
+fn rows_without_page<'a>(
+    pair: &ResolvedPair,
+    snap: &'a SideSnapshot,
+    plans: &[Plan],
+) -> Vec<&'a Record> {
+    let claimed: std::collections::HashSet<&str> = snap
+        .links
+        .values()
+        .filter_map(|l| l.airtable_record_id.as_deref())
+        .chain(plans.iter().filter_map(|p| p.record_id.as_deref()))
+        .collect();
+    snap.records
+        .iter()
+        .filter(|r| page_id_of(pair, r).is_none() && !claimed.contains(r.id.as_str()))
+        .collect()
+}
+
 /// Plan every page of a sweep, matching rows to pages by link, by the id in
 /// the row, and on first contact by the configured key.
 fn plan_all(pair: &ResolvedPair, snap: &SideSnapshot, now: OffsetDateTime) -> Vec<Plan> {
@@ -726,6 +754,9 @@ fn plan_all(pair: &ResolvedPair, snap: &SideSnapshot, now: OffsetDateTime) -> Ve
             None => records_by_page
                 .get(&page.id)
                 .copied()
+                .or_else(|| {
+                    record_id_of(pair, page).and_then(|id| records_by_id.get(id.as_str()).copied())
+                })
                 .or_else(|| matches.remove(&page.id)),
         };
         if !snap.full && link.is_some_and(|l| l.airtable_record_id.is_some()) && record.is_none() {

@@ -1,6 +1,7 @@
 //! The sync engine's pure logic (no I/O): canonical values and the
 //! conversions between Notion properties, Airtable cells and them.
 
+pub mod adopt;
 pub mod convert;
 pub mod engine;
 pub mod merge;
