@@ -230,3 +230,7 @@ fn check_service_fields(
         }
     }
 }
+
+#[cfg(test)]
+#[path = "pair_tests.rs"]
+mod tests;

@@ -295,6 +295,8 @@ struct Outcome {
     decision: Decision,
     notion_value: Value,
     airtable_value: Value,
+    /// Both sides' edit times, for the conflict log.
+    times: (Option<OffsetDateTime>, Option<OffsetDateTime>),
 }
 
 fn merge_one(
@@ -344,10 +346,12 @@ fn merge_one(
             };
         }
     }
+    let times = (input.notion_edited, input.airtable_edited);
     Some(Outcome {
         decision,
         notion_value: n,
         airtable_value: a,
+        times,
     })
 }
 
@@ -403,7 +407,7 @@ fn apply_outcome(
                 conflict,
                 winner,
                 what: ChangeKind::Update,
-                detail: reason_detail(reason),
+                detail: reason_detail(reason, &outcome),
             });
         }
         Err(e) => skip_field(field, &outcome, e, new_snapshot, plan),
@@ -447,17 +451,28 @@ fn other(side: Side) -> Side {
     }
 }
 
-fn reason_detail(reason: &Reason) -> Option<String> {
-    match reason {
-        Reason::Changed => None,
-        Reason::OneWay => Some("one-way field: the source side's value restored".into()),
-        Reason::Conflict { rule, tie: false } => {
-            Some(format!("conflict: both sides changed; rule \"{rule}\""))
+fn reason_detail(reason: &Reason, outcome: &Outcome) -> Option<String> {
+    let rule = match reason {
+        Reason::Changed => return None,
+        Reason::OneWay => return Some("one-way field: the source side's value restored".into()),
+        Reason::Conflict { rule, tie } => {
+            let tie = if *tie {
+                " could not order the edits (same minute or no Airtable time); Notion wins ties"
+            } else {
+                ""
+            };
+            format!("rule \"{rule}\"{tie}")
         }
-        Reason::Conflict { rule, tie: true } => Some(format!(
-            "conflict: both sides changed; rule \"{rule}\" could not order the edits (same minute), Notion wins ties"
-        )),
-    }
+    };
+    let time =
+        |t: Option<OffsetDateTime>| t.map_or("unknown".to_owned(), super::value::format_instant);
+    Some(format!(
+        "conflict: Notion has {} (edited {}, minute-rounded), Airtable has {} (edited {}); {rule}",
+        outcome.notion_value.display(),
+        time(outcome.times.0),
+        outcome.airtable_value.display(),
+        time(outcome.times.1),
+    ))
 }
 
 /// Add the service's own fields and decide create vs update on Airtable.

@@ -261,3 +261,112 @@ fn a_page_of_another_database_is_not_ours() {
     assert_eq!(plan.writes(), 0);
     assert!(plan.snapshot.is_none());
 }
+
+fn pair_with(options: &str) -> ResolvedPair {
+    let mut p = pair();
+    let text = format!(
+        "[[pair]]\nname = \"specs\"\n[pair.notion]\ndatabase_id = \"db1\"\n[pair.airtable]\nbase_id = \"app1\"\ntable = \"T\"\npage_id_field = \"Notion Page ID\"\n[pair.options]\n{options}\n[[pair.field]]\nnotion = \"Status\"\nairtable = \"Status\"\n"
+    );
+    p.config.options = SyncConfig::parse(&text).unwrap().pairs.remove(0).options;
+    p
+}
+
+#[test]
+fn a_deleted_row_can_trash_the_page_or_be_recreated() {
+    let link = link("Ready", "S1", LinkState::Active);
+    let trash = plan_page(
+        &pair_with("on_airtable_delete = \"trash\""),
+        &page("Ready", "S1", false),
+        None,
+        Some(&link),
+        NOW,
+    );
+    assert_eq!(
+        trash.notion,
+        NotionWrite::Trash {
+            page_id: "p1".into()
+        }
+    );
+    assert_eq!(trash.changes[0].what, ChangeKind::Delete);
+    let recreate = plan_page(
+        &pair_with("on_airtable_delete = \"recreate\""),
+        &page("Ready", "S1", false),
+        None,
+        Some(&link),
+        NOW,
+    );
+    let AirtableWrite::Upsert(fields) = &recreate.airtable else {
+        panic!("{recreate:?}")
+    };
+    assert_eq!(fields["Status"], json!("Ready"));
+    assert_eq!(recreate.state, Some(LinkState::Active));
+    assert!(
+        recreate.changes[0]
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("recreate")
+    );
+}
+
+#[test]
+fn a_page_moved_out_of_the_database_is_handled_like_trash() {
+    let mut p = page("Ready", "S1", false);
+    p.parent.data_source_id = Some("another-data-source".into());
+    let plan = plan_page(
+        &pair_with("on_notion_trash = \"delete\""),
+        &p,
+        Some(&record("Ready", "S1")),
+        Some(&link("Ready", "S1", LinkState::Active)),
+        NOW,
+    );
+    assert_eq!(
+        plan.airtable,
+        AirtableWrite::Delete {
+            record_id: "rec1".into()
+        }
+    );
+    assert_eq!(plan.state, Some(LinkState::NotionMoved));
+    assert!(
+        plan.changes[0]
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("moved out of the database")
+    );
+    let ignore = plan_page(
+        &pair_with("on_notion_trash = \"ignore\""),
+        &page("Ready", "S1", true),
+        Some(&record("Ready", "S1")),
+        Some(&link("Ready", "S1", LinkState::Active)),
+        NOW,
+    );
+    assert_eq!(ignore.writes(), 0);
+    assert_eq!(ignore.state, Some(LinkState::NotionTrashed));
+}
+
+#[test]
+fn conflicts_are_logged_with_both_values_times_and_rule() {
+    let plan = plan_page(
+        &pair(),
+        &page("Shipped", "S1", false),
+        Some(&record("In Review", "S1")),
+        Some(&link("Ready", "S1", LinkState::Active)),
+        NOW,
+    );
+    let c = plan
+        .changes
+        .iter()
+        .find(|c| c.conflict)
+        .expect("a conflict");
+    assert_eq!(c.winner, Some(Side::Notion));
+    let detail = c.detail.as_deref().unwrap();
+    for needle in [
+        "Shipped",
+        "In Review",
+        "2026-11-20T10:00:00.000Z",
+        "rule \"notion\"",
+    ] {
+        assert!(detail.contains(needle), "{needle} missing in {detail}");
+    }
+}
