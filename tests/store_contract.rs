@@ -6,6 +6,7 @@
 //!     scripts/with-postgres.sh cargo test --test store_contract
 //! Without `TEST_POSTGRES_URL` the Postgres tests fail (never pass silently).
 
+mod common;
 mod store_contract {
     pub mod jobs;
     pub mod jobs_lifecycle;
@@ -13,11 +14,11 @@ mod store_contract {
     pub mod webhooks;
 }
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
 use notion_airtable_sync::store::{Backend, NewJob, Store, StoreOptions};
-use sqlx::Connection;
 
+use common::{TestDb, unique_temp_folder};
 use store_contract::{jobs, jobs_lifecycle, records, webhooks};
 
 /// Generates `sqlite::<test>` and `postgres::<test>` for each contract test
@@ -77,77 +78,6 @@ contract! {
     webhooks::concurrent_reservations_get_distinct_slots,
 }
 
-/// A migrated store on a database of its own; the SQLite folder is deleted
-/// when the test ends (Postgres databases go with the throwaway cluster).
-struct TestDb {
-    store: Store,
-    folder: Option<PathBuf>,
-}
-
-impl TestDb {
-    async fn sqlite() -> TestDb {
-        let folder = unique_temp_folder();
-        // A folder that does not exist yet: the store must create it.
-        let url = format!("sqlite://{}", folder.join("nested/sync.db").display());
-        let store = Store::connect(&url).await.expect("open SQLite");
-        store.migrate().await.expect("migrate SQLite");
-        TestDb {
-            store,
-            folder: Some(folder),
-        }
-    }
-
-    async fn postgres() -> TestDb {
-        let url = fresh_postgres_database().await;
-        let store = Store::connect(&url)
-            .await
-            .expect("connect to the test database");
-        store.migrate().await.expect("migrate Postgres");
-        TestDb {
-            store,
-            folder: None,
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some(folder) = &self.folder {
-            let _ = std::fs::remove_dir_all(folder);
-        }
-    }
-}
-
-fn unique_temp_folder() -> PathBuf {
-    std::env::temp_dir().join(format!("nas-store-{}", uuid::Uuid::new_v4().simple()))
-}
-
-fn admin_postgres_url() -> String {
-    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| {
-        panic!(
-            "TEST_POSTGRES_URL is not set, so the Postgres half of the store contract cannot run. \
-             Run: scripts/with-postgres.sh cargo test --test store_contract"
-        )
-    })
-}
-
-/// Create `t_<uuid>` on the test cluster and return its URL.
-async fn fresh_postgres_database() -> String {
-    let admin_url = admin_postgres_url();
-    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&admin_url)
-        .await
-        .expect("connect to TEST_POSTGRES_URL");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("create a test database");
-    let _ = admin.close().await;
-    let mut url = url::Url::parse(&admin_url).expect("TEST_POSTGRES_URL is a URL");
-    url.set_path(&name);
-    url.to_string()
-}
-
 // Tests of one backend or of neither.
 
 #[tokio::test]
@@ -170,8 +100,7 @@ async fn sqlite_creates_folder_and_file_on_first_run() {
 #[tokio::test]
 async fn sqlite_busy_is_transient() {
     let db = TestDb::sqlite().await;
-    let folder = db.folder.clone().expect("a SQLite test db has a folder");
-    let url = format!("sqlite://{}", folder.join("nested/sync.db").display());
+    let url = db.url.clone();
     let impatient = StoreOptions {
         sqlite_busy_timeout: Duration::from_millis(50),
         ..StoreOptions::default()

@@ -11,18 +11,21 @@ use sqlx::Connection;
 /// (Postgres databases go with the throwaway cluster).
 pub struct TestDb {
     pub store: Store,
+    /// The database URL (a second connection can be opened to it).
+    pub url: String,
     folder: Option<PathBuf>,
 }
 
 impl TestDb {
     pub async fn sqlite() -> TestDb {
-        let folder =
-            std::env::temp_dir().join(format!("nas-test-{}", uuid::Uuid::new_v4().simple()));
-        let url = format!("sqlite://{}", folder.join("sync.db").display());
+        let folder = unique_temp_folder();
+        // A folder that does not exist yet: the store must create it.
+        let url = format!("sqlite://{}", folder.join("nested/sync.db").display());
         let store = Store::connect(&url).await.expect("open SQLite");
         store.migrate().await.expect("migrate SQLite");
         TestDb {
             store,
+            url,
             folder: Some(folder),
         }
     }
@@ -35,6 +38,7 @@ impl TestDb {
         store.migrate().await.expect("migrate Postgres");
         TestDb {
             store,
+            url,
             folder: None,
         }
     }
@@ -66,4 +70,9 @@ pub async fn fresh_postgres_database() -> String {
     let mut url = url::Url::parse(&admin_url).expect("TEST_POSTGRES_URL is a URL");
     url.set_path(&name);
     url.to_string()
+}
+
+/// A folder under the temp dir that does not exist yet.
+pub fn unique_temp_folder() -> PathBuf {
+    std::env::temp_dir().join(format!("nas-test-{}", uuid::Uuid::new_v4().simple()))
 }
