@@ -191,3 +191,59 @@ fn table_line(e: &LogEntry) -> String {
         e.detail.as_deref().unwrap_or(""),
     )
 }
+
+/// Airtable scopes the service needs (webhook scopes are checked by `webhooks`).
+const AIRTABLE_SCOPES: [&str; 3] = [
+    "data.records:read",
+    "data.records:write",
+    "schema.bases:read",
+];
+
+/// `check`: the mapping file against both live schemas and the tokens'
+/// identities. Prints one line per problem with what to do; returns how many.
+pub async fn check(env: &Env) -> anyhow::Result<usize> {
+    let config = env.load_sync_config()?;
+    let (notion, airtable) = clients(env)?;
+    let mut problems = Vec::new();
+    match notion.me().await {
+        Ok(me) => println!(
+            "ok: Notion token belongs to {}",
+            me.name.as_deref().unwrap_or(&me.id)
+        ),
+        Err(e) => problems.push(format!(
+            "Notion token: {e} (check NOTION_TOKEN and the integration's capabilities)"
+        )),
+    }
+    match airtable.whoami().await {
+        Ok(me) => {
+            println!(
+                "ok: Airtable token belongs to {}",
+                me.email.as_deref().unwrap_or(&me.id)
+            );
+            let scopes = me.scopes.unwrap_or_default();
+            for scope in AIRTABLE_SCOPES
+                .iter()
+                .filter(|s| !scopes.is_empty() && !scopes.iter().any(|x| x == *s))
+            {
+                problems.push(format!(
+                    "Airtable token lacks the `{scope}` scope: add it to the personal access token"
+                ));
+            }
+        }
+        Err(e) => problems.push(format!("Airtable token: {e} (check AIRTABLE_TOKEN)")),
+    }
+    for pair in &config.pairs {
+        match pair::load(pair, &notion, &airtable).await {
+            Ok(resolved) => println!(
+                "ok: pair \"{}\": {} fields map cleanly",
+                pair.name,
+                resolved.fields.len()
+            ),
+            Err(e) => problems.push(format!("{e:#}")),
+        }
+    }
+    for p in &problems {
+        println!("problem: {p}");
+    }
+    Ok(problems.len())
+}

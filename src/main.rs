@@ -138,7 +138,13 @@ async fn run(command: Command, env: Env) -> anyhow::Result<ExitCode> {
             commands::reconcile(&env, pair.as_deref(), full, dry_run).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check => not_available("check", "live schema validation"),
+        Command::Check => match commands::check(&env).await? {
+            0 => Ok(ExitCode::SUCCESS),
+            n => {
+                eprintln!("{n} problem(s) found");
+                Ok(ExitCode::FAILURE)
+            }
+        },
         Command::Webhooks { .. } => not_available("webhooks", "the webhook pipeline"),
         Command::Log {
             pair,
@@ -171,7 +177,7 @@ async fn migrate(env: &Env) -> anyhow::Result<ExitCode> {
 fn not_available(command: &str, arrives_with: &str) -> anyhow::Result<ExitCode> {
     eprintln!(
         "`{command}` is not available in this version yet: it arrives with {arrives_with}. \
-         Available now: `migrate`, `sandbox`, `reconcile` and `log`."
+         Available now: `migrate`, `sandbox`, `reconcile`, `log` and `check`."
     );
     Ok(ExitCode::from(EXIT_NOT_AVAILABLE))
 }

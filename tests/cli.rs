@@ -54,7 +54,7 @@ fn help_lists_every_command_of_the_contract() {
 
 #[test]
 fn commands_not_available_yet_say_so_and_fail() {
-    for args in [&["serve"][..], &["check"], &["webhooks", "list"], &["demo"]] {
+    for args in [&["serve"][..], &["webhooks", "list"], &["demo"]] {
         let out = bin().args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(3), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
