@@ -6,5 +6,7 @@ pub mod convert;
 pub mod engine;
 pub mod merge;
 pub mod pair;
+pub mod payloads;
 pub mod plan;
 pub mod value;
+pub mod webhooks;

@@ -22,6 +22,8 @@ pub struct ResolvedField {
     pub notion_type: String,
     /// Airtable field name.
     pub airtable: String,
+    /// Airtable field id (webhook payloads key cells by id).
+    pub airtable_id: String,
     pub airtable_type: String,
     pub kind: Kind,
     pub direction: Direction,
@@ -166,6 +168,7 @@ fn resolve_fields(
                 notion: m.notion.clone(),
                 notion_type: n.kind.clone(),
                 airtable: m.airtable.clone(),
+                airtable_id: a.id.clone(),
                 airtable_type: a.kind.clone(),
                 kind,
                 direction: m.direction,

@@ -37,6 +37,7 @@ conflict = "airtable"
         notion: n.into(),
         notion_type: nt.into(),
         airtable: n.into(),
+        airtable_id: format!("fld{n}"),
         airtable_type: at.into(),
         kind,
         direction,

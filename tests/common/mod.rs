@@ -76,3 +76,4 @@ pub async fn fresh_postgres_database() -> String {
 pub fn unique_temp_folder() -> PathBuf {
     std::env::temp_dir().join(format!("nas-test-{}", uuid::Uuid::new_v4().simple()))
 }
+pub mod world;

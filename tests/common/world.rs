@@ -1,0 +1,207 @@
+//! A seeded world for end-to-end tests: both sandbox servers with the team's
+//! workspace, the example mapping pointed at them, resolved, and an engine
+//! on a test database.
+
+use std::{sync::Arc, time::Duration};
+
+use notion_airtable_sync::{
+    airtable::AirtableClient,
+    config::SyncConfig,
+    notion::NotionClient,
+    ratelimit::{Budget, NOTION_RATE_PER_SEC},
+    sandbox::{
+        airtable::{AirtableSandbox, AirtableSandboxConfig, TeamAirtable},
+        notion::{NotionSandbox, NotionSandboxConfig, TeamNotion},
+    },
+    secret::Secret,
+    store::Cause,
+    sync::{
+        engine::{Engine, Summary, SweepOptions},
+        pair::{self, ResolvedPair},
+    },
+};
+use serde_json::{Value, json};
+
+use super::TestDb;
+
+pub struct World {
+    pub notion: NotionSandbox,
+    pub airtable: AirtableSandbox,
+    pub team_n: TeamNotion,
+    pub team_a: TeamAirtable,
+    pub engine: Engine,
+    pub pair: ResolvedPair,
+    _db: TestDb,
+}
+
+pub const PENALTY: Duration = Duration::from_secs(1);
+
+pub async fn world(db: TestDb) -> World {
+    world_at(db, 0).await
+}
+
+pub async fn world_at(db: TestDb, offset: i64) -> World {
+    world_with(db, offset, "").await
+}
+
+/// A world whose sandbox clocks run `offset` seconds from now while it is
+/// seeded, with `options` replacing the example's `create_notion_pages` line.
+pub async fn world_with(db: TestDb, offset: i64, options: &str) -> World {
+    let notion = NotionSandbox::start_local(NotionSandboxConfig::default())
+        .await
+        .unwrap();
+    let airtable = AirtableSandbox::start_local(AirtableSandboxConfig {
+        penalty: PENALTY,
+        ..AirtableSandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    set_clocks(&notion, &airtable, offset).await;
+    let team_n = notion.seed_team();
+    let team_a = airtable.seed_team();
+    let text = std::fs::read_to_string("sync.example.toml")
+        .unwrap()
+        .replace("00000000-0000-0000-0000-000000000000", &team_n.database_id)
+        .replace("appXXXXXXXXXXXXXX", &team_a.base_id);
+    let text = if options.is_empty() {
+        text
+    } else {
+        text.replace("create_notion_pages = false", options)
+    };
+    let config = SyncConfig::parse(&text).unwrap();
+    let budget = Arc::new(Budget::new("notion", NOTION_RATE_PER_SEC, 3));
+    let notion_client =
+        NotionClient::new(&notion.base_url(), Secret::new(notion.token()), budget).unwrap();
+    let airtable_client = AirtableClient::new(&airtable.base_url(), Secret::new(airtable.token()))
+        .unwrap()
+        .with_penalty(PENALTY);
+    let pair = pair::load(&config.pairs[0], &notion_client, &airtable_client)
+        .await
+        .unwrap();
+    let engine = Engine {
+        notion: notion_client,
+        airtable: airtable_client,
+        store: db.store.clone(),
+    };
+    World {
+        notion,
+        airtable,
+        team_n,
+        team_a,
+        engine,
+        pair,
+        _db: db,
+    }
+}
+
+pub async fn set_clocks(notion: &NotionSandbox, airtable: &AirtableSandbox, offset: i64) {
+    notion.set_clock_offset_seconds(offset);
+    let url = format!("{}/_sandbox/clock", airtable.base_url());
+    let response = reqwest::Client::new()
+        .post(url)
+        .json(&json!({ "offset_seconds": offset }))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+}
+
+impl World {
+    pub async fn sweep(&self, full: bool) -> Summary {
+        let opts = SweepOptions {
+            full,
+            dry_run: false,
+            cause: Cause::Sweep,
+        };
+        self.engine.sweep(&self.pair, opts).await.unwrap()
+    }
+
+    pub fn rows(&self) -> Vec<Value> {
+        self.airtable
+            .records(&self.team_a.base_id, &self.team_a.table_id)
+    }
+
+    pub fn row_for(&self, page_id: &str) -> Value {
+        let rows: Vec<Value> = self
+            .rows()
+            .into_iter()
+            .filter(|r| r["fields"]["Notion Page ID"] == json!(page_id))
+            .collect();
+        assert_eq!(rows.len(), 1, "exactly one row for page {page_id}");
+        rows.into_iter().next().unwrap()
+    }
+
+    pub fn page(&self, id: &str) -> Value {
+        self.notion.page(id).expect("page exists")
+    }
+
+    pub fn user(&self, name: &str) -> String {
+        self.team_n
+            .people
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, id)| id.clone())
+            .unwrap()
+    }
+
+    pub fn person(&self) -> String {
+        self.team_n.people[0].1.clone()
+    }
+
+    pub fn calls(&self) -> (u64, u64) {
+        (self.notion.calls().total(), self.airtable.calls().total())
+    }
+}
+
+pub fn text_of(prop: &Value) -> String {
+    let ty = prop["type"].as_str().unwrap();
+    prop[ty]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["plain_text"].as_str().unwrap())
+        .collect()
+}
+
+pub fn select_of(prop: &Value) -> Value {
+    let ty = prop["type"].as_str().unwrap();
+    prop[ty]["name"].clone()
+}
+
+/// Every mapped value of every live page equals its row's.
+pub fn assert_in_sync(w: &World) {
+    for page_id in &w.team_n.page_ids {
+        let page = w.page(page_id);
+        if page["in_trash"] == json!(true) {
+            continue;
+        }
+        let row = w.row_for(page_id);
+        let (p, f) = (&page["properties"], &row["fields"]);
+        assert_eq!(json!(text_of(&p["Name"])), f["Spec Name"], "{page_id}");
+        for field in ["Status", "Priority", "Target Quarter"] {
+            assert_eq!(select_of(&p[field]), f[field], "{field} of {page_id}");
+        }
+        let owners: Vec<&str> = p["Owner"]["people"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(json!(owners.join(", ")), f["Owner"], "Owner of {page_id}");
+        assert_eq!(page["url"], f["Notion URL"]);
+        for field in ["Sprint", "Blockers"] {
+            let notion = text_of(&p[field]);
+            assert_eq!(
+                notion,
+                f[field].as_str().unwrap_or_default(),
+                "{field} of {page_id}"
+            );
+        }
+        assert_eq!(
+            p["Ship Date"]["date"]["start"].as_str(),
+            f["Ship Date"].as_str(),
+            "Ship Date of {page_id}"
+        );
+        assert!(f["Last Synced"].is_string());
+    }
+}
