@@ -15,6 +15,7 @@ use crate::{
     sync::{
         engine::{Engine, SweepOptions},
         pair::{self, ResolvedPair},
+        webhooks::Ensured,
     },
 };
 
@@ -246,4 +247,72 @@ pub async fn check(env: &Env) -> anyhow::Result<usize> {
         println!("problem: {p}");
     }
     Ok(problems.len())
+}
+
+/// The `webhooks` subcommands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhooksAction {
+    Ensure,
+    List,
+    Refresh,
+}
+
+/// `webhooks ensure|list|refresh`: the Airtable webhooks of every pair.
+pub async fn webhooks(env: &Env, action: WebhooksAction) -> anyhow::Result<()> {
+    let config = env.load_sync_config()?;
+    let (notion, airtable) = clients(env)?;
+    let store = open_store(env).await?;
+    let pairs = resolve_pairs(&config, None, &notion, &airtable).await?;
+    let engine = Engine {
+        notion,
+        airtable,
+        store,
+    };
+    for pair in &pairs {
+        match action {
+            WebhooksAction::Ensure => {
+                let public_url = env.public_url.as_deref().ok_or_else(|| {
+                    anyhow::anyhow!("PUBLIC_URL is required: the https address at which Airtable reaches this service")
+                })?;
+                match engine.ensure_webhook(pair, public_url).await? {
+                    Ensured::Created(id) => println!("{}: registered webhook {id}", pair.name()),
+                    Ensured::Existing(id) => {
+                        println!("{}: webhook {id} already registered", pair.name())
+                    }
+                }
+            }
+            WebhooksAction::Refresh => {
+                for id in engine.refresh_webhooks(pair).await? {
+                    println!("{}: refreshed webhook {id} (7 more days)", pair.name());
+                }
+            }
+            WebhooksAction::List => {
+                let lines = engine.list_webhooks(pair).await?;
+                if lines.is_empty() {
+                    println!(
+                        "{}: no webhook registered (run `webhooks ensure`)",
+                        pair.name()
+                    );
+                }
+                for l in lines {
+                    println!(
+                        "{}: {} expires {} notifications {} hook {} cursor {}{} last result {}",
+                        l.pair,
+                        l.webhook_id,
+                        l.expires_at.as_deref().unwrap_or("never"),
+                        if l.notifications_enabled { "on" } else { "OFF" },
+                        if l.hook_enabled { "on" } else { "OFF" },
+                        l.cursor,
+                        if l.missing_in_airtable {
+                            " MISSING IN AIRTABLE"
+                        } else {
+                            ""
+                        },
+                        l.last_result.map_or("none".to_owned(), |r| r.to_string()),
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
 }

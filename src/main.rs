@@ -145,7 +145,15 @@ async fn run(command: Command, env: Env) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         },
-        Command::Webhooks { .. } => not_available("webhooks", "the webhook pipeline"),
+        Command::Webhooks { action } => {
+            let action = match action {
+                WebhooksAction::Ensure => commands::WebhooksAction::Ensure,
+                WebhooksAction::List => commands::WebhooksAction::List,
+                WebhooksAction::Refresh => commands::WebhooksAction::Refresh,
+            };
+            commands::webhooks(&env, action).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Log {
             pair,
             record,
@@ -177,7 +185,7 @@ async fn migrate(env: &Env) -> anyhow::Result<ExitCode> {
 fn not_available(command: &str, arrives_with: &str) -> anyhow::Result<ExitCode> {
     eprintln!(
         "`{command}` is not available in this version yet: it arrives with {arrives_with}. \
-         Available now: `migrate`, `sandbox`, `reconcile`, `log` and `check`."
+         Available now: `migrate`, `sandbox`, `reconcile`, `log`, `check` and `webhooks`."
     );
     Ok(ExitCode::from(EXIT_NOT_AVAILABLE))
 }
