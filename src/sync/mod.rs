@@ -10,3 +10,4 @@ pub mod payloads;
 pub mod plan;
 pub mod value;
 pub mod webhooks;
+pub mod service;
