@@ -432,8 +432,16 @@ impl Engine {
             summary.planned_writes = plans.iter().flat_map(describe).collect();
             return Ok(summary);
         }
+        // Notion first: renaming a page changes its URL, which the Airtable
+        // write then carries.
+        let failed_notion = self.write_notion(pair, &mut plans, &mut summary).await?;
+        for plan in plans
+            .iter_mut()
+            .filter(|p| failed_notion.contains(&p.page_id))
+        {
+            plan.airtable = AirtableWrite::None;
+        }
         let failed = self.write_airtable(pair, &mut plans, &mut summary).await?;
-        let failed_notion = self.write_notion(&plans, &failed, &mut summary).await?;
         let done: Vec<&Plan> = plans
             .iter()
             .filter(|p| !failed.contains(&p.page_id) && !failed_notion.contains(&p.page_id))
@@ -530,24 +538,25 @@ impl Engine {
         Ok(failed)
     }
 
+    /// Notion writes, one request per page. Returns the pages refused (Fatal).
     async fn write_notion(
         &self,
-        plans: &[Plan],
-        skip: &[String],
+        pair: &ResolvedPair,
+        plans: &mut [Plan],
         summary: &mut Summary,
     ) -> anyhow::Result<Vec<String>> {
         let mut failed = Vec::new();
-        for plan in plans.iter().filter(|p| !skip.contains(&p.page_id)) {
+        for plan in plans.iter_mut() {
             let result = match &plan.notion {
                 NotionWrite::None => continue,
                 NotionWrite::Update {
                     page_id,
                     properties,
-                } => self.notion.update_page(page_id, properties).await.map(drop),
-                NotionWrite::Trash { page_id } => self.notion.trash_page(page_id).await.map(drop),
+                } => self.notion.update_page(page_id, properties).await,
+                NotionWrite::Trash { page_id } => self.notion.trash_page(page_id).await,
             };
             match result {
-                Ok(()) => {}
+                Ok(page) => carry_new_url(pair, plan, page.url),
                 Err(e @ ApiError::Fatal { .. }) => {
                     summary
                         .problems
@@ -603,6 +612,36 @@ impl Engine {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// A Notion write that renamed the page changed its URL: send the new one to
+/// Airtable with the record's other changes (or on its own).
+fn carry_new_url(pair: &ResolvedPair, plan: &mut Plan, url: Option<String>) {
+    let (Some(field), Some(url)) = (&pair.config.airtable_notion_url_field, url) else {
+        return;
+    };
+    if plan.notion_url.as_deref() == Some(url.as_str()) {
+        return;
+    }
+    let stamp = |fields: &mut Map<String, Json>| {
+        fields.insert(field.clone(), Json::String(url.clone()));
+        if let Some(synced) = &pair.config.airtable_last_synced_field {
+            let now = super::value::format_instant(OffsetDateTime::now_utc());
+            fields.insert(synced.clone(), Json::String(now));
+        }
+    };
+    match &mut plan.airtable {
+        AirtableWrite::Upsert(fields) | AirtableWrite::Update { fields, .. } => stamp(fields),
+        AirtableWrite::Delete { .. } => {}
+        AirtableWrite::None => {
+            if let Some(record_id) = plan.record_id.clone() {
+                let mut fields = Map::new();
+                stamp(&mut fields);
+                plan.airtable = AirtableWrite::Update { record_id, fields };
+            }
+        }
+    }
+    plan.notion_url = Some(url);
 }
 
 /// Who changed the record, when the service wrote nothing.

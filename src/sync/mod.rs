@@ -8,6 +8,6 @@ pub mod merge;
 pub mod pair;
 pub mod payloads;
 pub mod plan;
+pub mod service;
 pub mod value;
 pub mod webhooks;
-pub mod service;

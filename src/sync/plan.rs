@@ -81,6 +81,9 @@ pub enum ChangeKind {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {
     pub page_id: String,
+    /// The page's URL when planned (a title change on the Notion write
+    /// changes it; the engine then sends the new one to Airtable).
+    pub notion_url: Option<String>,
     pub record_id: Option<String>,
     pub airtable: AirtableWrite,
     pub notion: NotionWrite,
@@ -107,6 +110,7 @@ pub fn plan_page(
 ) -> Plan {
     let mut plan = Plan {
         page_id: page.id.clone(),
+        notion_url: page.url.clone(),
         record_id: record
             .map(|r| r.id.clone())
             .or_else(|| link.and_then(|l| l.airtable_record_id.clone())),

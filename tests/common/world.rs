@@ -47,11 +47,25 @@ pub async fn world_at(db: TestDb, offset: i64) -> World {
 /// A world whose sandbox clocks run `offset` seconds from now while it is
 /// seeded, with `options` replacing the example's `create_notion_pages` line.
 pub async fn world_with(db: TestDb, offset: i64, options: &str) -> World {
-    let notion = NotionSandbox::start_local(NotionSandboxConfig::default())
-        .await
-        .unwrap();
+    build(db, offset, options, true).await
+}
+
+/// A world with both vendors' rate limits off (for long randomized runs;
+/// the limits themselves are tested elsewhere).
+pub async fn world_unthrottled(db: TestDb) -> World {
+    build(db, 0, "", false).await
+}
+
+async fn build(db: TestDb, offset: i64, options: &str, rate_limit: bool) -> World {
+    let notion = NotionSandbox::start_local(NotionSandboxConfig {
+        rate_limit,
+        ..NotionSandboxConfig::default()
+    })
+    .await
+    .unwrap();
     let airtable = AirtableSandbox::start_local(AirtableSandboxConfig {
         penalty: PENALTY,
+        rate_limit,
         ..AirtableSandboxConfig::default()
     })
     .await
@@ -69,12 +83,25 @@ pub async fn world_with(db: TestDb, offset: i64, options: &str) -> World {
         text.replace("create_notion_pages = false", options)
     };
     let config = SyncConfig::parse(&text).unwrap();
-    let budget = Arc::new(Budget::new("notion", NOTION_RATE_PER_SEC, 3));
-    let notion_client =
-        NotionClient::new(&notion.base_url(), Secret::new(notion.token()), budget).unwrap();
+    let budget = if rate_limit {
+        Budget::new("notion", NOTION_RATE_PER_SEC, 3)
+    } else {
+        Budget::unlimited("notion")
+    };
+    let notion_client = NotionClient::new(
+        &notion.base_url(),
+        Secret::new(notion.token()),
+        Arc::new(budget),
+    )
+    .unwrap();
     let airtable_client = AirtableClient::new(&airtable.base_url(), Secret::new(airtable.token()))
         .unwrap()
         .with_penalty(PENALTY);
+    let airtable_client = if rate_limit {
+        airtable_client
+    } else {
+        airtable_client.with_rate(10_000.0)
+    };
     let pair = pair::load(&config.pairs[0], &notion_client, &airtable_client)
         .await
         .unwrap();
