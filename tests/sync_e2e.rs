@@ -297,6 +297,30 @@ async fn airtable_rows_become_notion_pages_once(db: TestDb) {
         .unwrap();
     assert_eq!(one.created_in_notion, 0);
     assert_eq!(w.rows().len(), 49);
+    // A copy of a linked page carries the row id too; it must get a row of
+    // its own, not steal the original's.
+    let copy = w
+        .notion
+        .insert_page_as_person(
+            &w.team_n.data_source_id,
+            &w.person(),
+            json!({
+                "Name": { "title": [{ "text": { "content": "Data retention v1 (copy)" } }] },
+                "Airtable Record ID": { "rich_text": [{ "text": { "content": row } }] },
+            }),
+        )
+        .unwrap();
+    let after = w.sweep(true).await;
+    assert!(after.problems.is_empty(), "{:?}", after.problems);
+    assert_eq!(after.created_in_airtable, 1, "{after:?}");
+    assert_eq!(
+        w.airtable.record(base, table, &row).unwrap()["fields"]["Notion Page ID"],
+        json!(page_id)
+    );
+    assert_eq!(
+        w.row_for(&copy)["fields"]["Spec Name"],
+        json!("Data retention v1 (copy)")
+    );
 }
 
 macro_rules! both_backends {

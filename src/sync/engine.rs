@@ -794,7 +794,11 @@ fn plan_all(pair: &ResolvedPair, snap: &SideSnapshot, now: OffsetDateTime) -> Ve
                 .get(&page.id)
                 .copied()
                 .or_else(|| {
-                    record_id_of(pair, page).and_then(|id| records_by_id.get(id.as_str()).copied())
+                    // A page carrying a row's id claims it only while the row
+                    // names no page (a copied page must not steal its row).
+                    record_id_of(pair, page)
+                        .and_then(|id| records_by_id.get(id.as_str()).copied())
+                        .filter(|r| page_id_of(pair, r).is_none())
                 })
                 .or_else(|| matches.remove(&page.id)),
         };
