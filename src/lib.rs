@@ -13,6 +13,7 @@ pub mod airtable;
 pub mod api_error;
 pub mod commands;
 pub mod config;
+pub mod http;
 pub mod jobs;
 pub mod notion;
 pub mod ratelimit;

@@ -1,0 +1,278 @@
+//! The admin API (Bearer `ADMIN_TOKEN`): queue a sweep, inspect and retry
+//! jobs, read the sync log and the conflicts. JSON in and out.
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{
+        Path, Query, State,
+        rejection::{PathRejection, QueryRejection},
+    },
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde::Deserialize;
+use serde_json::json;
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+
+use super::{HttpError, Shared, auth::Admin};
+use crate::{
+    jobs::kinds::JobSpec,
+    store::{Job, JobId, JobState, LogEntry, LogQuery, Store, now_ms},
+};
+
+const DEFAULT_LIMIT: i64 = 100;
+const MAX_LIMIT: i64 = 1000;
+
+pub(crate) fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/reconcile", post(reconcile))
+        .route("/api/jobs", get(list_jobs))
+        .route("/api/jobs/{id}/retry", post(retry_job))
+        .route("/api/log", get(sync_log))
+        .route("/api/conflicts", get(conflicts))
+}
+
+/// `POST /reconcile` body; both fields optional, and so is the body.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ReconcileRequest {
+    pair: Option<String>,
+    #[serde(default)]
+    full: bool,
+}
+
+/// Enqueue a sweep per pair (or of the named pair) and answer 202 at once.
+/// A sweep already pending for the pair absorbs the request (same key).
+async fn reconcile(
+    _: Admin,
+    State(state): State<Shared>,
+    body: Bytes,
+) -> Result<Response, HttpError> {
+    let request = parse_reconcile(&body)?;
+    let pairs: Vec<String> = match request.pair {
+        Some(pair) if state.pairs.contains(&pair) => vec![pair],
+        Some(pair) => {
+            return Err(HttpError::NotFound(format!(
+                "no pair named `{pair}`; configured pairs: {}",
+                state.pairs.names().join(", ")
+            )));
+        }
+        None => state.pairs.names().to_vec(),
+    };
+    let now = now_ms();
+    let jobs: Vec<_> = pairs
+        .iter()
+        .map(|pair| {
+            let spec = JobSpec::Sweep {
+                pair: pair.clone(),
+                full: request.full,
+            };
+            spec.to_new_job(now)
+        })
+        .collect();
+    let mut tx = state.store.begin().await?;
+    let outcomes = tx.enqueue_many(&jobs, now).await?;
+    tx.commit().await?;
+    let queued: Vec<_> = pairs
+        .iter()
+        .zip(&outcomes)
+        .map(|(pair, outcome)| {
+            json!({
+                "pair": pair,
+                "full": request.full,
+                "job_id": outcome.id(),
+                "coalesced": matches!(outcome, crate::store::EnqueueOutcome::Coalesced(_)),
+            })
+        })
+        .collect();
+    tracing::info!(
+        ?pairs,
+        full = request.full,
+        "sweep requested through /reconcile"
+    );
+    Ok((StatusCode::ACCEPTED, Json(json!({"jobs": queued}))).into_response())
+}
+
+fn parse_reconcile(body: &[u8]) -> Result<ReconcileRequest, HttpError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(ReconcileRequest::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        HttpError::bad_request(format!(
+            "expected an empty body or {{\"pair\": \"NAME\", \"full\": true}}: {e}"
+        ))
+    })
+}
+
+#[derive(Deserialize)]
+struct JobsQuery {
+    state: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/jobs?state=dead&limit=N`: newest first.
+async fn list_jobs(
+    _: Admin,
+    State(state): State<Shared>,
+    query: Result<Query<JobsQuery>, QueryRejection>,
+) -> Result<Json<Vec<Job>>, HttpError> {
+    let Query(query) = query.map_err(bad_query)?;
+    let job_state = query
+        .state
+        .map(|s| {
+            s.parse::<JobState>().map_err(|_| {
+                HttpError::bad_request(format!(
+                    "unknown job state `{s}`: use pending, running, done or dead"
+                ))
+            })
+        })
+        .transpose()?;
+    let jobs = state
+        .store
+        .list_jobs(job_state, limit(query.limit)?)
+        .await?;
+    Ok(Json(jobs))
+}
+
+/// `POST /api/jobs/{id}/retry`: a dead job goes back to pending, due now.
+async fn retry_job(
+    _: Admin,
+    State(state): State<Shared>,
+    id: Result<Path<JobId>, PathRejection>,
+) -> Result<Response, HttpError> {
+    let Path(id) = id.map_err(|e| HttpError::bad_request(e.body_text()))?;
+    if let Some(pending) = retry_dead(&state.store, id).await? {
+        tracing::info!(
+            job_id = id,
+            pending_job_id = pending,
+            "dead job retried by an operator"
+        );
+        let body = Json(json!({"retried": id, "job_id": pending}));
+        return Ok((StatusCode::ACCEPTED, body).into_response());
+    }
+    match state.store.get_job(id).await? {
+        None => Err(HttpError::NotFound(format!("no job {id}"))),
+        Some(job) => Err(HttpError::Conflict(format!(
+            "job {id} is {}: only dead jobs can be retried",
+            job.state
+        ))),
+    }
+}
+
+#[derive(Deserialize)]
+struct LogParams {
+    pair: Option<String>,
+    record: Option<String>,
+    since: Option<String>,
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/log?pair=&record=&since=&before=&limit=`: newest first; for the
+/// next page pass the smallest `id` seen as `before`.
+async fn sync_log(
+    _: Admin,
+    State(state): State<Shared>,
+    params: Result<Query<LogParams>, QueryRejection>,
+) -> Result<Json<Vec<LogEntry>>, HttpError> {
+    let Query(params) = params.map_err(bad_query)?;
+    let query = LogQuery {
+        pair: params.pair,
+        record: params.record,
+        since: params.since.as_deref().map(parse_since).transpose()?,
+        before_id: params.before,
+        conflicts_only: false,
+        limit: limit(params.limit)?,
+    };
+    Ok(Json(state.store.query_log(&query).await?))
+}
+
+#[derive(Deserialize)]
+struct ConflictParams {
+    pair: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/conflicts?pair=&limit=`: the newest conflicts with both values.
+async fn conflicts(
+    _: Admin,
+    State(state): State<Shared>,
+    params: Result<Query<ConflictParams>, QueryRejection>,
+) -> Result<Json<Vec<LogEntry>>, HttpError> {
+    let Query(params) = params.map_err(bad_query)?;
+    let limit = limit(params.limit)?;
+    let entries = state
+        .store
+        .list_conflicts(params.pair.as_deref(), limit)
+        .await?;
+    Ok(Json(entries))
+}
+
+/// `Store::retry_dead`, driven on a blocking thread. Its future (a
+/// transaction written as an async closure) cannot be proven `Send`
+/// ("implementation of `Send` is not general enough", rust-lang/rust#110338),
+/// and a handler's future must be; built and awaited inside the closure, it
+/// need not be.
+async fn retry_dead(store: &Store, id: JobId) -> Result<Option<JobId>, HttpError> {
+    let store = store.clone();
+    let runtime = tokio::runtime::Handle::current();
+    let retried = tokio::task::spawn_blocking(move || {
+        runtime.block_on(async move { store.retry_dead(id, now_ms()).await })
+    })
+    .await
+    .map_err(|e| HttpError::Internal(format!("retrying job {id} panicked: {e}")))?;
+    Ok(retried?)
+}
+
+fn bad_query(e: QueryRejection) -> HttpError {
+    HttpError::bad_request(e.body_text())
+}
+
+fn limit(requested: Option<i64>) -> Result<i64, HttpError> {
+    match requested {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(n) => Err(HttpError::bad_request(format!(
+            "limit {n} is out of range: use 1 to {MAX_LIMIT}"
+        ))),
+    }
+}
+
+/// Epoch milliseconds, or an RFC 3339 time such as `2025-01-31T09:00:00Z`.
+fn parse_since(since: &str) -> Result<i64, HttpError> {
+    if let Ok(ms) = since.parse::<i64>() {
+        return Ok(ms);
+    }
+    let at = OffsetDateTime::parse(since, &Rfc3339).map_err(|_| {
+        HttpError::bad_request(format!(
+            "since `{since}` is neither epoch milliseconds nor an RFC 3339 time"
+        ))
+    })?;
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000)
+        .map_err(|_| HttpError::bad_request(format!("since `{since}` is out of range")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_accepts_milliseconds_and_rfc3339() {
+        assert_eq!(parse_since("1700000000000").unwrap(), 1_700_000_000_000);
+        assert_eq!(parse_since("1970-01-01T00:00:01.5Z").unwrap(), 1500);
+        assert!(parse_since("yesterday").is_err());
+    }
+
+    #[test]
+    fn reconcile_body_is_optional_and_strict() {
+        let empty = parse_reconcile(b"").unwrap();
+        assert!(empty.pair.is_none() && !empty.full);
+        let named = parse_reconcile(br#"{"pair":"specs","full":true}"#).unwrap();
+        assert_eq!(named.pair.as_deref(), Some("specs"));
+        assert!(named.full);
+        assert!(parse_reconcile(br#"{"fulll":true}"#).is_err());
+        assert!(parse_reconcile(b"nope").is_err());
+    }
+}

@@ -1,0 +1,92 @@
+//! Which pair a Notion database or data source belongs to.
+
+use std::collections::HashMap;
+
+use crate::sync::pair::ResolvedPair;
+
+/// Maps Notion database ids and data source ids to pair names. Built once at
+/// start from the resolved pairs; an id it does not know is "not ours".
+#[derive(Debug, Clone, Default)]
+pub struct PairDirectory {
+    by_id: HashMap<String, String>,
+    names: Vec<String>,
+}
+
+impl PairDirectory {
+    /// `(pair name, database id, data source id)` per pair; ids in any
+    /// spelling (dashed or not, any case), empty ids skipped.
+    pub fn new(entries: Vec<(String, String, String)>) -> Self {
+        let mut directory = Self::default();
+        for (name, database_id, data_source_id) in entries {
+            for id in [database_id, data_source_id] {
+                if !id.trim().is_empty() {
+                    directory.by_id.insert(normalize_id(&id), name.clone());
+                }
+            }
+            if !directory.names.contains(&name) {
+                directory.names.push(name);
+            }
+        }
+        directory
+    }
+
+    pub fn from_resolved(pairs: &[ResolvedPair]) -> Self {
+        Self::new(
+            pairs
+                .iter()
+                .map(|p| {
+                    let name = p.name().to_owned();
+                    (name, p.database_id.clone(), p.data_source_id.clone())
+                })
+                .collect(),
+        )
+    }
+
+    /// The pair whose database or data source has this id.
+    pub fn pair_for(&self, notion_id: &str) -> Option<&str> {
+        self.by_id.get(&normalize_id(notion_id)).map(String::as_str)
+    }
+
+    /// Every pair, in configuration order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    pub fn contains(&self, pair: &str) -> bool {
+        self.names.iter().any(|n| n == pair)
+    }
+}
+
+/// Notion ids are UUIDs written with or without dashes.
+pub(crate) fn normalize_id(id: &str) -> String {
+    id.trim()
+        .chars()
+        .filter(|c| *c != '-')
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_match_in_any_spelling_and_unknown_ids_are_not_ours() {
+        let dir = PairDirectory::new(vec![(
+            "specs".into(),
+            "36cc9195-760f-4fff-a67e-3a46c559b176".into(),
+            "98024F3CB1D34AECA301F01E0DACF023".into(),
+        )]);
+        assert_eq!(
+            dir.pair_for("36cc9195760f4fffa67e3a46c559b176"),
+            Some("specs")
+        );
+        assert_eq!(
+            dir.pair_for("98024f3c-b1d3-4aec-a301-f01e0dacf023"),
+            Some("specs")
+        );
+        assert_eq!(dir.pair_for("00000000-0000-0000-0000-000000000000"), None);
+        assert_eq!(dir.names(), ["specs".to_owned()]);
+        assert!(dir.contains("specs") && !dir.contains("tasks"));
+    }
+}
