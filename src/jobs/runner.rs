@@ -1,0 +1,380 @@
+//! The job runner: claims due jobs from the store and runs them on a
+//! [`JobHandler`], a few at a time.
+//!
+//! - **Claiming** is one committed statement; no transaction stays open
+//!   while a handler calls the APIs. After a successful claim the runner
+//!   claims again at once; when nothing is due it waits for a wake-up
+//!   ([`Runner::waker`], `LISTEN jobs_ready` on Postgres) or the poll
+//!   interval, whichever comes first: wake-ups are only hints.
+//! - **Each job** runs in a task of its own, next to a heartbeat that extends
+//!   its lease; when the lease is lost (another worker reclaimed the job
+//!   after it expired) the run is abandoned. Completion is fenced by the
+//!   lease token, so a late finisher changes nothing. See [`super::attempt`].
+//! - **Shutdown**: stop claiming, give in-flight jobs the grace period, then
+//!   abandon the rest and release their leases (pending again, attempt not
+//!   spent) before returning.
+
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use futures::FutureExt;
+use tokio::{
+    sync::{Notify, watch},
+    task::{JoinHandle, JoinSet},
+};
+
+use super::{
+    attempt::{self, Outcome},
+    backoff::Backoff,
+    handler::JobHandler,
+    wakeup::{self, JobsNotifier},
+};
+use crate::store::{Backend, Store, StoreError, now_ms};
+
+/// How a runner works. The defaults suit the service.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// Jobs run at once by this runner.
+    pub concurrency: usize,
+    /// How long a claim (and each heartbeat) holds a job: a worker that dies
+    /// loses its jobs to others this long after its last heartbeat.
+    pub lease: Duration,
+    /// How often a running job's lease is extended; well under `lease`.
+    pub heartbeat: Duration,
+    /// Longest wait between looks for due jobs when nothing wakes the runner.
+    pub poll_interval: Duration,
+    /// How long shutdown waits for in-flight jobs before releasing them.
+    pub shutdown_grace: Duration,
+    /// Delays between attempts of a failing job.
+    pub backoff: Backoff,
+    /// The Postgres URL to `LISTEN jobs_ready` on (the store does not share
+    /// its pool, so the runner opens its own connection). None: wake-ups
+    /// come only from [`Runner::waker`], and the poll loop.
+    pub listen_url: Option<String>,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        let lease = Duration::from_secs(30);
+        Self {
+            concurrency: 4,
+            lease,
+            heartbeat: lease / 3,
+            poll_interval: Duration::from_secs(1),
+            shutdown_grace: Duration::from_secs(20),
+            backoff: Backoff::default(),
+            listen_url: None,
+        }
+    }
+}
+
+impl RunnerConfig {
+    /// A lease of `lease`, heartbeated every third of it.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self.heartbeat = lease / 3;
+        self
+    }
+}
+
+/// What a runner did so far (since it was created).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunnerStats {
+    pub claimed: u64,
+    pub completed: u64,
+    /// Failed and scheduled for another attempt.
+    pub retried: u64,
+    /// Rate limited while running: rescheduled, attempt not spent.
+    pub rate_limited: u64,
+    /// Not run because a budget was under a 429 penalty: rescheduled to its
+    /// end, attempt not spent.
+    pub deferred: u64,
+    /// Failed on their last attempt.
+    pub dead: u64,
+    /// Given back at shutdown, attempt not spent.
+    pub released: u64,
+    /// Another worker held the lease when this one tried to extend it or
+    /// record the outcome: nothing recorded.
+    pub lease_lost: u64,
+    /// The outcome could not be recorded (database unavailable): the job runs
+    /// again once its lease expires.
+    pub unrecorded: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    claimed: AtomicU64,
+    completed: AtomicU64,
+    retried: AtomicU64,
+    rate_limited: AtomicU64,
+    deferred: AtomicU64,
+    dead: AtomicU64,
+    released: AtomicU64,
+    lease_lost: AtomicU64,
+    unrecorded: AtomicU64,
+}
+
+impl Counters {
+    fn record(&self, outcome: Outcome) {
+        let counter = match outcome {
+            Outcome::Completed => &self.completed,
+            Outcome::Retried => &self.retried,
+            Outcome::RateLimited => &self.rate_limited,
+            Outcome::Deferred => &self.deferred,
+            Outcome::Dead => &self.dead,
+            Outcome::Released => &self.released,
+            Outcome::LeaseLost => &self.lease_lost,
+            Outcome::Unrecorded => &self.unrecorded,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> RunnerStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        RunnerStats {
+            claimed: get(&self.claimed),
+            completed: get(&self.completed),
+            retried: get(&self.retried),
+            rate_limited: get(&self.rate_limited),
+            deferred: get(&self.deferred),
+            dead: get(&self.dead),
+            released: get(&self.released),
+            lease_lost: get(&self.lease_lost),
+            unrecorded: get(&self.unrecorded),
+        }
+    }
+}
+
+/// Runs jobs from `store` on `handler`. One runner per process is enough;
+/// several (in one process or many) may share a database.
+pub struct Runner<H> {
+    inner: Arc<Inner<H>>,
+}
+
+/// What every job task of a runner shares.
+pub(super) struct Inner<H> {
+    pub(super) handler: Arc<H>,
+    pub(super) shared: Arc<Shared>,
+    waker: Arc<Notify>,
+}
+
+/// The part of a runner that does not depend on the handler's type (kept
+/// apart so that the code recording outcomes is not generic).
+pub(super) struct Shared {
+    pub(super) store: Store,
+    pub(super) config: RunnerConfig,
+    counters: Counters,
+}
+
+impl Shared {
+    pub(super) fn record(&self, outcome: Outcome) {
+        self.counters.record(outcome);
+    }
+}
+
+impl<H: JobHandler> Runner<H> {
+    pub fn new(store: Store, handler: Arc<H>, config: RunnerConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                handler,
+                shared: Arc::new(Shared {
+                    store,
+                    config,
+                    counters: Counters::default(),
+                }),
+                waker: Arc::new(Notify::new()),
+            }),
+        }
+    }
+
+    /// Wakes the runner to look for due jobs now (e.g. the HTTP layer of
+    /// the same process after enqueueing).
+    pub fn waker(&self) -> Arc<Notify> {
+        Arc::clone(&self.inner.waker)
+    }
+
+    /// A notifier that wakes this runner; add Postgres with
+    /// [`JobsNotifier::with_postgres`] to wake other processes too.
+    pub fn notifier(&self) -> JobsNotifier {
+        JobsNotifier::local(self.waker())
+    }
+
+    pub fn handler(&self) -> &Arc<H> {
+        &self.inner.handler
+    }
+
+    pub fn stats(&self) -> RunnerStats {
+        self.inner.shared.counters.snapshot()
+    }
+
+    /// Run jobs until `shutdown` resolves, then shut down gracefully (see the
+    /// module doc). Database errors are logged and retried at the poll
+    /// interval, never fatal: the runner outlives an outage. Drive it to the
+    /// end: dropping the future instead stops the jobs without releasing
+    /// them (they run again once their leases expire).
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) -> RunnerStats {
+        let _listener = self.start_listener();
+        let mut slots = Slots::new(Arc::clone(&self.inner));
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            if shutdown.as_mut().now_or_never().is_some() {
+                break;
+            }
+            slots.reap();
+            match slots.claim_if_room().await {
+                // Probably more due: claim again at once.
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "could not claim a job; trying again at the next poll")
+                }
+            }
+            tokio::select! {
+                biased;
+                () = shutdown.as_mut() => break,
+                // A slot is free (and the finished job's key may have a
+                // follow-up job that can run now).
+                Some(()) = slots.join_next() => {}
+                () = self.inner.waker.notified(), if slots.has_room() => {}
+                () = tokio::time::sleep(self.inner.shared.config.poll_interval) => {}
+            }
+        }
+        slots.shut_down().await;
+        self.stats()
+    }
+
+    /// Run every job that is due now (and those that become due while
+    /// running, e.g. a retry without delay), `concurrency` at a time, and
+    /// return once none is due or running: deterministic draining for
+    /// tests, the demo and one-shot CLI commands. Stats are cumulative.
+    pub async fn run_until_idle(&self) -> Result<RunnerStats, StoreError> {
+        let mut slots = Slots::new(Arc::clone(&self.inner));
+        loop {
+            loop {
+                match slots.claim_if_room().await {
+                    Ok(true) => continue,
+                    Ok(false) => break,
+                    Err(e) => {
+                        slots.drain().await;
+                        return Err(e);
+                    }
+                }
+            }
+            if slots.join_next().await.is_none() {
+                return Ok(self.stats());
+            }
+        }
+    }
+
+    fn start_listener(&self) -> Option<AbortOnDrop> {
+        if self.inner.shared.store.backend() != Backend::Postgres {
+            return None;
+        }
+        let Some(url) = self.inner.shared.config.listen_url.clone() else {
+            tracing::info!("no LISTEN URL configured: the runner polls for jobs");
+            return None;
+        };
+        let waker = self.waker();
+        Some(AbortOnDrop(tokio::spawn(wakeup::listen(url, waker))))
+    }
+}
+
+/// The jobs in flight of one `run`/`run_until_idle` call.
+struct Slots<H> {
+    inner: Arc<Inner<H>>,
+    tasks: JoinSet<()>,
+    /// Set at the end of the shutdown grace: in-flight jobs release their
+    /// leases and stop.
+    abandon: watch::Sender<bool>,
+}
+
+impl<H: JobHandler> Slots<H> {
+    fn new(inner: Arc<Inner<H>>) -> Self {
+        Self {
+            inner,
+            tasks: JoinSet::new(),
+            abandon: watch::channel(false).0,
+        }
+    }
+
+    fn has_room(&self) -> bool {
+        self.tasks.len() < self.inner.shared.config.concurrency.max(1)
+    }
+
+    /// Claim a due job and start it, if a slot is free; whether one started.
+    async fn claim_if_room(&mut self) -> Result<bool, StoreError> {
+        if !self.has_room() {
+            return Ok(false);
+        }
+        let shared = &self.inner.shared;
+        let Some(job) = shared.store.claim(shared.config.lease, now_ms()).await? else {
+            return Ok(false);
+        };
+        shared.counters.claimed.fetch_add(1, Ordering::Relaxed);
+        let abandon = self.abandon.subscribe();
+        self.tasks
+            .spawn(attempt::run_job(Arc::clone(&self.inner), job, abandon));
+        Ok(true)
+    }
+
+    /// Forget finished tasks without waiting.
+    fn reap(&mut self) {
+        while let Some(joined) = self.tasks.try_join_next() {
+            log_task_end(joined);
+        }
+    }
+
+    /// Wait for one task to end; None if none runs.
+    async fn join_next(&mut self) -> Option<()> {
+        self.tasks.join_next().await.map(log_task_end)
+    }
+
+    async fn drain(&mut self) {
+        while self.join_next().await.is_some() {}
+    }
+
+    /// Wait up to the grace period, then make the rest release their leases.
+    async fn shut_down(mut self) {
+        if self.tasks.is_empty() {
+            return;
+        }
+        let grace = self.inner.shared.config.shutdown_grace;
+        tracing::info!(
+            in_flight = self.tasks.len(),
+            ?grace,
+            "stopping: waiting for in-flight jobs"
+        );
+        if tokio::time::timeout(grace, self.drain()).await.is_ok() {
+            return;
+        }
+        tracing::warn!(
+            in_flight = self.tasks.len(),
+            "grace period over: releasing the leases of unfinished jobs"
+        );
+        self.abandon.send_replace(true);
+        self.drain().await;
+    }
+}
+
+/// A job task never panics on purpose (handler panics are caught inside
+/// it); log it if one does rather than take the runner down.
+fn log_task_end(joined: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = joined {
+        tracing::error!(error = %e, "a job task ended abnormally; its lease will expire");
+    }
+}
+
+/// A task that is aborted when its handle is dropped.
+pub(super) struct AbortOnDrop<T = ()>(pub(super) JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

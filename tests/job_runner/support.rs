@@ -1,0 +1,238 @@
+//! Shared by the runner tests: a migrated database per test, closure
+//! handlers, and waiting on conditions with a deadline.
+
+use std::{
+    future::Future,
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use notion_airtable_sync::{
+    jobs::{
+        Backoff, JobError, JobHandler, Runner, RunnerConfig, RunnerStats, SharedBudget,
+        kinds::{JobSpec, Trigger},
+    },
+    store::{ClaimedJob, Job, JobId, Store, now_ms},
+};
+use sqlx::Connection;
+use tokio::{sync::oneshot, task::JoinHandle};
+
+/// A migrated store on a database of its own (SQLite file or Postgres
+/// database); the SQLite folder is removed on drop.
+pub struct TestDb {
+    pub store: Store,
+    pub url: String,
+    folder: Option<PathBuf>,
+}
+
+impl TestDb {
+    pub async fn sqlite() -> TestDb {
+        let folder =
+            std::env::temp_dir().join(format!("nas-runner-{}", uuid::Uuid::new_v4().simple()));
+        let url = format!("sqlite://{}", folder.join("sync.db").display());
+        let store = Store::connect(&url).await.expect("open SQLite");
+        store.migrate().await.expect("migrate SQLite");
+        TestDb {
+            store,
+            url,
+            folder: Some(folder),
+        }
+    }
+
+    pub async fn postgres() -> TestDb {
+        let url = fresh_postgres_database().await;
+        let store = Store::connect(&url).await.expect("connect to Postgres");
+        store.migrate().await.expect("migrate Postgres");
+        TestDb {
+            store,
+            url,
+            folder: None,
+        }
+    }
+
+    /// A second, independent pool on the same database (another replica).
+    pub async fn second_store(&self) -> Store {
+        Store::connect(&self.url).await.expect("connect again")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(folder) = &self.folder {
+            let _ = std::fs::remove_dir_all(folder);
+        }
+    }
+}
+
+/// `t_<uuid>` on the cluster of `TEST_POSTGRES_URL`; fails loudly when it is
+/// unset, so that a Postgres test never passes without Postgres.
+async fn fresh_postgres_database() -> String {
+    let admin_url = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!("TEST_POSTGRES_URL is not set; run scripts/with-postgres.sh cargo test --test job_runner")
+    });
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("connect to TEST_POSTGRES_URL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create a test database");
+    let _ = admin.close().await;
+    let mut url = url::Url::parse(&admin_url).expect("TEST_POSTGRES_URL is a URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+/// Quick retries and polls; a lease long enough not to expire by accident.
+pub fn config() -> RunnerConfig {
+    RunnerConfig {
+        concurrency: 4,
+        lease: Duration::from_secs(10),
+        heartbeat: Duration::from_secs(3),
+        poll_interval: Duration::from_millis(50),
+        shutdown_grace: Duration::from_secs(5),
+        backoff: Backoff {
+            base: Duration::from_millis(40),
+            cap: Duration::from_millis(400),
+        },
+        listen_url: None,
+    }
+}
+
+/// A handler made of a closure (and the budgets it declares).
+pub struct FnHandler<F> {
+    f: F,
+    budgets: Vec<Arc<SharedBudget>>,
+}
+
+pub fn handler<F, Fut>(f: F) -> Arc<FnHandler<F>>
+where
+    F: Fn(ClaimedJob, JobSpec) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), JobError>> + Send + 'static,
+{
+    handler_with_budgets(Vec::new(), f)
+}
+
+pub fn handler_with_budgets<F, Fut>(budgets: Vec<Arc<SharedBudget>>, f: F) -> Arc<FnHandler<F>>
+where
+    F: Fn(ClaimedJob, JobSpec) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), JobError>> + Send + 'static,
+{
+    Arc::new(FnHandler { f, budgets })
+}
+
+impl<F, Fut> JobHandler for FnHandler<F>
+where
+    F: Fn(ClaimedJob, JobSpec) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), JobError>> + Send + 'static,
+{
+    fn run(
+        &self,
+        job: &ClaimedJob,
+        spec: JobSpec,
+    ) -> impl Future<Output = Result<(), JobError>> + Send {
+        (self.f)(job.clone(), spec)
+    }
+
+    fn budgets(&self, _spec: &JobSpec) -> Vec<Arc<SharedBudget>> {
+        self.budgets.clone()
+    }
+}
+
+/// The page id a test job reconciles.
+pub fn page_of(spec: &JobSpec) -> String {
+    match spec {
+        JobSpec::ReconcilePage { page_id, .. } => page_id.clone(),
+        other => panic!("tests enqueue page reconciles only, got {other:?}"),
+    }
+}
+
+pub async fn enqueue_page(store: &Store, page: &str, max_attempts: i32) -> JobId {
+    let now = now_ms();
+    let spec = JobSpec::ReconcilePage {
+        pair: "specs".into(),
+        page_id: page.into(),
+        trigger: Trigger::Webhook,
+    };
+    let job = spec.to_new_job(now).with_max_attempts(max_attempts);
+    store.enqueue(&job, now).await.expect("enqueue").id()
+}
+
+pub async fn job(store: &Store, id: JobId) -> Job {
+    store
+        .get_job(id)
+        .await
+        .expect("read job")
+        .expect("job exists")
+}
+
+/// Poll `check` until it holds; panic naming `what` after `timeout`.
+pub async fn eventually<F, Fut>(what: &str, timeout: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Wait until a pending job is due (its backoff or rate-limit wait passed).
+pub async fn until_due(store: &Store, id: JobId) {
+    let run_at = job(store, id).await.run_at;
+    eventually("the job to be due", Duration::from_secs(10), || async {
+        now_ms() >= run_at
+    })
+    .await;
+}
+
+/// A runner running in the background until stopped.
+pub struct Background {
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<RunnerStats>,
+}
+
+pub fn start<H: JobHandler>(runner: &Arc<Runner<H>>) -> Background {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let runner = Arc::clone(runner);
+    let task = tokio::spawn(async move {
+        runner
+            .run(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Background {
+        stop: Some(stop),
+        task,
+    }
+}
+
+impl Background {
+    /// Ask for a graceful shutdown and wait for `run` to return.
+    pub async fn stop(mut self) -> RunnerStats {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await.expect("the runner does not panic")
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Sets its flag when dropped: shows that an abandoned handler was stopped.
+pub struct DropFlag(pub Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
