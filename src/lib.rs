@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod notion;
 pub mod ratelimit;
 pub mod sandbox;
+pub mod serve;
 pub mod secret;
 pub mod signature;
 pub mod store;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use notion_airtable_sync::{
-    commands, config::Env, sandbox::launch::SandboxArgs, store::Store, telemetry,
+    commands, config::Env, sandbox::launch::SandboxArgs, serve, store::Store, telemetry,
 };
 
 #[derive(Parser)]
@@ -129,7 +129,20 @@ async fn run(command: Command, env: Env) -> anyhow::Result<ExitCode> {
             notion_airtable_sync::sandbox::launch::run(args).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { .. } => not_available("serve", "the webhook pipeline"),
+        Command::Serve { role } => {
+            let role = match role {
+                Role::All => serve::Role::All,
+                Role::Api => serve::Role::Api,
+                Role::Worker => serve::Role::Worker,
+            };
+            serve::serve(
+                &env,
+                role,
+                notion_airtable_sync::sandbox::launch::shutdown_signal(),
+            )
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Reconcile {
             pair,
             full,
@@ -185,7 +198,7 @@ async fn migrate(env: &Env) -> anyhow::Result<ExitCode> {
 fn not_available(command: &str, arrives_with: &str) -> anyhow::Result<ExitCode> {
     eprintln!(
         "`{command}` is not available in this version yet: it arrives with {arrives_with}. \
-         Available now: `migrate`, `sandbox`, `reconcile`, `log`, `check` and `webhooks`."
+         Everything else is available now."
     );
     Ok(ExitCode::from(EXIT_NOT_AVAILABLE))
 }

@@ -1,0 +1,246 @@
+//! `serve`: the HTTP ingest (role `api`), the job runner and its schedules
+//! (role `worker`), or both in one process (`all`, the default).
+//!
+//! At start: migrate, resolve every pair against the live schemas, learn the
+//! service's own identities (Notion bot, Airtable user) for echo detection,
+//! and register the Airtable webhooks when `PUBLIC_URL` is set. Then:
+//! - api: verify, record and enqueue; wake the workers after each commit;
+//! - worker: run jobs; every 15 minutes queue an incremental sweep per pair,
+//!   daily a full one, and refresh the Airtable webhooks (they expire after
+//!   7 days; a daily refresh keeps them far from it).
+//!
+//! SIGTERM or Ctrl-C stops claiming, lets running jobs finish within the
+//! grace period (or releases them), and stops the server.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use axum::{extract::Request, middleware::Next, response::Response};
+use tokio::sync::watch;
+
+use crate::{
+    commands::{clients, open_store, resolve_pairs},
+    config::Env,
+    http::{self, AppState, IngestConfig, PairDirectory},
+    jobs::{JobsNotifier, Runner, RunnerConfig, kinds::JobSpec, wakeup::is_postgres_url},
+    notion::RetryPolicy,
+    store::{Store, now_ms},
+    sync::{engine::Engine, pair::ResolvedPair, service::SyncService},
+};
+
+/// Which parts run in this process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    All,
+    Api,
+    Worker,
+}
+
+impl Role {
+    fn api(self) -> bool {
+        matches!(self, Role::All | Role::Api)
+    }
+
+    fn worker(self) -> bool {
+        matches!(self, Role::All | Role::Worker)
+    }
+}
+
+/// How often the worker queues an incremental sweep of every pair.
+pub const INCREMENTAL_SWEEP_EVERY: Duration = Duration::from_secs(15 * 60);
+/// How often the worker queues a full sweep (deletions, missed events).
+pub const FULL_SWEEP_EVERY: Duration = Duration::from_secs(24 * 3600);
+/// How often Airtable webhooks are refreshed (they expire after 7 days).
+pub const WEBHOOK_REFRESH_EVERY: Duration = Duration::from_secs(24 * 3600);
+
+/// Run until `shutdown` resolves.
+pub async fn serve(
+    env: &Env,
+    role: Role,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let config = env.load_sync_config()?;
+    let store = open_store(env).await?;
+    let (notion, airtable) = clients(env)?;
+    // Jobs hand every 429 to the runner, which reschedules them without
+    // spending an attempt instead of sleeping while holding a lease.
+    let notion = notion.with_retry_policy(RetryPolicy {
+        rate_limited: 0,
+        ..RetryPolicy::default()
+    });
+    let airtable = airtable.with_retry_policy(RetryPolicy {
+        rate_limited: 0,
+        ..RetryPolicy::default()
+    });
+    let pairs = resolve_pairs(&config, None, &notion, &airtable).await?;
+    let bot_user_id = notion.me().await?.id;
+    let airtable_user_id = airtable.whoami().await?.id;
+    let engine = Engine {
+        notion,
+        airtable,
+        store: store.clone(),
+    };
+    if let (Some(url), true) = (&env.public_url, role.worker()) {
+        ensure_webhooks(&engine, &pairs, url).await;
+    }
+    let database_url = env.database_url.expose();
+    let service = Arc::new(SyncService::new(engine, pairs.clone(), airtable_user_id));
+    let runner_config = RunnerConfig {
+        listen_url: is_postgres_url(database_url).then(|| database_url.to_owned()),
+        ..RunnerConfig::default()
+    };
+    let runner = Runner::new(store.clone(), service.clone(), runner_config);
+    let notifier = notifier_for(&runner, role, database_url)?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let api = async {
+        if role.api() {
+            run_api(
+                env,
+                &store,
+                &pairs,
+                bot_user_id,
+                notifier,
+                stopped(stop_rx.clone()),
+            )
+            .await
+        } else {
+            Ok(())
+        }
+    };
+    let worker = async {
+        if role.worker() {
+            let schedules = run_schedules(&service, &store, stopped(stop_rx.clone()));
+            let (stats, ()) = tokio::join!(runner.run(stopped(stop_rx.clone())), schedules);
+            tracing::info!(?stats, "worker stopped");
+        }
+        Ok::<(), anyhow::Error>(())
+    };
+    let signal = async {
+        shutdown.await;
+        tracing::info!("shutting down: no new jobs, finishing running ones");
+        let _ = stop_tx.send(true);
+    };
+    let (api, worker, ()) = tokio::join!(api, worker, signal);
+    api.and(worker)
+}
+
+/// Resolves once the stop flag is set.
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// Wake-ups for the workers after each ingest commit: in process when the
+/// worker runs here, and through Postgres NOTIFY for other processes.
+fn notifier_for<H: crate::jobs::JobHandler>(
+    runner: &Runner<H>,
+    role: Role,
+    database_url: &str,
+) -> anyhow::Result<JobsNotifier> {
+    let notifier = if role.worker() {
+        runner.notifier()
+    } else {
+        JobsNotifier::none()
+    };
+    if is_postgres_url(database_url) {
+        Ok(notifier.with_postgres(database_url)?)
+    } else {
+        Ok(notifier)
+    }
+}
+
+async fn run_api(
+    env: &Env,
+    store: &Store,
+    pairs: &[ResolvedPair],
+    bot_user_id: String,
+    notifier: JobsNotifier,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let state = AppState {
+        store: store.clone(),
+        notion_webhook_secret: env.notion_webhook_secret.clone(),
+        admin_token: env.admin_token.clone(),
+        bot_user_id: Some(bot_user_id),
+        pairs: PairDirectory::from_resolved(pairs),
+        config: IngestConfig::for_pairs(pairs),
+    };
+    if state.notion_webhook_secret.is_none() {
+        tracing::warn!("NOTION_WEBHOOK_SECRET is not set: Notion events are refused until it is");
+    }
+    let router = http::router(state).layer(axum::middleware::from_fn(
+        move |req: Request, next: Next| {
+            let notifier = notifier.clone();
+            async move { wake_after_enqueue(notifier, req, next).await }
+        },
+    ));
+    let listener = tokio::net::TcpListener::bind(env.listen_addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", env.listen_addr))?;
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+    http::serve(listener, router, shutdown).await?;
+    Ok(())
+}
+
+/// A successful POST (a webhook or `/reconcile`) may have queued work.
+async fn wake_after_enqueue(notifier: JobsNotifier, req: Request, next: Next) -> Response {
+    let is_post = req.method() == axum::http::Method::POST;
+    let response = next.run(req).await;
+    if is_post && response.status().is_success() {
+        notifier.notify();
+    }
+    response
+}
+
+async fn ensure_webhooks(engine: &Engine, pairs: &[ResolvedPair], public_url: &str) {
+    for pair in pairs {
+        match engine.ensure_webhook(pair, public_url).await {
+            Ok(ensured) => tracing::info!(pair = pair.name(), ?ensured, "Airtable webhook ready"),
+            Err(e) => {
+                tracing::error!(pair = pair.name(), error = %format!("{e:#}"), "could not register the Airtable webhook; changes made in Airtable arrive only with sweeps")
+            }
+        }
+    }
+}
+
+/// Queue sweeps and refresh webhooks on their schedules until stopped.
+async fn run_schedules(service: &SyncService, store: &Store, shutdown: impl Future<Output = ()>) {
+    let mut incremental = tokio::time::interval(INCREMENTAL_SWEEP_EVERY);
+    let mut full = tokio::time::interval(FULL_SWEEP_EVERY);
+    let mut refresh = tokio::time::interval(WEBHOOK_REFRESH_EVERY);
+    // The first ticks fire at once: a sweep at start heals anything missed
+    // while the service was down.
+    tokio::pin!(shutdown);
+    loop {
+        let full_sweep = tokio::select! {
+            () = &mut shutdown => return,
+            _ = incremental.tick() => false,
+            _ = full.tick() => true,
+            _ = refresh.tick() => {
+                refresh_webhooks(service).await;
+                continue;
+            }
+        };
+        for pair in service.pairs() {
+            let spec = JobSpec::Sweep {
+                pair: pair.name().to_owned(),
+                full: full_sweep,
+            };
+            if let Err(e) = store.enqueue(&spec.to_new_job(now_ms()), now_ms()).await {
+                tracing::error!(pair = pair.name(), error = %e, "could not queue a sweep");
+            }
+        }
+    }
+}
+
+async fn refresh_webhooks(service: &SyncService) {
+    for pair in service.pairs() {
+        match service.engine.refresh_webhooks(pair).await {
+            Ok(ids) if !ids.is_empty() => {
+                tracing::info!(pair = pair.name(), webhooks = ?ids, "Airtable webhooks refreshed")
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(pair = pair.name(), error = %format!("{e:#}"), "could not refresh the Airtable webhooks")
+            }
+        }
+    }
+}
