@@ -119,10 +119,19 @@ pub fn plan_page(
     let in_pair = !page.in_trash && belongs_to(pair, page);
     let state = link.map(|l| l.state);
     match (in_pair, record, state) {
-        (false, Some(rec), Some(LinkState::Active)) => plan_gone(pair, page, rec, link, &mut plan),
+        (false, Some(rec), _) if needs_archiving(pair, rec, state) => {
+            plan_gone(pair, page, rec, link, &mut plan)
+        }
         (false, _, _) => {}
-        (true, None, Some(LinkState::Active))
-            if link.is_some_and(|l| l.airtable_record_id.is_some()) =>
+        // The linked row is gone and the service did not delete it: the
+        // Airtable delete policy, whether the page is live or was restored.
+        (
+            true,
+            None,
+            Some(LinkState::Active | LinkState::NotionTrashed | LinkState::NotionMoved),
+        ) if link.is_some_and(|l| l.airtable_record_id.is_some())
+            && (state == Some(LinkState::Active)
+                || pair.config.options.on_notion_trash != NotionTrashAction::Delete) =>
         {
             plan_airtable_deleted(pair, page, link, now, &mut plan)
         }
@@ -134,6 +143,36 @@ pub fn plan_page(
         (true, record, _) => plan_merge(pair, page, record, link, now, &mut plan),
     }
     plan
+}
+
+/// Whether a gone page's row still needs the trash action: always for a
+/// live link or a row that claims the page without one; for a link already
+/// marked gone, only if the row lost its archive values (a restore whose
+/// commit was lost) or still exists after a delete.
+fn needs_archiving(pair: &ResolvedPair, rec: &Record, state: Option<LinkState>) -> bool {
+    match state {
+        None | Some(LinkState::Active) => true,
+        Some(LinkState::NotionTrashed | LinkState::NotionMoved) => {
+            match &pair.config.options.on_notion_trash {
+                NotionTrashAction::Set(_) => !archived(pair, Some(rec)),
+                NotionTrashAction::Delete => true,
+                NotionTrashAction::Ignore => false,
+            }
+        }
+        Some(LinkState::AirtableDeleted) => false,
+    }
+}
+
+/// The row carries every archive value `on_notion_trash` sets. Those values
+/// are the service's marker (e.g. Status "Archived"), never a person's edit
+/// of a live page.
+fn archived(pair: &ResolvedPair, record: Option<&Record>) -> bool {
+    let (NotionTrashAction::Set(set), Some(rec)) = (&pair.config.options.on_notion_trash, record)
+    else {
+        return false;
+    };
+    set.iter()
+        .all(|(k, v)| rec.fields.get(k).and_then(Json::as_str) == Some(v.as_str()))
 }
 
 /// A page is in the pair's data source (not trashed, not moved elsewhere).
@@ -194,7 +233,9 @@ fn plan_gone(
     };
     plan.changes
         .push(record_change(what, Some(Side::Airtable), detail));
-    plan.snapshot = link.map(|l| l.snapshot.clone());
+    // A row that claimed the page without a link gets one now (empty
+    // snapshot: a restore then decides every field by its rule).
+    plan.snapshot = Some(link.map(|l| l.snapshot.clone()).unwrap_or_default());
     plan.state = Some(if page.in_trash {
         LinkState::NotionTrashed
     } else {
@@ -257,8 +298,11 @@ fn plan_merge(
     now: OffsetDateTime,
     plan: &mut Plan,
 ) {
-    let restoring =
-        link.is_some_and(|l| matches!(l.state, LinkState::NotionTrashed | LinkState::NotionMoved));
+    // Restoring: the link says the page was gone, or the row still carries
+    // the archive marker (an archive whose commit was lost).
+    let restoring = link
+        .is_some_and(|l| matches!(l.state, LinkState::NotionTrashed | LinkState::NotionMoved))
+        || archived(pair, record);
     let snapshot = link.map(|l| &l.snapshot);
     let mut to_airtable_fields = Map::new();
     let mut to_notion_props = Map::new();

@@ -371,3 +371,86 @@ fn conflicts_are_logged_with_both_values_times_and_rule() {
         assert!(detail.contains(needle), "{needle} missing in {detail}");
     }
 }
+
+// Lost commits around trash and restore (found by the randomized model test).
+
+#[test]
+fn a_restore_after_a_lost_archive_commit_brings_the_status_back() {
+    // The archive write landed but the link still says Active.
+    let plan = plan_page(
+        &pair(),
+        &page("Ready", "S1", false),
+        Some(&record("Archived", "S1")),
+        Some(&link("Ready", "S1", LinkState::Active)),
+        NOW,
+    );
+    let AirtableWrite::Update { fields, .. } = &plan.airtable else {
+        panic!("{plan:?}")
+    };
+    assert_eq!(fields["Status"], json!("Ready"));
+    assert_eq!(
+        plan.notion,
+        NotionWrite::None,
+        "Archived must never reach Notion"
+    );
+}
+
+#[test]
+fn a_row_claiming_a_trashed_page_without_a_link_is_archived_and_linked() {
+    let plan = plan_page(
+        &pair(),
+        &page("Ready", "", true),
+        Some(&record("Ready", "")),
+        None,
+        NOW,
+    );
+    assert!(
+        matches!(&plan.airtable, AirtableWrite::Update { fields, .. } if fields["Status"] == json!("Archived"))
+    );
+    assert_eq!(plan.state, Some(LinkState::NotionTrashed));
+    assert!(
+        plan.snapshot.is_some(),
+        "the link is stored so the archive is not repeated"
+    );
+}
+
+#[test]
+fn a_row_deleted_while_archived_stays_deleted_on_restore() {
+    let plan = plan_page(
+        &pair(),
+        &page("Ready", "S1", false),
+        None,
+        Some(&link("Ready", "S1", LinkState::NotionTrashed)),
+        NOW,
+    );
+    assert_eq!(
+        plan.airtable,
+        AirtableWrite::None,
+        "on_airtable_delete = ignore: no new row"
+    );
+    assert_eq!(plan.state, Some(LinkState::AirtableDeleted));
+}
+
+#[test]
+fn a_retrash_after_a_lost_restore_commit_archives_again() {
+    // The restore write landed (Status back) but the link still says trashed.
+    let plan = plan_page(
+        &pair(),
+        &page("Ready", "S1", true),
+        Some(&record("Ready", "S1")),
+        Some(&link("Ready", "S1", LinkState::NotionTrashed)),
+        NOW,
+    );
+    assert!(
+        matches!(&plan.airtable, AirtableWrite::Update { fields, .. } if fields["Status"] == json!("Archived"))
+    );
+    // Already archived: nothing to do.
+    let again = plan_page(
+        &pair(),
+        &page("Ready", "S1", true),
+        Some(&record("Archived", "S1")),
+        Some(&link("Ready", "S1", LinkState::NotionTrashed)),
+        NOW,
+    );
+    assert_eq!(again.writes(), 0);
+}
