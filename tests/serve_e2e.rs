@@ -5,6 +5,8 @@
 //! Notion, a new page becomes a row, a trashed page archives its row, and
 //! once converged the service makes no further writes (echo free).
 
+mod common;
+
 use std::{
     net::TcpListener,
     process::{Child, Command, Stdio},
@@ -67,7 +69,24 @@ fn writes(notion: &NotionSandbox, airtable: &AirtableSandbox) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn edits_flow_both_ways_through_webhooks_without_echoes() {
+async fn sqlite_edits_flow_both_ways_through_webhooks_without_echoes() {
+    let dir = std::env::temp_dir().join(format!("nas-serve-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db_url = format!("sqlite://{}", dir.join("sync.db").display());
+    edits_flow_both_ways(&dir, &db_url).await;
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_edits_flow_both_ways_through_webhooks_without_echoes() {
+    let dir = std::env::temp_dir().join(format!("nas-serve-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db_url = common::fresh_postgres_database().await;
+    edits_flow_both_ways(&dir, &db_url).await;
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+async fn edits_flow_both_ways(dir: &std::path::Path, db_url: &str) {
     let notion = NotionSandbox::start_local(NotionSandboxConfig::default())
         .await
         .unwrap();
@@ -86,20 +105,17 @@ async fn edits_flow_both_ways_through_webhooks_without_echoes() {
         .verify_subscription(&subscription.id, &subscription.verification_token)
         .unwrap();
 
-    let dir = std::env::temp_dir().join(format!("nas-serve-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
     let config = std::fs::read_to_string("sync.example.toml")
         .unwrap()
         .replace("00000000-0000-0000-0000-000000000000", &team_n.database_id)
         .replace("appXXXXXXXXXXXXXX", &team_a.base_id)
         .replace("debounce_ms = 2000", "debounce_ms = 0");
     std::fs::write(dir.join("sync.toml"), config).unwrap();
-    let db_url = format!("sqlite://{}", dir.join("sync.db").display());
     let _serve = Serve(
         Command::new(env!("CARGO_BIN_EXE_notion-airtable-sync"))
             .arg("serve")
-            .current_dir(&dir)
-            .env("DATABASE_URL", &db_url)
+            .current_dir(dir)
+            .env("DATABASE_URL", db_url)
             .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
             .env("NOTION_TOKEN", notion.token())
             .env("AIRTABLE_TOKEN", airtable.token())
@@ -184,7 +200,7 @@ async fn edits_flow_both_ways_through_webhooks_without_echoes() {
     // Echo free: once the queue is empty and the counters stop moving for
     // two seconds (the sandbox delivers our own writes' webhooks meanwhile),
     // nothing more is written.
-    let store = Store::connect(&db_url).await.unwrap();
+    let store = Store::connect(db_url).await.unwrap();
     let mut stable_since: Option<(Instant, u64)> = None;
     let converged = eventually(30, "a quiet, idle service", async || {
         let counts = store.job_counts().await.ok()?;
@@ -212,5 +228,4 @@ async fn edits_flow_both_ways_through_webhooks_without_echoes() {
         .await
         .unwrap();
     assert!(dead.is_empty(), "dead jobs: {dead:?}");
-    std::fs::remove_dir_all(&dir).ok();
 }
