@@ -391,14 +391,22 @@ impl Engine {
                 }
             }
         }
+        let by_record: HashMap<&str, &RecordLink> = snap
+            .links
+            .values()
+            .filter_map(|l| Some((l.airtable_record_id.as_deref()?, l)))
+            .collect();
         for record in &snap.records {
-            let page_id = snap
-                .links
-                .values()
-                .find(|l| l.airtable_record_id.as_deref() == Some(&record.id))
+            let link = by_record.get(record.id.as_str());
+            // A row already archived for a page known to be gone needs no read.
+            let settled = link.is_some_and(|l| {
+                matches!(l.state, LinkState::NotionTrashed | LinkState::NotionMoved)
+                    && super::plan::archived(pair, Some(record))
+            });
+            let page_id = link
                 .map(|l| l.notion_page_id.clone())
                 .or_else(|| page_id_of(pair, record));
-            if let Some(id) = page_id.filter(|id| !seen.contains(id.as_str())) {
+            if let Some(id) = page_id.filter(|id| !settled && !seen.contains(id.as_str())) {
                 wanted.push(id);
             }
         }

@@ -166,7 +166,7 @@ fn needs_archiving(pair: &ResolvedPair, rec: &Record, state: Option<LinkState>) 
 /// The row carries every archive value `on_notion_trash` sets. Those values
 /// are the service's marker (e.g. Status "Archived"), never a person's edit
 /// of a live page.
-fn archived(pair: &ResolvedPair, record: Option<&Record>) -> bool {
+pub(crate) fn archived(pair: &ResolvedPair, record: Option<&Record>) -> bool {
     let (NotionTrashAction::Set(set), Some(rec)) = (&pair.config.options.on_notion_trash, record)
     else {
         return false;
@@ -369,10 +369,10 @@ fn merge_one(
     let s = if record.is_none() { Some(a.clone()) } else { s };
     // While the page was in the trash the row carried the archive values;
     // they are the service's own, not an Airtable edit.
+    // With no snapshot value (a row linked while its page was trashed), the
+    // marker is still not an Airtable edit: Notion's value stands.
     if restoring && trash_sets(pair, &field.airtable) {
-        if let Some(s) = &s {
-            a = s.clone();
-        }
+        a = s.clone().unwrap_or_else(|| n.clone());
     }
     let input = FieldInput {
         notion: &n,

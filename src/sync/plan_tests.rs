@@ -454,3 +454,24 @@ fn a_retrash_after_a_lost_restore_commit_archives_again() {
     );
     assert_eq!(again.writes(), 0);
 }
+
+#[test]
+fn restoring_a_page_linked_while_trashed_is_no_conflict() {
+    let mut empty = link("Ready", "S1", LinkState::NotionTrashed);
+    empty.snapshot = Snapshot::new();
+    let plan = plan_page(
+        &pair(),
+        &page("Ready", "S1", false),
+        Some(&record("Archived", "S1")),
+        Some(&empty),
+        NOW,
+    );
+    assert!(
+        plan.changes.iter().all(|c| !c.conflict),
+        "{:?}",
+        plan.changes
+    );
+    assert!(
+        matches!(&plan.airtable, AirtableWrite::Update { fields, .. } if fields["Status"] == json!("Ready"))
+    );
+}
