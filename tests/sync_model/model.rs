@@ -1,0 +1,256 @@
+//! The model: what every record's mapped values must be, derived from the
+//! pair's rules alone (sync.example.toml), never from the engine's code.
+//!
+//! Rules modelled:
+//! - two-way spec fields (Name, Status, Priority, Owner, Target Quarter):
+//!   the side that changed since the last successful sync of the record
+//!   wins; both changed to different values (or no sync yet) is a conflict
+//!   and Notion wins;
+//! - one-way ops fields (Sprint, Ship Date, Blockers): Airtable's value,
+//!   always (a Notion edit is reverted);
+//! - a new page: its row is created from Notion (Airtable has nothing yet,
+//!   so nothing can conflict);
+//! - a trashed page: its row carries `Status = Archived` after every sync
+//!   (the snapshot is kept); restored, the row's Status comes back from the
+//!   snapshot (the archive value is the service's own, never an edit);
+//! - a deleted row (`on_airtable_delete = "ignore"`): stays deleted (also
+//!   when the page is trashed or restored), the page stays, nothing syncs
+//!   for that record any more.
+
+use std::collections::BTreeMap;
+
+/// One mapped field as the test sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub notion: &'static str,
+    pub airtable: &'static str,
+    /// `airtable_to_notion`: Airtable's value always wins.
+    pub one_way: bool,
+}
+
+const fn field(notion: &'static str, airtable: &'static str, one_way: bool) -> Field {
+    Field {
+        notion,
+        airtable,
+        one_way,
+    }
+}
+
+pub const FIELDS: [Field; 8] = [
+    field("Name", "Spec Name", false),
+    field("Status", "Status", false),
+    field("Priority", "Priority", false),
+    field("Owner", "Owner", false),
+    field("Target Quarter", "Target Quarter", false),
+    field("Sprint", "Sprint", true),
+    field("Ship Date", "Ship Date", true),
+    field("Blockers", "Blockers", true),
+];
+
+pub const STATUS: &str = "Status";
+/// What `on_notion_trash` writes to the row's Status.
+pub const ARCHIVED: &str = "Archived";
+
+/// Every mapped field's value, keyed by the Notion property name; `""` is
+/// "no value" (empty text, no option, no date, nobody). Owner is the
+/// people's names joined by ", "; Ship Date is `YYYY-MM-DD`.
+pub type Vals = BTreeMap<&'static str, String>;
+
+pub fn empty_vals() -> Vals {
+    FIELDS.iter().map(|f| (f.notion, String::new())).collect()
+}
+
+/// The link the engine should have stored for the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// Never synced (or the only sync's commit was lost).
+    None,
+    Active,
+    /// The page was trashed and its row archived.
+    Trashed,
+    /// The row's deletion was noticed.
+    Deleted,
+}
+
+/// One record: the Notion page and its Airtable row.
+#[derive(Debug, Clone)]
+pub struct Rec {
+    pub page_id: String,
+    pub row_id: Option<String>,
+    /// The page's current values.
+    pub n: Vals,
+    /// The row's current values; `None` while there is no row.
+    pub a: Option<Vals>,
+    /// The values at the last successful sync (the snapshot).
+    pub s: Option<Vals>,
+    pub link: Link,
+    pub trashed: bool,
+    pub row_deleted: bool,
+    /// Expected conflict log entries per field.
+    pub conflicts: BTreeMap<&'static str, usize>,
+}
+
+/// One field's three-way merge: the value both sides end with, and whether
+/// the rule had to decide a conflict.
+pub fn merge(n: &str, a: &str, s: Option<&str>, one_way: bool) -> (String, bool) {
+    if n == a {
+        return (n.to_owned(), false);
+    }
+    if one_way {
+        return (a.to_owned(), false);
+    }
+    match (s != Some(n), s != Some(a)) {
+        (true, false) => (n.to_owned(), false),
+        (false, true) => (a.to_owned(), false),
+        // Both changed, or no snapshot (first contact): Notion wins.
+        _ => (n.to_owned(), true),
+    }
+}
+
+impl Rec {
+    pub fn new(page_id: String, n: Vals) -> Rec {
+        Rec {
+            page_id,
+            row_id: None,
+            n,
+            a: None,
+            s: None,
+            link: Link::None,
+            trashed: false,
+            row_deleted: false,
+            conflicts: BTreeMap::new(),
+        }
+    }
+
+    /// The record after one successful reconcile of it. `incremental`: an
+    /// incremental sweep, which does not read unchanged rows and so cannot
+    /// tell a deleted row from an unchanged one. Also returns the fields
+    /// whose conflict the rule decided.
+    pub fn reconciled(&self, incremental: bool) -> (Rec, Vec<&'static str>) {
+        let mut r = self.clone();
+        let conflicts = match (r.row_deleted, r.trashed, r.a.is_some()) {
+            (true, trashed, _) => {
+                // Only a live page's reconcile looks for its row.
+                if !incremental && !trashed && matches!(r.link, Link::Active | Link::Trashed) {
+                    r.link = Link::Deleted;
+                }
+                Vec::new()
+            }
+            // A trashed page's row carries the archive value after every
+            // sync (re-archiving what the engine already recorded is a no-op).
+            (false, true, true) if r.link != Link::Trashed || !r.row_archived() => {
+                r.archive();
+                Vec::new()
+            }
+            (false, true, _) => Vec::new(),
+            (false, false, _) => r.merge_all(),
+        };
+        for f in &conflicts {
+            *r.conflicts.entry(f).or_default() += 1;
+        }
+        (r, conflicts)
+    }
+
+    fn archive(&mut self) {
+        if let Some(a) = self.a.as_mut() {
+            a.insert(STATUS, ARCHIVED.into());
+        }
+        self.link = Link::Trashed;
+    }
+
+    /// The engine recorded the trash, or the row still carries the archive
+    /// value (an archive whose commit was lost): the next sync of the live
+    /// page is a restore, whose Status comes from the snapshot.
+    pub fn restoring(&self) -> bool {
+        self.link == Link::Trashed || self.row_archived()
+    }
+
+    /// The row carries the archive value (people never choose it).
+    pub fn row_archived(&self) -> bool {
+        self.a.as_ref().is_some_and(|a| a[STATUS] == ARCHIVED)
+    }
+
+    /// Merge every field; create the row when there is none.
+    fn merge_all(&mut self) -> Vec<&'static str> {
+        let creating = self.a.is_none();
+        let a = self.a.clone().unwrap_or_else(empty_vals);
+        // Creating: Airtable has nothing, so only Notion's values can flow.
+        let s = if creating {
+            Some(empty_vals())
+        } else {
+            self.s.clone()
+        };
+        let restoring = !creating && self.restoring();
+        let mut merged = Vals::new();
+        let mut conflicts = Vec::new();
+        for f in FIELDS {
+            let mut av = a[f.notion].clone();
+            if restoring && f.notion == STATUS {
+                // The archive value is the service's own, never an edit: the
+                // snapshot's Status returns (Notion's, if there is none).
+                av = match &s {
+                    Some(s) => s[STATUS].clone(),
+                    None => self.n[STATUS].clone(),
+                };
+            }
+            let snap = s.as_ref().map(|s| s[f.notion].as_str());
+            let (v, conflict) = merge(&self.n[f.notion], &av, snap, f.one_way);
+            if conflict {
+                conflicts.push(f.notion);
+            }
+            merged.insert(f.notion, v);
+        }
+        self.n = merged.clone();
+        self.a = Some(merged.clone());
+        self.s = Some(merged);
+        self.link = Link::Active;
+        conflicts
+    }
+
+    /// After an engine call that failed (or a simulated crash), each side of
+    /// the record must hold either its values from before the call or the
+    /// values a successful reconcile writes (one request per side: all or
+    /// nothing); nothing was committed, so the snapshot and link stay.
+    pub fn absorb(
+        &mut self,
+        post: &Rec,
+        n: Vals,
+        a: Option<Vals>,
+        row_id: Option<String>,
+    ) -> Result<(), String> {
+        if n != self.n && n != post.n {
+            return Err(format!(
+                "Notion side of {} is neither before ({:?}) nor after ({:?}) the sync: {n:?}",
+                self.page_id, self.n, post.n
+            ));
+        }
+        if a != self.a && a != post.a {
+            return Err(format!(
+                "Airtable side of {} is neither before ({:?}) nor after ({:?}) the sync: {a:?}",
+                self.page_id, self.a, post.a
+            ));
+        }
+        self.n = n;
+        self.a = a;
+        if row_id.is_some() {
+            self.row_id = row_id;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_follows_the_rules() {
+        assert_eq!(merge("x", "x", None, false), ("x".into(), false));
+        assert_eq!(merge("n", "s", Some("s"), false), ("n".into(), false));
+        assert_eq!(merge("s", "a", Some("s"), false), ("a".into(), false));
+        assert_eq!(merge("n", "a", Some("s"), false), ("n".into(), true));
+        assert_eq!(merge("n", "a", None, false), ("n".into(), true));
+        assert_eq!(merge("n", "s", Some("s"), true), ("s".into(), false));
+        assert_eq!(merge("n", "a", Some("s"), true), ("a".into(), false));
+    }
+}

@@ -1,0 +1,589 @@
+//! One randomized run: the world, the model, and the engine calls with the
+//! checks that follow each of them.
+
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
+
+use notion_airtable_sync::{
+    notion::RetryPolicy,
+    sandbox::common::Faults,
+    store::{Cause, LinkState, LogQuery, Side, SyncDirection},
+    sync::{
+        engine::{Summary, SweepOptions},
+        plan::{AirtableWrite, NotionWrite, plan_page},
+        value::Value as Canonical,
+    },
+};
+use rand::{SeedableRng, rngs::StdRng};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::common::world::World;
+use super::model::{FIELDS, Link, Rec, Vals};
+use super::sides::{PAGE_ID_FIELD, airtable_vals, canonical, notion_vals};
+
+/// An engine entry point, on one record or the whole pair.
+#[derive(Debug, Clone, Copy)]
+pub enum Call {
+    Page(usize),
+    Record(usize),
+    Sweep { full: bool },
+}
+
+/// Sandbox faults for one engine call: 5xx at these rates.
+#[derive(Debug, Clone, Copy)]
+pub struct FaultPlan {
+    pub notion: f64,
+    pub airtable: f64,
+    pub seed: u64,
+}
+
+pub struct Run {
+    pub w: World,
+    pub rng: StdRng,
+    pub recs: Vec<Rec>,
+    /// The records person edits go to: a subset, so that edits, syncs and
+    /// crashes meet on the same records often.
+    pub hot: Vec<usize>,
+    pub people: Vec<(String, String)>,
+    pub seed: u64,
+    pub step: usize,
+    /// How often each kind of event happened, for the run's report.
+    pub stats: BTreeMap<&'static str, usize>,
+    trace: Vec<String>,
+    started: Instant,
+}
+
+/// Reads are retried at once (a fault then lands between a call's reads and
+/// its writes, or between its writes); writes never are, so an injected
+/// fault on a write fails the call like a crash would.
+fn test_retry_policy() -> RetryPolicy {
+    RetryPolicy {
+        rate_limited: 0,
+        idempotent_transient: 8,
+        transient_backoff: Duration::ZERO,
+    }
+}
+
+impl Run {
+    pub fn new(mut w: World, seed: u64) -> Run {
+        w.engine.notion = w
+            .engine
+            .notion
+            .clone()
+            .with_retry_policy(test_retry_policy());
+        w.engine.airtable = w
+            .engine
+            .airtable
+            .clone()
+            .with_retry_policy(test_retry_policy());
+        let recs: Vec<Rec> = w
+            .team_n
+            .page_ids
+            .iter()
+            .map(|id| Rec::new(id.clone(), notion_vals(&w.page(id))))
+            .collect();
+        let people = w.team_n.people.clone();
+        Run {
+            w,
+            rng: StdRng::seed_from_u64(seed),
+            recs,
+            hot: Vec::new(),
+            people,
+            seed,
+            step: 0,
+            stats: BTreeMap::new(),
+            trace: Vec::new(),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn count(&mut self, what: &'static str) {
+        *self.stats.entry(what).or_default() += 1;
+    }
+
+    pub fn note(&mut self, what: String) {
+        self.trace.push(format!("step {}: {what}", self.step));
+    }
+
+    /// Panic with the seed, the step and the operations that led here.
+    pub fn fail(&self, msg: &str) -> ! {
+        let from = self.trace.len().saturating_sub(25);
+        panic!(
+            "seed {} (replay: SYNC_MODEL_SEED={}), step {}, after {:?}: {msg}\n\
+             operations on the records named above, and sweeps:\n  {}\n\
+             last operations:\n  {}",
+            self.seed,
+            self.seed,
+            self.step,
+            self.started.elapsed(),
+            self.history_of(msg).join("\n  "),
+            self.trace[from..].join("\n  ")
+        );
+    }
+
+    /// The trace lines that concern the records `msg` names (by page or row
+    /// id), and every sweep.
+    fn history_of(&self, msg: &str) -> Vec<String> {
+        let ids: Vec<&str> = self
+            .recs
+            .iter()
+            .filter(|r| msg.contains(&r.page_id))
+            .flat_map(|r| std::iter::once(r.page_id.as_str()).chain(r.row_id.as_deref()))
+            .collect();
+        self.trace
+            .iter()
+            .filter(|line| line.contains("Sweep") || ids.iter().any(|id| line.contains(id)))
+            .cloned()
+            .collect()
+    }
+
+    pub fn base_table(&self) -> (String, String) {
+        (
+            self.w.team_a.base_id.clone(),
+            self.w.team_a.table_id.clone(),
+        )
+    }
+
+    /// Every row, grouped by the page id it carries.
+    pub fn rows_by_page(&self) -> BTreeMap<String, Vec<Value>> {
+        let mut by_page: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for row in self.w.rows() {
+            let Some(page) = row["fields"][PAGE_ID_FIELD].as_str().map(str::to_owned) else {
+                self.fail(&format!("a row carries no page id: {row}"));
+            };
+            by_page.entry(page).or_default().push(row);
+        }
+        by_page
+    }
+
+    // ------------------------------------------------------------ engine calls
+
+    /// Run one engine call, with sandbox faults on for its duration, and
+    /// bring the model along: a success reconciles every record the call
+    /// covers; a failure must leave each side before or after the sync.
+    pub async fn call(&mut self, call: Call, faults: Option<FaultPlan>) {
+        let target = match call {
+            Call::Page(i) | Call::Record(i) => self.recs[i].page_id.clone(),
+            Call::Sweep { .. } => String::new(),
+        };
+        self.note(format!("engine {call:?} {target} with faults {faults:?}"));
+        if let Some(f) = faults {
+            self.set_faults(f);
+        }
+        let result = self.invoke(call).await;
+        self.w.notion.set_faults(Faults::default());
+        self.w.airtable.set_faults(Faults::default());
+        let scope = self.scope(call);
+        let incremental = matches!(call, Call::Sweep { full: false });
+        match result {
+            Ok(summary) => {
+                self.count(if faults.is_some() {
+                    "faulted calls that succeeded"
+                } else {
+                    "calls"
+                });
+                self.succeeded(&scope, incremental, &summary);
+            }
+            Err(e) if faults.is_some() => {
+                self.count("faulted calls that failed");
+                self.note(format!("  failed as injected: {e}"));
+                self.absorb(&scope, incremental);
+            }
+            Err(e) => self.fail(&format!("{call:?} failed without faults: {e:#}")),
+        }
+        self.check_sides();
+        self.check_links(&scope).await;
+    }
+
+    fn set_faults(&self, f: FaultPlan) {
+        let faults = |rate: f64, seed: u64| Faults {
+            error_rate: rate,
+            seed: Some(seed),
+            ..Faults::default()
+        };
+        self.w.notion.set_faults(faults(f.notion, f.seed));
+        self.w
+            .airtable
+            .set_faults(faults(f.airtable, f.seed ^ 0x5eed));
+    }
+
+    async fn invoke(&self, call: Call) -> anyhow::Result<Summary> {
+        let (engine, pair) = (&self.w.engine, &self.w.pair);
+        match call {
+            Call::Page(i) => {
+                let page = &self.recs[i].page_id;
+                engine.reconcile_page(pair, page, Cause::Webhook).await
+            }
+            Call::Record(i) => {
+                let row = self.recs[i].row_id.as_deref().expect("a row id");
+                engine.reconcile_record(pair, row, Cause::Webhook).await
+            }
+            Call::Sweep { full } => {
+                let opts = SweepOptions {
+                    full,
+                    dry_run: false,
+                    cause: Cause::Sweep,
+                };
+                engine.sweep(pair, opts).await
+            }
+        }
+    }
+
+    fn scope(&self, call: Call) -> Vec<usize> {
+        match call {
+            Call::Page(i) | Call::Record(i) => vec![i],
+            Call::Sweep { .. } => (0..self.recs.len()).collect(),
+        }
+    }
+
+    fn succeeded(&mut self, scope: &[usize], incremental: bool, summary: &Summary) {
+        if !summary.problems.is_empty() {
+            self.fail(&format!("problems reported: {:?}", summary.problems));
+        }
+        let mut conflicts = Vec::new();
+        for &i in scope {
+            let (next, fields) = self.recs[i].reconciled(incremental);
+            if next.n != self.recs[i].n {
+                self.count("Notion pages changed by syncs");
+            }
+            if next.a != self.recs[i].a {
+                self.count("Airtable rows changed by syncs");
+            }
+            conflicts.extend(fields.iter().map(|f| format!("{} {f}", next.page_id)));
+            self.recs[i] = next;
+        }
+        self.learn_row_ids(scope);
+        *self.stats.entry("conflicts").or_default() += conflicts.len();
+        if summary.conflicts != conflicts.len() {
+            self.fail(&format!(
+                "the call reported {} conflicts; the model expects {conflicts:?}\n{summary:?}",
+                summary.conflicts
+            ));
+        }
+    }
+
+    /// Rows the engine created: their ids, for person edits and reconciles.
+    fn learn_row_ids(&mut self, scope: &[usize]) {
+        let rows = self.rows_by_page();
+        for &i in scope {
+            let r = &mut self.recs[i];
+            if r.a.is_some() && r.row_id.is_none() {
+                r.row_id = rows
+                    .get(&r.page_id)
+                    .and_then(|rs| rs[0]["id"].as_str())
+                    .map(str::to_owned);
+            }
+        }
+    }
+
+    /// After a failed call: read what actually landed on each side.
+    pub fn absorb(&mut self, scope: &[usize], incremental: bool) {
+        let rows = self.rows_by_page();
+        for &i in scope {
+            let post = self.recs[i].reconciled(incremental).0;
+            let page = self.w.page(&self.recs[i].page_id);
+            let row = rows.get(&self.recs[i].page_id).and_then(|r| r.first());
+            let row_id = row.and_then(|r| r["id"].as_str()).map(str::to_owned);
+            let (n, a) = (notion_vals(&page), row.map(airtable_vals));
+            if n != self.recs[i].n || a != self.recs[i].a {
+                self.count("records written without a commit");
+                if n != post.n || a != post.a {
+                    self.count("records left half-synced");
+                }
+            }
+            let result = self.recs[i].absorb(&post, n, a, row_id);
+            if let Err(e) = result {
+                self.fail(&e);
+            }
+        }
+    }
+
+    /// A process crash between the external writes and the snapshot commit:
+    /// plan the record as the engine does, make some of the plan's writes,
+    /// commit nothing.
+    pub async fn crash(&mut self, i: usize, notion: bool, airtable: bool) {
+        self.note(format!(
+            "crash on {} after writes (notion {notion}, airtable {airtable})",
+            self.recs[i].page_id
+        ));
+        self.count("crashes");
+        let plan = self.plan(i).await;
+        let (e, (base, table)) = (&self.w.engine, self.base_table());
+        if notion {
+            let done = match &plan.notion {
+                NotionWrite::None => Ok(()),
+                NotionWrite::Update {
+                    page_id,
+                    properties,
+                } => e.notion.update_page(page_id, properties).await.map(drop),
+                NotionWrite::Trash { page_id } => e.notion.trash_page(page_id).await.map(drop),
+            };
+            done.unwrap_or_else(|err| self.fail(&format!("crash's Notion write: {err}")));
+        }
+        if airtable {
+            let merge_on = [self.w.pair.page_id_field()];
+            let done = match plan.airtable {
+                AirtableWrite::None => Ok(()),
+                AirtableWrite::Upsert(fields) => e
+                    .airtable
+                    .upsert_records(&base, &table, &merge_on, vec![fields], true)
+                    .await
+                    .map(drop),
+                AirtableWrite::Update { record_id, fields } => e
+                    .airtable
+                    .update_records(&base, &table, vec![(record_id, fields)], true)
+                    .await
+                    .map(drop),
+                AirtableWrite::Delete { record_id } => e
+                    .airtable
+                    .delete_records(&base, &table, &[record_id])
+                    .await
+                    .map(drop),
+            };
+            done.unwrap_or_else(|err| self.fail(&format!("crash's Airtable write: {err}")));
+        }
+        self.absorb(&[i], false);
+        self.check_sides();
+        self.check_links(&[i]).await;
+    }
+
+    /// The engine's plan for one record, from both sides read fresh.
+    async fn plan(&self, i: usize) -> notion_airtable_sync::sync::plan::Plan {
+        let (e, pair) = (&self.w.engine, &self.w.pair);
+        let (base, table) = self.base_table();
+        let page_id = &self.recs[i].page_id;
+        let page = e.notion.retrieve_page(page_id).await.expect("page");
+        let link = e
+            .store
+            .get_link_by_page(pair.name(), page_id)
+            .await
+            .unwrap();
+        let row_id = match link.as_ref().and_then(|l| l.airtable_record_id.clone()) {
+            Some(id) => Some(id),
+            None => self.rows_by_page().get(page_id).and_then(|rows| {
+                rows.first()
+                    .and_then(|r| r["id"].as_str())
+                    .map(str::to_owned)
+            }),
+        };
+        let record = match row_id {
+            Some(id) => match e.airtable.get_record(&base, &table, &id).await {
+                Ok(r) => Some(r),
+                Err(err) if err.is_not_found() => None,
+                Err(err) => self.fail(&format!("reading row {id}: {err}")),
+            },
+            None => None,
+        };
+        let now = OffsetDateTime::now_utc();
+        plan_page(pair, &page, record.as_ref(), link.as_ref(), now)
+    }
+
+    // ------------------------------------------------------------ checks
+
+    /// Both sides equal the model, field by field, for every record; one
+    /// row per page at most, and no row the model does not know.
+    pub fn check_sides(&self) {
+        let rows = self.rows_by_page();
+        for (page, rs) in &rows {
+            if rs.len() > 1 {
+                self.fail(&format!("{} rows for page {page}: {rs:?}", rs.len()));
+            }
+            if !self.recs.iter().any(|r| &r.page_id == page) {
+                self.fail(&format!("a row for an unknown page {page}"));
+            }
+        }
+        for r in &self.recs {
+            let page = self.w.page(&r.page_id);
+            if page["in_trash"] != Value::Bool(r.trashed) {
+                self.fail(&format!(
+                    "page {} in_trash: {}",
+                    r.page_id, page["in_trash"]
+                ));
+            }
+            let n = notion_vals(&page);
+            if n != r.n {
+                self.fail(&diff("Notion", &r.page_id, &r.n, &n));
+            }
+            let a = rows.get(&r.page_id).map(|rs| airtable_vals(&rs[0]));
+            match (&r.a, &a) {
+                (Some(want), Some(got)) if want != got => {
+                    self.fail(&diff("Airtable", &r.page_id, want, got))
+                }
+                (Some(_), None) | (None, Some(_)) => self.fail(&format!(
+                    "row of page {}: expected {:?}, found {a:?}",
+                    r.page_id, r.a
+                )),
+                _ => {}
+            }
+        }
+    }
+
+    /// The links the engine stored equal the model's: state and snapshot.
+    pub async fn check_links(&self, scope: &[usize]) {
+        let store = &self.w.engine.store;
+        for &i in scope {
+            let r = &self.recs[i];
+            let link = store
+                .get_link_by_page(self.w.pair.name(), &r.page_id)
+                .await
+                .unwrap();
+            let state = link.as_ref().map(|l| l.state);
+            let want = match r.link {
+                Link::None => None,
+                Link::Active => Some(LinkState::Active),
+                Link::Trashed => Some(LinkState::NotionTrashed),
+                Link::Deleted => Some(LinkState::AirtableDeleted),
+            };
+            if state != want {
+                self.fail(&format!(
+                    "link of {}: {state:?}, expected {want:?}",
+                    r.page_id
+                ));
+            }
+            if let (Some(link), Some(s)) = (link, &r.s) {
+                for f in FIELDS {
+                    let stored: Option<Canonical> = link
+                        .snapshot
+                        .get(f.notion)
+                        .and_then(|v| serde_json::from_value(v.clone()).ok());
+                    if stored.as_ref() != Some(&canonical(f.notion, &s[f.notion])) {
+                        self.fail(&format!(
+                            "snapshot of {} {}: {stored:?}, expected {:?}",
+                            r.page_id, f.notion, s[f.notion]
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every conflict in the sync log is one the model expected, decided for
+    /// Notion, and no expected conflict is missing.
+    pub async fn check_conflict_log(&self) {
+        let mut found: BTreeMap<(String, String), usize> = BTreeMap::new();
+        let mut query = LogQuery {
+            pair: Some(self.w.pair.name().to_owned()),
+            conflicts_only: true,
+            limit: 500,
+            ..LogQuery::default()
+        };
+        loop {
+            let page = self.w.engine.store.query_log(&query).await.unwrap();
+            for e in &page {
+                if e.winner != Some(Side::Notion) || e.direction != SyncDirection::NotionToAirtable
+                {
+                    self.fail(&format!("a conflict not decided for Notion: {e:?}"));
+                }
+                let key = (
+                    e.notion_page_id.clone().unwrap_or_default(),
+                    e.field.clone().unwrap_or_default(),
+                );
+                *found.entry(key).or_default() += 1;
+            }
+            match page.last() {
+                Some(last) => query.before_id = Some(last.id),
+                None => break,
+            }
+        }
+        let expected: BTreeMap<(String, String), usize> = self
+            .recs
+            .iter()
+            .flat_map(|r| {
+                r.conflicts
+                    .iter()
+                    .map(|(f, n)| ((r.page_id.clone(), (*f).to_owned()), *n))
+            })
+            .collect();
+        if found != expected {
+            self.fail(&format!(
+                "conflict log entries {found:?}, expected {expected:?}"
+            ));
+        }
+    }
+
+    /// After the final sweep: every live record has equal sides, every
+    /// trashed page's row is archived, deleted rows stayed deleted, and each
+    /// row points at its page's current URL.
+    pub fn check_converged(&self) {
+        let rows = self.rows_by_page();
+        for r in &self.recs {
+            let row = rows.get(&r.page_id).map(|rs| &rs[0]);
+            let ok = match (r.row_deleted, r.trashed, row) {
+                (true, _, row) => row.is_none(),
+                (false, false, Some(row)) => {
+                    airtable_vals(row) == r.n
+                        && row["fields"]["Notion URL"] == self.w.page(&r.page_id)["url"]
+                }
+                (false, true, Some(row)) => row["fields"]["Status"] == "Archived",
+                (false, true, None) => r.s.is_none(),
+                (false, false, None) => false,
+            };
+            if !ok {
+                self.fail(&format!(
+                    "record {} did not converge: {r:?}\nrow: {row:?}",
+                    r.page_id
+                ));
+            }
+        }
+    }
+
+    /// A converged workspace: one more sweep of each kind writes nothing.
+    pub async fn check_quiet(&mut self) {
+        for full in [true, false] {
+            self.w.notion.calls().reset();
+            self.w.airtable.calls().reset();
+            let summary = self.invoke(Call::Sweep { full }).await.unwrap();
+            let writes = summary.created_in_airtable
+                + summary.created_in_notion
+                + summary.updated_airtable
+                + summary.updated_notion
+                + summary.archived
+                + summary.restored
+                + summary.deleted
+                + summary.conflicts;
+            if writes != 0 || !summary.problems.is_empty() {
+                self.fail(&format!(
+                    "a converged sweep (full: {full}) acted: {summary:?}"
+                ));
+            }
+            let calls = [
+                self.w.notion.calls().snapshot(),
+                self.w.airtable.calls().snapshot(),
+            ];
+            let written: Vec<_> = calls
+                .iter()
+                .flatten()
+                .filter(|c| is_write(&c.method, &c.route))
+                .collect();
+            if !written.is_empty() {
+                self.fail(&format!(
+                    "a converged sweep (full: {full}) wrote: {written:?}"
+                ));
+            }
+        }
+    }
+}
+
+/// A request that changes data (queries and list calls by POST do not).
+fn is_write(method: &str, route: &str) -> bool {
+    match method {
+        "GET" => false,
+        "POST" => !(route.ends_with("/query") || route.ends_with("/listRecords")),
+        _ => true,
+    }
+}
+
+fn diff(side: &str, page: &str, want: &Vals, got: &Vals) -> String {
+    let fields: Vec<String> = want
+        .iter()
+        .filter(|(f, v)| got.get(*f) != Some(v))
+        .map(|(f, v)| format!("{f}: expected {v:?}, found {:?}", got.get(f)))
+        .collect();
+    format!(
+        "{side} side of {page} differs from the model: {}",
+        fields.join("; ")
+    )
+}
