@@ -345,6 +345,8 @@ struct Outcome {
     airtable_value: Value,
     /// Both sides' edit times, for the conflict log.
     times: (Option<OffsetDateTime>, Option<OffsetDateTime>),
+    /// The stored snapshot value, kept when the write cannot be made.
+    snapshot: Option<Value>,
 }
 
 fn merge_one(
@@ -400,6 +402,7 @@ fn merge_one(
         notion_value: n,
         airtable_value: a,
         times,
+        snapshot: s,
     })
 }
 
@@ -471,7 +474,8 @@ fn skip_field(
     new_snapshot: &mut Snapshot,
     plan: &mut Plan,
 ) {
-    if let Some(old) = plan_old_snapshot(outcome) {
+    if let Some(old) = &outcome.snapshot {
+        let old = serde_json::to_value(old).expect("values serialize");
         new_snapshot.insert(field.notion.clone(), old);
     }
     plan.changes.push(Change {
@@ -484,12 +488,6 @@ fn skip_field(
         what: ChangeKind::Skip,
         detail: Some(format!("not written to Notion: {e}")),
     });
-}
-
-/// The value both sides agreed on before, when they did; the field keeps it.
-fn plan_old_snapshot(outcome: &Outcome) -> Option<Json> {
-    (outcome.notion_value == outcome.airtable_value)
-        .then(|| serde_json::to_value(&outcome.notion_value).expect("values serialize"))
 }
 
 fn other(side: Side) -> Side {

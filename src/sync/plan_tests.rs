@@ -475,3 +475,47 @@ fn restoring_a_page_linked_while_trashed_is_no_conflict() {
         matches!(&plan.airtable, AirtableWrite::Update { fields, .. } if fields["Status"] == json!("Ready"))
     );
 }
+
+#[test]
+fn a_value_notion_refuses_is_left_alone_and_keeps_its_snapshot() {
+    // Notion option names may not contain commas: the Airtable edit cannot
+    // be written, must not be overwritten, and is reported each time.
+    let l = link("Ready", "S1", LinkState::Active);
+    let rec = record("Blocked, waiting", "S1");
+    let plan = plan_page(
+        &pair(),
+        &page("Ready", "S1", false),
+        Some(&rec),
+        Some(&l),
+        NOW,
+    );
+    assert_eq!(plan.writes(), 0, "{plan:?}");
+    assert_eq!(plan.changes[0].what, ChangeKind::Skip);
+    assert!(
+        plan.changes[0]
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("commas")
+    );
+    let kept = plan.snapshot.unwrap();
+    assert_eq!(
+        kept["Status"],
+        serde_json::to_value(Value::text("Ready")).unwrap()
+    );
+    // Next run with the kept snapshot: still Airtable's change, still skipped,
+    // never a conflict that would overwrite it with Notion's value.
+    let next = RecordLink {
+        snapshot: kept,
+        ..l
+    };
+    let again = plan_page(
+        &pair(),
+        &page("Ready", "S1", false),
+        Some(&rec),
+        Some(&next),
+        NOW,
+    );
+    assert_eq!(again.writes(), 0, "{again:?}");
+    assert!(again.changes.iter().all(|c| !c.conflict));
+}
