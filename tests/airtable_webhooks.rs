@@ -4,6 +4,7 @@
 //! writes are echoes that queue nothing, a cursor gap queues a full sweep,
 //! and refresh re-enables notifications Airtable turned off.
 
+#[macro_use]
 mod common;
 
 use common::{
@@ -223,19 +224,6 @@ async fn refresh_extends_and_re_enables_notifications(db: TestDb) {
             .len(),
         1
     );
-}
-
-macro_rules! both_backends {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $test() { super::$test(super::TestDb::sqlite().await).await; })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $test() { super::$test(super::TestDb::postgres().await).await; })*
-        }
-    };
 }
 
 both_backends! {

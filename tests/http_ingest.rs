@@ -6,6 +6,7 @@
 //!
 //! Without `TEST_POSTGRES_URL` the Postgres tests fail (never pass silently).
 
+mod common;
 mod http_ingest {
     pub mod admin;
     pub mod airtable;

@@ -6,6 +6,7 @@
 //!     scripts/with-postgres.sh cargo test --test job_runner
 //! Without `TEST_POSTGRES_URL` the Postgres tests fail (never pass silently).
 
+mod common;
 mod job_runner {
     pub mod budgets;
     pub mod draining;

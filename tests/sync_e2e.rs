@@ -4,6 +4,7 @@
 //! edits on both sides converges with one more sweep, and a further sweep
 //! writes nothing.
 
+#[macro_use]
 mod common;
 
 use common::{
@@ -321,19 +322,6 @@ async fn airtable_rows_become_notion_pages_once(db: TestDb) {
         w.row_for(&copy)["fields"]["Spec Name"],
         json!("Data retention v1 (copy)")
     );
-}
-
-macro_rules! both_backends {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $test() { super::$test(super::TestDb::sqlite().await).await; })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $test() { super::$test(super::TestDb::postgres().await).await; })*
-        }
-    };
 }
 
 both_backends! {

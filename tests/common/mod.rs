@@ -2,6 +2,22 @@
 //! store on a database of its own, SQLite or Postgres.
 #![allow(dead_code)]
 
+/// Generates `sqlite::<test>` and `postgres::<test>` for each
+/// `async fn <test>(db: TestDb)` of the calling test file.
+#[allow(unused_macros)]
+macro_rules! both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() { super::$test(super::TestDb::sqlite().await).await; })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() { super::$test(super::TestDb::postgres().await).await; })*
+        }
+    };
+}
+
 use std::path::PathBuf;
 
 use notion_airtable_sync::store::Store;

@@ -3,7 +3,7 @@
 //! helpers to sign, send and count.
 #![allow(dead_code)]
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
 use notion_airtable_sync::{
     http::{AppState, IngestConfig, PairDirectory, router, serve},
@@ -34,43 +34,12 @@ pub const MAC_SECRET: &str = "c2VjcmV0LWtleQ==";
 
 // ---------------------------------------------------------------- databases
 
-/// A migrated store on a fresh database; the SQLite folder is removed on drop.
-pub struct TestDb {
-    pub store: Store,
-    pub url: String,
-    folder: Option<PathBuf>,
-}
+pub use crate::common::TestDb;
 
 impl TestDb {
-    pub async fn sqlite() -> TestDb {
-        let folder =
-            std::env::temp_dir().join(format!("nas-http-test-{}", uuid::Uuid::new_v4().simple()));
-        let url = format!("sqlite://{}", folder.join("sync.db").display());
-        let store = Store::connect(&url).await.expect("open SQLite");
-        store.migrate().await.expect("migrate SQLite");
-        TestDb {
-            store,
-            url,
-            folder: Some(folder),
-        }
-    }
-
-    pub async fn postgres() -> TestDb {
-        let url = fresh_postgres_database().await;
-        let store = Store::connect(&url)
-            .await
-            .expect("connect to the test database");
-        store.migrate().await.expect("migrate Postgres");
-        TestDb {
-            store,
-            url,
-            folder: None,
-        }
-    }
-
     /// A fresh, empty (unmigrated) Postgres database's URL.
     pub async fn postgres_url() -> String {
-        fresh_postgres_database().await
+        crate::common::fresh_postgres_database().await
     }
 
     /// Rows in `table`, read through a connection of its own.
@@ -112,36 +81,6 @@ impl TestDb {
             .await
             .expect("list jobs")
     }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some(folder) = &self.folder {
-            let _ = std::fs::remove_dir_all(folder);
-        }
-    }
-}
-
-/// Create `t_<uuid>` on the cluster named by `TEST_POSTGRES_URL`; fail loudly
-/// when it is unset (a Postgres test must never pass without Postgres).
-async fn fresh_postgres_database() -> String {
-    let admin_url = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| {
-        panic!(
-            "TEST_POSTGRES_URL is not set: run `scripts/with-postgres.sh cargo test --test http_ingest`"
-        )
-    });
-    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&admin_url)
-        .await
-        .expect("connect to TEST_POSTGRES_URL");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("create a test database");
-    let _ = admin.close().await;
-    let mut url = url::Url::parse(&admin_url).expect("TEST_POSTGRES_URL is a URL");
-    url.set_path(&name);
-    url.to_string()
 }
 
 // ------------------------------------------------------------------- server

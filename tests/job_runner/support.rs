@@ -3,7 +3,6 @@
 
 use std::{
     future::Future,
-    path::PathBuf,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -15,74 +14,15 @@ use notion_airtable_sync::{
     },
     store::{ClaimedJob, Job, JobId, Store, now_ms},
 };
-use sqlx::Connection;
 use tokio::{sync::oneshot, task::JoinHandle};
 
-/// A migrated store on a database of its own (SQLite file or Postgres
-/// database); the SQLite folder is removed on drop.
-pub struct TestDb {
-    pub store: Store,
-    pub url: String,
-    folder: Option<PathBuf>,
-}
+pub use crate::common::TestDb;
 
 impl TestDb {
-    pub async fn sqlite() -> TestDb {
-        let folder =
-            std::env::temp_dir().join(format!("nas-runner-{}", uuid::Uuid::new_v4().simple()));
-        let url = format!("sqlite://{}", folder.join("sync.db").display());
-        let store = Store::connect(&url).await.expect("open SQLite");
-        store.migrate().await.expect("migrate SQLite");
-        TestDb {
-            store,
-            url,
-            folder: Some(folder),
-        }
-    }
-
-    pub async fn postgres() -> TestDb {
-        let url = fresh_postgres_database().await;
-        let store = Store::connect(&url).await.expect("connect to Postgres");
-        store.migrate().await.expect("migrate Postgres");
-        TestDb {
-            store,
-            url,
-            folder: None,
-        }
-    }
-
     /// A second, independent pool on the same database (another replica).
     pub async fn second_store(&self) -> Store {
         Store::connect(&self.url).await.expect("connect again")
     }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some(folder) = &self.folder {
-            let _ = std::fs::remove_dir_all(folder);
-        }
-    }
-}
-
-/// `t_<uuid>` on the cluster of `TEST_POSTGRES_URL`; fails loudly when it is
-/// unset, so that a Postgres test never passes without Postgres.
-async fn fresh_postgres_database() -> String {
-    let admin_url = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| {
-        panic!("TEST_POSTGRES_URL is not set; run scripts/with-postgres.sh cargo test --test job_runner")
-    });
-    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&admin_url)
-        .await
-        .expect("connect to TEST_POSTGRES_URL");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("create a test database");
-    let _ = admin.close().await;
-    let mut url = url::Url::parse(&admin_url).expect("TEST_POSTGRES_URL is a URL");
-    url.set_path(&name);
-    url.to_string()
 }
 
 /// Quick retries and polls; a lease long enough not to expire by accident.
