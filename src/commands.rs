@@ -1,17 +1,19 @@
 //! The work behind the CLI commands that talk to the APIs or read the log:
 //! wiring the environment into clients, store and resolved pairs.
 
+mod check;
+mod log;
+
 use std::{io::Write, sync::Arc};
 
 use anyhow::Context as _;
-use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 use crate::{
     airtable::AirtableClient,
     config::{Env, SyncConfig},
     notion::NotionClient,
-    ratelimit::{Budget, NOTION_RATE_PER_SEC},
-    store::{Cause, LogEntry, LogQuery, Store, now_ms},
+    ratelimit::{Budget, NOTION_BURST, NOTION_RATE_PER_SEC},
+    store::{Cause, Store, now_ms},
     sync::{
         engine::{Engine, SweepOptions},
         pair::{self, ResolvedPair},
@@ -19,9 +21,12 @@ use crate::{
     },
 };
 
+pub use check::{Finding, Report, check, check_schemas};
+pub use log::{LogArgs, log, parse_since};
+
 /// The API clients built from the environment.
 pub fn clients(env: &Env) -> anyhow::Result<(NotionClient, AirtableClient)> {
-    let budget = Arc::new(Budget::new("notion", NOTION_RATE_PER_SEC, 3));
+    let budget = Arc::new(Budget::new("notion", NOTION_RATE_PER_SEC, NOTION_BURST));
     let notion = NotionClient::new(
         &env.notion_api_url,
         env.require_notion_token()?.clone(),
@@ -117,136 +122,6 @@ pub async fn reconcile(
         }
     }
     Ok(())
-}
-
-/// Filters of the `log` command.
-#[derive(Debug, Clone, Default)]
-pub struct LogArgs {
-    pub pair: Option<String>,
-    pub record: Option<String>,
-    pub since: Option<String>,
-    pub json: bool,
-    pub limit: i64,
-}
-
-/// `log`: the sync log, newest first, as a table or JSON lines.
-pub async fn log(env: &Env, args: &LogArgs) -> anyhow::Result<()> {
-    let store = open_store(env).await?;
-    let since = args
-        .since
-        .as_deref()
-        .map(|s| {
-            OffsetDateTime::parse(s, &Rfc3339)
-                .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
-                .map_err(|_| {
-                    anyhow::anyhow!(
-                        "--since `{s}` is not an RFC 3339 time like 2026-11-21T09:00:00Z"
-                    )
-                })
-        })
-        .transpose()?;
-    let query = LogQuery {
-        pair: args.pair.clone(),
-        record: args.record.clone(),
-        since,
-        limit: if args.limit > 0 { args.limit } else { 100 },
-        ..LogQuery::default()
-    };
-    let entries = store.query_log(&query).await?;
-    let mut out = std::io::stdout().lock();
-    for e in &entries {
-        if args.json {
-            writeln!(out, "{}", serde_json::to_string(e)?)?;
-        } else {
-            writeln!(out, "{}", table_line(e))?;
-        }
-    }
-    if !args.json && entries.is_empty() {
-        writeln!(out, "(no entries)")?;
-    }
-    Ok(())
-}
-
-fn table_line(e: &LogEntry) -> String {
-    let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(e.at) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default();
-    let value = |v: &Option<serde_json::Value>| {
-        v.as_ref().map_or("-".to_owned(), |v| {
-            v["value"]
-                .as_str()
-                .map_or_else(|| v["value"].to_string(), str::to_owned)
-        })
-    };
-    format!(
-        "{at}  {:<6} {:<8} {:<18} {:<16} {} → {}  [{}{}] {}",
-        e.pair,
-        e.action.as_str(),
-        e.direction.as_str(),
-        e.field.as_deref().unwrap_or("-"),
-        value(&e.old_value),
-        value(&e.new_value),
-        e.cause.as_str(),
-        if e.conflict { ", conflict" } else { "" },
-        e.detail.as_deref().unwrap_or(""),
-    )
-}
-
-/// Airtable scopes the service needs (webhook scopes are checked by `webhooks`).
-const AIRTABLE_SCOPES: [&str; 3] = [
-    "data.records:read",
-    "data.records:write",
-    "schema.bases:read",
-];
-
-/// `check`: the mapping file against both live schemas and the tokens'
-/// identities. Prints one line per problem with what to do; returns how many.
-pub async fn check(env: &Env) -> anyhow::Result<usize> {
-    let config = env.load_sync_config()?;
-    let (notion, airtable) = clients(env)?;
-    let mut problems = Vec::new();
-    match notion.me().await {
-        Ok(me) => println!(
-            "ok: Notion token belongs to {}",
-            me.name.as_deref().unwrap_or(&me.id)
-        ),
-        Err(e) => problems.push(format!(
-            "Notion token: {e} (check NOTION_TOKEN and the integration's capabilities)"
-        )),
-    }
-    match airtable.whoami().await {
-        Ok(me) => {
-            println!(
-                "ok: Airtable token belongs to {}",
-                me.email.as_deref().unwrap_or(&me.id)
-            );
-            let scopes = me.scopes.unwrap_or_default();
-            for scope in AIRTABLE_SCOPES
-                .iter()
-                .filter(|s| !scopes.is_empty() && !scopes.iter().any(|x| x == *s))
-            {
-                problems.push(format!(
-                    "Airtable token lacks the `{scope}` scope: add it to the personal access token"
-                ));
-            }
-        }
-        Err(e) => problems.push(format!("Airtable token: {e} (check AIRTABLE_TOKEN)")),
-    }
-    for pair in &config.pairs {
-        match pair::load(pair, &notion, &airtable).await {
-            Ok(resolved) => println!(
-                "ok: pair \"{}\": {} fields map cleanly",
-                pair.name,
-                resolved.fields.len()
-            ),
-            Err(e) => problems.push(format!("{e:#}")),
-        }
-    }
-    for p in &problems {
-        println!("problem: {p}");
-    }
-    Ok(problems.len())
 }
 
 /// The `webhooks` subcommands.

@@ -61,9 +61,12 @@ enum Command {
         /// A Notion page id or an Airtable record id.
         #[arg(long)]
         record: Option<String>,
-        /// Only entries at or after this time (RFC 3339).
+        /// Only entries at or after this time: RFC 3339, a date, or an age (2h, 7d).
         #[arg(long)]
         since: Option<String>,
+        /// Only entries older than this id (the next page).
+        #[arg(long)]
+        before: Option<i64>,
         /// JSON lines instead of a table.
         #[arg(long)]
         json: bool,
@@ -98,10 +101,6 @@ enum Role {
     Worker,
 }
 
-/// Exit status for a command that exists in the contract but whose work is
-/// not in this version yet.
-const EXIT_NOT_AVAILABLE: u8 = 3;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let env = match Env::from_process() {
@@ -111,6 +110,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The demo tells its story on stdout; the service it runs logs only
+    // warnings unless RUST_LOG asks for more.
+    if matches!(cli.command, Command::Demo { .. }) && std::env::var_os("RUST_LOG").is_none() {
+        // SAFETY: no other thread exists yet (the runtime is built below).
+        unsafe { std::env::set_var("RUST_LOG", "warn") };
+    }
     telemetry::init(env.log_format);
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     match runtime.block_on(run(cli.command, env)) {
@@ -171,6 +176,7 @@ async fn run(command: Command, env: Env) -> anyhow::Result<ExitCode> {
             pair,
             record,
             since,
+            before,
             json,
             limit,
         } => {
@@ -178,13 +184,14 @@ async fn run(command: Command, env: Env) -> anyhow::Result<ExitCode> {
                 pair,
                 record,
                 since,
+                before,
                 json,
                 limit,
             };
             commands::log(&env, &args).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { .. } => not_available("demo", "the operations release"),
+        Command::Demo { keep_running } => notion_airtable_sync::demo::run(keep_running).await,
     }
 }
 
@@ -193,12 +200,4 @@ async fn migrate(env: &Env) -> anyhow::Result<ExitCode> {
     store.migrate().await?;
     println!("migrations applied ({:?})", store.backend());
     Ok(ExitCode::SUCCESS)
-}
-
-fn not_available(command: &str, arrives_with: &str) -> anyhow::Result<ExitCode> {
-    eprintln!(
-        "`{command}` is not available in this version yet: it arrives with {arrives_with}. \
-         Everything else is available now."
-    );
-    Ok(ExitCode::from(EXIT_NOT_AVAILABLE))
 }

@@ -61,16 +61,22 @@ pub async fn serve(
     let config = env.load_sync_config()?;
     let store = open_store(env).await?;
     let (notion, airtable) = clients(env)?;
-    // Jobs hand every 429 to the runner, which reschedules them without
-    // spending an attempt instead of sleeping while holding a lease.
-    let notion = notion.with_retry_policy(RetryPolicy {
-        rate_limited: 0,
-        ..RetryPolicy::default()
-    });
-    let airtable = airtable.with_retry_policy(RetryPolicy {
-        rate_limited: 0,
-        ..RetryPolicy::default()
-    });
+    // Every process paces its calls by the budgets kept in the database,
+    // so replicas together stay under the vendors' limits. Jobs hand every
+    // 429 to the runner, which reschedules them without spending an attempt
+    // instead of sleeping while holding a lease.
+    let notion = notion
+        .with_shared_budget(store.clone())
+        .with_retry_policy(RetryPolicy {
+            rate_limited: 0,
+            ..RetryPolicy::default()
+        });
+    let airtable = airtable
+        .with_shared_budgets(store.clone())
+        .with_retry_policy(RetryPolicy {
+            rate_limited: 0,
+            ..RetryPolicy::default()
+        });
     let pairs = resolve_pairs(&config, None, &notion, &airtable).await?;
     let bot_user_id = notion.me().await?.id;
     let airtable_user_id = airtable.whoami().await?.id;
@@ -206,8 +212,10 @@ async fn run_schedules(service: &SyncService, store: &Store, shutdown: impl Futu
     let mut incremental = tokio::time::interval(INCREMENTAL_SWEEP_EVERY);
     let mut full = tokio::time::interval(FULL_SWEEP_EVERY);
     let mut refresh = tokio::time::interval(WEBHOOK_REFRESH_EVERY);
-    // The first ticks fire at once: a sweep at start heals anything missed
-    // while the service was down.
+    // The first ticks fire at once: a full sweep at start heals anything
+    // missed while the service was down (an incremental one beside it would
+    // only repeat part of its work).
+    incremental.tick().await;
     tokio::pin!(shutdown);
     loop {
         let full_sweep = tokio::select! {

@@ -11,10 +11,16 @@ use common::{
     TestDb,
     world::{World, world},
 };
+use std::time::Duration;
+
 use notion_airtable_sync::{
+    jobs::kinds::JobSpec,
     sandbox::common::DeliveryKnobs,
-    store::{AirtableWebhook, Cause, JobState},
-    sync::webhooks::Ensured,
+    store::{AirtableWebhook, Cause, JobState, now_ms},
+    sync::{
+        service::{ErrorClass, JobOutcome, SyncService, classify},
+        webhooks::Ensured,
+    },
 };
 use serde_json::json;
 
@@ -226,7 +232,60 @@ async fn refresh_extends_and_re_enables_notifications(db: TestDb) {
     );
 }
 
+/// Payloads read while a sweep of the pair runs would arrive before the
+/// sweep commits its snapshots, so every row it wrote would look like a
+/// person's edit: the fetch waits (attempt not spent) until the sweep ends,
+/// and then finds them all to be echoes.
+async fn payloads_wait_for_a_running_sweep_of_their_pair(db: TestDb) {
+    let (w, hook, me) = setup(db).await;
+    let store = &w.engine.store;
+    let sweep = JobSpec::Sweep {
+        pair: w.pair.name().to_owned(),
+        full: true,
+    };
+    store
+        .enqueue(&sweep.to_new_job(now_ms()), now_ms())
+        .await
+        .unwrap();
+    let claimed = store
+        .claim(Duration::from_secs(30), now_ms())
+        .await
+        .unwrap()
+        .expect("the sweep");
+    // The sweep job is running (here: its work done, its job not yet
+    // marked done): the fetch waits without reading a payload.
+    w.sweep(true).await;
+    w.airtable.calls().reset();
+    let service = SyncService::new(w.engine.clone(), vec![w.pair.clone()], me.clone());
+    let fetch = JobSpec::AirtablePayloads {
+        webhook_id: hook.webhook_id.clone(),
+    };
+    let err = service
+        .run(&fetch)
+        .await
+        .expect_err("must wait for the sweep");
+    assert!(
+        matches!(classify(&err), ErrorClass::RateLimited(_)),
+        "waiting is not a failure: {err:#}"
+    );
+    assert!(err.to_string().contains("sweep"), "{err:#}");
+    assert_eq!(w.airtable.calls().total(), 0, "no payload was read");
+
+    // Once the sweep's job has ended, the same fetch sees only echoes.
+    assert!(
+        store
+            .complete(claimed.id, &claimed.lease_token, now_ms())
+            .await
+            .unwrap()
+    );
+    let JobOutcome::Drained(outcome) = service.run(&fetch).await.unwrap() else {
+        panic!("a drain")
+    };
+    assert_eq!((outcome.jobs, outcome.echoes), (0, 47), "{outcome:?}");
+}
+
 both_backends! {
+    payloads_wait_for_a_running_sweep_of_their_pair,
     ensure_is_idempotent_and_registers_the_mapped_fields,
     payloads_queue_one_job_per_record_and_echoes_queue_none,
     a_cursor_gap_queues_a_full_sweep,

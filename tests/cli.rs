@@ -58,14 +58,6 @@ fn help_lists_every_command_of_the_contract() {
 }
 
 #[test]
-fn the_demo_is_not_available_yet_and_says_so() {
-    let out = bin().arg("demo").output().unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not available"), "{err}");
-}
-
-#[test]
 fn migrate_creates_the_default_sqlite_database_on_first_run() {
     let dir = temp_dir("migrate");
     let out = bin().arg("migrate").current_dir(&dir).output().unwrap();

@@ -75,6 +75,7 @@ contract! {
     webhooks::verification_tokens_stay_pending_until_acknowledged,
     webhooks::penalty_keeps_the_latest_deadline,
     webhooks::reserve_slot_spaces_calls_and_honours_penalty,
+    webhooks::a_window_budget_admits_its_calls_together_across_clients,
     webhooks::concurrent_reservations_get_distinct_slots,
 }
 

@@ -11,7 +11,11 @@ use common::{
     TestDb,
     world::{assert_in_sync, select_of, set_clocks, text_of, world, world_at, world_with},
 };
-use notion_airtable_sync::store::{Cause, LogQuery};
+use notion_airtable_sync::{
+    jobs::kinds::JobSpec,
+    store::{Cause, LogQuery},
+    sync::service::{JobOutcome, SyncService},
+};
 use serde_json::json;
 
 async fn initial_sync_creates_every_row_with_the_fewest_calls(db: TestDb) {
@@ -324,7 +328,47 @@ async fn airtable_rows_become_notion_pages_once(db: TestDb) {
     );
 }
 
+/// A Notion event that named no parent: the job reads the page, finds its
+/// database, and reconciles it there; a page that is gone needs nothing.
+async fn a_page_without_a_known_parent_is_located_and_synced(db: TestDb) {
+    let w = world(db).await;
+    w.sweep(true).await;
+    let page = w
+        .notion
+        .insert_page_as_person(
+            &w.team_n.data_source_id,
+            &w.person(),
+            json!({ "Name": { "title": [{ "text": { "content": "Located spec" } }] } }),
+        )
+        .unwrap();
+    let service = SyncService::new(w.engine.clone(), vec![w.pair.clone()], String::new());
+    let outcome = service
+        .run(&JobSpec::LocatePage {
+            page_id: page.clone(),
+        })
+        .await
+        .unwrap();
+    let JobOutcome::Reconciled(summary) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(summary.created_in_airtable, 1, "{summary:?}");
+    assert_eq!(
+        w.row_for(&page)["fields"]["Spec Name"],
+        json!("Located spec")
+    );
+
+    let gone = service
+        .run(&JobSpec::LocatePage {
+            page_id: "0b0b0b0b-0000-4000-8000-000000000000".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(gone, JobOutcome::Reconciled(Default::default()));
+    assert_eq!(w.rows().len(), 48);
+}
+
 both_backends! {
+    a_page_without_a_known_parent_is_located_and_synced,
     initial_sync_creates_every_row_with_the_fewest_calls,
     a_week_of_edits_converges_and_stays_converged,
     an_incremental_sweep_reads_only_what_changed,

@@ -26,8 +26,12 @@ use crate::notion::http::{
     api_root, build_http_client, join_path, log_call, read_error_body, read_json,
 };
 use crate::notion::retry::RetryPolicy;
-use crate::ratelimit::{AIRTABLE_RATE_PER_SEC, Budget};
 use crate::secret::Secret;
+use crate::{
+    jobs::{SharedBudget, shared_budget::airtable_name},
+    ratelimit::{Budget, Pace},
+    store::Store,
+};
 
 /// What Airtable asks for after a 429 without `Retry-After`.
 pub const DEFAULT_PENALTY: Duration = Duration::from_secs(30);
@@ -43,7 +47,9 @@ pub struct AirtableClient {
     pub(super) root: Url,
     token: Secret,
     budgets: Arc<Mutex<HashMap<String, Arc<Budget>>>>,
-    rate_per_sec: f64,
+    /// Where base budgets created from now on keep their shared schedule.
+    shared_budgets: Option<Store>,
+    pace: Pace,
     penalty: Duration,
     timeout: Duration,
     retry: RetryPolicy,
@@ -65,7 +71,8 @@ impl AirtableClient {
             root: api_root(base_url, "v0")?,
             token,
             budgets: Arc::default(),
-            rate_per_sec: AIRTABLE_RATE_PER_SEC,
+            shared_budgets: None,
+            pace: Pace::airtable(),
             penalty: DEFAULT_PENALTY,
             timeout: DEFAULT_TIMEOUT,
             retry: RetryPolicy::default(),
@@ -78,9 +85,10 @@ impl AirtableClient {
         self
     }
 
-    /// The pace of budgets created from now on (requests per second per base).
+    /// The pace of budgets created from now on: `per_second` requests per
+    /// second per base, evenly spaced, instead of Airtable's own window.
     pub fn with_rate(mut self, per_second: f64) -> Self {
-        self.rate_per_sec = per_second;
+        self.pace = Pace::spaced(per_second, 1);
         self
     }
 
@@ -101,17 +109,35 @@ impl AirtableClient {
         self
     }
 
+    /// Pace each base by its budget in `store`, shared with every replica:
+    /// Airtable's limit is per base, whoever calls. (Calls outside a base,
+    /// such as `whoami`, fall under the far larger per-user limit and keep
+    /// an in-process budget.)
+    pub fn with_shared_budgets(mut self, store: Store) -> Self {
+        self.shared_budgets = Some(store);
+        self
+    }
+
     /// The budget of a base, created at the configured rate on first use.
     pub fn budget_for(&self, base_id: &str) -> Arc<Budget> {
         let mut budgets = self.lock_budgets();
-        let budget = budgets.entry(base_id.to_owned()).or_insert_with(|| {
-            Arc::new(Budget::new(
-                format!("airtable:{base_id}"),
-                self.rate_per_sec,
-                1,
-            ))
-        });
+        let budget = budgets
+            .entry(base_id.to_owned())
+            .or_insert_with(|| Arc::new(self.new_budget(base_id)));
         Arc::clone(budget)
+    }
+
+    fn new_budget(&self, base_id: &str) -> Budget {
+        let budget = Budget::with_pace(airtable_name(base_id), self.pace);
+        match &self.shared_budgets {
+            Some(store) if base_id != USER_BUDGET => {
+                let shared =
+                    SharedBudget::with_pace(store.clone(), airtable_name(base_id), self.pace)
+                        .with_vendor(Vendor::Airtable);
+                budget.with_shared(shared)
+            }
+            _ => budget,
+        }
     }
 
     fn lock_budgets(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Budget>>> {
@@ -167,7 +193,7 @@ impl AirtableClient {
         url: &Url,
         body: Option<&Json>,
     ) -> Result<T, ApiError> {
-        budget.acquire().await;
+        crate::metrics::budget_wait(Vendor::Airtable, budget.acquire()).await;
         let started = Instant::now();
         let mut request = self
             .http

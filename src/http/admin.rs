@@ -8,13 +8,12 @@ use axum::{
         Path, Query, State,
         rejection::{PathRejection, QueryRejection},
     },
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header::LINK},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
 use serde::Deserialize;
 use serde_json::json;
-use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 use super::{HttpError, Shared, auth::Admin};
 use crate::{
@@ -170,23 +169,62 @@ struct LogParams {
     limit: Option<i64>,
 }
 
-/// `GET /api/log?pair=&record=&since=&before=&limit=`: newest first; for the
-/// next page pass the smallest `id` seen as `before`.
+/// `GET /api/log?pair=&record=&since=&before=&limit=`: newest first, ordered
+/// by `id` (stable: ids only grow). `since` takes what `log --since` takes.
+/// A full page carries `Link: </api/log?...&before=ID>; rel="next"`, the same
+/// filters with the smallest id of the page as `before`.
 async fn sync_log(
     _: Admin,
     State(state): State<Shared>,
     params: Result<Query<LogParams>, QueryRejection>,
-) -> Result<Json<Vec<LogEntry>>, HttpError> {
+) -> Result<Response, HttpError> {
     let Query(params) = params.map_err(bad_query)?;
+    let since = params
+        .since
+        .as_deref()
+        .map(|s| {
+            crate::commands::parse_since(s, now_ms())
+                .map_err(|e| HttpError::bad_request(format!("since {e}")))
+        })
+        .transpose()?;
     let query = LogQuery {
-        pair: params.pair,
-        record: params.record,
-        since: params.since.as_deref().map(parse_since).transpose()?,
+        pair: params.pair.clone(),
+        record: params.record.clone(),
+        since,
         before_id: params.before,
         conflicts_only: false,
         limit: limit(params.limit)?,
     };
-    Ok(Json(state.store.query_log(&query).await?))
+    let entries = state.store.query_log(&query).await?;
+    let next = match entries.last() {
+        Some(last) if entries.len() as i64 == query.limit => Some(next_page_link(&params, last.id)),
+        _ => None,
+    };
+    let mut response = Json(entries).into_response();
+    if let Some(link) = next.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        response.headers_mut().insert(LINK, link);
+    }
+    Ok(response)
+}
+
+/// The `Link` header value of the page after the one ending at `last_id`.
+fn next_page_link(params: &LogParams, last_id: i64) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    let text = [
+        ("pair", &params.pair),
+        ("record", &params.record),
+        ("since", &params.since),
+    ];
+    for (key, value) in text {
+        if let Some(value) = value {
+            query.append_pair(key, value);
+        }
+    }
+    query.append_pair("before", &last_id.to_string());
+    if let Some(limit) = params.limit {
+        query.append_pair("limit", &limit.to_string());
+    }
+    format!("</api/log?{}>; rel=\"next\"", query.finish())
 }
 
 #[derive(Deserialize)]
@@ -215,7 +253,7 @@ async fn conflicts(
 /// ("implementation of `Send` is not general enough", rust-lang/rust#110338),
 /// and a handler's future must be; built and awaited inside the closure, it
 /// need not be.
-async fn retry_dead(store: &Store, id: JobId) -> Result<Option<JobId>, HttpError> {
+pub(super) async fn retry_dead(store: &Store, id: JobId) -> Result<Option<JobId>, HttpError> {
     let store = store.clone();
     let runtime = tokio::runtime::Handle::current();
     let retried = tokio::task::spawn_blocking(move || {
@@ -240,30 +278,9 @@ fn limit(requested: Option<i64>) -> Result<i64, HttpError> {
     }
 }
 
-/// Epoch milliseconds, or an RFC 3339 time such as `2025-01-31T09:00:00Z`.
-fn parse_since(since: &str) -> Result<i64, HttpError> {
-    if let Ok(ms) = since.parse::<i64>() {
-        return Ok(ms);
-    }
-    let at = OffsetDateTime::parse(since, &Rfc3339).map_err(|_| {
-        HttpError::bad_request(format!(
-            "since `{since}` is neither epoch milliseconds nor an RFC 3339 time"
-        ))
-    })?;
-    i64::try_from(at.unix_timestamp_nanos() / 1_000_000)
-        .map_err(|_| HttpError::bad_request(format!("since `{since}` is out of range")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn since_accepts_milliseconds_and_rfc3339() {
-        assert_eq!(parse_since("1700000000000").unwrap(), 1_700_000_000_000);
-        assert_eq!(parse_since("1970-01-01T00:00:01.5Z").unwrap(), 1500);
-        assert!(parse_since("yesterday").is_err());
-    }
 
     #[test]
     fn reconcile_body_is_optional_and_strict() {

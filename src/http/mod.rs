@@ -9,7 +9,8 @@
 //! |---|---|---|
 //! | `POST /webhooks/notion` | [`webhooks::notion`] | `X-Notion-Signature` (the verification request is unsigned) |
 //! | `POST /webhooks/airtable` | [`webhooks::airtable`] | `X-Airtable-Content-MAC` with the webhook's MAC secret |
-//! | `POST /reconcile`, `GET /api/jobs`, `POST /api/jobs/{id}/retry`, `GET /api/log`, `GET /api/conflicts` | [`admin`] | `Authorization: Bearer ADMIN_TOKEN` |
+//! | `POST /reconcile`, `GET /api/jobs`, `POST /api/jobs/{id}/retry`, `GET /api/log`, `GET /api/conflicts` | [`admin`] | `Authorization: Bearer ADMIN_TOKEN`, or Basic with the password `ADMIN_TOKEN` (same-origin only for POST) |
+//! | `GET /` (status page), `POST /jobs/{id}/retry`, `POST /notion/verification-tokens/dismiss` (its forms) | `status` | Basic (password `ADMIN_TOKEN`) or Bearer; the forms also need their CSRF token |
 //! | `GET /healthz`, `GET /readyz` | [`health`] | none |
 
 pub mod admin;
@@ -17,6 +18,7 @@ mod auth;
 pub mod error;
 pub mod health;
 mod pairs;
+mod status;
 pub mod webhooks;
 
 use std::{collections::HashMap, future::Future, net::SocketAddr, sync::Arc, time::Duration};
@@ -132,8 +134,10 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/notion", post(webhooks::notion::receive))
         .route("/webhooks/airtable", post(webhooks::airtable::receive))
         .merge(admin::routes())
+        .merge(status::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(crate::metrics::scrape))
         .with_state(Arc::new(state))
         // The limit layer refuses a declared oversize body at once (413) and
         // caps a streamed one; axum's own default (2 MB) is aligned with it.
@@ -143,6 +147,8 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
+        // Outside the limit and the timeout, to count their 413 and 408 too.
+        .layer(axum::middleware::from_fn(crate::metrics::track_webhooks))
         .layer(TraceLayer::new_for_http())
 }
 

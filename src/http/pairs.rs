@@ -10,6 +10,8 @@ use crate::sync::pair::ResolvedPair;
 pub struct PairDirectory {
     by_id: HashMap<String, String>,
     names: Vec<String>,
+    /// Pair name → (Airtable base id, table id), for links to records.
+    airtable: HashMap<String, (String, String)>,
 }
 
 impl PairDirectory {
@@ -31,7 +33,7 @@ impl PairDirectory {
     }
 
     pub fn from_resolved(pairs: &[ResolvedPair]) -> Self {
-        Self::new(
+        let directory = Self::new(
             pairs
                 .iter()
                 .map(|p| {
@@ -39,7 +41,24 @@ impl PairDirectory {
                     (name, p.database_id.clone(), p.data_source_id.clone())
                 })
                 .collect(),
-        )
+        );
+        pairs.iter().fold(directory, |d, p| {
+            d.with_airtable_table(p.name(), &p.config.airtable_base_id, &p.table_id)
+        })
+    }
+
+    /// Where the pair's Airtable table is (the status page links records).
+    pub fn with_airtable_table(mut self, pair: &str, base_id: &str, table_id: &str) -> Self {
+        let location = (base_id.to_owned(), table_id.to_owned());
+        self.airtable.insert(pair.to_owned(), location);
+        self
+    }
+
+    /// `(base id, table id)` of the pair's Airtable table, if known.
+    pub fn airtable_table(&self, pair: &str) -> Option<(&str, &str)> {
+        self.airtable
+            .get(pair)
+            .map(|(base, table)| (base.as_str(), table.as_str()))
     }
 
     /// The pair whose database or data source has this id.

@@ -5,6 +5,7 @@
 use std::{future::Future, sync::Arc, time::Duration};
 
 use tokio::{sync::watch, task::JoinHandle};
+use tracing::Instrument as _;
 
 use super::{
     handler::{JobError, JobHandler},
@@ -28,6 +29,22 @@ pub(super) enum Outcome {
     Released,
     LeaseLost,
     Unrecorded,
+}
+
+impl Outcome {
+    /// The `outcome` label of the job duration histogram.
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Retried => "retried",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::Deferred => "deferred",
+            Outcome::Dead => "dead",
+            Outcome::Released => "released",
+            Outcome::LeaseLost => "lease_lost",
+            Outcome::Unrecorded => "unrecorded",
+        }
+    }
 }
 
 /// Why a handler was stopped before it finished.
@@ -56,14 +73,19 @@ pub(super) fn run_job<H: JobHandler>(
         .as_ref()
         .map(|spec| handler.budgets(spec))
         .unwrap_or_default();
-    let start: StartHandler =
-        Box::new(move |job, spec| tokio::spawn(async move { handler.run(&job, spec).await }));
+    // Every line logged while the job runs carries its id, pair and record
+    // (the handler runs in a task of its own, so it gets the span too).
+    let span = crate::telemetry::job_span(job.id, &job.kind, spec.as_ref().ok());
+    let handler_span = span.clone();
+    let start: StartHandler = Box::new(move |job, spec| {
+        tokio::spawn(async move { handler.run(&job, spec).await }.instrument(handler_span))
+    });
     let attempt = Attempt {
         shared: Arc::clone(&inner.shared),
         job,
         budgets,
     };
-    attempt.run_and_count(spec, start, abandon)
+    attempt.run_and_count(spec, start, abandon).instrument(span)
 }
 
 /// One claimed job and what the runner needs to see it through.
@@ -80,6 +102,7 @@ impl Attempt {
         start: StartHandler,
         abandon: watch::Receiver<bool>,
     ) {
+        let started = std::time::Instant::now();
         let outcome = match self.run(spec, start, abandon).await {
             Ok(outcome) => outcome,
             Err(e) => {
@@ -88,6 +111,7 @@ impl Attempt {
                 Outcome::Unrecorded
             }
         };
+        crate::metrics::job_finished(&self.job.kind, outcome.as_str(), started.elapsed());
         self.shared.record(outcome);
     }
 

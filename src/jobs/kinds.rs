@@ -36,6 +36,9 @@ pub enum JobSpec {
         record_id: String,
         trigger: Trigger,
     },
+    /// Find which pair a page belongs to by reading it (a Notion event that
+    /// named no parent), then reconcile it there.
+    LocatePage { page_id: String },
     /// Drain an Airtable webhook's payloads from the stored cursor.
     AirtablePayloads { webhook_id: String },
     /// Sweep a pair: incremental, or full when `full`.
@@ -48,6 +51,7 @@ impl JobSpec {
         match self {
             JobSpec::ReconcilePage { .. } => "reconcile_page",
             JobSpec::ReconcileRecord { .. } => "reconcile_record",
+            JobSpec::LocatePage { .. } => "locate_page",
             JobSpec::AirtablePayloads { .. } => "airtable_payloads",
             JobSpec::Sweep { .. } => "sweep",
         }
@@ -60,6 +64,7 @@ impl JobSpec {
             JobSpec::ReconcileRecord {
                 pair, record_id, ..
             } => format!("record:{pair}:airtable:{record_id}"),
+            JobSpec::LocatePage { page_id } => format!("locate_page:{page_id}"),
             JobSpec::AirtablePayloads { webhook_id } => format!("airtable_payloads:{webhook_id}"),
             JobSpec::Sweep { pair, full } => {
                 format!(
@@ -75,7 +80,7 @@ impl JobSpec {
             JobSpec::ReconcilePage { pair, .. }
             | JobSpec::ReconcileRecord { pair, .. }
             | JobSpec::Sweep { pair, .. } => Some(pair),
-            JobSpec::AirtablePayloads { .. } => None,
+            JobSpec::LocatePage { .. } | JobSpec::AirtablePayloads { .. } => None,
         }
     }
 

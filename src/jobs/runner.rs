@@ -235,6 +235,7 @@ impl<H: JobHandler> Runner<H> {
                     tracing::error!(error = %e, "could not claim a job; trying again at the next poll")
                 }
             }
+            let idle = self.idle_wait(slots.has_room()).await;
             tokio::select! {
                 biased;
                 () = shutdown.as_mut() => break,
@@ -242,7 +243,7 @@ impl<H: JobHandler> Runner<H> {
                 // follow-up job that can run now).
                 Some(()) = slots.join_next() => {}
                 () = self.inner.waker.notified(), if slots.has_room() => {}
-                () = tokio::time::sleep(self.inner.shared.config.poll_interval) => {}
+                () = tokio::time::sleep(idle) => {}
             }
         }
         slots.shut_down().await;
@@ -268,6 +269,26 @@ impl<H: JobHandler> Runner<H> {
             }
             if slots.join_next().await.is_none() {
                 return Ok(self.stats());
+            }
+        }
+    }
+
+    /// How long to wait for a wake-up before looking again: the poll
+    /// interval, or less when a scheduled job (a debounced reconcile, a
+    /// retry) becomes due sooner, so it runs on time rather than up to a
+    /// poll interval late.
+    async fn idle_wait(&self, has_room: bool) -> Duration {
+        let poll = self.inner.shared.config.poll_interval;
+        if !has_room {
+            return poll;
+        }
+        let now = now_ms();
+        match self.inner.shared.store.next_run_at(now).await {
+            Ok(Some(at)) => poll.min(Duration::from_millis(u64::try_from(at - now).unwrap_or(0))),
+            Ok(None) => poll,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the job schedule; polling");
+                poll
             }
         }
     }

@@ -13,17 +13,20 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+pub use crate::ratelimit::NOTION_BURST;
 use crate::{
     api_error::Vendor,
-    ratelimit::{AIRTABLE_RATE_PER_SEC, NOTION_RATE_PER_SEC},
+    ratelimit::{NOTION_RATE_PER_SEC, Pace},
     secret::Secret,
     store::{Store, StoreError, now_ms},
 };
 
-/// Calls allowed back to back on a Notion integration ("some bursts" are).
-const NOTION_BURST: u32 = 3;
-/// Airtable counts per second; no burst.
-const AIRTABLE_BURST: u32 = 1;
+/// How late after its slot a caller may still send (ms; see `acquire`):
+/// within the Airtable window's margin, so a late call cannot crowd the
+/// vendor's window, and above ordinary scheduling delays.
+const LATE_WAKE_MS: i64 = 40;
+/// Fresh slots a late caller takes before it sends regardless.
+const MAX_RESERVATIONS: u32 = 3;
 /// Hex characters of the token's hash that name a Notion budget: enough to
 /// tell integrations apart, far too few to say anything about the token.
 const TOKEN_HASH_PREFIX: usize = 12;
@@ -33,23 +36,21 @@ pub struct SharedBudget {
     store: Store,
     name: String,
     vendor: Option<Vendor>,
-    /// Average spacing between calls (1 / rate).
-    interval: Duration,
-    /// How far ahead of schedule calls may run.
-    burst: Duration,
+    pace: Pace,
 }
 
 impl SharedBudget {
     /// `per_second` calls per second on average, `burst` back to back.
     pub fn new(store: Store, name: impl Into<String>, per_second: f64, burst: u32) -> Self {
-        assert!(per_second > 0.0, "a budget needs a positive rate");
-        let interval = Duration::from_secs_f64(1.0 / per_second);
+        Self::with_pace(store, name, Pace::spaced(per_second, burst))
+    }
+
+    pub fn with_pace(store: Store, name: impl Into<String>, pace: Pace) -> Self {
         Self {
             store,
             name: name.into(),
             vendor: None,
-            interval,
-            burst: interval * burst.saturating_sub(1),
+            pace,
         }
     }
 
@@ -61,13 +62,8 @@ impl SharedBudget {
 
     /// The budget of one Airtable base.
     pub fn airtable(store: Store, base_id: &str) -> Self {
-        Self::new(
-            store,
-            airtable_name(base_id),
-            AIRTABLE_RATE_PER_SEC,
-            AIRTABLE_BURST,
-        )
-        .with_vendor(Vendor::Airtable)
+        Self::with_pace(store, airtable_name(base_id), Pace::airtable())
+            .with_vendor(Vendor::Airtable)
     }
 
     /// Whose 429s penalize this budget when a job reports them.
@@ -84,13 +80,21 @@ impl SharedBudget {
         self.vendor
     }
 
-    /// Wait until a call may be made, and reserve its slot.
+    /// Wait until a call may be made, and reserve its slot. A caller that
+    /// wakes well after its slot (a busy machine) takes a fresh one: a call
+    /// sent late would crowd the calls reserved after it into the vendor's
+    /// window. The stale slot is simply left unused.
     pub async fn acquire(&self) -> Result<(), StoreError> {
-        let start = self
-            .store
-            .reserve_slot(&self.name, self.interval, self.burst, now_ms())
-            .await?;
-        sleep_until_ms(start).await;
+        for _ in 0..MAX_RESERVATIONS {
+            let start = self
+                .store
+                .reserve_slot(&self.name, &self.pace, now_ms())
+                .await?;
+            sleep_until_ms(start).await;
+            if now_ms() - start <= LATE_WAKE_MS {
+                break;
+            }
+        }
         Ok(())
     }
 

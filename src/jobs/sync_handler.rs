@@ -2,16 +2,39 @@
 //! its errors are classified by the engine's own `classify` (through
 //! `From<anyhow::Error> for JobError`).
 
+use std::sync::Arc;
+
 use super::{
     handler::{JobError, JobHandler},
     kinds::JobSpec,
+    shared_budget::SharedBudget,
 };
 use crate::{store::ClaimedJob, sync::service::SyncService};
 
 impl JobHandler for SyncService {
     async fn run(&self, job: &ClaimedJob, spec: JobSpec) -> Result<(), JobError> {
         let outcome = SyncService::run(self, &spec).await?;
+        crate::metrics::job_synced(&self.engine.store, job, &spec, &outcome).await;
         tracing::debug!(job = job.id, key = %job.key, ?outcome, "job ran");
         Ok(())
+    }
+
+    /// The integration's budget and the pair's base budget; a payloads job
+    /// (which names a webhook, not a pair) reads from any synced base. Only
+    /// budgets kept in the database count: in-process ones need no check.
+    fn budgets(&self, spec: &JobSpec) -> Vec<Arc<SharedBudget>> {
+        let engine = &self.engine;
+        let bases: Vec<&str> = self
+            .pairs()
+            .filter(|p| spec.pair().is_none_or(|name| name == p.name()))
+            .map(|p| p.config.airtable_base_id.as_str())
+            .collect();
+        let notion = spec.pair().map(|_| engine.notion.budget().clone());
+        let airtable = bases.into_iter().map(|b| engine.airtable.budget_for(b));
+        notion
+            .into_iter()
+            .chain(airtable)
+            .filter_map(|b| b.shared().cloned().map(Arc::new))
+            .collect()
     }
 }

@@ -19,8 +19,12 @@ use super::error::classify;
 use super::http::{api_root, build_http_client, join_path, log_call, read_error_body, read_json};
 use super::retry::RetryPolicy;
 use crate::api_error::{ApiError, Vendor, parse_retry_after};
-use crate::ratelimit::Budget;
 use crate::secret::Secret;
+use crate::{
+    jobs::SharedBudget,
+    ratelimit::{Budget, NOTION_BURST, NOTION_RATE_PER_SEC},
+    store::Store,
+};
 
 /// The API version this client speaks (database ≠ data source).
 pub const NOTION_VERSION: &str = "2025-09-03";
@@ -69,6 +73,16 @@ impl NotionClient {
         &self.budget
     }
 
+    /// Pace calls by the integration's budget in `store`, shared with every
+    /// replica (and every other client of the same token), keeping the
+    /// current budget's rate as the fallback when the database is down.
+    pub fn with_shared_budget(mut self, store: Store) -> Self {
+        let shared = SharedBudget::notion(store, &self.token);
+        let budget = Budget::new(shared.name(), NOTION_RATE_PER_SEC, NOTION_BURST);
+        self.budget = Arc::new(budget.with_shared(shared));
+        self
+    }
+
     /// GET `segments` with query parameters.
     pub(super) async fn get<T: DeserializeOwned>(
         &self,
@@ -112,7 +126,7 @@ impl NotionClient {
         url: &Url,
         body: Option<&Json>,
     ) -> Result<T, ApiError> {
-        self.budget.acquire().await;
+        crate::metrics::budget_wait(Vendor::Notion, self.budget.acquire()).await;
         let started = Instant::now();
         let mut request = self
             .http

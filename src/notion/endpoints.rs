@@ -19,6 +19,13 @@ pub struct QueryPage {
     pub has_more: bool,
 }
 
+impl QueryPage {
+    /// The cursor of the next page of results, if there is one.
+    pub fn next(&self) -> Option<String> {
+        next_cursor(self.has_more, self.next_cursor.clone())
+    }
+}
+
 /// Why a configured id did not lead to exactly one data source.
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {

@@ -92,6 +92,7 @@ pub fn log_call(
     status: Option<u16>,
     elapsed: Duration,
 ) {
+    crate::metrics::api_call(vendor, method, url, status);
     tracing::debug!(
         %vendor,
         %method,

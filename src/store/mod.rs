@@ -77,9 +77,11 @@ mod columns;
 mod connect;
 mod error;
 mod inbox;
+mod job_gauges;
 mod jobs;
 mod links;
 mod rate_limits;
+mod status;
 mod sweeps;
 mod sync_log;
 
@@ -93,11 +95,13 @@ pub use airtable_webhooks::{AirtableWebhook, NewAirtableWebhook, WebhookStatus};
 pub use connect::StoreOptions;
 pub use error::StoreError;
 pub use inbox::{InboxEvent, VerificationToken};
+pub use job_gauges::JobGauge;
 pub use jobs::{
     ClaimedJob, DEFAULT_MAX_ATTEMPTS, EnqueueOutcome, FailOutcome, Job, JobCounts, JobId, JobState,
     NewJob,
 };
 pub use links::{LinkState, LinkUpsert, RecordLink, Snapshot, SyncSource};
+pub use status::{PairLinks, PairQueue};
 pub use sweeps::{Sweep, SweepKind};
 pub use sync_log::{Cause, LogAction, LogEntry, LogQuery, NewLogEntry, Side, SyncDirection};
 

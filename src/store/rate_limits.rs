@@ -1,16 +1,10 @@
 //! The `rate_limits` table: API budgets shared by every worker of every
 //! replica. A 429's penalty (`blocked_until`) stops all of them, and the
-//! GCRA schedule (`next_slot`) spaces their calls as if they were one client.
-//! Each operation is one atomic statement.
+//! schedule (`next_slot` for a spaced pace, `recent` for a window) spaces
+//! their calls as if they were one client.
 
-use std::time::Duration;
-
-use super::{Store, StoreError, duration_ms, error::Context};
-
-/// The schedule's next slot after `now`, given the row's state:
-/// `CASE` rather than `GREATEST`/`MAX`, which the two backends spell differently.
-const EARLIEST: &str =
-    "CASE WHEN rate_limits.blocked_until > $2 THEN rate_limits.blocked_until ELSE $2 END";
+use super::{Backend, Store, StoreError, error::Context};
+use crate::ratelimit::Pace;
 
 impl Store {
     /// No call on `budget` before `until` (a 429's Retry-After). An earlier
@@ -51,40 +45,76 @@ impl Store {
         Ok(until.filter(|&until| until > now))
     }
 
-    /// Reserve the next call slot on `budget` (one call per `interval` on
-    /// average, up to `burst` ahead of schedule, none during a penalty) and
-    /// return when it starts; the caller waits until then. Concurrent callers
-    /// on any replica get distinct slots.
+    /// Reserve the next call slot on `budget` under `pace` (none during a
+    /// penalty) and return when it starts; the caller waits until then.
+    /// Concurrent callers on any replica get distinct slots: the row is
+    /// read and written in one transaction that holds its lock.
     pub async fn reserve_slot(
         &self,
         budget: &str,
-        interval: Duration,
-        burst: Duration,
+        pace: &Pace,
         now: i64,
     ) -> Result<i64, StoreError> {
-        let interval = duration_ms(interval);
-        let tat = format!(
-            "CASE WHEN rate_limits.next_slot > {EARLIEST} THEN rate_limits.next_slot ELSE {EARLIEST} END"
+        let mut tx = self.begin().await?;
+        let lock = match tx.backend() {
+            Backend::Postgres => " FOR UPDATE",
+            // The transaction already holds SQLite's write lock.
+            Backend::Sqlite => "",
+        };
+        let select = format!(
+            "SELECT blocked_until, next_slot, recent FROM rate_limits WHERE budget = $1{lock}"
         );
-        let sql = format!(
-            "INSERT INTO rate_limits (budget, blocked_until, next_slot, updated_at) \
-             VALUES ($1, 0, $2 + $3, $2) \
-             ON CONFLICT (budget) DO UPDATE SET next_slot = {tat} + $3, updated_at = $2 \
-             RETURNING next_slot, blocked_until"
-        );
-        let mut conn = self.acquire().await?;
-        let (next_slot, blocked_until): (i64, i64) = on_conn!(conn.conn(), |c| {
-            sqlx::query_as(&sql)
+        on_conn!(tx.conn(), |c| {
+            sqlx::query(
+                "INSERT INTO rate_limits (budget, blocked_until, next_slot, updated_at) \
+                 VALUES ($1, 0, 0, $2) ON CONFLICT (budget) DO NOTHING",
+            )
+            .bind(budget)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context("create a rate-limit schedule")?;
+        let (blocked_until, mut tat, recent) = on_conn!(tx.conn(), |c| {
+            sqlx::query_as::<_, (i64, i64, String)>(&select)
                 .bind(budget)
-                .bind(now)
-                .bind(interval)
                 .fetch_one(c)
                 .await
         })
+        .context("read a rate-limit schedule")?;
+        let mut recent = parse_recent(&recent);
+        let start = pace.next_slot(now.max(blocked_until), &mut tat, &mut recent);
+        on_conn!(tx.conn(), |c| {
+            sqlx::query(
+                "UPDATE rate_limits SET next_slot = $2, recent = $3, updated_at = $4 \
+                 WHERE budget = $1",
+            )
+            .bind(budget)
+            .bind(tat)
+            .bind(format_recent(&recent))
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })
         .context("reserve a rate-limit slot")?;
-        // The slot's theoretical arrival time, then the burst allowance.
-        let tat = next_slot - interval;
-        let earliest = now.max(blocked_until);
-        Ok((tat - duration_ms(burst)).max(earliest))
+        tx.commit().await?;
+        Ok(start)
     }
+}
+
+/// `recent` is the starts of the last calls, comma-separated (a handful).
+fn parse_recent(text: &str) -> Vec<i64> {
+    text.split(',')
+        .filter_map(|t| t.trim().parse().ok())
+        .collect()
+}
+
+fn format_recent(recent: &[i64]) -> String {
+    recent
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }

@@ -154,6 +154,7 @@ impl Engine {
         }])
         .await?;
         tx.commit().await?;
+        crate::metrics::row_adopted();
         Ok(())
     }
 }

@@ -63,6 +63,24 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Add another part of the same run (a batch of a sweep).
+    fn absorb(&mut self, other: Summary) {
+        self.records_seen += other.records_seen;
+        self.created_in_airtable += other.created_in_airtable;
+        self.created_in_notion += other.created_in_notion;
+        self.updated_airtable += other.updated_airtable;
+        self.updated_notion += other.updated_notion;
+        self.conflicts += other.conflicts;
+        self.archived += other.archived;
+        self.restored += other.restored;
+        self.deleted += other.deleted;
+        self.linked += other.linked;
+        self.unchanged += other.unchanged;
+        self.skipped += other.skipped;
+        self.problems.extend(other.problems);
+        self.planned_writes.extend(other.planned_writes);
+    }
+
     fn count(&mut self, plan: &Plan) {
         self.records_seen += 1;
         if plan.writes() == 0 && plan.changes.is_empty() {
@@ -140,20 +158,15 @@ impl Engine {
         if !opts.dry_run {
             self.store.start_sweep(pair.name(), kind, now_ms()).await?;
         }
-        let snapshot = match since.filter(|_| !full) {
+        let summary = match since.filter(|_| !full) {
             Some(since) => {
-                self.read_changed(pair, ms_to_time(since) - INCREMENTAL_OVERLAP)
-                    .await?
+                let snapshot = self
+                    .read_changed(pair, ms_to_time(since) - INCREMENTAL_OVERLAP)
+                    .await?;
+                self.sync_snapshot(pair, &snapshot, opts, started).await?
             }
-            None => self.read_everything(pair).await?,
+            None => self.full_sweep(pair, opts, started).await?,
         };
-        let plans = plan_all(pair, &snapshot, started);
-        let orphans: Vec<Record> = rows_without_page(pair, &snapshot, &plans)
-            .into_iter()
-            .cloned()
-            .collect();
-        let mut summary = self.run_plans(pair, plans, opts).await?;
-        self.adopt_rows(pair, &orphans, opts, &mut summary).await?;
         if !opts.dry_run {
             let result = serde_json::to_value(&summary)?;
             let high_water = Some(started.unix_timestamp() * 1000);
@@ -183,7 +196,14 @@ impl Engine {
         page_id: &str,
         cause: Cause,
     ) -> anyhow::Result<Summary> {
-        let page = match self.notion.retrieve_page(page_id).await {
+        // Both sides are read at once: the reads are independent, and each
+        // is a round trip the change would otherwise wait for.
+        let link = self.store.get_link_by_page(pair.name(), page_id).await?;
+        let (page, record) = tokio::join!(
+            self.notion.retrieve_page(page_id),
+            self.find_record(pair, page_id, link.as_ref())
+        );
+        let page = match page {
             Ok(p) => p,
             Err(e) if e.is_not_found() => {
                 tracing::info!(
@@ -195,8 +215,15 @@ impl Engine {
             }
             Err(e) => return Err(e.into()),
         };
-        let link = self.store.get_link_by_page(pair.name(), &page.id).await?;
-        let record = self.find_record(pair, &page.id, link.as_ref()).await?;
+        let (link, record) = if page.id == page_id {
+            (link, record?)
+        } else {
+            // The id was spelled differently (no dashes): look again by
+            // the canonical one.
+            let link = self.store.get_link_by_page(pair.name(), &page.id).await?;
+            let record = self.find_record(pair, &page.id, link.as_ref()).await?;
+            (link, record)
+        };
         let plan = plan_page(
             pair,
             &page,
@@ -279,8 +306,38 @@ impl Engine {
         Ok(page.records.into_iter().next())
     }
 
-    async fn read_everything(&self, pair: &ResolvedPair) -> anyhow::Result<SideSnapshot> {
-        let pages = self.notion.query_all(&pair.data_source_id, None).await?;
+    /// Plan and write what was read: every page, then rows no page claims.
+    async fn sync_snapshot(
+        &self,
+        pair: &ResolvedPair,
+        snap: &SideSnapshot,
+        opts: SweepOptions,
+        started: OffsetDateTime,
+    ) -> anyhow::Result<Summary> {
+        let plans = plan_all(pair, snap, started, |_| true);
+        let claimed = claimed_records(snap, &plans).into_iter().collect();
+        let orphans: Vec<Record> = rows_without_page(pair, snap, &claimed)
+            .into_iter()
+            .cloned()
+            .collect();
+        let mut summary = self.run_plans(pair, plans, opts).await?;
+        self.adopt_rows(pair, &orphans, opts, &mut summary).await?;
+        Ok(summary)
+    }
+
+    /// Read both sides completely, writing as the Notion query pages arrive:
+    /// every row and link is read first, then each page of a hundred Notion
+    /// pages is planned and written before the next is fetched, so that the
+    /// (slower) Airtable writes overlap the Notion reads. Pages whose row
+    /// depends on pages not read yet (first contact by `match_key`, where
+    /// duplicates must be seen to be refused) wait for the end, with the
+    /// pages the query did not return and the rows no page claims.
+    async fn full_sweep(
+        &self,
+        pair: &ResolvedPair,
+        opts: SweepOptions,
+        started: OffsetDateTime,
+    ) -> anyhow::Result<Summary> {
         let records = self
             .airtable
             .list_all(
@@ -289,16 +346,59 @@ impl Engine {
                 &ListParams::default(),
             )
             .await?;
-        let links = self.all_links(pair).await?;
         let mut snap = SideSnapshot {
-            pages,
+            pages: Vec::new(),
             records,
-            links,
+            links: self.all_links(pair).await?,
             full: true,
             extra_pages: Vec::new(),
         };
+        let rows_naming_a_page: std::collections::HashSet<String> = snap
+            .records
+            .iter()
+            .filter_map(|r| page_id_of(pair, r))
+            .collect();
+        let decided_early = |page: &Page, links: &HashMap<String, RecordLink>| {
+            pair.config.options.match_key.is_none()
+                || links.contains_key(&page.id)
+                || rows_naming_a_page.contains(&page.id)
+        };
+        let mut summary = Summary::default();
+        let mut planned = std::collections::HashSet::new();
+        let mut claimed = std::collections::HashSet::new();
+        let mut query = crate::notion::Query::default();
+        loop {
+            let batch = self
+                .notion
+                .query_data_source(&pair.data_source_id, &query)
+                .await?;
+            let next = batch.next();
+            let first_new = snap.pages.len();
+            snap.pages.extend(batch.pages);
+            let ready: std::collections::HashSet<String> = snap.pages[first_new..]
+                .iter()
+                .filter(|p| decided_early(p, &snap.links))
+                .map(|p| p.id.clone())
+                .collect();
+            let plans = plan_all(pair, &snap, started, |p| ready.contains(&p.id));
+            claimed.extend(claimed_records(&snap, &plans));
+            planned.extend(ready);
+            summary.absorb(self.run_plans(pair, plans, opts).await?);
+            match next {
+                Some(cursor) => query.start_cursor = Some(cursor),
+                None => break,
+            }
+        }
         self.fetch_missing_pages(pair, &mut snap).await?;
-        Ok(snap)
+        let plans = plan_all(pair, &snap, started, |p| !planned.contains(&p.id));
+        claimed.extend(claimed_records(&snap, &plans));
+        let orphans: Vec<Record> = rows_without_page(pair, &snap, &claimed)
+            .into_iter()
+            .cloned()
+            .collect();
+        summary.absorb(self.run_plans(pair, plans, opts).await?);
+        self.adopt_rows(pair, &orphans, opts, &mut summary).await?;
+        Ok(summary)
     }
 
     /// Incremental: pages and rows edited since `since`, plus the other side
@@ -618,6 +718,7 @@ impl Engine {
             }
         }
         tx.commit().await?;
+        crate::metrics::plans_committed(plans);
         Ok(())
     }
 }
@@ -758,27 +859,36 @@ fn record_id_of(pair: &ResolvedPair, page: &Page) -> Option<String> {
     (!id.trim().is_empty()).then(|| id.trim().to_owned())
 }
 
+/// The rows linked or planned for a page.
+fn claimed_records(snap: &SideSnapshot, plans: &[Plan]) -> Vec<String> {
+    snap.links
+        .values()
+        .filter_map(|l| l.airtable_record_id.clone())
+        .chain(plans.iter().filter_map(|p| p.record_id.clone()))
+        .collect()
+}
+
 /// Rows no page claims: no page id in the row, no link, no plan, no match.
 fn rows_without_page<'a>(
     pair: &ResolvedPair,
     snap: &'a SideSnapshot,
-    plans: &[Plan],
+    claimed: &std::collections::HashSet<String>,
 ) -> Vec<&'a Record> {
-    let claimed: std::collections::HashSet<&str> = snap
-        .links
-        .values()
-        .filter_map(|l| l.airtable_record_id.as_deref())
-        .chain(plans.iter().filter_map(|p| p.record_id.as_deref()))
-        .collect();
     snap.records
         .iter()
-        .filter(|r| page_id_of(pair, r).is_none() && !claimed.contains(r.id.as_str()))
+        .filter(|r| page_id_of(pair, r).is_none() && !claimed.contains(&r.id))
         .collect()
 }
 
-/// Plan every page of a sweep, matching rows to pages by link, by the id in
-/// the row, and on first contact by the configured key.
-fn plan_all(pair: &ResolvedPair, snap: &SideSnapshot, now: OffsetDateTime) -> Vec<Plan> {
+/// Plan the pages of a sweep that `include` selects, matching rows to pages
+/// by link, by the id in the row, and on first contact by the configured key
+/// (judged against every page read so far).
+fn plan_all(
+    pair: &ResolvedPair,
+    snap: &SideSnapshot,
+    now: OffsetDateTime,
+    include: impl Fn(&Page) -> bool,
+) -> Vec<Plan> {
     let records_by_id: HashMap<&str, &Record> =
         snap.records.iter().map(|r| (r.id.as_str(), r)).collect();
     let mut records_by_page: HashMap<String, &Record> = HashMap::new();
@@ -789,7 +899,12 @@ fn plan_all(pair: &ResolvedPair, snap: &SideSnapshot, now: OffsetDateTime) -> Ve
     }
     let mut matches = key_matches(pair, snap, &records_by_page);
     let mut plans = Vec::new();
-    for page in snap.pages.iter().chain(&snap.extra_pages) {
+    for page in snap
+        .pages
+        .iter()
+        .chain(&snap.extra_pages)
+        .filter(|p| include(p))
+    {
         let link = snap.links.get(&page.id);
         let record = match link.and_then(|l| l.airtable_record_id.as_deref()) {
             Some(id) => records_by_id.get(id).copied().or_else(|| {

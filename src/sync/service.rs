@@ -37,9 +37,24 @@ pub enum ErrorClass {
     Fatal,
 }
 
+/// A job that must wait for other work to finish: not a failure, it runs
+/// again after `retry_after` without spending an attempt.
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}: running again in {retry_after:?}")]
+pub struct NotYet {
+    pub reason: String,
+    pub retry_after: Duration,
+}
+
+/// How often a payload fetch looks again for the end of a running sweep.
+const SWEEP_WAIT: Duration = Duration::from_secs(2);
+
 /// Classify an error from [`SyncService::run`].
 pub fn classify(err: &anyhow::Error) -> ErrorClass {
     for cause in err.chain() {
+        if let Some(wait) = cause.downcast_ref::<NotYet>() {
+            return ErrorClass::RateLimited(wait.retry_after);
+        }
         if let Some(api) = cause.downcast_ref::<ApiError>() {
             return match api {
                 ApiError::RateLimited { retry_after, .. } => ErrorClass::RateLimited(*retry_after),
@@ -126,8 +141,36 @@ impl SyncService {
                     self.engine.sweep(self.pair(pair)?, opts).await?,
                 ))
             }
+            JobSpec::LocatePage { page_id } => self.locate_page(page_id).await,
             JobSpec::AirtablePayloads { webhook_id } => self.drain(webhook_id).await,
         }
+    }
+
+    /// Read a page to learn its database, and reconcile it under that pair;
+    /// a page outside every synced database (or gone) needs nothing.
+    async fn locate_page(&self, page_id: &str) -> anyhow::Result<JobOutcome> {
+        let page = match self.engine.notion.retrieve_page(page_id).await {
+            Ok(page) => page,
+            Err(e) if e.is_not_found() => return Ok(JobOutcome::Reconciled(Summary::default())),
+            Err(e) => return Err(e.into()),
+        };
+        let parent = &page.parent;
+        let pair = self.pairs().find(|p| {
+            parent.data_source_id.as_deref() == Some(p.data_source_id.as_str())
+                || parent.database_id.as_deref() == Some(p.database_id.as_str())
+        });
+        let Some(pair) = pair else {
+            tracing::debug!(
+                page_id,
+                "the page is not in a synced database: nothing to do"
+            );
+            return Ok(JobOutcome::Reconciled(Summary::default()));
+        };
+        let summary = self
+            .engine
+            .reconcile_page(pair, &page.id, Cause::Webhook)
+            .await?;
+        Ok(JobOutcome::Reconciled(summary))
     }
 
     async fn drain(&self, webhook_id: &str) -> anyhow::Result<JobOutcome> {
@@ -138,6 +181,24 @@ impl SyncService {
             .await?
             .ok_or_else(|| anyhow::anyhow!("webhook {webhook_id} is not registered"))?;
         let pair = self.pair(&hook.pair)?;
+        // A sweep writing this pair now makes changes whose payloads arrive
+        // before it commits their snapshots; read them once it has, so that
+        // they are recognised as its own (echoes) instead of each costing a
+        // reconcile. Changes made by people meanwhile simply wait with them.
+        let sweeps = [true, false].map(|full| {
+            JobSpec::Sweep {
+                pair: pair.name().to_owned(),
+                full,
+            }
+            .key()
+        });
+        if self.engine.store.any_running(&sweeps, now_ms()).await? {
+            return Err(NotYet {
+                reason: format!("a sweep of pair \"{}\" is running", pair.name()),
+                retry_after: SWEEP_WAIT,
+            }
+            .into());
+        }
         let run_at = now_ms() + i64::try_from(pair.config.options.debounce_ms).unwrap_or(0);
         let outcome = self
             .engine

@@ -8,7 +8,7 @@ use notion_airtable_sync::{
     airtable::AirtableClient,
     config::SyncConfig,
     notion::NotionClient,
-    ratelimit::{Budget, NOTION_RATE_PER_SEC},
+    ratelimit::{Budget, NOTION_BURST, NOTION_RATE_PER_SEC},
     sandbox::{
         airtable::{AirtableSandbox, AirtableSandboxConfig, TeamAirtable},
         notion::{NotionSandbox, NotionSandboxConfig, TeamNotion},
@@ -84,7 +84,7 @@ async fn build(db: TestDb, offset: i64, options: &str, rate_limit: bool) -> Worl
     };
     let config = SyncConfig::parse(&text).unwrap();
     let budget = if rate_limit {
-        Budget::new("notion", NOTION_RATE_PER_SEC, 3)
+        Budget::new("notion", NOTION_RATE_PER_SEC, NOTION_BURST)
     } else {
         Budget::unlimited("notion")
     };

@@ -273,11 +273,6 @@ pub async fn events_the_service_does_not_sync_are_acknowledged_and_ignored(db: T
     comment["entity"] = json!({"id": new_page_id(), "type": "comment"});
     let mut schema = page_event("data_source.schema_updated", SPECS_DS, json!({}));
     schema["entity"] = json!({"id": SPECS_DS, "type": "data_source"});
-    let no_parent = {
-        let mut e = page_event("page.created", &new_page_id(), json!(null));
-        e["data"] = json!({});
-        e
-    };
     let space_parent = page_event(
         "page.properties_updated",
         &new_page_id(),
@@ -288,7 +283,6 @@ pub async fn events_the_service_does_not_sync_are_acknowledged_and_ignored(db: T
         content,
         comment,
         schema,
-        no_parent,
         space_parent,
     ];
     for event in &ignored {
@@ -304,6 +298,24 @@ pub async fn events_the_service_does_not_sync_are_acknowledged_and_ignored(db: T
     assert_eq!(db.count("webhook_inbox").await, ignored.len() as i64);
     let (_, body) = status_and_json(server.notion(&bytes(&unknown_source)).await).await;
     assert_eq!(body["status"], "duplicate");
+}
+
+pub async fn an_event_without_a_parent_queues_a_job_that_locates_the_page(db: TestDb) {
+    let server = start(&db).await;
+    let page = new_page_id();
+    let mut no_parent = page_event("page.created", &page, json!(null));
+    no_parent["data"] = json!({});
+    let (status, body) = status_and_json(server.notion(&bytes(&no_parent)).await).await;
+    assert_eq!((status, &body["status"]), (200, &json!("queued")), "{body}");
+    // The ingest does not call Notion: a worker reads the page to find its
+    // database, so the job names no pair yet.
+    let pending = db.jobs(JobState::Pending).await;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].pair, None);
+    assert_eq!(
+        JobSpec::from_payload(&pending[0].payload).expect("spec"),
+        JobSpec::LocatePage { page_id: page }
+    );
 }
 
 pub async fn bot_only_events_need_no_reconcile(db: TestDb) {

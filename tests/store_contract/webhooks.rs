@@ -4,6 +4,7 @@
 use std::{collections::HashSet, time::Duration};
 
 use notion_airtable_sync::{
+    ratelimit::Pace,
     secret::Secret,
     store::{NewAirtableWebhook, Store, WebhookStatus, now_ms},
 };
@@ -251,12 +252,15 @@ pub async fn penalty_keeps_the_latest_deadline(store: Store) {
 
 pub async fn reserve_slot_spaces_calls_and_honours_penalty(store: Store) {
     let now = 1_000_000;
-    let interval = Duration::from_millis(200);
+    let spaced = Pace::Spaced {
+        interval: Duration::from_millis(200),
+        burst: Duration::ZERO,
+    };
     let mut starts = Vec::new();
     for _ in 0..3 {
         starts.push(
             store
-                .reserve_slot("notion:int1", interval, Duration::ZERO, now)
+                .reserve_slot("notion:int1", &spaced, now)
                 .await
                 .expect("reserve"),
         );
@@ -269,18 +273,21 @@ pub async fn reserve_slot_spaces_calls_and_honours_penalty(store: Store) {
         .await
         .expect("penalize");
     let after = store
-        .reserve_slot("notion:int1", interval, Duration::ZERO, now)
+        .reserve_slot("notion:int1", &spaced, now)
         .await
         .expect("reserve");
     assert_eq!(after, now + 5_000);
 
     // A burst allowance of two intervals lets three calls start at once.
-    let burst = Duration::from_millis(400);
+    let bursty_pace = Pace::Spaced {
+        interval: Duration::from_millis(200),
+        burst: Duration::from_millis(400),
+    };
     let mut bursty = Vec::new();
     for _ in 0..4 {
         bursty.push(
             store
-                .reserve_slot("airtable:app1", interval, burst, now)
+                .reserve_slot("airtable:app1", &bursty_pace, now)
                 .await
                 .expect("reserve"),
         );
@@ -288,7 +295,7 @@ pub async fn reserve_slot_spaces_calls_and_honours_penalty(store: Store) {
     assert_eq!(bursty, [now, now, now, now + 200]);
     // Time passing frees the schedule again.
     let later = store
-        .reserve_slot("airtable:app1", interval, burst, now + 10_000)
+        .reserve_slot("airtable:app1", &bursty_pace, now + 10_000)
         .await
         .expect("reserve");
     assert_eq!(later, now + 10_000);
@@ -303,8 +310,10 @@ pub async fn concurrent_reservations_get_distinct_slots(store: Store) {
                 store
                     .reserve_slot(
                         "airtable:app1",
-                        Duration::from_millis(200),
-                        Duration::ZERO,
+                        &Pace::Spaced {
+                            interval: Duration::from_millis(200),
+                            burst: Duration::ZERO,
+                        },
                         now,
                     )
                     .await
@@ -318,4 +327,44 @@ pub async fn concurrent_reservations_get_distinct_slots(store: Store) {
     }
     let expected: HashSet<i64> = (0..20).map(|i| now + 200 * i).collect();
     assert_eq!(starts, expected, "one slot each, 200 ms apart");
+}
+
+pub async fn a_window_budget_admits_its_calls_together_across_clients(store: Store) {
+    let now = 1_000_000;
+    let window = Pace::Window {
+        calls: 5,
+        window: Duration::from_millis(1_000),
+    };
+    let tasks: Vec<_> = (0..12)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .reserve_slot("airtable:app2", &window, now)
+                    .await
+                    .expect("reserve")
+            })
+        })
+        .collect();
+    let mut starts = Vec::new();
+    for task in tasks {
+        starts.push(task.await.expect("task"));
+    }
+    starts.sort_unstable();
+    let expected: Vec<i64> = (0..12).map(|i| now + 1_000 * (i / 5)).collect();
+    assert_eq!(
+        starts, expected,
+        "five per window, the rest in the next ones"
+    );
+
+    // A penalty holds the window back too.
+    store
+        .penalize("airtable:app2", now + 60_000, now)
+        .await
+        .expect("penalize");
+    let after = store
+        .reserve_slot("airtable:app2", &window, now + 1)
+        .await
+        .expect("reserve");
+    assert_eq!(after, now + 60_000);
 }

@@ -190,7 +190,7 @@ impl Run {
             Err(e) if faults.is_some() => {
                 self.count("faulted calls that failed");
                 self.note(format!("  failed as injected: {e}"));
-                self.absorb(&scope, incremental);
+                self.absorb(&scope, incremental).await;
             }
             Err(e) => self.fail(&format!("{call:?} failed without faults: {e:#}")),
         }
@@ -279,11 +279,19 @@ impl Run {
         }
     }
 
-    /// After a failed call: read what actually landed on each side.
-    pub fn absorb(&mut self, scope: &[usize], incremental: bool) {
+    /// After a failed call: read what actually landed on each side. A full
+    /// sweep commits record by record as it goes, so a record it committed
+    /// before failing is synced: the model takes the reconcile's outcome.
+    pub async fn absorb(&mut self, scope: &[usize], incremental: bool) {
         let rows = self.rows_by_page();
         for &i in scope {
             let post = self.recs[i].reconciled(incremental).0;
+            if self.stored_as(&post).await && !self.stored_as(&self.recs[i]).await {
+                self.count("records committed by a sweep that then failed");
+                self.recs[i] = post;
+                self.learn_row_ids(&[i]);
+                continue;
+            }
             let page = self.w.page(&self.recs[i].page_id);
             let row = rows.get(&self.recs[i].page_id).and_then(|r| r.first());
             let row_id = row.and_then(|r| r["id"].as_str()).map(str::to_owned);
@@ -345,7 +353,7 @@ impl Run {
             };
             done.unwrap_or_else(|err| self.fail(&format!("crash's Airtable write: {err}")));
         }
-        self.absorb(&[i], false);
+        self.absorb(&[i], false).await;
         self.check_sides();
         self.check_links(&[i]).await;
     }
@@ -422,6 +430,31 @@ impl Run {
     }
 
     /// The links the engine stored equal the model's: state and snapshot.
+    /// Whether the store holds `r`'s link state and snapshot.
+    async fn stored_as(&self, r: &Rec) -> bool {
+        let link = self
+            .w
+            .engine
+            .store
+            .get_link_by_page(self.w.pair.name(), &r.page_id)
+            .await
+            .unwrap();
+        if link.as_ref().map(|l| l.state) != want_state(r.link) {
+            return false;
+        }
+        match (link, &r.s) {
+            (Some(link), Some(s)) => FIELDS.iter().all(|f| {
+                let stored: Option<Canonical> = link
+                    .snapshot
+                    .get(f.notion)
+                    .and_then(|v| serde_json::from_value(v.clone()).ok());
+                stored.as_ref() == Some(&canonical(f.notion, &s[f.notion]))
+            }),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+
     pub async fn check_links(&self, scope: &[usize]) {
         let store = &self.w.engine.store;
         for &i in scope {
@@ -431,12 +464,7 @@ impl Run {
                 .await
                 .unwrap();
             let state = link.as_ref().map(|l| l.state);
-            let want = match r.link {
-                Link::None => None,
-                Link::Active => Some(LinkState::Active),
-                Link::Trashed => Some(LinkState::NotionTrashed),
-                Link::Deleted => Some(LinkState::AirtableDeleted),
-            };
+            let want = want_state(r.link);
             if state != want {
                 self.fail(&format!(
                     "link of {}: {state:?}, expected {want:?}",
@@ -586,4 +614,14 @@ fn diff(side: &str, page: &str, want: &Vals, got: &Vals) -> String {
         "{side} side of {page} differs from the model: {}",
         fields.join("; ")
     )
+}
+
+/// The link state the store holds for a model link.
+fn want_state(link: Link) -> Option<LinkState> {
+    match link {
+        Link::None => None,
+        Link::Active => Some(LinkState::Active),
+        Link::Trashed => Some(LinkState::NotionTrashed),
+        Link::Deleted => Some(LinkState::AirtableDeleted),
+    }
 }

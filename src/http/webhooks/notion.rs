@@ -163,6 +163,7 @@ async fn record_verification(
 /// The signature over the raw bytes, before anything is parsed or stored.
 fn authenticate(state: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<(), HttpError> {
     let Some(secret) = &state.notion_webhook_secret else {
+        crate::metrics::reject_as(crate::metrics::Rejection::SecretUnset);
         return Err(HttpError::unauthenticated(
             "Notion events are rejected until NOTION_WEBHOOK_SECRET is set to the \
              subscription's verification token",
@@ -207,6 +208,11 @@ async fn decide(state: &Shared, event: &Event) -> Result<Decision, HttpError> {
             pair,
             page_id: page_id.clone(),
             trigger: Trigger::Webhook,
+        }),
+        // No parent named and no link: only the page itself can say where
+        // it lives, and reading it is a worker's job, not the ingest's.
+        None if event.data.parent.is_none() => Decision::Reconcile(JobSpec::LocatePage {
+            page_id: page_id.clone(),
         }),
         None => Decision::Ignore("the page is not in a synced database"),
     })

@@ -303,6 +303,43 @@ impl Store {
         Ok(oldest.map(|at| Duration::from_millis(u64::try_from(now - at).unwrap_or(0))))
     }
 
+    /// Whether a job with one of `keys` is running under a live lease.
+    pub async fn any_running(&self, keys: &[String], now: i64) -> Result<bool, StoreError> {
+        let mut conn = self.acquire().await?;
+        for key in keys {
+            let running: i64 = on_conn!(conn.conn(), |c| {
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM jobs \
+                     WHERE key = $1 AND state = 'running' AND locked_until > $2",
+                )
+                .bind(key)
+                .bind(now)
+                .fetch_one(c)
+                .await
+            })
+            .context("look for a running job")?;
+            if running > 0 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// When the next pending job that is not due yet becomes due (epoch ms),
+    /// so that an idle runner wakes for it rather than at its next poll.
+    pub async fn next_run_at(&self, now: i64) -> Result<Option<i64>, StoreError> {
+        let mut conn = self.acquire().await?;
+        on_conn!(conn.conn(), |c| {
+            sqlx::query_scalar(
+                "SELECT MIN(run_at) FROM jobs WHERE state = 'pending' AND run_at > $1",
+            )
+            .bind(now)
+            .fetch_one(c)
+            .await
+        })
+        .context("find the next scheduled job")
+    }
+
     /// Delete done jobs that finished before `before`; dead jobs stay until
     /// an operator deals with them. Returns how many were deleted.
     pub async fn prune_jobs(&self, before: i64) -> Result<u64, StoreError> {

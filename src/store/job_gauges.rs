@@ -1,0 +1,34 @@
+//! The queue as `/metrics` reports it: live jobs per kind and state, read at
+//! scrape time so that the gauges are the table's truth on every replica.
+
+use super::{Store, StoreError, error::Context};
+
+/// Live jobs of one kind in one state (`pending`, `running` or `dead`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobGauge {
+    pub kind: String,
+    pub state: String,
+    pub count: i64,
+}
+
+impl Store {
+    /// Pending, running and dead jobs per kind (done jobs are history, not
+    /// load). Kinds and states with no job are absent.
+    pub async fn live_jobs_by_kind(&self) -> Result<Vec<JobGauge>, StoreError> {
+        let mut conn = self.acquire().await?;
+        let rows: Vec<(String, String, i64)> = on_conn!(conn.conn(), |c| {
+            sqlx::query_as(
+                "SELECT kind, state, COUNT(*) FROM jobs \
+                 WHERE state IN ('pending', 'running', 'dead') \
+                 GROUP BY kind, state ORDER BY kind, state",
+            )
+            .fetch_all(c)
+            .await
+        })
+        .context("count live jobs per kind")?;
+        Ok(rows
+            .into_iter()
+            .map(|(kind, state, count)| JobGauge { kind, state, count })
+            .collect())
+    }
+}
