@@ -60,6 +60,20 @@ fn status_prefix(status: Option<u16>) -> String {
 }
 
 impl ApiError {
+    /// Not sent: the budget is paused by an earlier 429 for `left`, longer
+    /// than the caller will wait (see `Budget::acquire_within`).
+    pub fn budget_paused(vendor: Vendor, left: Duration) -> Self {
+        ApiError::RateLimited {
+            vendor,
+            status: 429,
+            code: "budget_paused".into(),
+            message: format!(
+                "not sent: the rate budget is paused for another {left:?} after a 429"
+            ),
+            retry_after: left,
+        }
+    }
+
     pub fn vendor(&self) -> Vendor {
         match self {
             ApiError::RateLimited { vendor, .. }

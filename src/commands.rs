@@ -37,6 +37,17 @@ pub fn clients(env: &Env) -> anyhow::Result<(NotionClient, AirtableClient)> {
     Ok((notion, airtable))
 }
 
+/// [`clients`] pacing their calls by the budgets kept in `store`, shared
+/// with a running `serve` and its replicas, so that a command run beside
+/// the service does not push the two together over the vendors' limits.
+pub fn shared_clients(env: &Env, store: &Store) -> anyhow::Result<(NotionClient, AirtableClient)> {
+    let (notion, airtable) = clients(env)?;
+    Ok((
+        notion.with_shared_budget(store.clone()),
+        airtable.with_shared_budgets(store.clone()),
+    ))
+}
+
 /// Open the database and bring its schema up to date.
 pub async fn open_store(env: &Env) -> anyhow::Result<Store> {
     let store = Store::connect(env.database_url.expose()).await?;
@@ -79,8 +90,8 @@ pub async fn reconcile(
     dry_run: bool,
 ) -> anyhow::Result<()> {
     let config = env.load_sync_config()?;
-    let (notion, airtable) = clients(env)?;
     let store = open_store(env).await?;
+    let (notion, airtable) = shared_clients(env, &store)?;
     let pairs = resolve_pairs(&config, only, &notion, &airtable).await?;
     let engine = Engine {
         notion,
@@ -135,8 +146,8 @@ pub enum WebhooksAction {
 /// `webhooks ensure|list|refresh`: the Airtable webhooks of every pair.
 pub async fn webhooks(env: &Env, action: WebhooksAction) -> anyhow::Result<()> {
     let config = env.load_sync_config()?;
-    let (notion, airtable) = clients(env)?;
     let store = open_store(env).await?;
+    let (notion, airtable) = shared_clients(env, &store)?;
     let pairs = resolve_pairs(&config, None, &notion, &airtable).await?;
     let engine = Engine {
         notion,

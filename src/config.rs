@@ -52,6 +52,9 @@ pub struct Env {
     pub public_url: Option<String>,
     pub admin_token: Option<Secret>,
     pub log_format: LogFormat,
+    /// How long a worker's claim on a job lasts without a heartbeat: after a
+    /// crash, its jobs go to other workers this long after its last one.
+    pub job_lease: std::time::Duration,
 }
 
 impl Env {
@@ -86,6 +89,7 @@ impl Env {
                 .transpose()?,
             admin_token: get("ADMIN_TOKEN").map(Secret::new),
             log_format: log_format(get("LOG_FORMAT"))?,
+            job_lease: job_lease(get("JOB_LEASE_SECS"))?,
         })
     }
 
@@ -132,6 +136,23 @@ fn http_url(name: &'static str, value: &str) -> Result<String, ConfigError> {
     }
 }
 
+/// The default job lease: long enough that a heartbeat (a third of it)
+/// is never late on a busy machine, short enough to recover quickly.
+pub const DEFAULT_JOB_LEASE_SECS: u64 = 30;
+
+fn job_lease(value: Option<String>) -> Result<std::time::Duration, ConfigError> {
+    let Some(value) = value else {
+        return Ok(std::time::Duration::from_secs(DEFAULT_JOB_LEASE_SECS));
+    };
+    match value.trim().parse::<u64>() {
+        Ok(secs @ 3..=3600) => Ok(std::time::Duration::from_secs(secs)),
+        _ => Err(ConfigError::Env {
+            name: "JOB_LEASE_SECS",
+            problem: format!("`{value}` is not a number of seconds from 3 to 3600"),
+        }),
+    }
+}
+
 fn log_format(value: Option<String>) -> Result<LogFormat, ConfigError> {
     match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("text") => Ok(LogFormat::Text),
@@ -167,7 +188,18 @@ mod tests {
         assert_eq!(e.airtable_api_url, "https://api.airtable.com");
         assert!(e.notion_webhook_secret.is_none() && e.admin_token.is_none());
         assert_eq!(e.log_format, LogFormat::Text);
+        assert_eq!(e.job_lease, std::time::Duration::from_secs(30));
         assert!(e.require_notion_token().is_err());
+    }
+
+    #[test]
+    fn the_job_lease_is_seconds_within_bounds() {
+        let lease = |v: &str| env(&[("JOB_LEASE_SECS", v)]).map(|e| e.job_lease.as_secs());
+        assert_eq!(lease("5").unwrap(), 5);
+        for bad in ["0", "2", "3601", "ten", "-1"] {
+            let err = lease(bad).unwrap_err().to_string();
+            assert!(err.contains("JOB_LEASE_SECS"), "{bad}: {err}");
+        }
     }
 
     #[test]

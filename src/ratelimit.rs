@@ -148,27 +148,45 @@ impl Budget {
 
     /// Wait until a call may be made, and reserve its slot.
     pub async fn acquire(&self) {
+        let waited = self.acquire_within(None).await;
+        debug_assert!(waited.is_ok(), "no limit, no refusal");
+    }
+
+    /// [`Budget::acquire`], unless a 429 penalty would hold the call for
+    /// longer than `penalty_limit`: then no slot is taken and the time left
+    /// comes back. A job uses this for its writes: a write planned from a
+    /// read must go out soon after it, or be planned again from a fresh read
+    /// (a person may edit the record during a 30-second pause, and a stale
+    /// write would silently overwrite that edit).
+    pub async fn acquire_within(&self, penalty_limit: Option<Duration>) -> Result<(), Duration> {
         if let Some(shared) = &self.shared {
-            match shared.acquire().await {
-                Ok(()) => return,
+            match shared.acquire_within(penalty_limit).await {
+                Ok(result) => return result,
                 Err(e) => {
                     tracing::warn!(budget = %self.name, error = %e, "shared rate budget unavailable: pacing this process alone")
                 }
             }
         }
-        let start_at = self.reserve().await;
+        let start_at = self.reserve(penalty_limit).await?;
         tokio::time::sleep_until(start_at).await;
+        Ok(())
     }
 
-    /// Reserve the next slot and return when it starts.
-    async fn reserve(&self) -> Instant {
+    /// Reserve the next slot and return when it starts (or, past the
+    /// penalty limit, how long the penalty has left).
+    async fn reserve(&self, penalty_limit: Option<Duration>) -> Result<Instant, Duration> {
         let mut state = self.state.lock().await;
         let now = Instant::now().max(state.origin);
-        let earliest = state.blocked_until.filter(|b| *b > now).unwrap_or(now);
-        let earliest = ms(earliest - state.origin);
+        let blocked = state.blocked_until.filter(|b| *b > now);
+        if let (Some(until), Some(limit)) = (blocked, penalty_limit)
+            && until - now > limit
+        {
+            return Err(until - now);
+        }
+        let earliest = ms(blocked.unwrap_or(now) - state.origin);
         let State { tat, recent, .. } = &mut *state;
         let start = self.pace.next_slot(earliest, tat, recent);
-        state.origin + Duration::from_millis(u64::try_from(start).unwrap_or(0))
+        Ok(state.origin + Duration::from_millis(u64::try_from(start).unwrap_or(0)))
     }
 
     /// The vendor answered 429: no call on this budget before `retry_after`.
@@ -258,6 +276,35 @@ mod tests {
             let within = starts[i..].iter().take_while(|&&t| t < s + 1_000).count();
             assert!(within <= 5, "{within} calls within a second of {s}");
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_limited_acquire_refuses_a_long_penalty_without_taking_a_slot() {
+        let b = Budget::with_pace(
+            "t",
+            Pace::Window {
+                calls: 1,
+                window: Duration::from_secs(1),
+            },
+        );
+        b.penalize(Duration::from_secs(30)).await;
+        let left = b
+            .acquire_within(Some(Duration::from_secs(2)))
+            .await
+            .unwrap_err();
+        assert!(left > Duration::from_secs(29), "{left:?}");
+        // Nothing was reserved: after the penalty the first call goes at once.
+        tokio::time::advance(Duration::from_secs(30)).await;
+        let t0 = Instant::now();
+        b.acquire_within(Some(Duration::from_secs(2)))
+            .await
+            .unwrap();
+        assert_eq!(t0.elapsed(), Duration::ZERO);
+        // A short penalty is waited out.
+        b.penalize(Duration::from_secs(1)).await;
+        b.acquire_within(Some(Duration::from_secs(2)))
+            .await
+            .unwrap();
     }
 
     #[tokio::test(start_paused = true)]

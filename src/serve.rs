@@ -18,7 +18,7 @@ use axum::{extract::Request, middleware::Next, response::Response};
 use tokio::sync::watch;
 
 use crate::{
-    commands::{clients, open_store, resolve_pairs},
+    commands::{open_store, resolve_pairs, shared_clients},
     config::Env,
     http::{self, AppState, IngestConfig, PairDirectory},
     jobs::{JobsNotifier, Runner, RunnerConfig, kinds::JobSpec, wakeup::is_postgres_url},
@@ -52,6 +52,20 @@ pub const FULL_SWEEP_EVERY: Duration = Duration::from_secs(24 * 3600);
 /// How often Airtable webhooks are refreshed (they expire after 7 days).
 pub const WEBHOOK_REFRESH_EVERY: Duration = Duration::from_secs(24 * 3600);
 
+/// The longest a job's API call waits for a 429 penalty (see
+/// `Budget::acquire_within`); longer, and the job is put back.
+pub const JOB_PENALTY_WAIT: Duration = Duration::from_secs(1);
+
+/// How the API clients retry inside a job: never after a 429 (the runner
+/// reschedules the job without spending an attempt instead of sleeping
+/// while holding a lease), transient faults as usual.
+fn job_retry_policy() -> RetryPolicy {
+    RetryPolicy {
+        rate_limited: 0,
+        ..RetryPolicy::default()
+    }
+}
+
 /// Run until `shutdown` resolves.
 pub async fn serve(
     env: &Env,
@@ -60,23 +74,20 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let config = env.load_sync_config()?;
     let store = open_store(env).await?;
-    let (notion, airtable) = clients(env)?;
     // Every process paces its calls by the budgets kept in the database,
     // so replicas together stay under the vendors' limits. Jobs hand every
     // 429 to the runner, which reschedules them without spending an attempt
     // instead of sleeping while holding a lease.
+    // A write must go out soon after the read it was planned from, so jobs
+    // do not sit out a penalty mid-run either: they are put back and read
+    // again once it is over.
+    let (notion, airtable) = shared_clients(env, &store)?;
     let notion = notion
-        .with_shared_budget(store.clone())
-        .with_retry_policy(RetryPolicy {
-            rate_limited: 0,
-            ..RetryPolicy::default()
-        });
+        .with_retry_policy(job_retry_policy())
+        .with_penalty_wait_limit(JOB_PENALTY_WAIT);
     let airtable = airtable
-        .with_shared_budgets(store.clone())
-        .with_retry_policy(RetryPolicy {
-            rate_limited: 0,
-            ..RetryPolicy::default()
-        });
+        .with_retry_policy(job_retry_policy())
+        .with_penalty_wait_limit(JOB_PENALTY_WAIT);
     let pairs = resolve_pairs(&config, None, &notion, &airtable).await?;
     let bot_user_id = notion.me().await?.id;
     let airtable_user_id = airtable.whoami().await?.id;
@@ -93,7 +104,8 @@ pub async fn serve(
     let runner_config = RunnerConfig {
         listen_url: is_postgres_url(database_url).then(|| database_url.to_owned()),
         ..RunnerConfig::default()
-    };
+    }
+    .with_lease(env.job_lease);
     let runner = Runner::new(store.clone(), service.clone(), runner_config);
     let notifier = notifier_for(&runner, role, database_url)?;
     let (stop_tx, stop_rx) = watch::channel(false);

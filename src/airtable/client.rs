@@ -53,6 +53,9 @@ pub struct AirtableClient {
     penalty: Duration,
     timeout: Duration,
     retry: RetryPolicy,
+    /// The longest a call waits for a 429 penalty before giving up with a
+    /// rate-limit error instead (None: it waits the penalty out).
+    penalty_wait_limit: Option<Duration>,
 }
 
 /// Whether a call may be repeated after a transient fault.
@@ -76,6 +79,7 @@ impl AirtableClient {
             penalty: DEFAULT_PENALTY,
             timeout: DEFAULT_TIMEOUT,
             retry: RetryPolicy::default(),
+            penalty_wait_limit: None,
         })
     }
 
@@ -99,6 +103,14 @@ impl AirtableClient {
 
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Give up on a call, with a rate-limit error, rather than wait more
+    /// than `limit` for a 429 penalty: jobs re-plan from a fresh read after
+    /// the pause instead of sending a write planned before it.
+    pub fn with_penalty_wait_limit(mut self, limit: Duration) -> Self {
+        self.penalty_wait_limit = Some(limit);
         self
     }
 
@@ -193,7 +205,10 @@ impl AirtableClient {
         url: &Url,
         body: Option<&Json>,
     ) -> Result<T, ApiError> {
-        crate::metrics::budget_wait(Vendor::Airtable, budget.acquire()).await;
+        let acquired = budget.acquire_within(self.penalty_wait_limit);
+        if let Err(left) = crate::metrics::budget_wait(Vendor::Airtable, acquired).await {
+            return Err(ApiError::budget_paused(Vendor::Airtable, left));
+        }
         let started = Instant::now();
         let mut request = self
             .http

@@ -235,7 +235,9 @@ pub struct PayloadDrain {
 pub fn gap_in(requested_cursor: u64, page: &PayloadPage) -> Option<Gap> {
     let advanced = page.cursor.saturating_sub(requested_cursor);
     let returned = page.payloads.len() as u64;
-    (advanced > returned).then_some(Gap {
+    // `then`, not `then_some`: the subtraction must only run when it cannot
+    // underflow (a page that returns more payloads than its cursor moved).
+    (advanced > returned).then(|| Gap {
         requested_cursor,
         missed: advanced - returned,
     })
@@ -306,6 +308,14 @@ mod tests {
             might_have_more: false,
         };
         assert_eq!(gap_in(7, &empty), None);
+        // More payloads than the cursor moved (a confused server): no gap,
+        // and no arithmetic overflow.
+        let crowded = PayloadPage {
+            payloads: vec![page.payloads[0].clone(), page.payloads[0].clone()],
+            cursor: 8,
+            might_have_more: false,
+        };
+        assert_eq!(gap_in(7, &crowded), None);
     }
 
     #[test]

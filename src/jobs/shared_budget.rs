@@ -18,7 +18,7 @@ use crate::{
     api_error::Vendor,
     ratelimit::{NOTION_RATE_PER_SEC, Pace},
     secret::Secret,
-    store::{Store, StoreError, now_ms},
+    store::{Reservation, Store, StoreError, now_ms},
 };
 
 /// How late after its slot a caller may still send (ms; see `acquire`):
@@ -85,17 +85,33 @@ impl SharedBudget {
     /// sent late would crowd the calls reserved after it into the vendor's
     /// window. The stale slot is simply left unused.
     pub async fn acquire(&self) -> Result<(), StoreError> {
+        self.acquire_within(None).await.map(drop)
+    }
+
+    /// [`SharedBudget::acquire`], unless a 429 penalty would hold the call
+    /// longer than `penalty_limit`: then nothing is reserved and the time
+    /// the penalty has left comes back (see `Budget::acquire_within`).
+    pub async fn acquire_within(
+        &self,
+        penalty_limit: Option<Duration>,
+    ) -> Result<Result<(), Duration>, StoreError> {
+        let limit = penalty_limit.map(ms);
         for _ in 0..MAX_RESERVATIONS {
-            let start = self
+            let now = now_ms();
+            let start = match self
                 .store
-                .reserve_slot(&self.name, &self.pace, now_ms())
-                .await?;
+                .reserve_slot_within(&self.name, &self.pace, now, limit)
+                .await?
+            {
+                Reservation::At(start) => start,
+                Reservation::Paused { until } => return Ok(Err(millis(until - now))),
+            };
             sleep_until_ms(start).await;
             if now_ms() - start <= LATE_WAKE_MS {
                 break;
             }
         }
-        Ok(())
+        Ok(Ok(()))
     }
 
     /// The vendor answered 429: no call on this budget, from any replica,

@@ -42,6 +42,9 @@ pub struct NotionClient {
     budget: Arc<Budget>,
     timeout: Duration,
     retry: RetryPolicy,
+    /// The longest a call waits for a 429 penalty before giving up with a
+    /// rate-limit error instead (None: it waits the penalty out).
+    penalty_wait_limit: Option<Duration>,
 }
 
 impl NotionClient {
@@ -55,6 +58,7 @@ impl NotionClient {
             budget,
             timeout: DEFAULT_TIMEOUT,
             retry: RetryPolicy::default(),
+            penalty_wait_limit: None,
         })
     }
 
@@ -66,6 +70,14 @@ impl NotionClient {
 
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Give up on a call, with a rate-limit error, rather than wait more
+    /// than `limit` for a 429 penalty: jobs re-plan from a fresh read after
+    /// the pause instead of sending a write planned before it.
+    pub fn with_penalty_wait_limit(mut self, limit: Duration) -> Self {
+        self.penalty_wait_limit = Some(limit);
         self
     }
 
@@ -126,7 +138,10 @@ impl NotionClient {
         url: &Url,
         body: Option<&Json>,
     ) -> Result<T, ApiError> {
-        crate::metrics::budget_wait(Vendor::Notion, self.budget.acquire()).await;
+        let acquired = self.budget.acquire_within(self.penalty_wait_limit);
+        if let Err(left) = crate::metrics::budget_wait(Vendor::Notion, acquired).await {
+            return Err(ApiError::budget_paused(Vendor::Notion, left));
+        }
         let started = Instant::now();
         let mut request = self
             .http

@@ -55,6 +55,21 @@ impl Store {
         pace: &Pace,
         now: i64,
     ) -> Result<i64, StoreError> {
+        match self.reserve_slot_within(budget, pace, now, None).await? {
+            Reservation::At(start) => Ok(start),
+            Reservation::Paused { until } => Ok(until),
+        }
+    }
+
+    /// [`Store::reserve_slot`], unless a penalty holds the budget for more
+    /// than `penalty_limit` ms from `now`: then nothing is reserved.
+    pub async fn reserve_slot_within(
+        &self,
+        budget: &str,
+        pace: &Pace,
+        now: i64,
+        penalty_limit: Option<i64>,
+    ) -> Result<Reservation, StoreError> {
         let mut tx = self.begin().await?;
         let lock = match tx.backend() {
             Backend::Postgres => " FOR UPDATE",
@@ -83,6 +98,12 @@ impl Store {
                 .await
         })
         .context("read a rate-limit schedule")?;
+        if penalty_limit.is_some_and(|limit| blocked_until - now > limit) {
+            // Nothing to write: dropping the transaction rolls it back.
+            return Ok(Reservation::Paused {
+                until: blocked_until,
+            });
+        }
         let mut recent = parse_recent(&recent);
         let start = pace.next_slot(now.max(blocked_until), &mut tat, &mut recent);
         on_conn!(tx.conn(), |c| {
@@ -100,8 +121,17 @@ impl Store {
         })
         .context("reserve a rate-limit slot")?;
         tx.commit().await?;
-        Ok(start)
+        Ok(Reservation::At(start))
     }
+}
+
+/// The outcome of [`Store::reserve_slot_within`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// A slot starting at this time (epoch ms) is yours.
+    At(i64),
+    /// A penalty holds the budget until then; nothing was reserved.
+    Paused { until: i64 },
 }
 
 /// `recent` is the starts of the last calls, comma-separated (a handful).

@@ -54,6 +54,17 @@ struct VerificationRequest {
     verification_token: String,
 }
 
+/// The unsigned handshake, recognised only in its exact shape: a JSON
+/// object with that one field (serde would also read a struct from an
+/// array such as `["token"]`).
+fn verification_request(body: &[u8]) -> Option<VerificationRequest> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if !value.is_object() {
+        return None;
+    }
+    serde_json::from_value(value).ok()
+}
+
 /// The parts of the event envelope the ingest needs (api-facts §1.3).
 #[derive(Deserialize)]
 struct Event {
@@ -106,7 +117,7 @@ pub(crate) async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, HttpError> {
-    if let Ok(request) = serde_json::from_slice::<VerificationRequest>(&body) {
+    if let Some(request) = verification_request(&body) {
         let remote = remote.map(|a| a.ip().to_string());
         return record_verification(&state, request.verification_token, remote).await;
     }

@@ -1,0 +1,86 @@
+//! 1,000 events for one record within about a second: the debounce and the
+//! per-key coalescing make them one or two reconciles, and the last of the
+//! person's edits made in between is what both sides hold at the end.
+
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use notion_airtable_sync::store::JobState;
+use serde_json::json;
+
+use super::support::{Deployment, Options, eventually, page_key, runs_of};
+use crate::common::{TestDb, world::assert_in_sync};
+
+const WAVES: usize = 10;
+const EVENTS_PER_WAVE: usize = 100;
+/// "At most two" holds for a burst that fits in the pair's debounce: the
+/// first event's job waits the debounce and every later event coalesces
+/// into it, or, once it is claimed, into the one pending job behind it.
+/// The example's 2 s covers a one-second burst at production speed; the
+/// unoptimised binary on this shared two-core machine acknowledges only
+/// ~150-200 events a second, so the window is stretched to fit the same
+/// 1,000 events (and the test checks that they did fit).
+const DEBOUNCE: Duration = Duration::from_secs(10);
+
+pub async fn a_thousand_events_for_one_record_are_at_most_two_reconciles(db: TestDb) {
+    let d = Deployment::new(
+        db,
+        Options {
+            debounce_ms: DEBOUNCE.as_millis() as u64,
+            ..Options::default()
+        },
+    )
+    .await;
+    let _serve = d.spawn_all();
+    d.ready(30).await;
+    d.synced(30).await;
+    d.idle(Duration::from_secs(1), 30).await;
+    let page = d.w.team_n.page_ids[0].clone();
+    let key = page_key(&page);
+    let earlier = runs_of(&d.jobs(JobState::Done).await, &key).len();
+
+    // Ten waves of 100 signed deliveries with distinct event ids, each wave
+    // after a real edit of the page (which the sandbox announces too). The
+    // bodies are made beforehand so that the burst is only the deliveries.
+    let waves: Vec<Vec<Vec<u8>>> = (0..WAVES)
+        .map(|_| (0..EVENTS_PER_WAVE).map(|_| d.page_event(&page)).collect())
+        .collect();
+    let started = Instant::now();
+    for (wave, bodies) in waves.into_iter().enumerate() {
+        d.edit_page(&page, json!({ "Name": title(wave) }));
+        let statuses = join_all(bodies.into_iter().map(|b| d.deliver_notion(b))).await;
+        assert!(
+            statuses.iter().all(|s| *s == 200),
+            "every delivery acknowledged: {statuses:?}"
+        );
+    }
+    let burst = started.elapsed();
+    eprintln!("{} events delivered in {burst:?}", WAVES * EVENTS_PER_WAVE);
+    assert!(
+        burst < DEBOUNCE,
+        "the burst took {burst:?}, longer than the debounce: the machine is too slow for this test"
+    );
+
+    let last = format!("Burst v{}", WAVES - 1);
+    eventually(
+        DEBOUNCE.as_secs() + 30,
+        "the last edit in Airtable",
+        async || (d.w.row_for(&page)["fields"]["Spec Name"] == json!(last)).then_some(()),
+    )
+    .await;
+    d.idle(Duration::from_secs(3), 30).await;
+    let done = d.jobs(JobState::Done).await;
+    let runs = runs_of(&done, &key).len() - earlier;
+    eprintln!("reconciles of {key}: {runs}");
+    assert!(
+        (1..=2).contains(&runs),
+        "{runs} reconciles for one record after a burst of {burst:?}"
+    );
+    d.assert_no_dead_jobs().await;
+    d.assert_one_row_per_page();
+    assert_in_sync(&d.w);
+}
+
+fn title(wave: usize) -> serde_json::Value {
+    json!({ "title": [{ "text": { "content": format!("Burst v{wave}") } }] })
+}
