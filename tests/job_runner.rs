@@ -46,7 +46,7 @@ on_both_backends! {
     draining::a_wake_up_beats_the_poll_interval,
     failures::rate_limited_job_waits_without_spending_an_attempt,
     failures::retryable_failures_back_off_then_die_with_the_last_error,
-    failures::fatal_errors_are_not_retried_soon_and_die_on_the_last_attempt,
+    failures::fatal_errors_bury_the_job_after_its_first_attempt,
     failures::unreadable_payload_is_fatal_without_calling_the_handler,
     failures::panicking_handler_is_retried_and_the_runner_carries_on,
     leases::late_completion_after_losing_the_lease_is_rejected,
@@ -57,4 +57,5 @@ on_both_backends! {
     budgets::a_penalty_set_by_one_instance_blocks_the_other,
     budgets::runner_defers_jobs_while_their_budget_is_penalized,
     budgets::a_vendor_429_penalizes_that_vendors_budgets,
+    budgets::an_unavailable_vendor_pauses_its_budgets_and_the_rest_wait,
 }

@@ -60,6 +60,7 @@ contract! {
     jobs_lifecycle::heartbeat_extends_the_lease,
     jobs_lifecycle::retry_later_can_give_the_attempt_back,
     jobs_lifecycle::fail_goes_dead_after_max_attempts_and_retry_dead_revives,
+    jobs_lifecycle::bury_is_dead_at_once_fenced_and_revivable,
     jobs_lifecycle::lease_lost_on_the_last_attempt_goes_dead,
     jobs_lifecycle::requeue_merges_into_the_keys_pending_job,
     jobs_lifecycle::release_gives_the_job_back_without_an_attempt,

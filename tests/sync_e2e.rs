@@ -11,9 +11,14 @@ use common::{
     TestDb,
     world::{assert_in_sync, select_of, set_clocks, text_of, world, world_at, world_with},
 };
+use std::time::Duration;
+
 use notion_airtable_sync::{
-    jobs::kinds::JobSpec,
-    store::{Cause, LogQuery},
+    jobs::{
+        fence::{LEASE, Lease, LeaseLost},
+        kinds::{JobSpec, Trigger},
+    },
+    store::{Cause, LogQuery, now_ms},
     sync::service::{JobOutcome, SyncService},
 };
 use serde_json::json;
@@ -367,7 +372,86 @@ async fn a_page_without_a_known_parent_is_located_and_synced(db: TestDb) {
     assert_eq!(w.rows().len(), 48);
 }
 
+/// A worker frozen past its lease lost the job to another: whatever it
+/// computed, it commits nothing (no snapshot, no log), and the lease holder
+/// commits as usual.
+async fn a_job_that_lost_its_lease_commits_nothing(db: TestDb) {
+    let w = world(db).await;
+    w.sweep(true).await;
+    let page = w.team_n.page_ids[3].clone();
+    w.notion
+        .update_page_as_person(
+            &page,
+            &w.person(),
+            json!({ "Priority": { "select": { "name": "P0" } } }),
+        )
+        .unwrap();
+    let store = &w.engine.store;
+    let spec = JobSpec::ReconcilePage {
+        pair: w.pair.name().to_owned(),
+        page_id: page.clone(),
+        trigger: Trigger::Webhook,
+    };
+    store
+        .enqueue(&spec.to_new_job(now_ms()), now_ms())
+        .await
+        .unwrap();
+    // The first worker's lease runs out at once; a second worker takes over.
+    let frozen = store
+        .claim(Duration::ZERO, now_ms())
+        .await
+        .unwrap()
+        .unwrap();
+    let current = store
+        .claim(Duration::from_secs(30), now_ms() + 1)
+        .await
+        .unwrap()
+        .expect("the expired lease is reclaimed");
+    assert_eq!(frozen.id, current.id);
+    let service = SyncService::new(w.engine.clone(), vec![w.pair.clone()], String::new());
+    let log_before = w
+        .engine
+        .store
+        .query_log(&LogQuery::default())
+        .await
+        .unwrap()
+        .len();
+
+    let lease = |job: &notion_airtable_sync::store::ClaimedJob| Lease {
+        job_id: job.id,
+        token: job.lease_token.clone(),
+    };
+    let late = LEASE.scope(lease(&frozen), service.run(&spec)).await;
+    let err = late.expect_err("the lost lease refuses the commit");
+    assert!(err.downcast_ref::<LeaseLost>().is_some(), "{err:#}");
+    let log_after = store.query_log(&LogQuery::default()).await.unwrap().len();
+    assert_eq!(log_after, log_before, "nothing logged by the frozen worker");
+    let unchanged = store
+        .get_link_by_page(w.pair.name(), &page)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(
+        unchanged.snapshot["Priority"]["value"],
+        json!("P0"),
+        "no snapshot from the frozen worker"
+    );
+
+    // The holder's run commits (the write was already made, so it finds
+    // both sides equal and records that).
+    LEASE
+        .scope(lease(&current), service.run(&spec))
+        .await
+        .unwrap();
+    let priority = async || {
+        let link = store.get_link_by_page(w.pair.name(), &page).await.unwrap();
+        link.unwrap().snapshot["Priority"]["value"].clone()
+    };
+    assert_eq!(priority().await, json!("P0"));
+}
+
 both_backends! {
+    a_job_that_lost_its_lease_commits_nothing,
     a_page_without_a_known_parent_is_located_and_synced,
     initial_sync_creates_every_row_with_the_fewest_calls,
     a_week_of_edits_converges_and_stays_converged,

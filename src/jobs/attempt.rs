@@ -18,6 +18,17 @@ use crate::{
     store::{ClaimedJob, FailOutcome, JobId, Store, StoreError, now_ms},
 };
 
+/// How long a vendor's budgets pause after a job found the vendor down
+/// (5xx, no answer), before another job probes it: short, so that the
+/// backlog resumes within seconds of recovery, yet long enough that an
+/// outage costs a few probing attempts per interval, not one per job.
+pub(super) const OUTAGE_PROBE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The longest retry delay after the vendor was down: the ordinary backoff
+/// grows to an hour, which would leave the backlog idle long after the
+/// vendor is back.
+pub(super) const OUTAGE_RETRY_CAP: Duration = Duration::from_secs(30);
+
 /// How an attempt ended, for the runner's counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Outcome {
@@ -162,7 +173,8 @@ fn join_error(e: tokio::task::JoinError) -> JobError {
     JobError::Retryable(format!("the handler panicked: {message}"))
 }
 
-/// The first of `budgets` under a 429 penalty, and until when. A failed
+/// The first of `budgets` under a pause (a 429, or an outage), and until
+/// when. A failed
 /// look-up counts as no penalty: the check only saves a wasted run.
 async fn penalty(budgets: &[Arc<SharedBudget>]) -> Option<(&SharedBudget, i64)> {
     for budget in budgets {
@@ -187,10 +199,13 @@ impl Attempt {
         )
     }
 
-    /// Put the job back until the penalty ends, attempt not spent.
+    /// Put the job back until the pause ends, attempt not spent.
     async fn defer(&self, budget: &SharedBudget, until: i64) -> Result<Outcome, StoreError> {
         let job = &self.job;
-        let reason = format!("waiting for budget {} (rate limited)", budget.name());
+        let reason = format!(
+            "waiting for budget {} (paused: rate limited or the vendor unavailable)",
+            budget.name()
+        );
         tracing::debug!(job = job.id, key = %job.key, %reason, "deferring a job");
         let (store, id, token) = self.fence();
         let held = unsendable(move || async move {
@@ -260,35 +275,90 @@ impl Attempt {
             Err(JobError::Retryable(message)) => {
                 let backoff = &self.shared.config.backoff;
                 let delay = backoff.delay(job.attempts, &mut rand::rng());
-                self.fail(message, delay).await
+                self.fail(message, delay, None).await
             }
-            // The store can only bury a job through `fail` on its last
-            // attempt (it has no fenced "dead now"). Until it can, a fatal
-            // job waits the longest backoff, so it is retried rarely and
-            // turns dead after its last attempt with the error kept.
-            Err(JobError::Fatal(message)) => {
-                let wait = self.shared.config.backoff.cap;
-                self.fail(format!("fatal: {message}"), wait).await
+            Err(JobError::Unavailable { vendor, message }) => {
+                self.unavailable(vendor, message).await
             }
+            Err(JobError::Fatal(message)) => self.bury(format!("fatal: {message}")).await,
         }
     }
 
+    /// Retrying cannot help: dead now, with the error kept for the operator.
+    async fn bury(&self, error: String) -> Result<Outcome, StoreError> {
+        let job = &self.job;
+        let (store, id, token) = self.fence();
+        let recorded = error.clone();
+        let held =
+            unsendable(move || async move { store.bury(id, &token, &recorded, now_ms()).await })
+                .await?;
+        if held {
+            tracing::error!(job = job.id, key = %job.key, attempt = job.attempts,
+                error = %error, "job failed with an error retrying cannot fix: dead");
+        }
+        Ok(held_or_lost(held, Outcome::Dead))
+    }
+
+    /// The vendor is down (5xx, no answer): a circuit breaker shared by every
+    /// replica. Each job failing on its own would spend all its attempts
+    /// during a long outage and leave the backlog scattered over long
+    /// backoffs. Instead the failure pauses the vendor's shared budgets for
+    /// [`OUTAGE_PROBE_INTERVAL`]: the pre-run check defers every other job
+    /// on them (attempt not spent) until the pause ends, when the next jobs
+    /// to run probe the vendor again. The job that trips the breaker spends
+    /// its attempt, so a record that always fails goes dead in the end; a
+    /// job that failed while the breaker was already tripped (it was running
+    /// when another job tripped it) only confirms the same outage and gets
+    /// its attempt back, so that an outage costs about one attempt per probe
+    /// interval, not one per running job. The retry is capped at
+    /// [`OUTAGE_RETRY_CAP`] so that the job comes back soon after recovery,
+    /// and the backlog then drains at the budgets' pace.
+    async fn unavailable(&self, vendor: Vendor, message: String) -> Result<Outcome, StoreError> {
+        let job = &self.job;
+        let vendors_budgets: Vec<_> = self
+            .budgets
+            .iter()
+            .filter(|b| b.vendor() == Some(vendor))
+            .cloned()
+            .collect();
+        let tripped_already = penalty(&vendors_budgets).await.is_some();
+        let paused_until = pause_for_outage(&vendors_budgets).await;
+        tracing::warn!(job = job.id, key = %job.key, %vendor, ?paused_until, tripped_already,
+            "the vendor is unavailable: pausing its budgets before the next probe");
+        let backoff = self.shared.config.backoff.with_cap(OUTAGE_RETRY_CAP);
+        let delay = backoff.delay(job.attempts, &mut rand::rng());
+        if !tripped_already {
+            return self.fail(message, delay, paused_until).await;
+        }
+        let now = now_ms();
+        let run_at = now.saturating_add(ms(delay)).max(paused_until.unwrap_or(0));
+        let (store, id, token) = self.fence();
+        let held = unsendable(move || async move {
+            store
+                .retry_later(id, &token, run_at, &message, false, now)
+                .await
+        })
+        .await?;
+        Ok(held_or_lost(held, Outcome::Retried))
+    }
+
     /// Penalize the budgets of the vendor that said 429 (every replica
-    /// pauses) and run the job again after `retry_after`, attempt not spent.
+    /// pauses) and run the job again once the pause is over, attempt not
+    /// spent.
     async fn rate_limited(
         &self,
         retry_after: Duration,
         vendor: Option<Vendor>,
     ) -> Result<Outcome, StoreError> {
         let job = &self.job;
-        penalize(&self.budgets, vendor, retry_after).await;
+        let now = now_ms();
+        let paused_until = penalize(&self.budgets, vendor, retry_after).await;
         let message = JobError::RateLimited {
             retry_after,
             vendor,
         }
         .to_string();
-        let now = now_ms();
-        let run_at = now.saturating_add(ms(retry_after));
+        let run_at = paused_until.unwrap_or_else(|| now.saturating_add(ms(retry_after)));
         tracing::info!(job = job.id, key = %job.key, ?retry_after, "rate limited: job rescheduled");
         let (store, id, token) = self.fence();
         let held = unsendable(move || async move {
@@ -301,10 +371,15 @@ impl Attempt {
     }
 
     /// Count the attempt as failed: dead if it was the last, else due again
-    /// after `wait`.
-    async fn fail(&self, error: String, wait: Duration) -> Result<Outcome, StoreError> {
+    /// after `wait` (and not before `not_before`, epoch ms, if given).
+    async fn fail(
+        &self,
+        error: String,
+        wait: Duration,
+        not_before: Option<i64>,
+    ) -> Result<Outcome, StoreError> {
         let now = now_ms();
-        let retry_at = now.saturating_add(ms(wait));
+        let retry_at = now.saturating_add(ms(wait)).max(not_before.unwrap_or(0));
         let (store, id, token) = self.fence();
         let recorded = error.clone();
         let outcome =
@@ -327,13 +402,47 @@ async fn abandoned(abandon: &mut watch::Receiver<bool>) {
     }
 }
 
-async fn penalize(budgets: &[Arc<SharedBudget>], vendor: Option<Vendor>, retry_after: Duration) {
-    let Some(vendor) = vendor else { return };
+/// Make sure the vendor's shared budgets are paused for `retry_after` and
+/// return until when (epoch ms), if any budget is known. A client that
+/// paces by a shared budget has recorded the 429 already, when it arrived:
+/// that pause stands as it is, since penalizing again from now (the job
+/// ends later, e.g. after the other side's read) would stretch it.
+async fn penalize(
+    budgets: &[Arc<SharedBudget>],
+    vendor: Option<Vendor>,
+    retry_after: Duration,
+) -> Option<i64> {
+    let vendor = vendor?;
+    let mut until = None;
     for budget in budgets.iter().filter(|b| b.vendor() == Some(vendor)) {
-        if let Err(e) = budget.penalize(retry_after).await {
-            tracing::warn!(budget = budget.name(), error = %e, "could not share a rate-limit penalty");
+        if let Ok(Some(already)) = budget.blocked_until().await {
+            until = until.max(Some(already));
+            continue;
+        }
+        match budget.penalize(retry_after).await {
+            Ok(()) => until = until.max(budget.blocked_until().await.ok().flatten()),
+            Err(e) => {
+                tracing::warn!(budget = budget.name(), error = %e, "could not share a rate-limit penalty")
+            }
         }
     }
+    until
+}
+
+/// Pause `budgets` for [`OUTAGE_PROBE_INTERVAL`] (a longer pause already
+/// there, e.g. a 429's, stands: the store keeps the later end) and return
+/// until when they are paused, if any.
+async fn pause_for_outage(budgets: &[Arc<SharedBudget>]) -> Option<i64> {
+    let mut until = None;
+    for budget in budgets {
+        match budget.penalize(OUTAGE_PROBE_INTERVAL).await {
+            Ok(()) => until = until.max(budget.blocked_until().await.ok().flatten()),
+            Err(e) => {
+                tracing::warn!(budget = budget.name(), error = %e, "could not pause a budget for an outage")
+            }
+        }
+    }
+    until
 }
 
 fn failed(job: &ClaimedJob, message: &str, outcome: FailOutcome) -> Outcome {
@@ -357,7 +466,7 @@ fn ms(d: Duration) -> i64 {
 }
 
 /// Drive a store operation whose future cannot be proven `Send` on a
-/// blocking thread. `retry_later`, `fail` and `release` run a transaction
+/// blocking thread. `retry_later`, `fail`, `bury` and `release` run a transaction
 /// written as an async closure, and rustc cannot show such a future `Send`
 /// ("implementation of `Send` is not general enough", rust-lang/rust#110338),
 /// while a job task must be. Built and awaited inside the blocking thread,

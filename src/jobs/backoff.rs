@@ -35,6 +35,14 @@ impl Backoff {
             .map_or(self.cap, |d| d.min(self.cap))
     }
 
+    /// The same schedule with the cap lowered to `cap` (never raised).
+    pub fn with_cap(self, cap: Duration) -> Self {
+        Self {
+            cap: self.cap.min(cap),
+            ..self
+        }
+    }
+
     /// A random delay in `[0, ceiling(attempt)]`.
     pub fn delay(&self, attempt: i32, rng: &mut impl Rng) -> Duration {
         let ceiling = u64::try_from(self.ceiling(attempt).as_millis()).unwrap_or(u64::MAX);
@@ -57,6 +65,16 @@ mod tests {
         assert_eq!(secs, [1, 2, 4, 8, 2048, 3600, 3600, 3600]);
         assert_eq!(b.ceiling(0), b.base);
         assert_eq!(b.ceiling(-3), b.base);
+    }
+
+    #[test]
+    fn a_lower_cap_bounds_the_schedule_and_a_higher_one_changes_nothing() {
+        let b = Backoff::default();
+        let capped = b.with_cap(Duration::from_secs(30));
+        assert_eq!(capped.ceiling(3), Duration::from_secs(4));
+        assert_eq!(capped.ceiling(6), Duration::from_secs(30));
+        assert_eq!(capped.ceiling(20), Duration::from_secs(30));
+        assert_eq!(b.with_cap(Duration::from_secs(7200)), b);
     }
 
     #[test]

@@ -24,8 +24,8 @@ pub trait JobHandler: Send + Sync + 'static {
     /// The shared budgets the job will spend. The runner checks their 429
     /// penalty before running the job (a job that would only wait is put
     /// back until the penalty ends, without spending an attempt) and, when
-    /// the job ends rate limited by a vendor, penalizes that vendor's
-    /// budgets so that every replica pauses.
+    /// the job ends rate limited by a vendor or finds it down, penalizes
+    /// that vendor's budgets so that every replica pauses.
     fn budgets(&self, _spec: &JobSpec) -> Vec<Arc<SharedBudget>> {
         Vec::new()
     }
@@ -45,6 +45,14 @@ pub enum JobError {
     /// job's last attempt.
     #[error("{0}")]
     Retryable(String),
+    /// The vendor could not serve the request at all (5xx, timeout,
+    /// connection error): likely an outage that every job on that vendor
+    /// would hit. Retried like `Retryable` (with a capped delay), and it
+    /// also pauses the vendor's shared budgets briefly, a circuit breaker,
+    /// so that the other jobs wait (attempt not spent) instead of each
+    /// failing in turn; see `Attempt::unavailable` in `attempt.rs`.
+    #[error("{message}")]
+    Unavailable { vendor: Vendor, message: String },
     /// Retrying cannot help (bad request, bad payload, missing config).
     #[error("{0}")]
     Fatal(String),
@@ -75,9 +83,31 @@ impl From<ApiError> for JobError {
                 retry_after,
                 vendor: Some(vendor),
             },
-            ApiError::Retryable { .. } => JobError::Retryable(err.to_string()),
+            ApiError::Retryable { .. } => retryable(&err, err.to_string()),
             ApiError::Fatal { .. } => JobError::Fatal(err.to_string()),
         }
+    }
+}
+
+/// `Unavailable` when `err` says the vendor is down, else `Retryable`.
+fn retryable(err: &ApiError, message: String) -> JobError {
+    match unavailable_vendor(err) {
+        Some(vendor) => JobError::Unavailable { vendor, message },
+        None => JobError::Retryable(message),
+    }
+}
+
+/// The vendor, when `err` means it could not serve requests at all: a 5xx
+/// or no answer (timeout, connection error). Other transient faults (a
+/// Notion 409 conflict) concern one request, not the vendor.
+fn unavailable_vendor(err: &ApiError) -> Option<Vendor> {
+    match err {
+        ApiError::Retryable { vendor, status, .. }
+            if status.is_none_or(|s| (500..600).contains(&s)) =>
+        {
+            Some(*vendor)
+        }
+        _ => None,
     }
 }
 
@@ -104,10 +134,22 @@ impl From<anyhow::Error> for JobError {
                     .find_map(|cause| cause.downcast_ref::<ApiError>())
                     .map(ApiError::vendor),
             },
-            ErrorClass::Retryable => JobError::Retryable(message),
+            ErrorClass::Retryable => match deciding_api_error(&err) {
+                Some(api) => retryable(api, message),
+                None => JobError::Retryable(message),
+            },
             ErrorClass::Fatal => JobError::Fatal(message),
         }
     }
+}
+
+/// The API error `classify` decided by: the first API or store error in the
+/// chain (a transient store error found first means the database, not the
+/// vendor, failed).
+fn deciding_api_error(err: &anyhow::Error) -> Option<&ApiError> {
+    err.chain()
+        .find(|cause| cause.is::<ApiError>() || cause.is::<StoreError>())
+        .and_then(|cause| cause.downcast_ref::<ApiError>())
 }
 
 #[cfg(test)]
@@ -149,6 +191,40 @@ mod tests {
             panic!("a 400 is fatal");
         };
         assert!(msg.starts_with("page p1: Notion rejected"), "{msg}");
+    }
+
+    #[test]
+    fn a_vendor_that_cannot_answer_is_unavailable() {
+        let down = |status| ApiError::Retryable {
+            vendor: Vendor::Notion,
+            status,
+            code: "service_unavailable".into(),
+            message: "down".into(),
+        };
+        for status in [Some(500), Some(503), None] {
+            let wrapped = anyhow::Error::new(down(status)).context("page p1");
+            let JobError::Unavailable { vendor, message } = JobError::from(wrapped) else {
+                panic!("{status:?} means the vendor is unavailable");
+            };
+            assert_eq!(vendor, Vendor::Notion);
+            assert!(
+                message.starts_with("page p1: Notion temporary failure"),
+                "{message}"
+            );
+            assert!(matches!(
+                JobError::from(down(status)),
+                JobError::Unavailable {
+                    vendor: Vendor::Notion,
+                    ..
+                }
+            ));
+        }
+        // A conflict concerns one request, not the vendor.
+        let conflict = anyhow::Error::new(down(Some(409)));
+        assert!(matches!(JobError::from(conflict), JobError::Retryable(_)));
+        // An error without a vendor behind it stays an ordinary retry.
+        let unexpected = anyhow::anyhow!("unparsable answer").context("page p1");
+        assert!(matches!(JobError::from(unexpected), JobError::Retryable(_)));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 mod attempt;
 pub mod backoff;
+pub mod fence;
 pub mod handler;
 pub mod kinds;
 pub mod runner;

@@ -119,7 +119,7 @@ impl SharedBudget {
     pub async fn penalize(&self, retry_after: Duration) -> Result<(), StoreError> {
         let now = now_ms();
         let until = now.saturating_add(ms(retry_after));
-        tracing::warn!(budget = %self.name, ?retry_after, "rate limited: pausing every replica's calls on this budget");
+        tracing::warn!(budget = %self.name, pause = ?retry_after, "pausing every replica's calls on this budget (a 429, or the vendor unavailable)");
         self.store.penalize(&self.name, until, now).await
     }
 

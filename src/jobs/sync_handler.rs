@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::{
+    fence::{LEASE, Lease},
     handler::{JobError, JobHandler},
     kinds::JobSpec,
     shared_budget::SharedBudget,
@@ -13,7 +14,11 @@ use crate::{store::ClaimedJob, sync::service::SyncService};
 
 impl JobHandler for SyncService {
     async fn run(&self, job: &ClaimedJob, spec: JobSpec) -> Result<(), JobError> {
-        let outcome = SyncService::run(self, &spec).await?;
+        let lease = Lease {
+            job_id: job.id,
+            token: job.lease_token.clone(),
+        };
+        let outcome = LEASE.scope(lease, SyncService::run(self, &spec)).await?;
         crate::metrics::job_synced(&self.engine.store, job, &spec, &outcome).await;
         tracing::debug!(job = job.id, key = %job.key, ?outcome, "job ran");
         Ok(())

@@ -91,7 +91,6 @@ use sqlx::{
     PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, pool::PoolConnection,
 };
 
-pub use rate_limits::Reservation;
 pub use airtable_webhooks::{AirtableWebhook, NewAirtableWebhook, WebhookStatus};
 pub use connect::StoreOptions;
 pub use error::StoreError;
@@ -102,6 +101,7 @@ pub use jobs::{
     NewJob,
 };
 pub use links::{LinkState, LinkUpsert, RecordLink, Snapshot, SyncSource};
+pub use rate_limits::Reservation;
 pub use status::{PairLinks, PairQueue};
 pub use sweeps::{Sweep, SweepKind};
 pub use sync_log::{Cause, LogAction, LogEntry, LogQuery, NewLogEntry, Side, SyncDirection};

@@ -153,6 +153,7 @@ impl Engine {
             job_id: None,
         }])
         .await?;
+        crate::jobs::fence::check(&mut tx).await?;
         tx.commit().await?;
         crate::metrics::row_adopted();
         Ok(())

@@ -717,6 +717,7 @@ impl Engine {
                 tx.append_log(&entries).await?;
             }
         }
+        crate::jobs::fence::check(&mut tx).await?;
         tx.commit().await?;
         crate::metrics::plans_committed(plans);
         Ok(())

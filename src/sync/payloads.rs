@@ -100,6 +100,7 @@ impl Engine {
         tx.enqueue_many(&jobs, now).await?;
         tx.set_webhook_cursor(&webhook.webhook_id, i64::try_from(drain.cursor)?, now)
             .await?;
+        crate::jobs::fence::check(&mut tx).await?;
         tx.commit().await?;
         Ok(outcome)
     }

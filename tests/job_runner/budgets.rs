@@ -4,19 +4,21 @@
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicI32, Ordering},
+        atomic::{AtomicBool, AtomicI32, Ordering},
     },
     time::{Duration, Instant},
 };
 
 use notion_airtable_sync::{
     api_error::Vendor,
-    jobs::{JobError, Runner, SharedBudget},
+    jobs::{Backoff, JobError, Runner, RunnerConfig, SharedBudget},
     secret::Secret,
     store::{JobState, now_ms},
 };
 
-use super::support::{TestDb, config, enqueue_page, handler_with_budgets, job, until_due};
+use super::support::{
+    TestDb, config, enqueue_page, eventually, handler_with_budgets, job, page_of, until_due,
+};
 
 /// Two replicas' budgets at 20/s (burst 1): 20 acquisitions between them
 /// are spaced as one client's would be.
@@ -153,4 +155,112 @@ pub async fn a_vendor_429_penalizes_that_vendors_budgets(db: TestDb) {
     assert_eq!(notion.blocked_for().await.expect("read"), None);
     let waiting = job(&db.store, id).await;
     assert_eq!((waiting.state, waiting.attempts), (JobState::Pending, 0));
+}
+
+/// A vendor found down (5xx, no answer) trips a breaker shared through the
+/// budgets: the job that trips it spends its attempt and comes back within
+/// the outage retry cap (not the hour-long backoff), after the pause; a job
+/// that was running meanwhile and failed the same way gets its attempt
+/// back; a job started during the pause waits without running. The other
+/// vendor's budgets are untouched.
+pub async fn an_unavailable_vendor_pauses_its_budgets_and_the_rest_wait(db: TestDb) {
+    let airtable = Arc::new(SharedBudget::airtable(db.store.clone(), "appDown"));
+    let notion = Arc::new(SharedBudget::notion(
+        db.store.clone(),
+        &Secret::new("secret_up"),
+    ));
+    let calls = Arc::new(AtomicI32::new(0));
+    let (counter, watched) = (Arc::clone(&calls), Arc::clone(&airtable));
+    // The probe fails only once the other job runs, which fails only once
+    // the probe has tripped the breaker.
+    let started = Arc::new(AtomicBool::new(false));
+    let handler = handler_with_budgets(
+        vec![Arc::clone(&notion), Arc::clone(&airtable)],
+        move |_job, spec| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let (page, watched) = (page_of(&spec), Arc::clone(&watched));
+            let started = Arc::clone(&started);
+            async move {
+                let down = || JobError::Unavailable {
+                    vendor: Vendor::Airtable,
+                    message: "Airtable temporary failure (503 SERVICE_UNAVAILABLE)".into(),
+                };
+                match page.as_str() {
+                    "probe" => {
+                        eventually(
+                            "the other job to start",
+                            Duration::from_secs(10),
+                            || async { started.load(Ordering::SeqCst) },
+                        )
+                        .await;
+                        Err(down())
+                    }
+                    "concurrent" => {
+                        started.store(true, Ordering::SeqCst);
+                        eventually("the breaker to trip", Duration::from_secs(10), || async {
+                            watched.blocked_until().await.expect("read").is_some()
+                        })
+                        .await;
+                        Err(down())
+                    }
+                    _ => Ok(()),
+                }
+            }
+        },
+    );
+    // An ordinary retry could wait up to an hour; an outage's must not.
+    let config = RunnerConfig {
+        backoff: Backoff {
+            base: Duration::from_secs(3600),
+            cap: Duration::from_secs(3600),
+        },
+        ..config()
+    };
+    let runner = Runner::new(db.store.clone(), handler, config);
+    let probe = enqueue_page(&db.store, "probe", 3).await;
+    let concurrent = enqueue_page(&db.store, "concurrent", 3).await;
+
+    let stats = runner.run_until_idle().await.expect("drain");
+
+    assert_eq!(stats.retried, 2, "{stats:?}");
+    let paused = airtable
+        .blocked_for()
+        .await
+        .expect("read")
+        .expect("the vendor's budget is paused");
+    assert!(
+        paused > Duration::from_secs(3) && paused <= Duration::from_secs(5),
+        "a short probe interval: {paused:?}"
+    );
+    assert_eq!(notion.blocked_for().await.expect("read"), None);
+    let until = airtable
+        .blocked_until()
+        .await
+        .expect("read")
+        .expect("paused");
+    for (id, spent) in [(probe, 1), (concurrent, 0)] {
+        let failed = job(&db.store, id).await;
+        assert_eq!((failed.state, failed.attempts), (JobState::Pending, spent));
+        // Each failure paused the budget for 5 s from just before it was recorded.
+        let wait = failed.run_at - failed.updated_at;
+        assert!(
+            wait >= 4_000,
+            "not retried before the pause ends: {wait} ms"
+        );
+        assert!(
+            failed.run_at <= failed.updated_at + 30_000,
+            "retried within the outage cap: {} ms",
+            failed.run_at - failed.updated_at
+        );
+        let error = failed.last_error.unwrap_or_default();
+        assert!(error.contains("503"), "{error}");
+    }
+
+    let other = enqueue_page(&db.store, "other", 3).await;
+    let stats = runner.run_until_idle().await.expect("drain");
+    assert_eq!(stats.deferred, 1, "{stats:?}");
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "the new job did not run");
+    let waiting = job(&db.store, other).await;
+    assert_eq!((waiting.state, waiting.attempts), (JobState::Pending, 0));
+    assert_eq!(waiting.run_at, until, "due when the pause ends");
 }

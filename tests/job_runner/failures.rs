@@ -9,7 +9,7 @@ use std::{
 };
 
 use notion_airtable_sync::{
-    jobs::{JobError, Runner, RunnerConfig},
+    jobs::{JobError, Runner},
     store::{JobState, NewJob, now_ms},
 };
 
@@ -143,43 +143,24 @@ pub async fn retryable_failures_back_off_then_die_with_the_last_error(db: TestDb
     );
 }
 
-/// The store offers no fenced "dead now", so a fatal job waits the longest
-/// backoff before its next attempt (instead of the short ones), and is dead
-/// at once only when it was its last attempt.
-pub async fn fatal_errors_are_not_retried_soon_and_die_on_the_last_attempt(db: TestDb) {
-    let many = enqueue_page(&db.store, "many", 5).await;
-    let last = enqueue_page(&db.store, "last", 1).await;
+/// Retrying cannot fix a fatal error: the job is dead after its first
+/// attempt, attempts left or not, with the error kept for the operator.
+pub async fn fatal_errors_bury_the_job_after_its_first_attempt(db: TestDb) {
+    let id = enqueue_page(&db.store, "fatal", 5).await;
     let (calls, handler) = counting(|_| Err(JobError::fatal("400 validation_error")));
-    let config = RunnerConfig {
-        backoff: notion_airtable_sync::jobs::Backoff {
-            base: Duration::from_millis(10),
-            cap: Duration::from_secs(3600),
-        },
-        ..config()
-    };
-    let runner = Runner::new(db.store.clone(), handler, config);
+    let runner = Runner::new(db.store.clone(), handler, config());
 
     let stats = runner.run_until_idle().await.expect("drain");
 
-    assert_eq!(calls.load(Ordering::SeqCst), 2, "each ran once");
-    let parked = job(&db.store, many).await;
-    assert_eq!((parked.state, parked.attempts), (JobState::Pending, 1));
-    assert_eq!(
-        parked.run_at - parked.updated_at,
-        3_600_000,
-        "the cap, not the base"
-    );
-    assert_eq!(
-        parked.last_error.as_deref(),
-        Some("fatal: 400 validation_error")
-    );
-    let dead = job(&db.store, last).await;
-    assert_eq!(dead.state, JobState::Dead);
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "ran once");
+    let dead = job(&db.store, id).await;
+    assert_eq!((dead.state, dead.attempts), (JobState::Dead, 1));
     assert_eq!(
         dead.last_error.as_deref(),
         Some("fatal: 400 validation_error")
     );
-    assert_eq!((stats.retried, stats.dead), (1, 1), "{stats:?}");
+    assert!(dead.finished_at.is_some());
+    assert_eq!((stats.retried, stats.dead), (0, 1), "{stats:?}");
 }
 
 pub async fn unreadable_payload_is_fatal_without_calling_the_handler(db: TestDb) {

@@ -73,6 +73,12 @@ pub async fn expired_lease_is_reclaimed_and_old_token_fenced(store: Store) {
             .await
             .expect("release")
     );
+    assert!(
+        !store
+            .bury(lost.id, &lost.lease_token, "fatal", after_expiry)
+            .await
+            .expect("bury")
+    );
     assert_eq!(state(&store, lost.id).await, JobState::Running);
 
     assert!(
@@ -265,6 +271,71 @@ pub async fn fail_goes_dead_after_max_attempts_and_retry_dead_revives(store: Sto
     assert_eq!(
         (again.id, again.attempts),
         (first.id, 1),
+        "a fresh attempt budget"
+    );
+}
+
+/// A fatal error buries the job at once, attempts left or not, with its
+/// error kept; only the lease holder can, and the operator can revive it.
+pub async fn bury_is_dead_at_once_fenced_and_revivable(store: Store) {
+    let now = now_ms();
+    let job = enqueue_and_claim(&store, "fatal", 5, now).await;
+    assert!(
+        !store
+            .bury(job.id, "wrong", "400 validation_error", now + 1)
+            .await
+            .expect("bury")
+    );
+    let untouched = store.get_job(job.id).await.expect("get").expect("exists");
+    assert_eq!(
+        (untouched.state, untouched.attempts, untouched.last_error),
+        (JobState::Running, 1, None),
+        "a wrong token changes nothing"
+    );
+    assert_eq!(untouched.finished_at, None);
+
+    let buried_at = now + 5;
+    assert!(
+        store
+            .bury(job.id, &job.lease_token, "400 validation_error", buried_at)
+            .await
+            .expect("bury")
+    );
+    let dead = store.get_job(job.id).await.expect("get").expect("exists");
+    assert_eq!((dead.state, dead.attempts), (JobState::Dead, 1));
+    assert_eq!(dead.last_error.as_deref(), Some("400 validation_error"));
+    assert_eq!(dead.finished_at, Some(buried_at));
+    assert_eq!(dead.locked_until, None, "the lease is cleared");
+    assert!(
+        !store
+            .bury(job.id, &job.lease_token, "again", buried_at)
+            .await
+            .expect("bury"),
+        "a dead job's lease is gone"
+    );
+    assert!(
+        store
+            .claim(LEASE, buried_at + 3_600_000)
+            .await
+            .expect("claim")
+            .is_none(),
+        "never claimed again by itself"
+    );
+    assert_eq!(store.job_counts().await.expect("counts").dead, 1);
+
+    let revived = store
+        .retry_dead(job.id, buried_at)
+        .await
+        .expect("retry_dead");
+    assert_eq!(revived, Some(job.id));
+    let again = store
+        .claim(LEASE, buried_at)
+        .await
+        .expect("claim")
+        .expect("revived");
+    assert_eq!(
+        (again.id, again.attempts),
+        (job.id, 1),
         "a fresh attempt budget"
     );
 }

@@ -74,6 +74,32 @@ impl Store {
 }
 
 impl Tx {
+    /// Whether `lease_token` still holds the job's lease; if so the job row
+    /// stays locked until this transaction ends, so the lease cannot pass to
+    /// another worker before the results written with it commit. A worker
+    /// that was frozen past its lease (and lost the job) writes nothing.
+    pub async fn hold_lease(
+        &mut self,
+        id: JobId,
+        lease_token: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let held = on_conn!(self.conn(), |c| {
+            sqlx::query(
+                "UPDATE jobs SET updated_at = $3 \
+                 WHERE id = $1 AND lease_token = $2 AND state = 'running'",
+            )
+            .bind(id)
+            .bind(lease_token)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context("hold a job's lease")?;
+        Ok(held == 1)
+    }
+
     /// [`Store::complete`] inside this transaction: call it first and write
     /// the job's results only if it returns true.
     pub async fn complete(

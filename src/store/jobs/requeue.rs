@@ -1,5 +1,5 @@
-//! Giving a job back: retry later, fail (maybe dead), release, and the
-//! operator's retry of a dead job. Each runs in one transaction that first
+//! Giving a job back: retry later, fail (maybe dead), bury (dead now),
+//! release, and the operator's retry of a dead job. Each runs in one transaction that first
 //! checks (and locks) the lease, and merges into the key's pending job when
 //! there is one.
 
@@ -52,7 +52,7 @@ impl Store {
                 return Ok(FailOutcome::LeaseLost);
             };
             if held.attempts >= held.max_attempts {
-                bury(tx.conn(), id, error, now).await?;
+                mark_dead(tx.conn(), id, error, now).await?;
                 return Ok(FailOutcome::Dead);
             }
             let requeue = Requeue {
@@ -62,6 +62,27 @@ impl Store {
             };
             move_to_pending(tx.conn(), &held, &requeue, now).await?;
             Ok(FailOutcome::Retrying { run_at: retry_at })
+        })
+        .await
+    }
+
+    /// Retrying cannot help (a fatal error): dead now, whatever attempts are
+    /// left, with `error` kept for the operator (who can `retry_dead` it once
+    /// the cause is fixed). Without this a fatal job could only go dead
+    /// through `fail` on its last attempt. False if the lease was lost.
+    pub async fn bury(
+        &self,
+        id: JobId,
+        lease_token: &str,
+        error: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.in_tx_retrying("bury a job", async |tx| {
+            if hold_lease(tx.conn(), id, lease_token, now).await?.is_none() {
+                return Ok(false);
+            }
+            mark_dead(tx.conn(), id, error, now).await?;
+            Ok(true)
         })
         .await
     }
@@ -230,7 +251,7 @@ async fn move_to_pending(
     Ok(held.id)
 }
 
-async fn bury(c: Conn<'_>, id: JobId, error: &str, now: i64) -> Result<(), StoreError> {
+async fn mark_dead(c: Conn<'_>, id: JobId, error: &str, now: i64) -> Result<(), StoreError> {
     on_conn!(c, |c| {
         sqlx::query(
             "UPDATE jobs SET state = 'dead', last_error = $2, lease_token = NULL, \
