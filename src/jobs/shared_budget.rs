@@ -97,14 +97,13 @@ impl SharedBudget {
     ) -> Result<Result<(), Duration>, StoreError> {
         let limit = penalty_limit.map(ms);
         for _ in 0..MAX_RESERVATIONS {
-            let now = now_ms();
             let start = match self
                 .store
-                .reserve_slot_within(&self.name, &self.pace, now, limit)
+                .reserve_slot_within(&self.name, &self.pace, now_ms, limit)
                 .await?
             {
                 Reservation::At(start) => start,
-                Reservation::Paused { until } => return Ok(Err(millis(until - now))),
+                Reservation::Paused { until } => return Ok(Err(millis(until - now_ms()))),
             };
             sleep_until_ms(start).await;
             if now_ms() - start <= LATE_WAKE_MS {

@@ -85,7 +85,10 @@ mod status;
 mod sweeps;
 mod sync_log;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use sqlx::{
     PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, pool::PoolConnection,
@@ -140,10 +143,19 @@ pub(crate) fn duration_ms(d: Duration) -> i64 {
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// The longest a transaction waits for this process's SQLite write turn
+/// (SQLite's own busy timeout is the same).
+const SQLITE_WRITER_WAIT: Duration = Duration::from_secs(5);
+
 /// A connection pool to the service's database. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: Pool,
+    /// SQLite allows one writer at a time; transactions of this process
+    /// queue here in order instead of polling SQLite's lock, whose busy
+    /// handler sleeps in steps of up to 100 ms (a long tail for webhook
+    /// acknowledgements under load).
+    sqlite_writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 #[derive(Clone, Debug)]
@@ -168,7 +180,10 @@ impl Store {
             Backend::Sqlite => Pool::Sqlite(connect::sqlite_pool(database_url, options).await?),
             Backend::Postgres => Pool::Postgres(connect::pg_pool(database_url, options).await?),
         };
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            sqlite_writer: Arc::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -239,16 +254,38 @@ impl Store {
         let inner = match &self.pool {
             // IMMEDIATE: take the write lock now rather than on the first write,
             // which could fail with SQLITE_BUSY instead of waiting.
-            Pool::Sqlite(pool) => TxInner::Sqlite(
-                pool.begin_with("BEGIN IMMEDIATE")
+            Pool::Sqlite(pool) => {
+                let turn = self.sqlite_writer_turn().await?;
+                let tx = pool
+                    .begin_with("BEGIN IMMEDIATE")
                     .await
-                    .context("begin a transaction")?,
-            ),
+                    .context("begin a transaction")?;
+                return Ok(Tx {
+                    inner: TxInner::Sqlite(tx),
+                    _writer_turn: Some(turn),
+                });
+            }
             Pool::Postgres(pool) => {
                 TxInner::Postgres(pool.begin().await.context("begin a transaction")?)
             }
         };
-        Ok(Tx { inner })
+        Ok(Tx {
+            inner,
+            _writer_turn: None,
+        })
+    }
+
+    /// Wait for this process's SQLite write turn. Bounded like SQLite's own
+    /// busy timeout, so that a task that (wrongly) begins a second
+    /// transaction while holding one gets an error, not a hang.
+    async fn sqlite_writer_turn(&self) -> Result<tokio::sync::OwnedMutexGuard<()>, StoreError> {
+        let turn = self.sqlite_writer.clone().lock_owned();
+        tokio::time::timeout(SQLITE_WRITER_WAIT, turn)
+            .await
+            .map_err(|_| StoreError::Contended {
+                op: "wait for the SQLite write lock",
+                tries: 1,
+            })
     }
 
     /// Close every connection (graceful shutdown).
@@ -321,7 +358,10 @@ fn table_exists_sql(backend: Backend) -> &'static str {
 /// A database transaction: writes made through it commit together or not at
 /// all. Dropping it without [`Tx::commit`] rolls it back.
 pub struct Tx {
+    /// Declared first: dropped (rolled back) before the write turn below is
+    /// given up.
     inner: TxInner,
+    _writer_turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 enum TxInner {

@@ -55,19 +55,22 @@ impl Store {
         pace: &Pace,
         now: i64,
     ) -> Result<i64, StoreError> {
-        match self.reserve_slot_within(budget, pace, now, None).await? {
+        match self.reserve_slot_within(budget, pace, || now, None).await? {
             Reservation::At(start) => Ok(start),
             Reservation::Paused { until } => Ok(until),
         }
     }
 
     /// [`Store::reserve_slot`], unless a penalty holds the budget for more
-    /// than `penalty_limit` ms from `now`: then nothing is reserved.
+    /// than `penalty_limit` ms from now: then nothing is reserved. `now` is
+    /// read once the row is locked: the wait for the lock (another
+    /// transaction writing) must not make the reserved slot start in the
+    /// past, which the vendor's window would not forgive.
     pub async fn reserve_slot_within(
         &self,
         budget: &str,
         pace: &Pace,
-        now: i64,
+        now: impl Fn() -> i64,
         penalty_limit: Option<i64>,
     ) -> Result<Reservation, StoreError> {
         let mut tx = self.begin().await?;
@@ -85,7 +88,7 @@ impl Store {
                  VALUES ($1, 0, 0, $2) ON CONFLICT (budget) DO NOTHING",
             )
             .bind(budget)
-            .bind(now)
+            .bind(now())
             .execute(c)
             .await
             .map(|r| r.rows_affected())
@@ -98,6 +101,7 @@ impl Store {
                 .await
         })
         .context("read a rate-limit schedule")?;
+        let now = now();
         if penalty_limit.is_some_and(|limit| blocked_until - now > limit) {
             // Nothing to write: dropping the transaction rolls it back.
             return Ok(Reservation::Paused {

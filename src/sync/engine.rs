@@ -327,8 +327,8 @@ impl Engine {
 
     /// Read both sides completely, writing as the Notion query pages arrive:
     /// every row and link is read first, then each page of a hundred Notion
-    /// pages is planned and written before the next is fetched, so that the
-    /// (slower) Airtable writes overlap the Notion reads. Pages whose row
+    /// pages is planned and written while the next hundred are fetched, so
+    /// that the (slower) Airtable writes overlap the Notion reads. Pages whose row
     /// depends on pages not read yet (first contact by `match_key`, where
     /// duplicates must be seen to be refused) wait for the end, with the
     /// pages the query did not return and the rows no page claims.
@@ -367,11 +367,15 @@ impl Engine {
         let mut planned = std::collections::HashSet::new();
         let mut claimed = std::collections::HashSet::new();
         let mut query = crate::notion::Query::default();
+        let mut ready_plans = Vec::new();
         loop {
-            let batch = self
-                .notion
-                .query_data_source(&pair.data_source_id, &query)
-                .await?;
+            // The previous hundred are written while the next are read.
+            let (batch, written) = tokio::join!(
+                self.notion.query_data_source(&pair.data_source_id, &query),
+                self.run_plans(pair, std::mem::take(&mut ready_plans), opts)
+            );
+            summary.absorb(written?);
+            let batch = batch?;
             let next = batch.next();
             let first_new = snap.pages.len();
             snap.pages.extend(batch.pages);
@@ -380,15 +384,15 @@ impl Engine {
                 .filter(|p| decided_early(p, &snap.links))
                 .map(|p| p.id.clone())
                 .collect();
-            let plans = plan_all(pair, &snap, started, |p| ready.contains(&p.id));
-            claimed.extend(claimed_records(&snap, &plans));
+            ready_plans = plan_all(pair, &snap, started, |p| ready.contains(&p.id));
+            claimed.extend(claimed_records(&snap, &ready_plans));
             planned.extend(ready);
-            summary.absorb(self.run_plans(pair, plans, opts).await?);
             match next {
                 Some(cursor) => query.start_cursor = Some(cursor),
                 None => break,
             }
         }
+        summary.absorb(self.run_plans(pair, ready_plans, opts).await?);
         self.fetch_missing_pages(pair, &mut snap).await?;
         let plans = plan_all(pair, &snap, started, |p| !planned.contains(&p.id));
         claimed.extend(claimed_records(&snap, &plans));
@@ -533,6 +537,9 @@ impl Engine {
         opts: SweepOptions,
     ) -> anyhow::Result<Summary> {
         let mut summary = Summary::default();
+        if plans.is_empty() {
+            return Ok(summary);
+        }
         for plan in &plans {
             summary.count(plan);
         }
