@@ -271,14 +271,41 @@ fn readme_documents_every_variable_and_only_real_ones() {
         );
     }
     known.extend(COMPOSE_VARIABLES.map(str::to_owned));
-    // The test script's own switches are real too.
-    let test_script = read("scripts/test.sh");
+    // The test script's own switches are real too, and so are the knobs the
+    // tests and benchmarks read (`std::env::var("SOAK_SECS")` and the like).
+    let test_script = [
+        "scripts/test.sh",
+        "scripts/bench.sh",
+        "scripts/with-postgres.sh",
+    ]
+    .map(read)
+    .join("\n");
+    let test_sources = sources_under(&["tests", "benches"]);
     for name in &mentioned {
+        let quoted = format!("\"{name}\"");
         assert!(
-            known.contains(name) || test_script.contains(&format!("{{{name}")),
-            "the README mentions `{name}`, which neither the service nor scripts/test.sh reads"
+            known.contains(name)
+                || test_script.contains(&format!("{{{name}"))
+                || test_sources.iter().any(|source| source.contains(&quoted)),
+            "the README mentions `{name}`, which neither the service, the scripts nor a test reads"
         );
     }
+}
+
+/// The text of every `.rs` file under `dirs` (recursively).
+fn sources_under(dirs: &[&str]) -> Vec<String> {
+    let mut pending: Vec<std::path::PathBuf> = dirs.iter().map(Into::into).collect();
+    let mut sources = Vec::new();
+    while let Some(path) = pending.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).unwrap() {
+                pending.push(entry.unwrap().path());
+            }
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            sources.push(std::fs::read_to_string(&path).unwrap());
+        }
+    }
+    sources
 }
 
 /// The subcommands `--help` lists.
