@@ -450,7 +450,66 @@ async fn a_job_that_lost_its_lease_commits_nothing(db: TestDb) {
     assert_eq!(priority().await, json!("P0"));
 }
 
+/// First contact with a table that already holds rows: a row whose name
+/// matches exactly one page is linked to it (no second row), a name two
+/// pages share is ambiguous and left alone (reported in the log, never
+/// guessed), and every other page is created, all in one full sweep.
+async fn first_contact_links_by_key_and_refuses_ambiguous_keys(db: TestDb) {
+    let w = world(db).await;
+    let (base, table) = (&w.team_a.base_id, &w.team_a.table_id);
+    let name = |i: usize| text_of(&w.page(&w.team_n.page_ids[i])["properties"]["Name"]);
+    let existing = w
+        .airtable
+        .insert_record_as_person(
+            base,
+            table,
+            json!({ "Spec Name": format!("  {}  ", name(0)) }),
+        )
+        .unwrap();
+    let twin = w
+        .notion
+        .insert_page_as_person(
+            &w.team_n.data_source_id,
+            &w.person(),
+            json!({ "Name": { "title": [{ "text": { "content": name(1) } }] } }),
+        )
+        .unwrap();
+    let contested = w
+        .airtable
+        .insert_record_as_person(base, table, json!({ "Spec Name": name(1) }))
+        .unwrap();
+
+    let summary = w.sweep(true).await;
+    // 48 pages: one matched to its row (an update, its fields decided by
+    // the conflict rule), two ambiguous, 45 created.
+    assert_eq!(summary.created_in_airtable, 45, "{summary:?}");
+    assert_eq!(summary.updated_airtable, 1, "{summary:?}");
+    let row0 = w.row_for(&w.team_n.page_ids[0]);
+    assert_eq!(
+        row0["id"],
+        json!(existing),
+        "the existing row was linked, not duplicated"
+    );
+    let rows = w.rows();
+    for page in [&w.team_n.page_ids[1], &twin] {
+        assert!(
+            !rows
+                .iter()
+                .any(|r| r["fields"]["Notion Page ID"] == json!(page)),
+            "an ambiguous page got a row"
+        );
+    }
+    let contested_row = rows.iter().find(|r| r["id"] == json!(contested)).unwrap();
+    assert!(
+        contested_row["fields"]
+            .get("Notion Page ID")
+            .is_none_or(|v| v == "")
+    );
+    assert_eq!(rows.len(), 47);
+}
+
 both_backends! {
+    first_contact_links_by_key_and_refuses_ambiguous_keys,
     a_job_that_lost_its_lease_commits_nothing,
     a_page_without_a_known_parent_is_located_and_synced,
     initial_sync_creates_every_row_with_the_fewest_calls,

@@ -328,10 +328,10 @@ impl Engine {
     /// Read both sides completely, writing as the Notion query pages arrive:
     /// every row and link is read first, then each page of a hundred Notion
     /// pages is planned and written while the next hundred are fetched, so
-    /// that the (slower) Airtable writes overlap the Notion reads. Pages whose row
-    /// depends on pages not read yet (first contact by `match_key`, where
-    /// duplicates must be seen to be refused) wait for the end, with the
-    /// pages the query did not return and the rows no page claims.
+    /// that the (slower) Airtable writes overlap the Notion reads. A page whose
+    /// `match_key` value an unlinked row carries (first contact, where
+    /// duplicate keys must be seen to be refused) waits for the end, with
+    /// the pages the query did not return and the rows no page claims.
     async fn full_sweep(
         &self,
         pair: &ResolvedPair,
@@ -358,10 +358,13 @@ impl Engine {
             .iter()
             .filter_map(|r| page_id_of(pair, r))
             .collect();
+        let keys_of_unlinked_rows = unlinked_row_keys(pair, &snap.records);
+        // A page can wait for first contact by key only if a row without a
+        // page carries its key; every other page is decided by what is read.
         let decided_early = |page: &Page, links: &HashMap<String, RecordLink>| {
-            pair.config.options.match_key.is_none()
-                || links.contains_key(&page.id)
+            links.contains_key(&page.id)
                 || rows_naming_a_page.contains(&page.id)
+                || page_key(pair, page).is_none_or(|k| !keys_of_unlinked_rows.contains(&k))
         };
         let mut summary = Summary::default();
         let mut planned = std::collections::HashSet::new();
@@ -945,6 +948,30 @@ fn plan_all(
         plans.push(plan_page(pair, page, record, link, now));
     }
     plans
+}
+
+/// The `match_key` values of rows that name no page (trimmed, non-empty):
+/// the only rows a page can be matched to on first contact.
+fn unlinked_row_keys(pair: &ResolvedPair, records: &[Record]) -> std::collections::HashSet<String> {
+    let Some(key) = &pair.config.options.match_key else {
+        return Default::default();
+    };
+    records
+        .iter()
+        .filter(|r| page_id_of(pair, r).is_none())
+        .filter_map(|r| r.fields.get(&key.airtable).and_then(Json::as_str))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A page's `match_key` value (trimmed), if a key is configured and set.
+fn page_key(pair: &ResolvedPair, page: &Page) -> Option<String> {
+    let key = pair.config.options.match_key.as_ref()?;
+    let value = page.property(&key.notion).map(|v| v.plain_text())?;
+    let value = value.trim();
+    (!value.is_empty()).then(|| value.to_owned())
 }
 
 /// First contact: pages with no link and no row carrying their id, matched to
