@@ -3,11 +3,12 @@
 //! of order, and events that never arrive (dropped webhooks, an Airtable
 //! payload cursor whose payloads expired).
 
-use std::time::Duration;
-
 use notion_airtable_sync::{
     jobs::kinds::JobSpec,
-    sandbox::{common::DeliveryKnobs, team},
+    sandbox::{
+        common::{DeliveryKnobs, DeliveryRecord},
+        team,
+    },
     store::{Cause, JobState, now_ms},
 };
 use serde_json::{Value, json};
@@ -343,8 +344,14 @@ pub async fn missed_events_and_an_expired_cursor_are_healed_by_the_sweep(backend
             .enumerate()
             .all(|(i, p)| sb.airtable_name(p).as_deref() == Some(&format!("Unheard spec {i}")))
     };
-    // (A precondition, not the assertion: nothing arrives on its own.)
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // (A precondition, not the assertion: the events were dropped, and
+    // with them gone nothing brings the renames: the service's own earlier
+    // writes produce only events it ignores.)
+    eventually(30, "the five events dropped", async || {
+        (dropped(&sb.notion.deliveries()) >= 5).then_some(())
+    })
+    .await;
+    until_idle(&store, 30).await;
     assert!(!all_renamed(), "the renames were not delivered");
     svc.reconcile(false).await;
     eventually(60, "the sweep to bring the renames", async || {
@@ -354,17 +361,21 @@ pub async fn missed_events_and_an_expired_cursor_are_healed_by_the_sweep(backend
     sb.notion.set_delivery(DeliveryKnobs::default());
 
     // Phase 2: Airtable pings lost, then their payloads expire.
+    let pings_dropped_before = dropped(&sb.airtable.deliveries());
     sb.airtable.set_delivery(lost);
     for (i, page) in pages[5..10].iter().enumerate() {
         sb.edit_row(page, json!({ "Sprint": format!("Unheard sprint {i}") }));
     }
     let sprint_of = |p: &str| plain_text(&sb.notion.page(p).unwrap()["properties"]["Sprint"]);
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_ne!(
-        sprint_of(&pages[5]),
-        "Unheard sprint 0",
-        "the ping was not delivered"
-    );
+    // (The pings were dropped. A ping of one of the service's own earlier
+    // writes may still arrive and fetch these payloads too: that is not a
+    // loss. What matters is below: once the payloads are purged, the gap
+    // makes a full sweep run, and every edit arrives.)
+    eventually(30, "the pings dropped", async || {
+        (dropped(&sb.airtable.deliveries()) > pings_dropped_before).then_some(())
+    })
+    .await;
+    let full_sweeps_before = last_full_sweep(&store).await;
     sb.airtable
         .purge_payloads_before(&sb.team_a.base_id, u64::MAX);
     sb.airtable.set_delivery(DeliveryKnobs::default());
@@ -378,6 +389,25 @@ pub async fn missed_events_and_an_expired_cursor_are_healed_by_the_sweep(backend
     })
     .await;
     until_idle(&store, 60).await;
+    assert!(
+        last_full_sweep(&store).await > full_sweeps_before,
+        "the cursor gap ran a full sweep"
+    );
     assert_no_dead_jobs(&store).await;
     assert_eq!(sb.rows().len(), 47);
+}
+
+/// Messages the sandbox dropped on purpose (the `drop_rate` knob).
+fn dropped(deliveries: &[DeliveryRecord]) -> usize {
+    deliveries.iter().filter(|d| d.dropped).count()
+}
+
+/// When the pair's last full sweep finished (epoch ms; 0 if never).
+async fn last_full_sweep(store: &notion_airtable_sync::store::Store) -> i64 {
+    store
+        .get_sweep("specs", notion_airtable_sync::store::SweepKind::Full)
+        .await
+        .unwrap()
+        .and_then(|s| s.last_finished_at)
+        .unwrap_or(0)
 }

@@ -59,8 +59,8 @@ use state::Shared;
 use store::Store;
 
 use crate::sandbox::common::{
-    CallLog, Clock, Deliverer, DeliveryKnobs, FaultInjector, Faults, ShutdownGuard, record_calls,
-    serve,
+    CallLog, Clock, Deliverer, DeliveryKnobs, DeliveryRecord, FaultInjector, Faults, ShutdownGuard,
+    record_calls, serve,
 };
 
 pub struct AirtableSandboxConfig {
@@ -245,6 +245,11 @@ impl AirtableSandbox {
 
     pub fn set_delivery(&self, d: DeliveryKnobs) {
         self.shared.deliverer.set_knobs(d);
+    }
+
+    /// Every ping delivery attempt so far (knob-dropped ones included).
+    pub fn deliveries(&self) -> Vec<DeliveryRecord> {
+        self.shared.deliverer.deliveries()
     }
 
     /// Delete every payload of transactions before `transaction_number` from the base's
