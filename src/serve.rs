@@ -253,7 +253,7 @@ async fn run_schedules(service: &SyncService, store: &Store, shutdown: impl Futu
 
 async fn refresh_webhooks(service: &SyncService) {
     for pair in service.pairs() {
-        match service.engine.refresh_webhooks(pair).await {
+        match service.engine.refresh_webhooks(&pair).await {
             Ok(ids) if !ids.is_empty() => {
                 tracing::info!(pair = pair.name(), webhooks = ?ids, "Airtable webhooks refreshed")
             }

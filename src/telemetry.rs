@@ -70,7 +70,7 @@ pub fn job_span(job_id: JobId, kind: &str, spec: Option<&JobSpec>) -> tracing::S
             span.record("pair", pair.as_str());
             span.record("record_id", record_id.as_str());
         }
-        Some(JobSpec::Sweep { pair, .. }) => {
+        Some(JobSpec::Sweep { pair, .. } | JobSpec::ResolveSchema { pair }) => {
             span.record("pair", pair.as_str());
         }
         Some(JobSpec::LocatePage { page_id }) => {

@@ -107,6 +107,20 @@ impl AirtableClient {
         self.get(Some(base), self.url(&[base, table, id])).await
     }
 
+    /// `GET /v0/{base}/{table}/{id}?returnFieldsByFieldId=true`: cells keyed
+    /// by field id, which survives renames.
+    pub async fn get_record_by_field_id(
+        &self,
+        base: &str,
+        table: &str,
+        id: &str,
+    ) -> Result<Record, ApiError> {
+        let mut url = self.url(&[base, table, id]);
+        url.query_pairs_mut()
+            .append_pair("returnFieldsByFieldId", "true");
+        self.get(Some(base), url).await
+    }
+
     /// Create records, 10 per request.
     pub async fn create_records(
         &self,
@@ -115,10 +129,34 @@ impl AirtableClient {
         records: Vec<Fields>,
         typecast: bool,
     ) -> Result<Vec<Record>, ApiError> {
+        self.create(base, table, records, Write::typecast(typecast))
+            .await
+    }
+
+    /// Create records, 10 per request, with cells keyed by field id both
+    /// ways (`returnFieldsByFieldId`).
+    pub async fn create_records_by_field_id(
+        &self,
+        base: &str,
+        table: &str,
+        records: Vec<Fields>,
+        typecast: bool,
+    ) -> Result<Vec<Record>, ApiError> {
+        self.create(base, table, records, Write::by_field_id(typecast))
+            .await
+    }
+
+    async fn create(
+        &self,
+        base: &str,
+        table: &str,
+        records: Vec<Fields>,
+        how: Write,
+    ) -> Result<Vec<Record>, ApiError> {
         let mut created = Vec::with_capacity(records.len());
         for chunk in chunks_of_10(&records) {
             let records: Vec<Json> = chunk.iter().map(|f| json!({ "fields": f })).collect();
-            let body = json!({ "records": records, "typecast": typecast });
+            let body = how.body(json!({ "records": records }));
             created.extend(
                 self.write::<Records<Record>>(base, table, Method::POST, &body)
                     .await?
@@ -136,13 +174,36 @@ impl AirtableClient {
         records: Vec<(String, Fields)>,
         typecast: bool,
     ) -> Result<Vec<Record>, ApiError> {
+        self.update(base, table, records, Write::typecast(typecast))
+            .await
+    }
+
+    /// [`Self::update_records`] with cells keyed by field id both ways.
+    pub async fn update_records_by_field_id(
+        &self,
+        base: &str,
+        table: &str,
+        records: Vec<(String, Fields)>,
+        typecast: bool,
+    ) -> Result<Vec<Record>, ApiError> {
+        self.update(base, table, records, Write::by_field_id(typecast))
+            .await
+    }
+
+    async fn update(
+        &self,
+        base: &str,
+        table: &str,
+        records: Vec<(String, Fields)>,
+        how: Write,
+    ) -> Result<Vec<Record>, ApiError> {
         let mut updated = Vec::with_capacity(records.len());
         for chunk in chunks_of_10(&records) {
             let records: Vec<Json> = chunk
                 .iter()
                 .map(|(id, fields)| json!({ "id": id, "fields": fields }))
                 .collect();
-            let body = json!({ "records": records, "typecast": typecast });
+            let body = how.body(json!({ "records": records }));
             updated.extend(
                 self.write::<Records<Record>>(base, table, Method::PATCH, &body)
                     .await?
@@ -162,14 +223,41 @@ impl AirtableClient {
         records: Vec<Fields>,
         typecast: bool,
     ) -> Result<UpsertResult, ApiError> {
+        let how = Write::typecast(typecast);
+        self.upsert(base, table, fields_to_merge_on, records, how)
+            .await
+    }
+
+    /// [`Self::upsert_records`] with cells (and `fields_to_merge_on`) keyed
+    /// by field id both ways.
+    pub async fn upsert_records_by_field_id(
+        &self,
+        base: &str,
+        table: &str,
+        fields_to_merge_on: &[&str],
+        records: Vec<Fields>,
+        typecast: bool,
+    ) -> Result<UpsertResult, ApiError> {
+        let how = Write::by_field_id(typecast);
+        self.upsert(base, table, fields_to_merge_on, records, how)
+            .await
+    }
+
+    async fn upsert(
+        &self,
+        base: &str,
+        table: &str,
+        fields_to_merge_on: &[&str],
+        records: Vec<Fields>,
+        how: Write,
+    ) -> Result<UpsertResult, ApiError> {
         let mut result = UpsertResult::default();
         for chunk in chunks_of_10(&records) {
             let records: Vec<Json> = chunk.iter().map(|f| json!({ "fields": f })).collect();
-            let body = json!({
+            let body = how.body(json!({
                 "performUpsert": { "fieldsToMergeOn": fields_to_merge_on },
                 "records": records,
-                "typecast": typecast,
-            });
+            }));
             let part: UpsertResult = self.write(base, table, Method::PATCH, &body).await?;
             result.records.extend(part.records);
             result.created_records.extend(part.created_records);
@@ -219,6 +307,37 @@ impl AirtableClient {
     /// `GET /v0/meta/whoami`: the token's user id (and email/scopes when granted).
     pub async fn whoami(&self) -> Result<WhoAmI, ApiError> {
         self.get(None, self.url(&["meta", "whoami"])).await
+    }
+}
+
+/// The options every write body carries.
+#[derive(Debug, Clone, Copy)]
+struct Write {
+    typecast: bool,
+    by_field_id: bool,
+}
+
+impl Write {
+    fn typecast(typecast: bool) -> Self {
+        Self {
+            typecast,
+            by_field_id: false,
+        }
+    }
+
+    fn by_field_id(typecast: bool) -> Self {
+        Self {
+            typecast,
+            by_field_id: true,
+        }
+    }
+
+    fn body(self, mut body: Json) -> Json {
+        body["typecast"] = json!(self.typecast);
+        if self.by_field_id {
+            body["returnFieldsByFieldId"] = json!(true);
+        }
+        body
     }
 }
 

@@ -202,7 +202,6 @@ async fn check_pair(
     airtable: &AirtableClient,
     report: &mut Report,
 ) {
-    let name = &config.name;
     let problems_before = report.problems();
     let data_source = match notion.resolve_data_source(&config.notion_database_id).await {
         Ok(ds) => Some(ds),
@@ -212,24 +211,54 @@ async fn check_pair(
         }
     };
     let table = read_table(config, airtable, report).await;
-    let users = match notion.list_users().await {
-        Ok(users) => Some(users),
-        Err(e) => {
-            report.problem(
-                format!("pair \"{name}\": the Notion workspace's users cannot be listed: {e}"),
-                "give the integration the \"Read user information including email addresses\" \
-                 capability (needed for people ↔ names)",
-            );
-            None
-        }
+    let (Some(ds), Some(table)) = (data_source, table) else {
+        return;
     };
-    let (Some(ds), Some(table), Some(users)) = (data_source, table, users) else {
+    let Some(users) = read_users(config, &ds, notion, report).await else {
         return;
     };
     check_schemas(config, &ds, &table, report);
     probe_reads(config, &ds, &table, notion, airtable, report).await;
     if report.problems() == problems_before {
         guard_resolution(config, &ds, &table, &users, report);
+    }
+}
+
+/// The workspace's users, read only when a people property is mapped. A
+/// token without the user-information capability (403) is a note, not a
+/// problem: `serve` starts and matches people by what pages carry.
+async fn read_users(
+    config: &PairConfig,
+    ds: &DataSource,
+    notion: &NotionClient,
+    report: &mut Report,
+) -> Option<Vec<User>> {
+    let name = &config.name;
+    let people_mapped = config.fields.iter().any(|m| {
+        ds.properties
+            .get(&m.notion)
+            .is_some_and(|p| p.kind == "people")
+    });
+    if !people_mapped {
+        return Some(Vec::new());
+    }
+    match notion.list_users().await {
+        Ok(users) => Some(users),
+        Err(e) if e.status() == Some(403) => {
+            report.note(format!(
+                "pair \"{name}\": {}; to match every member, give the integration the \
+                 \"Read user information including email addresses\" capability",
+                pair::NO_USER_CAPABILITY
+            ));
+            Some(Vec::new())
+        }
+        Err(e) => {
+            report.problem(
+                format!("pair \"{name}\": the Notion workspace's users cannot be listed: {e}"),
+                "check the Notion token and retry",
+            );
+            None
+        }
     }
 }
 

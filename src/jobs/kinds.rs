@@ -43,6 +43,9 @@ pub enum JobSpec {
     AirtablePayloads { webhook_id: String },
     /// Sweep a pair: incremental, or full when `full`.
     Sweep { pair: String, full: bool },
+    /// Read a pair's schemas again (a Notion `schema_updated` event):
+    /// follow renames, stop fields that were removed or retyped.
+    ResolveSchema { pair: String },
 }
 
 impl JobSpec {
@@ -54,6 +57,7 @@ impl JobSpec {
             JobSpec::LocatePage { .. } => "locate_page",
             JobSpec::AirtablePayloads { .. } => "airtable_payloads",
             JobSpec::Sweep { .. } => "sweep",
+            JobSpec::ResolveSchema { .. } => "resolve_schema",
         }
     }
 
@@ -72,6 +76,7 @@ impl JobSpec {
                     if *full { "full" } else { "incremental" }
                 )
             }
+            JobSpec::ResolveSchema { pair } => format!("resolve_schema:{pair}"),
         }
     }
 
@@ -79,7 +84,8 @@ impl JobSpec {
         match self {
             JobSpec::ReconcilePage { pair, .. }
             | JobSpec::ReconcileRecord { pair, .. }
-            | JobSpec::Sweep { pair, .. } => Some(pair),
+            | JobSpec::Sweep { pair, .. }
+            | JobSpec::ResolveSchema { pair } => Some(pair),
             JobSpec::LocatePage { .. } | JobSpec::AirtablePayloads { .. } => None,
         }
     }

@@ -29,13 +29,14 @@ impl JobHandler for SyncService {
     /// budgets kept in the database count: in-process ones need no check.
     fn budgets(&self, spec: &JobSpec) -> Vec<Arc<SharedBudget>> {
         let engine = &self.engine;
-        let bases: Vec<&str> = self
+        let bases: Vec<String> = self
             .pairs()
+            .into_iter()
             .filter(|p| spec.pair().is_none_or(|name| name == p.name()))
-            .map(|p| p.config.airtable_base_id.as_str())
+            .map(|p| p.config.airtable_base_id.clone())
             .collect();
         let notion = spec.pair().map(|_| engine.notion.budget().clone());
-        let airtable = bases.into_iter().map(|b| engine.airtable.budget_for(b));
+        let airtable = bases.iter().map(|b| engine.airtable.budget_for(b));
         notion
             .into_iter()
             .chain(airtable)

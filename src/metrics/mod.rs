@@ -327,7 +327,10 @@ fn from_webhook(spec: &JobSpec) -> bool {
         }
         // Enqueued only for a Notion event that names no parent.
         JobSpec::LocatePage { .. } => true,
-        JobSpec::AirtablePayloads { .. } | JobSpec::Sweep { .. } => false,
+        // A schema event is a webhook too, but it syncs no record.
+        JobSpec::AirtablePayloads { .. }
+        | JobSpec::Sweep { .. }
+        | JobSpec::ResolveSchema { .. } => false,
     }
 }
 

@@ -59,11 +59,7 @@ impl Engine {
             }
             let page = match self.existing_page_for(pair, &row.id).await? {
                 Some(page) => page,
-                None => {
-                    self.notion
-                        .create_page(&pair.data_source_id, &properties)
-                        .await?
-                }
+                None => self.create_page_in(pair, &properties).await?,
             };
             self.link_row(pair, row, &page, snapshot, opts).await?;
         }
@@ -81,14 +77,11 @@ impl Engine {
         };
         let query = Query {
             filter: Some(
-                serde_json::json!({ "property": name, "rich_text": { "equals": record_id } }),
+                serde_json::json!({ "property": pair.wire.notion_key(name), "rich_text": { "equals": record_id } }),
             ),
             ..Query::default()
         };
-        let found = self
-            .notion
-            .query_data_source(&pair.data_source_id, &query)
-            .await?;
+        let found = self.query_pages(pair, &query).await?;
         Ok(found.pages.into_iter().next())
     }
 
@@ -116,9 +109,7 @@ impl Engine {
                 Json::String(format_instant(OffsetDateTime::now_utc())),
             );
         }
-        let base = &cfg.airtable_base_id;
-        self.airtable
-            .update_records(base, &pair.table_id, vec![(row.id.clone(), fields)], true)
+        self.update_rows(pair, vec![(row.id.clone(), fields)])
             .await?;
         let now = now_ms();
         let mut tx = self.store.begin().await?;

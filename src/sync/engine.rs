@@ -200,7 +200,7 @@ impl Engine {
         // is a round trip the change would otherwise wait for.
         let link = self.store.get_link_by_page(pair.name(), page_id).await?;
         let (page, record) = tokio::join!(
-            self.notion.retrieve_page(page_id),
+            self.read_page(pair, page_id),
             self.find_record(pair, page_id, link.as_ref())
         );
         let page = match page {
@@ -253,11 +253,7 @@ impl Engine {
         {
             return self.reconcile_page(pair, &link.notion_page_id, cause).await;
         }
-        let record = match self
-            .airtable
-            .get_record(&pair.config.airtable_base_id, &pair.table_id, record_id)
-            .await
-        {
+        let record = match self.read_row(pair, record_id).await {
             Ok(r) => r,
             Err(e) if e.is_not_found() => return Ok(Summary::default()),
             Err(e) => return Err(e.into()),
@@ -286,23 +282,19 @@ impl Engine {
         page_id: &str,
         link: Option<&RecordLink>,
     ) -> Result<Option<Record>, ApiError> {
-        let base = &pair.config.airtable_base_id;
         if let Some(id) = link.and_then(|l| l.airtable_record_id.as_deref()) {
-            return match self.airtable.get_record(base, &pair.table_id, id).await {
+            return match self.read_row(pair, id).await {
                 Ok(r) => Ok(Some(r)),
                 Err(e) if e.is_not_found() => Ok(None),
                 Err(e) => Err(e),
             };
         }
         let params = ListParams {
-            filter_by_formula: Some(format!("{{{}}} = '{}'", pair.page_id_field(), page_id)),
+            filter_by_formula: Some(format!("{{{}}} = '{}'", pair.page_id_field_live(), page_id)),
             page_size: Some(2),
             ..ListParams::default()
         };
-        let page = self
-            .airtable
-            .list_records(base, &pair.table_id, &params)
-            .await?;
+        let page = self.list_rows_page(pair, &params).await?;
         Ok(page.records.into_iter().next())
     }
 
@@ -338,14 +330,7 @@ impl Engine {
         opts: SweepOptions,
         started: OffsetDateTime,
     ) -> anyhow::Result<Summary> {
-        let records = self
-            .airtable
-            .list_all(
-                &pair.config.airtable_base_id,
-                &pair.table_id,
-                &ListParams::default(),
-            )
-            .await?;
+        let records = self.list_rows(pair, &ListParams::default()).await?;
         let mut snap = SideSnapshot {
             pages: Vec::new(),
             records,
@@ -374,7 +359,7 @@ impl Engine {
         loop {
             // The previous hundred are written while the next are read.
             let (batch, written) = tokio::join!(
-                self.notion.query_data_source(&pair.data_source_id, &query),
+                self.query_pages(pair, &query),
                 self.run_plans(pair, std::mem::take(&mut ready_plans), opts)
             );
             summary.absorb(written?);
@@ -416,10 +401,7 @@ impl Engine {
         since: OffsetDateTime,
     ) -> anyhow::Result<SideSnapshot> {
         let filter = crate::notion::last_edited_on_or_after(since);
-        let pages = self
-            .notion
-            .query_all(&pair.data_source_id, Some(filter))
-            .await?;
+        let pages = self.query_all_pages(pair, Some(filter)).await?;
         let stamp = super::value::format_instant(since);
         let params = ListParams {
             filter_by_formula: Some(format!(
@@ -427,11 +409,7 @@ impl Engine {
             )),
             ..ListParams::default()
         };
-        let base = &pair.config.airtable_base_id;
-        let mut records = self
-            .airtable
-            .list_all(base, &pair.table_id, &params)
-            .await?;
+        let mut records = self.list_rows(pair, &params).await?;
         let links = self.all_links(pair).await?;
         let have: std::collections::HashSet<String> =
             records.iter().map(|r| r.id.clone()).collect();
@@ -449,11 +427,7 @@ impl Engine {
                 filter_by_formula: Some(format!("OR({})", ids.join(", "))),
                 ..ListParams::default()
             };
-            records.extend(
-                self.airtable
-                    .list_all(base, &pair.table_id, &params)
-                    .await?,
-            );
+            records.extend(self.list_rows(pair, &params).await?);
         }
         let mut snap = SideSnapshot {
             pages,
@@ -520,7 +494,7 @@ impl Engine {
         wanted.sort();
         wanted.dedup();
         for id in wanted {
-            match self.notion.retrieve_page(&id).await {
+            match self.read_page(pair, &id).await {
                 Ok(p) => snap.extra_pages.push(p),
                 Err(e) if e.is_not_found() => {
                     tracing::info!(pair = pair.name(), page_id = %id, "linked page not found (deleted or unshared)");
@@ -586,11 +560,7 @@ impl Engine {
             })
             .collect();
         if !upserts.is_empty() {
-            let merge_on = [pair.page_id_field()];
-            let result = self
-                .airtable
-                .upsert_records(base, table, &merge_on, upserts, true)
-                .await?;
+            let result = self.upsert_rows(pair, upserts).await?;
             let by_page: HashMap<String, String> = result
                 .records
                 .iter()
@@ -613,19 +583,14 @@ impl Engine {
             })
             .collect();
         for chunk in updates.chunks(crate::airtable::MAX_RECORDS_PER_WRITE) {
-            match self
-                .airtable
-                .update_records(base, table, chunk.to_vec(), true)
-                .await
-            {
+            match self.update_rows(pair, chunk.to_vec()).await {
                 Ok(_) => {}
                 Err(e @ ApiError::Fatal { .. }) => {
                     // One bad row must not block the others: retry this chunk row by row.
                     tracing::warn!(error = %e, "Airtable refused a batch; writing its rows one by one");
                     for (id, fields) in chunk {
                         if let Err(e) = self
-                            .airtable
-                            .update_records(base, table, vec![(id.clone(), fields.clone())], true)
+                            .update_rows(pair, vec![(id.clone(), fields.clone())])
                             .await
                         {
                             if !matches!(e, ApiError::Fatal { .. }) {
@@ -670,7 +635,7 @@ impl Engine {
                 NotionWrite::Update {
                     page_id,
                     properties,
-                } => self.notion.update_page(page_id, properties).await,
+                } => self.write_page(pair, page_id, properties).await,
                 NotionWrite::Trash { page_id } => self.notion.trash_page(page_id).await,
             };
             match result {

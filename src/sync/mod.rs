@@ -11,3 +11,4 @@ pub mod plan;
 pub mod service;
 pub mod value;
 pub mod webhooks;
+pub mod wire;

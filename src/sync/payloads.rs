@@ -33,6 +33,9 @@ pub struct DrainOutcome {
     pub echoes: usize,
     /// A gap or an error payload: a full sweep was queued.
     pub full_sweep: bool,
+    /// A payload reported a field created, changed (renamed, retyped) or
+    /// destroyed in the pair's table: the pair must be resolved again.
+    pub schema_changed: bool,
     pub cursor: u64,
 }
 
@@ -71,6 +74,9 @@ impl Engine {
             let Some(changes) = payload.changed_tables_by_id.get(&pair.table_id) else {
                 continue;
             };
+            if touches_fields(changes) {
+                outcome.schema_changed = true;
+            }
             for (record_id, cells) in touched_rows(changes) {
                 let link = self
                     .store
@@ -106,6 +112,13 @@ impl Engine {
     }
 }
 
+/// The change alters the table's fields (`tableFields` payloads).
+fn touches_fields(changes: &TableChanged) -> bool {
+    !changes.created_fields_by_id.is_empty()
+        || !changes.changed_fields_by_id.is_empty()
+        || !changes.destroyed_field_ids.is_empty()
+}
+
 /// Every row the table change touches, with its current cells (`None` for a
 /// destroyed row).
 fn touched_rows(changes: &TableChanged) -> Vec<(&str, Option<&Map<String, Json>>)> {
@@ -139,7 +152,7 @@ fn is_echo(
         return false;
     };
     by_service
-        && pair.fields.iter().all(|f| match cells.get(&f.airtable_id) {
+        && pair.live_fields().all(|f| match cells.get(&f.airtable_id) {
             None => true,
             Some(cell) => {
                 let stored: Option<Value> = link

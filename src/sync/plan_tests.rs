@@ -68,6 +68,7 @@ conflict = "airtable"
         table_id: "tbl1".into(),
         users: vec![],
         airtable_modified_field: None,
+        wire: Default::default(),
     }
 }
 

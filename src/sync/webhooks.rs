@@ -1,6 +1,7 @@
 //! The Airtable webhook lifecycle: one webhook per pair, registered at
 //! `PUBLIC_URL/webhooks/airtable`, watching the mapped fields of the pair's
-//! table, with current and previous cell values. Airtable expires webhooks
+//! table, with current and previous cell values, and the table's field
+//! schemas (a rename, a deletion or a type change re-resolves the pair). Airtable expires webhooks
 //! created with a token after 7 days and disables notifications after about
 //! a day of failed pings, so `refresh` extends every webhook and turns
 //! notifications back on.
@@ -19,13 +20,14 @@ pub fn notification_url(public_url: &str) -> String {
     format!("{}/webhooks/airtable", public_url.trim_end_matches('/'))
 }
 
-/// The specification of a pair's webhook: table data of the mapped fields.
+/// The specification of a pair's webhook: table data of the mapped fields,
+/// and every field schema change of the table (`tableFields`).
 pub fn specification(pair: &ResolvedPair) -> Json {
     let fields: Vec<&str> = pair.fields.iter().map(|f| f.airtable_id.as_str()).collect();
     json!({
         "options": {
             "filters": {
-                "dataTypes": ["tableData"],
+                "dataTypes": ["tableData", "tableFields"],
                 "recordChangeScope": pair.table_id,
                 "watchDataInFieldIds": fields,
             },
@@ -69,11 +71,24 @@ impl Engine {
         let base = &pair.config.airtable_base_id;
         let live = self.airtable.list_webhooks(base).await?;
         for stored in self.store.list_webhooks(Some(pair.name())).await? {
-            let alive = live.iter().any(|w| {
+            let found = live.iter().find(|w| {
                 w.id == stored.webhook_id && w.notification_url.as_deref() == Some(url.as_str())
             });
-            if alive {
-                return Ok(Ensured::Existing(stored.webhook_id));
+            match found {
+                Some(w) if watches_schema(&w.specification) => {
+                    return Ok(Ensured::Existing(stored.webhook_id));
+                }
+                Some(_) => {
+                    // Registered before field schemas were watched: replace it,
+                    // so renames and deletions reach the service.
+                    tracing::info!(pair = pair.name(), webhook = %stored.webhook_id, "webhook does not watch field schemas: replacing it");
+                    self.airtable
+                        .delete_webhook(base, &stored.webhook_id)
+                        .await?;
+                    self.store.delete_webhook(&stored.webhook_id).await?;
+                    continue;
+                }
+                None => {}
             }
             // Expired and purged, or registered for another URL: replace it.
             tracing::warn!(pair = pair.name(), webhook = %stored.webhook_id, "stored webhook is gone or points elsewhere: registering a new one");
@@ -161,6 +176,13 @@ impl Engine {
             })
             .collect())
     }
+}
+
+/// The webhook's specification includes field schema changes.
+fn watches_schema(spec: &Json) -> bool {
+    spec["options"]["filters"]["dataTypes"]
+        .as_array()
+        .is_some_and(|types| types.iter().any(|t| t == "tableFields"))
 }
 
 fn ms(t: OffsetDateTime) -> i64 {

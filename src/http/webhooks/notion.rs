@@ -198,8 +198,10 @@ fn check_ids(event: &Event) -> Result<(), HttpError> {
 
 async fn decide(state: &Shared, event: &Event) -> Result<Decision, HttpError> {
     if !PAGE_CHANGES.contains(&event.kind.as_str()) {
-        warn_on_schema_change(state, event);
-        return Ok(Decision::Ignore("not a page change the service syncs"));
+        return Ok(match schema_change(state, event) {
+            Some(job) => Decision::Reconcile(job),
+            None => Decision::Ignore("not a page change the service syncs"),
+        });
     }
     if event.entity.kind != "page" {
         return Ok(Decision::Ignore("the entity is not a page"));
@@ -267,18 +269,21 @@ fn authored_only_by_bot(event: &Event, bot_user_id: Option<&str>) -> bool {
     !event.authors.is_empty() && event.authors.iter().all(|a| normalize_id(&a.id) == bot)
 }
 
-/// A schema change of a synced data source can break the mapping; say so.
-fn warn_on_schema_change(state: &Shared, event: &Event) {
+/// A schema change of a synced data source: resolve the pair again, so a
+/// renamed property is followed and a removed or retyped one is stopped.
+fn schema_change(state: &Shared, event: &Event) -> Option<JobSpec> {
     if !event.kind.ends_with(".schema_updated") {
-        return;
+        return None;
     }
-    if let Some(pair) = state.pairs.pair_for(&event.entity.id) {
-        tracing::warn!(
-            pair,
-            event_type = %event.kind,
-            "the schema of a synced Notion database changed: run `notion-airtable-sync check`"
-        );
-    }
+    let pair = state.pairs.pair_for(&event.entity.id)?;
+    tracing::info!(
+        pair,
+        event_type = %event.kind,
+        "the schema of a synced Notion database changed: resolving the pair again"
+    );
+    Some(JobSpec::ResolveSchema {
+        pair: pair.to_owned(),
+    })
 }
 
 fn inbox_row(event: &Event, now: i64) -> InboxEvent {
