@@ -49,6 +49,7 @@ both_backends! {
     notion::fifty_events_for_one_page_coalesce_into_one_job,
     notion::events_the_service_does_not_sync_are_acknowledged_and_ignored,
     notion::an_event_without_a_parent_queues_a_job_that_locates_the_page,
+    notion::a_schema_change_queues_a_resolve_of_its_pair,
     notion::bot_only_events_need_no_reconcile,
     notion::a_linked_page_moved_out_is_still_reconciled,
     notion::database_down_is_503_and_nothing_is_acknowledged,

@@ -271,20 +271,12 @@ pub async fn events_the_service_does_not_sync_are_acknowledged_and_ignored(db: T
     content["data"]["updated_blocks"] = json!([{"id": new_page_id(), "type": "block"}]);
     let mut comment = page_event("comment.created", &new_page_id(), parent_of_specs());
     comment["entity"] = json!({"id": new_page_id(), "type": "comment"});
-    let mut schema = page_event("data_source.schema_updated", SPECS_DS, json!({}));
-    schema["entity"] = json!({"id": SPECS_DS, "type": "data_source"});
     let space_parent = page_event(
         "page.properties_updated",
         &new_page_id(),
         json!({"id": "13950b26-c203-4f3b-b97d-93ec06319565", "type": "space"}),
     );
-    let ignored = [
-        unknown_source.clone(),
-        content,
-        comment,
-        schema,
-        space_parent,
-    ];
+    let ignored = [unknown_source.clone(), content, comment, space_parent];
     for event in &ignored {
         let (status, body) = status_and_json(server.notion(&bytes(event)).await).await;
         assert_eq!(
@@ -316,6 +308,29 @@ pub async fn an_event_without_a_parent_queues_a_job_that_locates_the_page(db: Te
         JobSpec::from_payload(&pending[0].payload).expect("spec"),
         JobSpec::LocatePage { page_id: page }
     );
+}
+
+pub async fn a_schema_change_queues_a_resolve_of_its_pair(db: TestDb) {
+    let server = start(&db).await;
+    let mut schema = page_event("data_source.schema_updated", SPECS_DS, json!({}));
+    schema["entity"] = json!({"id": SPECS_DS, "type": "data_source"});
+    schema["data"] =
+        json!({"updated_properties": [{"id": "abc", "name": "Due", "action": "updated"}]});
+    let (status, body) = status_and_json(server.notion(&bytes(&schema)).await).await;
+    assert_eq!((status, &body["status"]), (200, &json!("queued")), "{body}");
+    let pending = db.jobs(JobState::Pending).await;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        JobSpec::from_payload(&pending[0].payload).expect("spec"),
+        JobSpec::ResolveSchema {
+            pair: pending[0].pair.clone().expect("the job names its pair")
+        }
+    );
+    // Another data source's schema is none of the service's business.
+    let mut other = page_event("data_source.schema_updated", &new_page_id(), json!({}));
+    other["entity"] = json!({"id": "22222222-2222-2222-2222-222222222222", "type": "data_source"});
+    let (_, body) = status_and_json(server.notion(&bytes(&other)).await).await;
+    assert_eq!(body["status"], "ignored", "{body}");
 }
 
 pub async fn bot_only_events_need_no_reconcile(db: TestDb) {
