@@ -23,7 +23,7 @@ use super::{
 use crate::{
     api_error::ApiError,
     jobs::kinds::{JobSpec, Trigger},
-    store::{Cause, StoreError, now_ms},
+    store::{Cause, IssueScope, NewIssue, StoreError, now_ms},
 };
 
 /// What a job did, for logs and tests.
@@ -413,71 +413,6 @@ impl SyncService {
             self.resolve_again(pair.name()).await?;
         }
         Ok(JobOutcome::Drained(outcome))
-    }
-}
-
-// TEMPORARY until the store's issue API lands on main.
-use shim::{IssueScope, IssueStore, NewIssue};
-mod shim {
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub enum IssueScope {
-        Pair,
-        Field,
-    }
-    pub struct NewIssue<'a> {
-        pub pair: &'a str,
-        pub scope: IssueScope,
-        pub subject: &'a str,
-        pub field: &'a str,
-        pub message: &'a str,
-    }
-    pub struct Issue {
-        pub scope: IssueScope,
-        pub subject: String,
-        pub field: String,
-    }
-    pub trait IssueStore {
-        async fn raise_issue(
-            &self,
-            i: &NewIssue<'_>,
-            now: i64,
-        ) -> Result<bool, crate::store::StoreError>;
-        async fn clear_issue(
-            &self,
-            p: &str,
-            s: IssueScope,
-            sub: &str,
-            f: &str,
-        ) -> Result<bool, crate::store::StoreError>;
-        async fn open_issues(
-            &self,
-            p: Option<&str>,
-        ) -> Result<Vec<Issue>, crate::store::StoreError>;
-    }
-    impl IssueStore for crate::store::Store {
-        async fn raise_issue(
-            &self,
-            i: &NewIssue<'_>,
-            _now: i64,
-        ) -> Result<bool, crate::store::StoreError> {
-            let _ = (i.pair, i.scope, i.subject, i.field, i.message);
-            Ok(true)
-        }
-        async fn clear_issue(
-            &self,
-            _p: &str,
-            _s: IssueScope,
-            _sub: &str,
-            _f: &str,
-        ) -> Result<bool, crate::store::StoreError> {
-            Ok(false)
-        }
-        async fn open_issues(
-            &self,
-            _p: Option<&str>,
-        ) -> Result<Vec<Issue>, crate::store::StoreError> {
-            Ok(Vec::new())
-        }
     }
 }
 
