@@ -14,7 +14,7 @@ use serde_json::Value as Json;
 use super::{convert::Kind, engine::Engine, pair::ResolvedPair};
 use crate::{
     airtable::{Fields, ListParams, Record, RecordPage, UpsertResult},
-    api_error::ApiError,
+    api_error::{ApiError, Vendor},
     notion::{Page, Query, QueryPage},
 };
 
@@ -22,14 +22,30 @@ use crate::{
 pub const UNKNOWN_FIELD: &str = "UNKNOWN_FIELD_NAME";
 
 impl Engine {
-    /// One row, by field id.
+    /// One row, by field id. Read as a one-row listing rather than a GET,
+    /// because only a listing names its fields (`fields[]`): a mapped field
+    /// deleted a moment ago then fails the read instead of reading as an
+    /// emptied cell. A row that does not exist is a 404, as a GET would be.
     pub async fn read_row(&self, pair: &ResolvedPair, id: &str) -> Result<Record, ApiError> {
-        let base = &pair.config.airtable_base_id;
-        let row = self
-            .airtable
-            .get_record_by_field_id(base, &pair.table_id, id)
-            .await?;
-        Ok(self.rows_in(pair, vec![row]).remove(0))
+        if pair.wire.airtable_read_ids(&pair.fields).is_empty() {
+            let base = &pair.config.airtable_base_id;
+            return self.airtable.get_record(base, &pair.table_id, id).await;
+        }
+        let params = ListParams {
+            filter_by_formula: Some(format!("RECORD_ID() = '{}'", formula_string(id))),
+            page_size: Some(1),
+            ..ListParams::default()
+        };
+        let page = self.list_rows_page(pair, &params).await?;
+        page.records
+            .into_iter()
+            .find(|r| r.id == id)
+            .ok_or_else(|| ApiError::Fatal {
+                vendor: Vendor::Airtable,
+                status: 404,
+                code: "NOT_FOUND".into(),
+                message: format!("record {id} does not exist in table {}", pair.table_id),
+            })
     }
 
     /// Every row matching `params`, by field id, only the fields the pair uses.
@@ -191,6 +207,11 @@ fn by_field_id(pair: &ResolvedPair, params: &ListParams) -> ListParams {
     }
     params.return_fields_by_field_id = true;
     params
+}
+
+/// `s` inside a single-quoted formula string.
+fn formula_string(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('\'', "\\'")
 }
 
 /// A row's people cell names someone no known user matches.
