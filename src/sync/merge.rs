@@ -61,8 +61,10 @@ pub enum Reason {
     Changed,
     /// The field is one-way and the mirror side had been edited.
     OneWay,
-    /// Both sides changed (or first contact): the rule decided.
+    /// Both sides changed (or first contact with two values): the rule decided.
     Conflict { rule: &'static str, tie: bool },
+    /// First contact with one side empty: it takes the other side's value.
+    Filled,
 }
 
 /// What to do with one field.
@@ -383,8 +385,9 @@ mod tests {
         assert_eq!(
             merge_field(&i),
             Decision::Keep {
+                mirror: Side::Notion,
+                snapshot: Value::Empty,
                 first_contact: false,
-                ..keep.clone()
             }
         );
         // The source's first real edit flows over the kept value.
