@@ -1996,6 +1996,13 @@ async fn field_schema_changes_reach_only_webhooks_that_ask_for_table_fields() {
     )
     .await;
     let sprint = t.field_ids["Sprint"].clone();
+    let sprint_only = create_hook_with(
+        &api,
+        &t.base_id,
+        None,
+        json!({"filters": {"dataTypes": ["tableFields"], "watchSchemasOfFieldIds": [sprint]}}),
+    )
+    .await;
 
     // 1. Meta API rename (publicApi), 2. a person adds a field, 3. changes a type,
     // 4. deletes a field (all client).
@@ -2058,7 +2065,44 @@ async fn field_schema_changes_reach_only_webhooks_that_ask_for_table_fields() {
         json!({"current": {"name": "Iteration"}}),
         "previous needs includePreviousFieldDefinitions"
     );
+    let watched = payloads(&api, &t, &sprint_only, 1).await;
+    assert_eq!(
+        watched["payloads"].as_array().unwrap().len(),
+        1,
+        "{watched}"
+    );
     let none = payloads(&api, &t, &data_only, 1).await;
     assert_eq!(none["payloads"], json!([]), "{none}");
     assert_eq!(none["cursor"], 1);
+}
+
+#[tokio::test]
+async fn webhooks_need_the_read_scope_of_their_data_types() {
+    let config = AirtableSandboxConfig {
+        rate_limit: false,
+        scopes: vec!["data.records:read".into(), "webhook:manage".into()],
+        ..AirtableSandboxConfig::default()
+    };
+    let sb = AirtableSandbox::start_local(config).await.unwrap();
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let path = format!("/v0/bases/{}/webhooks", t.base_id);
+    let spec =
+        |types: Value| json!({"specification": {"options": {"filters": {"dataTypes": types}}}});
+    let (status, body) = api
+        .post(&path, spec(json!(["tableData", "tableFields"])))
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (403, "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND")
+    );
+    let (status, body) = api.post(&path, spec(json!(["tableData"]))).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, listed) = api.get(&path).await;
+    assert_eq!(listed["webhooks"].as_array().unwrap().len(), 1);
+    // The schema itself needs schema.bases:read too.
+    let (status, _) = api
+        .get(&format!("/v0/meta/bases/{}/tables", t.base_id))
+        .await;
+    assert_eq!(status, 403);
 }

@@ -129,7 +129,10 @@ pub(crate) fn update(
 
 /// Change field `index` to `new_type` as a person does in the app: every cell is converted
 /// (see [`cells::convert`]) and what the new type cannot hold is dropped. `choices` are the
-/// options a select type starts with (values that name other options add them).
+/// options a select type starts with (values that name other options add them). Webhooks
+/// get the field change only, no per-record changes for the converted cells [U: the docs do
+/// not say whether a type change also reports cell changes]; modified times move for every
+/// cell whose value changed, so `LAST_MODIFIED_TIME()` filters see them.
 pub(crate) fn change_type(
     table: &mut Table,
     index: usize,

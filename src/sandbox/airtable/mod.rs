@@ -10,7 +10,9 @@
 //! - `formula`: the `filterByFormula` subset; `listing`: list records and offsets.
 //! - `store`, `state`: the state behind one lock; commit = one base transaction.
 //! - `webhooks`, `payloads`, `notify`: specifications, payload log, pings.
-//! - `records`, `meta`, `webhook_api`: the `/v0` handlers; `guard`: auth, rate limit, faults.
+//! - `records`, `meta`, `webhook_api`: the `/v0` handlers; `guard`: auth, scopes, rate
+//!   limit, faults.
+//! - `fields`: field-schema changes (create, rename / describe, change type, delete).
 //! - `person`, `control`: edits as a person and the `/_sandbox` control API.
 
 mod body;
