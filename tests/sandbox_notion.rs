@@ -1615,7 +1615,34 @@ async fn updating_a_data_source_changes_types_and_select_options() {
             .contains("Cannot update color")
     );
 
-    // select -> number: numbers parse, the rest empties.
+    // A status property made through the API: every option starts in "To-do".
+    let r = api
+        .patch(
+            &ds,
+            json!({"properties": {"Stage": {"status": {"options": [{"name": "Open"}, {"name": "Closed"}]}}}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let groups = &r.body["properties"]["Stage"]["status"]["groups"];
+    assert_eq!(groups[0]["name"], "To-do");
+    assert_eq!(groups[0]["option_ids"].as_array().unwrap().len(), 2);
+    assert_eq!(groups[2]["option_ids"], json!([]));
+    let staged = api
+        .patch(
+            &p0,
+            json!({"properties": {"Stage": {"status": {"name": "Closed"}}}}),
+        )
+        .await;
+    assert_eq!(
+        staged.body["properties"]["Stage"]["status"]["name"],
+        "Closed"
+    );
+
+    // rich_text -> number: numbers parse, other text empties.
+    api.patch(&p0, json!({"properties": {"Blockers": text("42")}}))
+        .await;
+    api.patch(&p1, json!({"properties": {"Blockers": text("n/a")}}))
+        .await;
     api.patch(
         &ds,
         json!({"properties": {"Blockers": {"number": {"format": "number"}}}}),
@@ -1623,7 +1650,8 @@ async fn updating_a_data_source_changes_types_and_select_options() {
     .await;
     let p = api.get(&p0).await.body;
     assert_eq!(p["properties"]["Blockers"]["type"], "number");
-    assert!(p["properties"]["Blockers"]["number"].is_null());
+    assert_eq!(p["properties"]["Blockers"]["number"], 42.0);
+    assert!(api.get(&p1).await.body["properties"]["Blockers"]["number"].is_null());
 }
 
 #[tokio::test]

@@ -25,9 +25,7 @@ use serde_json::{Map, Value, json};
 
 use super::errors::{NotionError, NotionResult};
 use super::properties::{date_from_text, default_value, plain_text};
-use super::schema::{
-    PropertyDef, PropertyKind, SelectOption, new_option, status_groups, unique_property_id,
-};
+use super::schema::{PropertyDef, PropertyKind, SelectOption, new_option, unique_property_id};
 use super::state::{DataSource, User, UserKind};
 
 /// Who edits the schema: the API refuses what only the UI can do.
@@ -184,7 +182,7 @@ fn entry(
         }
         (Value::Object(o), None) => {
             let edit = parse_edit(&path, o)?;
-            add(ds, plan, key, edit, editor, &path)
+            add(ds, plan, key, edit, &path)
         }
         (other, _) => Err(invalid(format!(
             "body failed validation: {path} should be an object or `null`, instead was `{other}`."
@@ -372,7 +370,6 @@ fn add(
     plan: &mut SchemaPlan,
     key: &str,
     edit: Edit<'_>,
-    _editor: Editor,
     path: &str,
 ) -> NotionResult<()> {
     let Some((kind, config)) = edit.kind else {
@@ -385,22 +382,21 @@ fn add(
     }
     let name = edit.name.unwrap_or_else(|| key.to_string());
     check_name_free(plan, &name, None)?;
-    let options = fresh_options(config, path)?;
-    let groups = if kind == PropertyKind::Status {
-        status_groups(&options, &[])
-    } else {
-        Vec::new()
-    };
     let id = new_property_id(ds, plan, &name);
+    let mut def = PropertyDef {
+        id: id.clone(),
+        name: name.clone(),
+        kind,
+        options: fresh_options(config, path)?,
+        groups: Vec::new(),
+    };
+    // A status property made through the API puts every option in "To-do"
+    // (groups given in the request are reported to be ignored:
+    // makenotion/notion-mcp-server#347).
+    def.regroup();
     plan.changes
         .push(json!({"id": id, "name": name, "action": "created"}));
-    plan.defs.push(PropertyDef {
-        id,
-        name,
-        kind,
-        options,
-        groups,
-    });
+    plan.defs.push(def);
     Ok(())
 }
 
