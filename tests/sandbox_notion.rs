@@ -1650,7 +1650,7 @@ async fn updating_a_data_source_changes_types_and_select_options() {
     .await;
     let p = api.get(&p0).await.body;
     assert_eq!(p["properties"]["Blockers"]["type"], "number");
-    assert_eq!(p["properties"]["Blockers"]["number"], 42.0);
+    assert_eq!(p["properties"]["Blockers"]["number"], 42);
     assert!(api.get(&p1).await.body["properties"]["Blockers"]["number"].is_null());
 }
 

@@ -621,13 +621,7 @@ pub fn from_pieces(new: &mut PropertyDef, pieces: &[String], users: &[User]) -> 
     let joined = pieces.join(", ");
     let value = match new.kind {
         PropertyKind::Title | PropertyKind::RichText => rich_text_value(&joined),
-        PropertyKind::Number => joined
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map(Value::Number)
-            .unwrap_or(Value::Null),
+        PropertyKind::Number => number_from_text(joined.trim()),
         PropertyKind::Select | PropertyKind::Status => match pieces.first() {
             Some(p) => option_for(new, p).to_json(),
             None => Value::Null,
@@ -665,6 +659,18 @@ pub fn from_pieces(new: &mut PropertyDef, pieces: &[String], users: &[User]) -> 
         _ => return None,
     };
     Some(value)
+}
+
+/// Integers stay integers (`42`, not `42.0`), as Notion returns them.
+fn number_from_text(s: &str) -> Value {
+    if let Ok(n) = s.parse::<i64>() {
+        return json!(n);
+    }
+    s.parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
 }
 
 fn option_for(def: &mut PropertyDef, name: &str) -> SelectOption {
