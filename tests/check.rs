@@ -320,3 +320,22 @@ async fn a_renamed_notion_property_is_reported_with_its_new_name() {
         problems[0]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_that_cannot_list_users_is_a_note_not_a_failure() {
+    let (notion, airtable) = sandboxes().await;
+    let team_n = notion.seed_team();
+    let team_a = airtable.seed_team();
+    notion.set_user_information(notion_airtable_sync::sandbox::notion::UserInformation::None);
+    let ws = with_config(notion, airtable, team_n.database_id, team_a.base_id);
+    let (output, problems) = check(&ws, None).await;
+    let out = stdout(&output);
+    assert!(output.status.success(), "{out}");
+    assert!(problems.is_empty(), "{out}");
+    let notes: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("note: ") && l.contains("cannot list the workspace's users"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{out}");
+    assert!(notes[0].contains("Read user information"), "{out}");
+}
