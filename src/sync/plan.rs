@@ -91,6 +91,21 @@ pub struct Plan {
     pub snapshot: Option<Snapshot>,
     pub state: Option<LinkState>,
     pub changes: Vec<Change>,
+    /// The snapshot stored before this plan (empty on first contact): a
+    /// field whose write is refused keeps its old value, so the edit is
+    /// tried again and never taken for synced.
+    pub previous: Snapshot,
+    /// Values a side cannot take (field → why): reported as per-record
+    /// issues until they can be written; every other field syncs.
+    pub refused: Vec<Refusal>,
+}
+
+/// A value one side refuses (the edit stays where a person made it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    /// The mapping's Notion property name.
+    pub field: String,
+    pub message: String,
 }
 
 impl Plan {
@@ -114,6 +129,7 @@ pub fn plan_page(
         record_id: record
             .map(|r| r.id.clone())
             .or_else(|| link.and_then(|l| l.airtable_record_id.clone())),
+        previous: link.map(|l| l.snapshot.clone()).unwrap_or_default(),
         ..Plan::default()
     };
     let in_pair = !page.in_trash && belongs_to(pair, page);
@@ -510,6 +526,56 @@ fn skip_field(
         what: ChangeKind::Skip,
         detail: Some(format!("not written to Notion: {e}")),
     });
+    plan.refused.push(Refusal {
+        field: field.notion.clone(),
+        message: format!(
+            "Airtable's value {} cannot be written to Notion: {e}",
+            outcome.airtable_value.display()
+        ),
+    });
+}
+
+impl Plan {
+    /// Notion refused the value of `field` (already sent): keep the old
+    /// snapshot value, turn its logged update into a skip, report it.
+    pub fn refuse_notion_field(&mut self, field: &str, why: &str) {
+        match self.previous.get(field) {
+            Some(old) => {
+                if let Some(snap) = self.snapshot.as_mut() {
+                    snap.insert(field.to_owned(), old.clone());
+                }
+            }
+            None => {
+                if let Some(snap) = self.snapshot.as_mut() {
+                    snap.remove(field);
+                }
+            }
+        }
+        let mut refused_value = None;
+        for c in self.changes.iter_mut().filter(|c| {
+            c.field.as_deref() == Some(field)
+                && c.to == Some(Side::Notion)
+                && c.what == ChangeKind::Update
+        }) {
+            refused_value = c.new.clone();
+            c.what = ChangeKind::Skip;
+            c.to = None;
+            c.detail = Some(format!("Notion refused the value: {why}"));
+        }
+        let shown = refused_value.map_or_else(|| "the value".to_owned(), |v| v.display());
+        self.refused.push(Refusal {
+            field: field.to_owned(),
+            message: format!("Notion refused {shown}: {why}"),
+        });
+    }
+
+    /// The Notion properties this plan writes (keys of the update body).
+    pub fn notion_properties(&self) -> Vec<String> {
+        match &self.notion {
+            NotionWrite::Update { properties, .. } => properties.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// A one-way field's mirror value kept at first contact (its source side
