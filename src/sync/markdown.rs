@@ -7,11 +7,12 @@
 //! survives a round trip through Notion unchanged.
 //!
 //! The canonical form of formatted text is [`canonical`]: spans in a
-//! normal form (see [`normalize`]) rendered by [`render`]. Rendering is
-//! chosen so that parsing it gives the same spans back, which is what makes
-//! an echo of our own write compare equal; the emphasis rules follow
+//! normal form (see [`normalize`]) rendered by [`render`], and always a
+//! fixed point (parsing and rendering it again gives it back), which is what
+//! makes an echo of our own write compare equal. Rendering is chosen so
+//! that parsing gives the same spans back; the emphasis rules follow
 //! CommonMark's delimiter algorithm (closers match the nearest opener, two
-//! characters at a time when both runs have two).
+//! characters at a time when both runs have two, the "rule of 3").
 
 use crate::notion::rich_text::{Annotations, Span};
 
@@ -752,7 +753,12 @@ fn render_segments(
                 other => other.delimiter(),
             });
         }
-        render_body(out, &segment.body, in_link, italics);
+        // `!` right before a link would make it an image.
+        let before_link = matches!(
+            segments.get(k + 1),
+            Some(Segment { emphasis, body: Body::Link(..) }) if emphasis == want
+        );
+        render_body(out, &segment.body, in_link, before_link, italics);
     }
     for entry in open.into_iter().rev() {
         close(out, italics, entry);
@@ -794,11 +800,17 @@ fn render_body(
     out: &mut String,
     body: &Body<'_>,
     in_link: bool,
+    before_link: bool,
     italics: &mut Vec<(usize, usize)>,
 ) {
     match body {
         Body::Text(span) if span.annotations.code => push_code(out, &span.text),
-        Body::Text(span) => push_text(out, &span.text, in_link),
+        Body::Text(span) => {
+            push_text(out, &span.text, in_link);
+            if before_link && out.ends_with('!') {
+                out.insert(out.len() - 1, '\\');
+            }
+        }
         Body::Link(url, inner) => {
             // Emphasis inside the brackets is opened and closed there.
             out.push('[');
@@ -824,8 +836,6 @@ fn push_text(out: &mut String, text: &str, in_link: bool) {
             '*' | '_' | '~' => !(blank(prev) && next.is_some_and(char::is_whitespace)),
             '[' | ']' if in_link => true,
             ']' => next == Some('('),
-            // `![...](...)` would be an image.
-            '!' => next.is_none(),
             _ => false,
         };
         if escape {

@@ -294,3 +294,15 @@ fn plain_text_round_trips_through_escape() {
         assert_eq!(plain(&escape(text)), text, "escaped: {:?}", escape(text));
     }
 }
+
+#[test]
+fn an_exclamation_mark_before_a_link_is_not_an_image() {
+    let spans = vec![
+        span("wow!", Annotations::default(), None),
+        span("docs", Annotations::default(), Some("https://x.test")),
+    ];
+    let md = canonical(spans.clone());
+    assert_eq!(md, "wow\\![docs](https://x.test)");
+    assert_eq!(parse(&md), spans);
+    assert_eq!(escape("wow!"), "wow!");
+}
