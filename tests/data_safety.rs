@@ -222,11 +222,19 @@ async fn a_refused_value_leaves_the_rest_of_the_record_syncing(db: TestDb) {
         assert_eq!(text_of(&p["Sprint"]), "Sprint 40");
         assert_eq!(select_of(&p["Status"]), status_before);
         let fields = &w.airtable.record(base, table, &row).unwrap()["fields"];
-        assert_eq!(fields["Status"], json!("Blocked"), "the person's edit stays");
+        assert_eq!(
+            fields["Status"],
+            json!("Blocked"),
+            "the person's edit stays"
+        );
         let issues = w.engine.store.open_issues(Some("specs")).await.unwrap();
         assert_eq!(issues.len(), 1, "{issues:#?}");
         assert_eq!(
-            (issues[0].scope, issues[0].subject.as_str(), issues[0].field.as_str()),
+            (
+                issues[0].scope,
+                issues[0].subject.as_str(),
+                issues[0].field.as_str()
+            ),
             (IssueScope::Record, page.as_str(), "Status")
         );
     }
@@ -235,7 +243,10 @@ async fn a_refused_value_leaves_the_rest_of_the_record_syncing(db: TestDb) {
         .update_record_as_person(base, table, &row, json!({ "Status": "Shipped" }))
         .unwrap();
     w.sweep(true).await;
-    assert_eq!(select_of(&w.page(&page)["properties"]["Status"]), json!("Shipped"));
+    assert_eq!(
+        select_of(&w.page(&page)["properties"]["Status"]),
+        json!("Shipped")
+    );
     assert!(w.engine.store.open_issues(None).await.unwrap().is_empty());
 }
 

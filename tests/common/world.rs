@@ -54,7 +54,12 @@ pub async fn world_with(db: TestDb, offset: i64, options: &str) -> World {
 /// A world whose Notion Status column is a `status` property (its options
 /// cannot be created through the API), as real databases mostly have it.
 pub async fn world_with_status(db: TestDb) -> World {
-    build(db, 0, "", true, NotionStatus::Status).await
+    world_seeded(db, NotionStatus::Status).await
+}
+
+/// A world whose Notion Status column has the type `status`.
+pub async fn world_seeded(db: TestDb, status: NotionStatus) -> World {
+    build(db, 0, "", true, status).await
 }
 
 /// A world with both vendors' rate limits off (for long randomized runs;
