@@ -250,7 +250,143 @@ async fn a_refused_value_leaves_the_rest_of_the_record_syncing(db: TestDb) {
     assert!(w.engine.store.open_issues(None).await.unwrap().is_empty());
 }
 
+/// Airtable long text with rich text on is Markdown and always comes back
+/// with a trailing newline. Formatting crosses both ways as Notion's
+/// annotations, a format-only edit is seen, the newline never reaches
+/// Notion, and the service's own writes come back as echoes (no rewrite).
+async fn rich_text_formatting_round_trips_and_echoes_are_quiet(db: TestDb) {
+    use notion_airtable_sync::{
+        sandbox::airtable::{FieldEdit, FieldType},
+        store::Cause,
+        sync::{engine::SweepOptions, pair},
+    };
+    let w = world(db).await;
+    let (base, table) = (&w.team_a.base_id, &w.team_a.table_id);
+    let edit = FieldEdit {
+        field_type: Some(FieldType::RichText),
+        ..FieldEdit::default()
+    };
+    w.airtable
+        .edit_field_as_person(base, table, "Blockers", edit)
+        .unwrap();
+    let pair = pair::load(&w.pair.config, &w.engine.notion, &w.engine.airtable)
+        .await
+        .unwrap();
+    let sweep = async || {
+        let opts = SweepOptions {
+            full: true,
+            dry_run: false,
+            cause: Cause::Sweep,
+        };
+        w.engine.sweep(&pair, opts).await.unwrap()
+    };
+    let page = w.team_n.page_ids[0].clone();
+    let blockers = json!({ "Blockers": { "rich_text": [
+        { "text": { "content": "waiting on " } },
+        { "text": { "content": "legal" }, "annotations": { "bold": true } },
+    ] } });
+    w.notion
+        .update_page_as_person(&page, &w.person(), blockers)
+        .unwrap();
+    sweep().await;
+    let row = w.row_for(&page);
+    assert_eq!(row["fields"]["Blockers"], json!("waiting on **legal**\n"));
+    let rec = row["id"].as_str().unwrap().to_owned();
+
+    // Converged: the newline and the Markdown are not differences.
+    let before = w.calls();
+    let quiet = sweep().await;
+    assert_eq!(quiet.unchanged, 47, "{quiet:?}");
+    assert_eq!(w.calls(), (before.0 + 1, before.1 + 1), "reads only");
+
+    // Airtable's formatting reaches Notion as annotations, no newline.
+    w.airtable
+        .update_record_as_person(
+            base,
+            table,
+            &rec,
+            json!({ "Blockers": "waiting on **legal** and _design_" }),
+        )
+        .unwrap();
+    sweep().await;
+    let runs = w.page(&page)["properties"]["Blockers"]["rich_text"].clone();
+    let text: String = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["plain_text"].as_str().unwrap())
+        .collect();
+    assert_eq!(text, "waiting on legal and design");
+    let styled = |word: &str, style: &str| {
+        runs.as_array().unwrap().iter().any(|r| {
+            r["plain_text"].as_str().unwrap().contains(word) && r["annotations"][style] == true
+        })
+    };
+    assert!(
+        styled("legal", "bold") && styled("design", "italic"),
+        "{runs:#}"
+    );
+
+    // A format-only edit (un-bold) is a change too.
+    w.airtable
+        .update_record_as_person(
+            base,
+            table,
+            &rec,
+            json!({ "Blockers": "waiting on legal and _design_" }),
+        )
+        .unwrap();
+    sweep().await;
+    let runs = w.page(&page)["properties"]["Blockers"]["rich_text"].clone();
+    assert!(
+        !runs
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["annotations"]["bold"] == true),
+        "{runs:#}"
+    );
+    let quiet = sweep().await;
+    assert_eq!(quiet.unchanged, 47, "{quiet:?}");
+}
+
+/// A Notion date range keeps its end when Airtable (which has no end)
+/// writes the start.
+async fn a_date_range_keeps_its_end_when_airtable_moves_the_start(db: TestDb) {
+    let w = world(db).await;
+    let (base, table) = (&w.team_a.base_id, &w.team_a.table_id);
+    w.sweep(true).await;
+    let page = w.team_n.page_ids[1].clone();
+    let rec = w.row_for(&page)["id"].as_str().unwrap().to_owned();
+    w.airtable
+        .update_record_as_person(base, table, &rec, json!({ "Ship Date": "2027-02-01" }))
+        .unwrap();
+    w.sweep(true).await;
+    // A person makes it a range in Notion (Ship Date is Airtable's field,
+    // but the end is Notion's alone: comparing by start, it is no change).
+    let range = json!({ "Ship Date": { "date": { "start": "2027-02-01", "end": "2027-02-12" } } });
+    w.notion
+        .update_page_as_person(&page, &w.person(), range)
+        .unwrap();
+    w.sweep(true).await;
+    let date = &w.page(&page)["properties"]["Ship Date"]["date"];
+    assert_eq!(date["end"], json!("2027-02-12"), "{date}");
+    // Airtable moves the start: the end stays.
+    w.airtable
+        .update_record_as_person(base, table, &rec, json!({ "Ship Date": "2027-02-03" }))
+        .unwrap();
+    w.sweep(true).await;
+    let date = &w.page(&page)["properties"]["Ship Date"]["date"];
+    assert_eq!(
+        (&date["start"], &date["end"]),
+        (&json!("2027-02-03"), &json!("2027-02-12")),
+        "{date}"
+    );
+}
+
 both_backends! {
+    rich_text_formatting_round_trips_and_echoes_are_quiet,
+    a_date_range_keeps_its_end_when_airtable_moves_the_start,
     a_refused_value_leaves_the_rest_of_the_record_syncing,
     a_bad_link_cell_is_reported_and_the_sweep_goes_on,
     new_rows_copy_one_way_values_and_notion_keeps_them,
