@@ -41,6 +41,9 @@ pub struct ResolvedField {
     pub kind: Kind,
     pub direction: Direction,
     pub conflict: ConflictRule,
+    /// The Notion property as the live schema has it (options, ...): values
+    /// are checked against it before they are written.
+    pub notion_schema: PropertySchema,
 }
 
 /// Why a mapped field stopped syncing: which side and what happened.
@@ -229,6 +232,35 @@ impl Wire {
             })
             .collect();
         page
+    }
+
+    /// The mapping name among `keys` whose property a Notion error message
+    /// names, by id (the key it was sent under) or by its current name.
+    pub fn notion_named_in<'a>(
+        &self,
+        message: &str,
+        keys: impl Iterator<Item = &'a String>,
+    ) -> Option<String> {
+        let names = |a: &str| {
+            [
+                format!("properties.{a}."),
+                format!("'{a}'"),
+                format!("\"{a}\""),
+                format!("`{a}`"),
+                format!("{a} is "),
+            ]
+            .iter()
+            .any(|form| message.contains(form.as_str()))
+        };
+        keys.filter(|k| {
+            let live = self.notion_live.get(k.as_str()).map(String::as_str);
+            [Some(self.notion_key(k)), live]
+                .into_iter()
+                .flatten()
+                .any(names)
+        })
+        .max_by_key(|k| k.len())
+        .cloned()
     }
 
     /// Properties by the mapping's names → by property id; a stopped
@@ -594,6 +626,8 @@ fn refresh_field(
             let mut field = f.clone();
             field.notion_type = n.kind.clone();
             field.airtable_type = a.kind.clone();
+            // Options added or removed since are what values are checked against.
+            field.notion_schema = n.clone();
             (field, None)
         }
         _ => {
@@ -679,6 +713,7 @@ fn resolve_fields(
                 kind,
                 direction: m.direction,
                 conflict: m.conflict,
+                notion_schema: n.clone(),
             }),
             Err(e) => problems.push(format!("field \"{}\" ↔ \"{}\": {e}", m.notion, m.airtable)),
         }
