@@ -351,3 +351,24 @@ fn people_are_learnt_from_pages() {
     assert!(pair.wire.people.take_unmatched());
     assert!(!pair.wire.people.take_unmatched(), "taken once");
 }
+
+#[test]
+fn a_refused_property_is_found_by_id_or_current_name() {
+    let (pair, _, _) = good_pair();
+    let keys = ["Name".to_owned(), "Status".to_owned()];
+    let by_id = "body.properties.b.select.name should be a string";
+    assert_eq!(
+        pair.wire.notion_named_in(by_id, keys.iter()).as_deref(),
+        Some("Status")
+    );
+    assert_eq!(
+        pair.wire
+            .notion_named_in("Status is expected to be status.", keys.iter())
+            .as_deref(),
+        Some("Status")
+    );
+    assert_eq!(
+        pair.wire.notion_named_in("something else", keys.iter()),
+        None
+    );
+}
