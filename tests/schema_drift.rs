@@ -328,6 +328,13 @@ async fn without_user_information_the_service_starts_and_learns_people_later(db:
     let owner = &w.page(&w.team_n.page_ids[2])["properties"]["Owner"]["people"];
     assert_eq!(owner[0]["id"], json!(id));
     assert_eq!(owner.as_array().unwrap().len(), 1);
+    // A name nobody has does not list the users again within the minute.
+    let listed = || w.notion.calls().count(Some("GET"), "/v1/users");
+    let before = listed();
+    assert!(before >= 1);
+    edit_airtable(&w, 3, json!({ "Owner": "Nobody Here" }));
+    run(&service, &reconcile(&w, 3)).await;
+    assert_eq!(listed(), before);
 }
 
 /// The webhook's specification as Airtable lists it.
