@@ -158,6 +158,11 @@ pub enum Rejection {
     UnknownWebhook,
     /// 400: authentic (or unsigned handshake) but not a valid body.
     Malformed,
+    /// 403: an unsigned Notion verification token once
+    /// `NOTION_WEBHOOK_SECRET` is set.
+    VerificationClosed,
+    /// 429: more verification tokens than the service records per minute.
+    RateLimited,
     /// 413: over the body limit.
     TooLarge,
     /// 408: the request took longer than the request timeout.
@@ -177,6 +182,8 @@ impl Rejection {
             Rejection::SecretUnset => "secret_unset",
             Rejection::UnknownWebhook => "unknown_webhook",
             Rejection::Malformed => "malformed",
+            Rejection::VerificationClosed => "verification_closed",
+            Rejection::RateLimited => "rate_limited",
             Rejection::TooLarge => "too_large",
             Rejection::Timeout => "timeout",
             Rejection::StoreUnavailable => "store_unavailable",
@@ -192,6 +199,7 @@ impl Rejection {
             401 => Rejection::BadSignature,
             408 => Rejection::Timeout,
             413 => Rejection::TooLarge,
+            429 => Rejection::RateLimited,
             503 => Rejection::StoreUnavailable,
             500..=599 => Rejection::Internal,
             _ => Rejection::Other,

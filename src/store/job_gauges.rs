@@ -11,19 +11,18 @@ pub struct JobGauge {
     pub count: i64,
 }
 
+/// Live jobs per kind and state.
+pub(super) const LIVE_JOBS_BY_KIND: &str = "SELECT kind, state, COUNT(*) FROM jobs \
+     WHERE state IN ('pending', 'running', 'dead') \
+     GROUP BY kind, state ORDER BY kind, state";
+
 impl Store {
     /// Pending, running and dead jobs per kind (done jobs are history, not
     /// load). Kinds and states with no job are absent.
     pub async fn live_jobs_by_kind(&self) -> Result<Vec<JobGauge>, StoreError> {
         let mut conn = self.acquire().await?;
         let rows: Vec<(String, String, i64)> = on_conn!(conn.conn(), |c| {
-            sqlx::query_as(
-                "SELECT kind, state, COUNT(*) FROM jobs \
-                 WHERE state IN ('pending', 'running', 'dead') \
-                 GROUP BY kind, state ORDER BY kind, state",
-            )
-            .fetch_all(c)
-            .await
+            sqlx::query_as(LIVE_JOBS_BY_KIND).fetch_all(c).await
         })
         .context("count live jobs per kind")?;
         Ok(rows

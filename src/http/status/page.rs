@@ -11,7 +11,10 @@ use super::{
     data::{PairStatus, StatusData},
     html::{Tone, badge, cut, duration, esc, notion_link, relative, table, value, when, when_opt},
 };
-use crate::store::{AirtableWebhook, Job, LogEntry, Side, Sweep, SyncDirection};
+use crate::{
+    http::webhooks::verification::fingerprint,
+    store::{AirtableWebhook, Job, LogEntry, Side, Sweep, SyncDirection},
+};
 
 /// Queue lag above which the page calls the queue late.
 const LATE_AFTER_MS: i64 = 5 * 60 * 1000;
@@ -372,7 +375,8 @@ fn webhooks_section(data: &StatusData, admin_token: &str) -> String {
             .unwrap_or_default();
         let _ = write!(
             out,
-            "<div class=\"verification\"><p>{} Notion sent a verification token {}{}. Paste it into \
+            "<div class=\"verification\"><p>{} Notion sent a verification token {}{} \
+             (fingerprint <code>{print}</code> in the log). Paste it into \
              the integration's <b>Webhooks</b> tab (Verify), and set <code>NOTION_WEBHOOK_SECRET</code> \
              to it so that events are accepted:</p><code class=\"token\">{token}</code>\
              <form method=\"post\" action=\"/notion/verification-tokens/dismiss\" class=\"inline\">\
@@ -385,6 +389,7 @@ fn webhooks_section(data: &StatusData, admin_token: &str) -> String {
             when(token.received_at, now),
             from,
             token = esc(token.token.expose()),
+            print = esc(&fingerprint(token.token.expose())),
             csrf = esc(&csrf::dismiss_token(admin_token)),
         );
     }
