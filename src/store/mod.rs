@@ -37,6 +37,7 @@
 //! | `notion_verification_tokens` | Notion verification request | pending tokens shown to the operator, never trusted automatically |
 //! | `rate_limits` | API budget | 429 penalty and GCRA schedule shared by all replicas |
 //! | `sweeps` | pair × sweep kind | last reconciliation sweep: times, summary, high-water mark |
+//! | `sync_issues` | open issue (pair, field or record) | what the service could not do (a field stopped by schema drift, a refused value, a bad link cell, a missing capability), shown until it can |
 //!
 //! The migrations (`migrations/sqlite`, `migrations/postgres`) document every
 //! column; the two sets describe one schema and change together.
@@ -77,6 +78,7 @@ mod columns;
 mod connect;
 mod error;
 mod inbox;
+mod issues;
 mod job_gauges;
 mod jobs;
 mod links;
@@ -99,6 +101,7 @@ pub use airtable_webhooks::{AirtableWebhook, NewAirtableWebhook, WebhookStatus};
 pub use connect::StoreOptions;
 pub use error::StoreError;
 pub use inbox::{InboxEvent, MAX_VERIFICATION_TOKENS, VerificationToken};
+pub use issues::{Issue, IssueScope, NewIssue};
 pub use job_gauges::JobGauge;
 pub use jobs::{
     ClaimedJob, DEFAULT_MAX_ATTEMPTS, EnqueueOutcome, FailOutcome, Job, JobCounts, JobId, JobState,

@@ -366,9 +366,6 @@ fn merge_one(
     let s: Option<Value> = snapshot
         .and_then(|s| s.get(&field.notion))
         .and_then(|v| serde_json::from_value(v.clone()).ok());
-    // Creating the row: Airtable has nothing yet, so only Notion's values
-    // can flow (an empty new row must never win a conflict and clear Notion).
-    let s = if record.is_none() { Some(a.clone()) } else { s };
     // While the page was in the trash the row carried the archive values;
     // they are the service's own, not an Airtable edit.
     // With no snapshot value (a row linked while its page was trashed), the
@@ -385,7 +382,13 @@ fn merge_one(
         notion_edited: Some(page.last_edited_time),
         airtable_edited: airtable_edited(pair, record),
     };
-    let mut decision = merge_field(&input);
+    // Creating the row: it starts as a full copy of the page, one-way
+    // fields included (the new row holds nothing, so nothing is overwritten,
+    // and an empty new row must never clear Notion).
+    let mut decision = match record {
+        None => copy_to_new_row(&n),
+        Some(_) => merge_field(&input),
+    };
     // A restore must rewrite the archive fields even when nothing else changed.
     if restoring && trash_sets(pair, &field.airtable) {
         if let Decision::InSync(v) = &decision {
@@ -404,6 +407,17 @@ fn merge_one(
         times,
         snapshot: s,
     })
+}
+
+fn copy_to_new_row(n: &Value) -> Decision {
+    if n.is_empty() {
+        return Decision::InSync(Value::Empty);
+    }
+    Decision::Write {
+        to: Side::Airtable,
+        value: n.clone(),
+        reason: Reason::Changed,
+    }
 }
 
 fn trash_sets(pair: &ResolvedPair, airtable_field: &str) -> bool {
@@ -426,6 +440,14 @@ fn apply_outcome(
     plan: &mut Plan,
 ) {
     let snap_json = |v: &Value| serde_json::to_value(v).expect("values serialize");
+    if let Decision::Keep {
+        mirror,
+        first_contact: true,
+        ..
+    } = &outcome.decision
+    {
+        plan.changes.push(kept_change(field, *mirror, &outcome));
+    }
     let Decision::Write { to, value, reason } = &outcome.decision else {
         new_snapshot.insert(field.notion.clone(), snap_json(outcome.decision.snapshot()));
         return;
@@ -490,6 +512,29 @@ fn skip_field(
     });
 }
 
+/// A one-way field's mirror value kept at first contact (its source side
+/// is empty): logged once, so an operator sees why the sides differ.
+fn kept_change(field: &super::pair::ResolvedField, mirror: Side, outcome: &Outcome) -> Change {
+    let (source, kept) = match mirror {
+        Side::Notion => ("Airtable", &outcome.notion_value),
+        Side::Airtable => ("Notion", &outcome.airtable_value),
+    };
+    Change {
+        field: Some(field.notion.clone()),
+        old: Some(kept.clone()),
+        new: Some(kept.clone()),
+        to: None,
+        conflict: false,
+        winner: None,
+        what: ChangeKind::Skip,
+        detail: Some(format!(
+            "first contact: one-way field whose source ({source}) is empty; kept {} where a \
+             person put it, until {source}'s first edit",
+            kept.display()
+        )),
+    }
+}
+
 fn other(side: Side) -> Side {
     match side {
         Side::Notion => Side::Airtable,
@@ -501,6 +546,9 @@ fn reason_detail(reason: &Reason, outcome: &Outcome) -> Option<String> {
     let rule = match reason {
         Reason::Changed => return None,
         Reason::OneWay => return Some("one-way field: the source side's value restored".into()),
+        Reason::Filled => {
+            return Some("first contact: the empty side took the other side's value".into());
+        }
         Reason::Conflict { rule, tie } => {
             let tie = if *tie {
                 " could not order the edits (same minute or no Airtable time); Notion wins ties"
