@@ -65,6 +65,7 @@ both_backends! {
     admin::reconcile_enqueues_one_sweep_per_pair_and_coalesces,
     admin::dead_jobs_are_listed_and_retried,
     admin::log_and_conflicts_are_served_as_json,
+    admin::open_issues_are_served_as_json,
     admin::health_and_readiness,
     admin::readiness_needs_the_migrations,
 }

@@ -102,7 +102,7 @@ pub use connect::StoreOptions;
 pub use error::StoreError;
 pub use inbox::{InboxEvent, MAX_VERIFICATION_TOKENS, VerificationToken};
 pub use issues::{Issue, IssueScope, NewIssue};
-pub use job_gauges::JobGauge;
+pub use job_gauges::{IssueGauge, JobGauge};
 pub use jobs::{
     ClaimedJob, DEFAULT_MAX_ATTEMPTS, EnqueueOutcome, FailOutcome, Job, JobCounts, JobId, JobState,
     NewJob,

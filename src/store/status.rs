@@ -5,7 +5,8 @@
 use serde::Serialize;
 
 use super::{
-    LogQuery, PruneBefore, Store, StoreError,
+    Issue, LogQuery, PruneBefore, Store, StoreError,
+    columns::parse_column,
     error::Context,
     sync_log::{Bind, select_log},
 };
@@ -23,6 +24,22 @@ const LINKS_BY_PAIR: &str = "SELECT pair, COUNT(*), \
 
 /// The newest event of source `$1`.
 const LAST_EVENT: &str = "SELECT MAX(received_at) FROM webhook_inbox WHERE source = $1";
+
+/// The newest open sync issues, `$1` at most.
+const NEWEST_ISSUES: &str = "SELECT id, pair, scope, subject, field, message, first_seen_at, last_seen_at \
+     FROM sync_issues ORDER BY id DESC LIMIT $1";
+
+#[derive(sqlx::FromRow)]
+struct IssueRow {
+    id: i64,
+    pair: String,
+    scope: String,
+    subject: String,
+    field: String,
+    message: String,
+    first_seen_at: i64,
+    last_seen_at: i64,
+}
 
 /// The tables that grow with time: no query of the status page, the admin
 /// API, `/metrics` or pruning may read one whole.
@@ -116,6 +133,30 @@ impl Store {
                 active,
             })
             .collect())
+    }
+
+    /// The `limit` newest open sync issues (the status page shows these and
+    /// counts the rest; `/api/issues` lists them all).
+    pub async fn newest_issues(&self, limit: i64) -> Result<Vec<Issue>, StoreError> {
+        let mut conn = self.acquire().await?;
+        let rows: Vec<IssueRow> = on_conn!(conn.conn(), |c| {
+            sqlx::query_as(NEWEST_ISSUES).bind(limit).fetch_all(c).await
+        })
+        .context("list the newest sync issues")?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Issue {
+                    scope: parse_column("sync_issues", "scope", &r.scope)?,
+                    id: r.id,
+                    pair: r.pair,
+                    subject: r.subject,
+                    field: r.field,
+                    message: r.message,
+                    first_seen_at: r.first_seen_at,
+                    last_seen_at: r.last_seen_at,
+                })
+            })
+            .collect()
     }
 
     /// When the newest webhook event from `source` (`notion` or `airtable`)
