@@ -707,7 +707,7 @@ pub async fn the_page_stays_fast_with_many_inbox_rows(db: TestDb) {
         "INSERT INTO webhook_inbox (source, event_id, received_at, summary) \
          WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) \
          SELECT CASE WHEN i % 3 = 0 THEN 'airtable' ELSE 'notion' END, 'evt-' || i, \
-                {newest} - (i - 1) * 150000, 'page.properties_updated page p' FROM n"
+                {newest} - (i - 1) * CAST(150000 AS BIGINT), 'page.properties_updated page p' FROM n"
     );
     db.execute(&sql).await;
     let server = start(&db).await;
