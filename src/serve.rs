@@ -232,26 +232,36 @@ async fn ensure_webhooks(engine: &Engine, pairs: &[ResolvedPair], public_url: &s
 /// database id in one pair and by its own id in another) must be able to
 /// share its pages; the mapping file's own check sees only equal ids.
 fn refuse_conflicting_shared_data_sources(pairs: &[ResolvedPair]) -> anyhow::Result<()> {
-    let mut problems = Vec::new();
-    let mut seen: Vec<&str> = Vec::new();
-    for pair in pairs {
-        let source = pair.data_source_id.as_str();
-        if seen.contains(&source) {
-            continue;
-        }
-        seen.push(source);
-        let group: Vec<&PairConfig> = pairs
-            .iter()
-            .filter(|p| p.data_source_id == source)
-            .map(|p| &p.config)
-            .collect();
-        problems.extend(shared_data_source_problems(&group));
-    }
+    let by_source: Vec<(&str, &PairConfig)> = pairs
+        .iter()
+        .map(|p| (p.data_source_id.as_str(), &p.config))
+        .collect();
+    let problems = shared_source_problems(&by_source);
     if problems.is_empty() {
         Ok(())
     } else {
         anyhow::bail!("the mapping cannot work: {}", problems.join("; "))
     }
+}
+
+/// [`shared_data_source_problems`] of each group of pairs with one data
+/// source id.
+fn shared_source_problems(pairs: &[(&str, &PairConfig)]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for (source, _) in pairs {
+        if seen.contains(source) {
+            continue;
+        }
+        seen.push(source);
+        let group: Vec<&PairConfig> = pairs
+            .iter()
+            .filter(|(s, _)| s == source)
+            .map(|(_, config)| *config)
+            .collect();
+        problems.extend(shared_data_source_problems(&group));
+    }
+    problems
 }
 
 /// How long each pruned table keeps its rows.
@@ -364,5 +374,48 @@ async fn refresh_webhooks(service: &SyncService) {
                 tracing::error!(pair = pair.name(), error = %format!("{e:#}"), "could not refresh the Airtable webhooks")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two pairs naming one data source differently (its database id and
+    /// its own id) pass the mapping file's check; once resolved, both
+    /// writing `Name` is refused, naming both.
+    #[test]
+    fn pairs_resolved_to_one_data_source_may_not_write_one_property() {
+        let pair = |name: &str, database: &str, direction: &str| {
+            format!(
+                "[[pair]]\nname = \"{name}\"\n[pair.notion]\ndatabase_id = \"{database}\"\n\
+                 [pair.airtable]\nbase_id = \"appX\"\ntable = \"{name}\"\npage_id_field = \"Page\"\n\
+                 [[pair.field]]\nnotion = \"Name\"\nairtable = \"Name\"\ndirection = \"{direction}\"\n"
+            )
+        };
+        let text = [
+            pair("specs", "db-1", "both"),
+            pair("roadmap", "ds-1", "both"),
+        ]
+        .concat();
+        let config = SyncConfig::parse(&text).expect("different ids in the file");
+        let resolved = [("ds-1", &config.pairs[0]), ("ds-1", &config.pairs[1])];
+        let problems = shared_source_problems(&resolved);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("\"specs\" and \"roadmap\""),
+            "{problems:?}"
+        );
+        // Resolved to different data sources, or only one writer: fine.
+        let apart = [("ds-1", &config.pairs[0]), ("ds-2", &config.pairs[1])];
+        assert!(shared_source_problems(&apart).is_empty());
+        let text = [
+            pair("specs", "db-1", "both"),
+            pair("roadmap", "ds-1", "notion_to_airtable"),
+        ]
+        .concat();
+        let config = SyncConfig::parse(&text).unwrap();
+        let resolved = [("ds-1", &config.pairs[0]), ("ds-1", &config.pairs[1])];
+        assert!(shared_source_problems(&resolved).is_empty());
     }
 }
