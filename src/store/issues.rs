@@ -158,6 +158,35 @@ impl Tx {
     ) -> Result<u64, StoreError> {
         clear(self.conn(), pair, scope, subject, None).await
     }
+
+    /// Close every issue of `subject` except those of the fields in `keep`
+    /// (which the caller raises again): what a record's fresh sync found
+    /// fixed goes, what is still wrong stays open without being "new".
+    pub async fn clear_issues_except(
+        &mut self,
+        pair: &str,
+        scope: IssueScope,
+        subject: &str,
+        keep: &[&str],
+    ) -> Result<u64, StoreError> {
+        let placeholders: Vec<String> = (0..keep.len()).map(|i| format!("${}", i + 4)).collect();
+        let mut sql =
+            "DELETE FROM sync_issues WHERE pair = $1 AND scope = $2 AND subject = $3".to_owned();
+        if !keep.is_empty() {
+            sql.push_str(&format!(" AND field NOT IN ({})", placeholders.join(", ")));
+        }
+        on_conn!(self.conn(), |c| {
+            let mut q = sqlx::query(&sql)
+                .bind(pair)
+                .bind(scope.as_str())
+                .bind(subject);
+            for field in keep {
+                q = q.bind(*field);
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
+        })
+        .context("clear fixed sync issues")
+    }
 }
 
 async fn raise(c: Conn<'_>, issue: &NewIssue<'_>, now: i64) -> Result<bool, StoreError> {

@@ -11,7 +11,7 @@ use serde_json::{Map, Value as Json};
 use time::OffsetDateTime;
 
 use super::{
-    convert::{from_airtable, to_notion},
+    convert::{ConvertError, check_notion_write, from_airtable, to_notion_with},
     engine::{Engine, Summary, SweepOptions},
     pair::ResolvedPair,
     value::{Value, format_instant},
@@ -177,7 +177,13 @@ fn page_properties(
             ));
             continue;
         };
-        let written = match (&value, to_notion(&value, &field.notion_type, &pair.users)) {
+        let body = to_notion_with(&value, field.kind, &field.notion_type, None, &pair.users)
+            .and_then(|b| {
+                check_notion_write(&field.notion_schema, &value, &b.body)
+                    .map_err(|r| ConvertError::BadValue(r.reason))?;
+                Ok(b.body)
+            });
+        let written = match (&value, body) {
             (Value::Empty, _) => Some(Value::Empty),
             (_, Ok(body)) => {
                 properties.insert(field.notion.clone(), body);

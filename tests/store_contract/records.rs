@@ -462,4 +462,18 @@ pub async fn issues_are_raised_once_refreshed_and_cleared(store: Store) {
     let left = store.open_issues(None).await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].scope, IssueScope::Field);
+
+    // A record's fresh sync keeps what is still wrong, drops what is fixed.
+    store.raise_issue(&refused("status"), 60).await.unwrap();
+    store.raise_issue(&other, 60).await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let cleared = tx
+        .clear_issues_except("specs", IssueScope::Record, "page-1", &["Priority"])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(cleared, 1);
+    let open = store.open_issues(Some("specs")).await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].field, "Priority");
 }
