@@ -43,6 +43,7 @@ both_backends! {
     notion::verification_request_is_pending_and_never_the_secret,
     notion::a_configured_server_refuses_verification_tokens_and_stores_nothing,
     notion::a_flood_of_tokens_before_the_secret_is_rate_limited_and_capped,
+    notion::verification_tokens_are_logged_by_fingerprint_only,
     notion::a_title_edit_arrives_as_content_updated_and_is_reconciled,
     notion::events_reach_every_pair_of_a_shared_data_source,
     notion::bad_signatures_are_refused_before_anything_is_stored,

@@ -550,3 +550,58 @@ pub async fn oversized_bodies_are_413_on_both_endpoints(db: TestDb) {
     fits["padding"] = json!("x".repeat(200 * 1024));
     assert_eq!(server.notion(&bytes(&fits)).await.status(), 200);
 }
+
+/// Everything the service logs in this test process (installed once).
+fn captured_log() -> &'static std::sync::Mutex<Vec<u8>> {
+    use std::sync::{Mutex, OnceLock};
+    static LOG: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let log: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
+        let writer = move || LogWriter(log);
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("notion_airtable_sync=debug")
+            .with_writer(writer)
+            .with_ansi(false)
+            .try_init();
+        log
+    })
+}
+
+struct LogWriter(&'static std::sync::Mutex<Vec<u8>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub async fn verification_tokens_are_logged_by_fingerprint_only(db: TestDb) {
+    let log = captured_log();
+    let mut unconfigured = state(&db.store);
+    unconfigured.notion_webhook_secret = None;
+    let unconfigured = start_with(unconfigured).await;
+    let configured = start(&db).await;
+    let kept = format!("secret_{}", uuid::Uuid::new_v4().simple());
+    let refused = format!("secret_{}", uuid::Uuid::new_v4().simple());
+    let body = |token: &str| bytes(&json!({ "verification_token": token }));
+    let response = unconfigured
+        .post_raw("/webhooks/notion", &[], body(&kept))
+        .await;
+    assert_eq!(response.status(), 200);
+    let response = configured
+        .post_raw("/webhooks/notion", &[], body(&refused))
+        .await;
+    assert_eq!(response.status(), 403);
+    let text = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
+    for token in [&kept, &refused] {
+        let print = notion_airtable_sync::http::webhooks::verification::fingerprint(token);
+        assert!(text.contains(&print), "{print} is logged:\n{text}");
+        // Not the token, nor the part after its fixed `secret_` prefix.
+        assert!(!text.contains(&token["secret_".len()..][..8]), "{text}");
+    }
+}
