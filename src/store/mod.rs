@@ -82,6 +82,7 @@ mod issues;
 mod job_gauges;
 mod jobs;
 mod links;
+mod prune;
 mod rate_limits;
 mod status;
 mod sweeps;
@@ -99,16 +100,17 @@ use sqlx::{
 pub use airtable_webhooks::{AirtableWebhook, NewAirtableWebhook, WebhookStatus};
 pub use connect::StoreOptions;
 pub use error::StoreError;
-pub use inbox::{InboxEvent, VerificationToken};
+pub use inbox::{InboxEvent, MAX_VERIFICATION_TOKENS, VerificationToken};
 pub use issues::{Issue, IssueScope, NewIssue};
-pub use job_gauges::JobGauge;
+pub use job_gauges::{IssueGauge, JobGauge};
 pub use jobs::{
     ClaimedJob, DEFAULT_MAX_ATTEMPTS, EnqueueOutcome, FailOutcome, Job, JobCounts, JobId, JobState,
     NewJob,
 };
 pub use links::{LinkState, LinkUpsert, RecordLink, Snapshot, SyncSource};
+pub use prune::{PruneBefore, Pruned};
 pub use rate_limits::Reservation;
-pub use status::{PairLinks, PairQueue};
+pub use status::{GROWING_TABLES, PairLinks, PairQueue, QueryPlan};
 pub use sweeps::{Sweep, SweepKind};
 pub use sync_log::{Cause, LogAction, LogEntry, LogQuery, NewLogEntry, Side, SyncDirection};
 
