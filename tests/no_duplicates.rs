@@ -20,7 +20,11 @@ use notion_airtable_sync::{
     },
     sandbox::common::Faults,
     store::{Cause, JobState, now_ms},
-    sync::{engine::SweepOptions, service::SyncService},
+    sync::{
+        adopt::QUERY_LAG_WINDOW,
+        engine::SweepOptions,
+        service::{NotYet, SyncService},
+    },
 };
 use serde_json::json;
 
@@ -204,7 +208,107 @@ async fn command_line_sweeps_at_once_create_one_page_per_row(db: TestDb) {
     assert_one_page_per_row(&w, &rows).await;
 }
 
+/// Runs that died inside a create left their announced creates behind. The
+/// next run never creates blindly: it links the page the dead run recorded,
+/// or finds it by the row id it carries; when there is none to find, it
+/// waits until Notion's query would show a page that young (a record job is
+/// put back, a sweep leaves the row), and only then creates one.
+async fn a_create_cut_short_is_linked_or_waited_for_never_repeated(db: TestDb) {
+    let w = world_with(db, 0, "create_notion_pages = true").await;
+    w.sweep(true).await;
+    let (base, table) = (&w.team_a.base_id, &w.team_a.table_id);
+    let store = &w.engine.store;
+    let pair = w.pair.name();
+    let row = |name: &str| {
+        w.airtable
+            .insert_record_as_person(base, table, json!({ "Spec Name": name }))
+            .unwrap()
+    };
+    let page_for = |row: &str| {
+        w.notion
+            .insert_page_as_person(
+                &w.team_n.data_source_id,
+                &w.person(),
+                json!({
+                    "Name": { "title": [{ "text": { "content": "Created, never linked" } }] },
+                    "Airtable Record ID": { "rich_text": [{ "text": { "content": row } }] },
+                }),
+            )
+            .unwrap()
+    };
+    let now = now_ms();
+    // Died after Notion answered, with the page's id recorded.
+    let recorded = row("Recorded");
+    let recorded_page = page_for(&recorded);
+    store
+        .begin_page_create(pair, &recorded, "dead", now)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .set_intent_page(pair, &recorded, "dead", &recorded_page)
+            .await
+            .unwrap()
+    );
+    // Died as Notion answered: the page exists, its id was never recorded.
+    let unrecorded = row("Unrecorded");
+    let unrecorded_page = page_for(&unrecorded);
+    store
+        .begin_page_create(pair, &unrecorded, "dead", now)
+        .await
+        .unwrap();
+    // Died just before the create went out, a moment ago and long ago.
+    let young = row("Young");
+    store
+        .begin_page_create(pair, &young, "dead", now)
+        .await
+        .unwrap();
+    let old = row("Old");
+    let window = i64::try_from(QUERY_LAG_WINDOW.as_millis()).unwrap();
+    store
+        .begin_page_create(pair, &old, "dead", now - window - 1_000)
+        .await
+        .unwrap();
+
+    let w = &w;
+    let reconcile = |row: String| async move {
+        w.engine
+            .reconcile_record(&w.pair, &row, Cause::Webhook)
+            .await
+    };
+    for (row, page) in [(&recorded, &recorded_page), (&unrecorded, &unrecorded_page)] {
+        let summary = reconcile(row.clone()).await.unwrap();
+        assert_eq!(
+            (summary.linked, summary.created_in_notion),
+            (1, 0),
+            "{summary:?}"
+        );
+        let linked = w.airtable.record(base, table, row).unwrap();
+        assert_eq!(linked["fields"]["Notion Page ID"], json!(page));
+        assert!(store.page_intent(pair, row).await.unwrap().is_none());
+    }
+    let err = reconcile(young.clone())
+        .await
+        .expect_err("the young create waits");
+    let wait = err
+        .downcast_ref::<NotYet>()
+        .expect("not yet, not a failure");
+    assert!(wait.retry_after <= QUERY_LAG_WINDOW, "{wait:?}");
+    let summary = reconcile(old.clone()).await.unwrap();
+    assert_eq!(summary.created_in_notion, 1, "{summary:?}");
+    let sweep = w.sweep(true).await;
+    assert_eq!(sweep.created_in_notion, 0, "{sweep:?}");
+    assert!(
+        sweep.skipped >= 1,
+        "the sweep leaves the young one: {sweep:?}"
+    );
+    assert!(!pages_by_row(w).await.contains_key(&young), "no page yet");
+    assert_no_row_has_two_pages(w).await;
+    assert_eq!(pages_by_row(w).await[&old].len(), 1);
+}
+
 both_backends! {
     every_job_kind_on_two_replicas_creates_one_page_per_row,
     command_line_sweeps_at_once_create_one_page_per_row,
+    a_create_cut_short_is_linked_or_waited_for_never_repeated,
 }
