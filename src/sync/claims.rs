@@ -17,7 +17,12 @@
 //!   when the scope ends. A job's claims also end with its lease, so a
 //!   worker that dies blocks its records only until its jobs are reclaimed.
 
-use std::{future::Future, time::Duration};
+use std::{
+    collections::HashSet,
+    future::Future,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use super::{
     engine::{Engine, Summary, SweepOptions},
@@ -57,6 +62,31 @@ pub(crate) struct Scope {
     pub(crate) mode: Mode,
     /// The claim clock before anything was read.
     pub(crate) read_at: i64,
+    /// The keys (pair, key) taken and not yet released, so that the end of
+    /// the scope costs a write only when something is left to release.
+    held: Arc<Mutex<HashSet<(String, String)>>>,
+}
+
+impl Scope {
+    fn note(&self, pair: &ResolvedPair, keys: &[String], held: bool) {
+        let mut set = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        for key in keys {
+            let entry = (pair.name().to_owned(), key.clone());
+            if held {
+                set.insert(entry);
+            } else {
+                set.remove(&entry);
+            }
+        }
+    }
+
+    fn holds_any(&self) -> bool {
+        !self
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
+    }
 }
 
 tokio::task_local! {
@@ -87,16 +117,19 @@ pub(crate) async fn scoped<T>(
             job_id: None,
         },
     };
-    let holder = claimant.holder.clone();
     let scope = Scope {
         claimant,
         mode,
         read_at: store.claim_clock().await?,
+        held: Arc::default(),
     };
-    let result = SCOPE.scope(scope, work).await;
-    if let Err(e) = store.release_all_claims(&holder, now_ms()).await {
-        // They end with the job's lease, or expire.
-        tracing::warn!(error = %e, "could not release record claims");
+    let result = SCOPE.scope(scope.clone(), work).await;
+    if scope.holds_any() {
+        let released = store.release_all_claims(&scope.claimant.holder, now_ms());
+        if let Err(e) = released.await {
+            // They end with the job's lease, or expire.
+            tracing::warn!(error = %e, "could not release record claims");
+        }
     }
     result
 }
@@ -183,12 +216,15 @@ impl Engine {
             .claim_records(
                 pair.name(),
                 &scope.claimant,
-                &[keys],
+                std::slice::from_ref(&keys),
                 after_read.then_some(scope.read_at),
                 now_ms(),
                 ttl(&scope.claimant),
             )
             .await?;
+        if outcomes[0] == ClaimOutcome::Acquired {
+            scope.note(pair, &keys, true);
+        }
         Ok(outcomes[0])
     }
 
@@ -219,12 +255,17 @@ impl Engine {
                 ttl(&scope.claimant),
             )
             .await?;
+        let keys: Vec<String> = groups
+            .into_iter()
+            .zip(&outcomes)
+            .filter(|(_, outcome)| **outcome == ClaimOutcome::Acquired)
+            .flat_map(|(group, _)| group)
+            .collect();
+        scope.note(pair, &keys, true);
         let mut kept = Vec::with_capacity(plans.len());
-        let mut keys = Vec::new();
-        for ((plan, group), outcome) in plans.into_iter().zip(groups).zip(outcomes) {
+        for (plan, outcome) in plans.into_iter().zip(outcomes) {
             if outcome == ClaimOutcome::Acquired {
                 kept.push(plan);
-                keys.extend(group);
                 continue;
             }
             let why = match outcome {
@@ -251,8 +292,9 @@ impl Engine {
             .store
             .release_records(pair.name(), &scope.claimant.holder, keys, now_ms())
             .await;
-        if let Err(e) = released {
-            tracing::warn!(error = %e, "could not release record claims");
+        match released {
+            Ok(_) => scope.note(pair, keys, false),
+            Err(e) => tracing::warn!(error = %e, "could not release record claims"),
         }
     }
 }
