@@ -1324,3 +1324,785 @@ async fn an_expired_webhook_stops_producing_payloads_and_pings() {
     assert_eq!(webhook_listing(&api, &t, &quiet).await, Value::Null);
     assert!(rx.try_recv().is_err(), "no ping after expiry");
 }
+
+// ---------------------------------------------------------------------------
+// Rich text, field schema changes and field ids
+// ---------------------------------------------------------------------------
+
+/// A control-API call (no token, never counted).
+async fn control(
+    sb: &AirtableSandbox,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req =
+        reqwest::Client::new().request(method, format!("{}/_sandbox{path}", sb.base_url()));
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+fn field_path(t: &TeamAirtable, field: &str) -> String {
+    format!("/bases/{}/tables/{}/fields/{field}", t.base_id, t.table_id)
+}
+
+async fn create_hook_with(api: &Api, base_id: &str, url: Option<&str>, options: Value) -> String {
+    let (status, body) = api
+        .post(
+            &format!("/v0/bases/{base_id}/webhooks"),
+            json!({"notificationUrl": url, "specification": {"options": options}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["id"].as_str().unwrap().to_string()
+}
+
+async fn schema_fields(api: &Api, t: &TeamAirtable) -> Vec<Value> {
+    let (status, body) = api
+        .get(&format!("/v0/meta/bases/{}/tables", t.base_id))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|tb| tb["id"] == t.table_id)
+        .unwrap()["fields"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// A base with one table: Title (primary), Notes (rich text), Plain (long text).
+fn rich_table(sb: &AirtableSandbox) -> TeamAirtable {
+    let base_id = sb.create_base("Rich");
+    let fields = vec![
+        FieldSchema::new("Title", FieldType::SingleLineText),
+        FieldSchema::new("Notes", FieldType::RichText),
+        FieldSchema::new("Plain", FieldType::MultilineText),
+    ];
+    let table_id = sb.create_table(&base_id, "Docs", fields);
+    TeamAirtable {
+        base_id,
+        table_id,
+        field_ids: Default::default(),
+    }
+}
+
+#[tokio::test]
+async fn rich_text_reads_back_as_markdown_with_one_trailing_newline_everywhere() {
+    let sb = sandbox().await;
+    let t = rich_table(&sb);
+    let api = Api::new(&sb);
+    let hook = create_hook_with(
+        &api,
+        &t.base_id,
+        None,
+        json!({"filters": {"dataTypes": ["tableData"]}, "includes": {"includePreviousCellValues": true}}),
+    )
+    .await;
+    let md = "**bold**, *italic*, ~~gone~~, `code` and [a link](https://example.com)";
+    let (status, created) = api
+        .post(
+            &table_path(&t),
+            json!({"fields": {"Title": "a", "Notes": md, "Plain": "two\nlines"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let with_newline = format!("{md}\n");
+    assert_eq!(created["fields"]["Notes"], with_newline.as_str());
+    assert_eq!(
+        created["fields"]["Plain"], "two\nlines",
+        "plain long text is untouched"
+    );
+
+    let (_, got) = api.get(&format!("{}/{id}", table_path(&t))).await;
+    assert_eq!(got["fields"]["Notes"], with_newline.as_str());
+    let (_, listed) = api.get(&table_path(&t)).await;
+    assert_eq!(
+        listed["records"][0]["fields"]["Notes"],
+        with_newline.as_str()
+    );
+    assert_eq!(listed["records"][0]["fields"]["Plain"], "two\nlines");
+
+    // Writing back what was read changes nothing; a new value gets its newline too.
+    let (_, same) = api
+        .patch(
+            &format!("{}/{id}", table_path(&t)),
+            json!({"fields": {"Notes": with_newline}}),
+        )
+        .await;
+    assert_eq!(same["fields"]["Notes"], with_newline.as_str());
+    let (_, edited) = api
+        .patch(
+            &table_path(&t),
+            json!({"records": [{"id": id, "fields": {"Notes": "_new_"}}]}),
+        )
+        .await;
+    assert_eq!(edited["records"][0]["fields"]["Notes"], "_new_\n");
+    sb.update_record_as_person(
+        &t.base_id,
+        &t.table_id,
+        &id,
+        json!({"Notes": "by **hand**"}),
+    )
+    .unwrap();
+    assert_eq!(
+        sb.record(&t.base_id, &t.table_id, &id).unwrap()["fields"]["Notes"],
+        "by **hand**\n"
+    );
+
+    let page = payloads(&api, &t, &hook, 1).await;
+    let p = page["payloads"].as_array().unwrap();
+    assert_eq!(p.len(), 3, "the no-op write made no payload: {page}");
+    let notes_id = schema_fields(&api, &t).await[1]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let created = &p[0]["changedTablesById"][&t.table_id]["createdRecordsById"][&id];
+    assert_eq!(
+        created["cellValuesByFieldId"][&notes_id],
+        with_newline.as_str()
+    );
+    let changed = &p[2]["changedTablesById"][&t.table_id]["changedRecordsById"][&id];
+    assert_eq!(
+        changed["current"]["cellValuesByFieldId"][&notes_id],
+        "by **hand**\n"
+    );
+    assert_eq!(
+        changed["previous"]["cellValuesByFieldId"][&notes_id],
+        "_new_\n"
+    );
+
+    // Emptying the cell omits it, as for every empty value.
+    let (_, cleared) = api
+        .patch(
+            &format!("{}/{id}", table_path(&t)),
+            json!({"fields": {"Notes": ""}}),
+        )
+        .await;
+    assert!(cleared["fields"].get("Notes").is_none(), "{cleared}");
+}
+
+#[tokio::test]
+async fn the_meta_api_renames_and_describes_a_field_and_its_id_survives() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let sprint = t.field_ids["Sprint"].clone();
+    let (_, rec) = api
+        .post(
+            &table_path(&t),
+            json!({"fields": {"Spec Name": "A", "Sprint": "Sprint 30"}}),
+        )
+        .await;
+    let rec = rec["id"].as_str().unwrap().to_string();
+
+    let (status, field) = api
+        .patch(
+            &format!("/v0/meta{}", field_path(&t, &sprint)),
+            json!({"name": "Iteration", "description": "Which sprint"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{field}");
+    assert_eq!(
+        field,
+        json!({"id": sprint, "name": "Iteration", "type": "singleLineText", "description": "Which sprint"})
+    );
+    // The table may be named instead of given by id.
+    let by_name = format!(
+        "/v0/meta/bases/{}/tables/Delivery%20Tracker/fields/{sprint}",
+        t.base_id
+    );
+    let (status, field) = api.patch(&by_name, json!({"description": ""})).await;
+    assert_eq!(status, 200, "{field}");
+    assert!(
+        field.get("description").is_none(),
+        "an empty description clears it"
+    );
+
+    let listed = schema_fields(&api, &t).await;
+    assert!(
+        listed
+            .iter()
+            .any(|f| f["id"] == sprint && f["name"] == "Iteration")
+    );
+    assert!(!listed.iter().any(|f| f["name"] == "Sprint"));
+    let (_, got) = api.get(&format!("{}/{rec}", table_path(&t))).await;
+    assert_eq!(got["fields"]["Iteration"], "Sprint 30");
+    assert!(got["fields"].get("Sprint").is_none(), "{got}");
+    let (_, by_id) = api
+        .get(&format!(
+            "{}/{rec}?returnFieldsByFieldId=true",
+            table_path(&t)
+        ))
+        .await;
+    assert_eq!(by_id["fields"][&sprint], "Sprint 30");
+
+    // The old name is unknown now: the write fails and changes nothing.
+    let (status, body) = api
+        .patch(
+            &format!("{}/{rec}", table_path(&t)),
+            json!({"fields": {"Spec Name": "B", "Sprint": "Sprint 31"}}),
+        )
+        .await;
+    assert_eq!((status, error_type(&body)), (422, "UNKNOWN_FIELD_NAME"));
+    let (_, got) = api.get(&format!("{}/{rec}", table_path(&t))).await;
+    assert_eq!(
+        (
+            got["fields"]["Spec Name"].clone(),
+            got["fields"]["Iteration"].clone()
+        ),
+        (json!("A"), json!("Sprint 30"))
+    );
+}
+
+#[tokio::test]
+async fn update_field_refuses_bad_requests_and_changes_nothing() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let sprint = field_path(&t, &t.field_ids["Sprint"]);
+    let before = schema_fields(&api, &t).await;
+    let cases = [
+        (
+            field_path(&t, "fldNoSuchField0001"),
+            json!({"name": "X"}),
+            403,
+            "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND",
+        ),
+        (
+            sprint.clone(),
+            json!({"name": "status"}),
+            422,
+            "DUPLICATE_OR_EMPTY_FIELD_NAME",
+        ),
+        (
+            sprint.clone(),
+            json!({"name": "  "}),
+            422,
+            "DUPLICATE_OR_EMPTY_FIELD_NAME",
+        ),
+        (sprint.clone(), json!({}), 422, "INVALID_REQUEST_UNKNOWN"),
+        (
+            sprint.clone(),
+            json!({"name": 5}),
+            422,
+            "INVALID_REQUEST_UNKNOWN",
+        ),
+        (
+            sprint.clone(),
+            json!({"name": "Y", "type": "number"}),
+            422,
+            "INVALID_REQUEST_UNKNOWN",
+        ),
+        (
+            sprint.clone(),
+            json!({"description": "d".repeat(20_001)}),
+            422,
+            "INVALID_REQUEST_UNKNOWN",
+        ),
+    ];
+    for (path, body, status, kind) in cases {
+        let (got, err) = api.patch(&format!("/v0/meta{path}"), body.clone()).await;
+        assert_eq!((got, error_type(&err)), (status, kind), "{body}");
+    }
+    let resp = reqwest::Client::new()
+        .patch(format!("{}/v0/meta{sprint}", sb.base_url()))
+        .bearer_auth(sb.token())
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(schema_fields(&api, &t).await, before);
+
+    // A token without schema.bases:write may read the schema but not change it.
+    let config = AirtableSandboxConfig {
+        rate_limit: false,
+        scopes: vec!["data.records:read".into(), "schema.bases:read".into()],
+        ..AirtableSandboxConfig::default()
+    };
+    let read_only = AirtableSandbox::start_local(config).await.unwrap();
+    let t2 = read_only.seed_team();
+    let api2 = Api::new(&read_only);
+    let (status, body) = api2
+        .patch(
+            &format!("/v0/meta{}", field_path(&t2, &t2.field_ids["Sprint"])),
+            json!({"name": "Iteration"}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (403, "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND")
+    );
+    assert!(
+        schema_fields(&api2, &t2)
+            .await
+            .iter()
+            .any(|f| f["name"] == "Sprint")
+    );
+    let (_, me) = api2.get("/v0/meta/whoami").await;
+    assert_eq!(
+        me["scopes"],
+        json!(["data.records:read", "schema.bases:read"])
+    );
+}
+
+#[tokio::test]
+async fn the_meta_api_creates_fields_with_their_documented_options() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let path = format!("/v0/meta/bases/{}/tables/{}/fields", t.base_id, t.table_id);
+    let (status, field) = api
+        .post(
+            &path,
+            json!({"name": "Estimate", "type": "number", "options": {"precision": 0}, "description": "days"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{field}");
+    let id = field["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("fld") && id.len() == 17);
+    assert_eq!(
+        (field["name"].clone(), field["type"].clone()),
+        (json!("Estimate"), json!("number"))
+    );
+    assert_eq!(field["description"], "days");
+    let (status, size) = api
+        .post(
+            &path,
+            json!({"name": "Size", "type": "singleSelect", "options": {"choices": [{"name": "S"}, {"name": "L"}]}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{size}");
+    assert_eq!(size["options"]["choices"][1]["name"], "L");
+    let (status, rec) = api
+        .post(
+            &table_path(&t),
+            json!({"fields": {"Spec Name": "A", "Estimate": 3, "Size": "S"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{rec}");
+    assert_eq!(rec["fields"]["Estimate"], 3);
+
+    let count = schema_fields(&api, &t).await.len();
+    let bad = [
+        json!({"name": "Estimate", "type": "singleLineText"}),
+        json!({"name": "N", "type": "number"}),
+        json!({"name": "T", "type": "singleLineText", "options": {"precision": 1}}),
+        json!({"name": "F", "type": "formulaOfDoom"}),
+        json!({"type": "singleLineText"}),
+    ];
+    for body in bad {
+        let (status, err) = api.post(&path, body.clone()).await;
+        assert_eq!(status, 422, "{body} -> {err}");
+    }
+    assert_eq!(schema_fields(&api, &t).await.len(), count);
+}
+
+#[tokio::test]
+async fn return_fields_by_field_id_keys_cells_by_id_on_every_route() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let (name, sprint) = (&t.field_ids["Spec Name"], &t.field_ids["Sprint"]);
+    let keyed_by_id = |fields: &Value, expect_sprint: &str| {
+        assert_eq!(fields[sprint], expect_sprint, "{fields}");
+        assert!(fields.get("Sprint").is_none() && fields.get("Spec Name").is_none());
+    };
+    let (_, created) = api
+        .post(
+            &table_path(&t),
+            json!({"records": [{"fields": {"Spec Name": "A", "Sprint": "S1"}}], "returnFieldsByFieldId": true}),
+        )
+        .await;
+    keyed_by_id(&created["records"][0]["fields"], "S1");
+    let id = created["records"][0]["id"].as_str().unwrap().to_string();
+    let (_, single) = api
+        .post(
+            &table_path(&t),
+            json!({"fields": {name: "B"}, "returnFieldsByFieldId": true}),
+        )
+        .await;
+    assert_eq!(single["fields"][name], "B");
+
+    let (_, listed) = api
+        .get(&format!("{}?returnFieldsByFieldId=true", table_path(&t)))
+        .await;
+    keyed_by_id(&listed["records"][0]["fields"], "S1");
+    let (_, posted) = api
+        .post(
+            &format!("{}/listRecords", table_path(&t)),
+            json!({"returnFieldsByFieldId": true}),
+        )
+        .await;
+    keyed_by_id(&posted["records"][0]["fields"], "S1");
+    let (_, got) = api
+        .get(&format!(
+            "{}/{id}?returnFieldsByFieldId=true",
+            table_path(&t)
+        ))
+        .await;
+    keyed_by_id(&got["fields"], "S1");
+
+    let (_, patched) = api
+        .patch(
+            &table_path(&t),
+            json!({"records": [{"id": id, "fields": {sprint: "S2"}}], "returnFieldsByFieldId": true}),
+        )
+        .await;
+    keyed_by_id(&patched["records"][0]["fields"], "S2");
+    let (_, one) = api
+        .patch(
+            &format!("{}/{id}", table_path(&t)),
+            json!({"fields": {sprint: "S3"}, "returnFieldsByFieldId": true}),
+        )
+        .await;
+    keyed_by_id(&one["fields"], "S3");
+    let (_, put) = api
+        .put(
+            &format!("{}/{id}", table_path(&t)),
+            json!({"fields": {name: "A", sprint: "S4"}, "returnFieldsByFieldId": true}),
+        )
+        .await;
+    keyed_by_id(&put["fields"], "S4");
+    let (status, upserted) = api
+        .patch(
+            &table_path(&t),
+            json!({
+                "records": [{"fields": {name: "A", sprint: "S5"}}, {"fields": {name: "C", sprint: "S6"}}],
+                "performUpsert": {"fieldsToMergeOn": [name]},
+                "returnFieldsByFieldId": true,
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{upserted}");
+    keyed_by_id(&upserted["records"][0]["fields"], "S5");
+    keyed_by_id(&upserted["records"][1]["fields"], "S6");
+    assert_eq!(upserted["updatedRecords"], json!([id]));
+    // Without the flag the same record reads by name.
+    let (_, by_name) = api.get(&format!("{}/{id}", table_path(&t))).await;
+    assert_eq!(by_name["fields"]["Sprint"], "S5");
+}
+
+#[tokio::test]
+async fn writing_an_unknown_field_name_or_id_is_422_and_changes_nothing() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let (_, rec) = api
+        .post(&table_path(&t), json!({"fields": {"Spec Name": "A"}}))
+        .await;
+    let id = rec["id"].as_str().unwrap().to_string();
+    let sprint = &t.field_ids["Sprint"];
+    let attempts = [
+        (
+            reqwest::Method::POST,
+            table_path(&t),
+            json!({"records": [{"fields": {"Spec Name": "B"}}, {"fields": {"Nope": "x"}}]}),
+        ),
+        (
+            reqwest::Method::PATCH,
+            table_path(&t),
+            json!({"records": [{"id": id, "fields": {sprint: "S1", "fldNoSuchField0001": "x"}}]}),
+        ),
+        (
+            reqwest::Method::PATCH,
+            format!("{}/{id}", table_path(&t)),
+            json!({"fields": {"Spec Name": "Z", "sprint": "S1"}}),
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("{}/{id}", table_path(&t)),
+            json!({"fields": {"Spec Name": "Z", "Nope": 1}}),
+        ),
+    ];
+    for (method, path, body) in attempts {
+        let (status, err) = api.send(method, &path, Some(body.clone())).await;
+        assert_eq!(
+            (status, error_type(&err)),
+            (422, "UNKNOWN_FIELD_NAME"),
+            "{body}"
+        );
+        assert!(err["error"]["message"].is_string());
+    }
+    let (_, listed) = api.get(&table_path(&t)).await;
+    assert_eq!(listed["records"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["records"][0]["fields"], json!({"Spec Name": "A"}));
+}
+
+#[tokio::test]
+async fn a_person_deletes_a_field_and_its_cells_disappear_from_every_record() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let sprint = t.field_ids["Sprint"].clone();
+    for n in ["A", "B"] {
+        api.post(
+            &table_path(&t),
+            json!({"fields": {"Spec Name": n, "Sprint": "S1", "Owner": "o"}}),
+        )
+        .await;
+    }
+    let (status, body) =
+        control(&sb, reqwest::Method::DELETE, &field_path(&t, &sprint), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({"id": sprint, "deleted": true}));
+
+    let (_, by_id) = api
+        .get(&format!("{}?returnFieldsByFieldId=true", table_path(&t)))
+        .await;
+    for r in by_id["records"].as_array().unwrap() {
+        assert!(r["fields"].get(&sprint).is_none(), "{r}");
+        assert_eq!(r["fields"][&t.field_ids["Owner"]], "o");
+    }
+    assert!(
+        !schema_fields(&api, &t)
+            .await
+            .iter()
+            .any(|f| f["id"] == sprint)
+    );
+    let (status, err) = api
+        .post(&table_path(&t), json!({"fields": {sprint.as_str(): "S2"}}))
+        .await;
+    assert_eq!((status, error_type(&err)), (422, "UNKNOWN_FIELD_NAME"));
+    // The primary field cannot be deleted, nor can a field that is not there.
+    let primary = field_path(&t, &t.field_ids["Spec Name"]);
+    let (status, _) = control(&sb, reqwest::Method::DELETE, &primary, None).await;
+    assert_eq!(status, 422);
+    let (status, _) = control(&sb, reqwest::Method::DELETE, &field_path(&t, &sprint), None).await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn a_person_changes_a_field_type_and_values_convert_or_drop() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let mut ids = Vec::new();
+    for (n, sprint) in [("A", "12"), ("B", "Sprint 30")] {
+        let (_, r) = api
+            .post(
+                &table_path(&t),
+                json!({"fields": {"Spec Name": n, "Sprint": sprint}}),
+            )
+            .await;
+        ids.push(r["id"].as_str().unwrap().to_string());
+    }
+    let (status, field) = control(
+        &sb,
+        reqwest::Method::PATCH,
+        &field_path(&t, "Sprint"),
+        Some(json!({"type": "number"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{field}");
+    assert_eq!(
+        (field["id"].clone(), field["type"].clone()),
+        (json!(t.field_ids["Sprint"]), json!("number"))
+    );
+    let (_, a) = api.get(&format!("{}/{}", table_path(&t), ids[0])).await;
+    assert_eq!(a["fields"]["Sprint"], 12);
+    let (_, b) = api.get(&format!("{}/{}", table_path(&t), ids[1])).await;
+    assert!(b["fields"].get("Sprint").is_none(), "{b}");
+    // Number back to text: the numbers come back as their text.
+    control(
+        &sb,
+        reqwest::Method::PATCH,
+        &field_path(&t, "Sprint"),
+        Some(json!({"type": "richText"})),
+    )
+    .await;
+    let (_, a) = api.get(&format!("{}/{}", table_path(&t), ids[0])).await;
+    assert_eq!(a["fields"]["Sprint"], "12\n");
+    let (status, _) = control(
+        &sb,
+        reqwest::Method::PATCH,
+        &field_path(&t, "Sprint"),
+        Some(json!({"type": "formula"})),
+    )
+    .await;
+    assert_eq!(status, 422);
+}
+
+#[tokio::test]
+async fn a_person_renames_a_field_and_records_carry_the_new_name() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let (_, r) = api
+        .post(
+            &table_path(&t),
+            json!({"fields": {"Spec Name": "A", "Blockers": "legal"}}),
+        )
+        .await;
+    let id = r["id"].as_str().unwrap().to_string();
+    let (status, field) = control(
+        &sb,
+        reqwest::Method::PATCH,
+        &field_path(&t, &t.field_ids["Blockers"]),
+        Some(json!({"name": "Risks"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{field}");
+    assert_eq!(field["name"], "Risks");
+    let (_, got) = api.get(&format!("{}/{id}", table_path(&t))).await;
+    assert_eq!(got["fields"]["Risks"], "legal");
+    assert!(got["fields"].get("Blockers").is_none());
+    let (status, _) = control(
+        &sb,
+        reqwest::Method::PATCH,
+        &field_path(&t, "Risks"),
+        Some(json!({"name": "Status"})),
+    )
+    .await;
+    assert_eq!(status, 422, "a taken name is refused");
+}
+
+#[tokio::test]
+async fn field_schema_changes_reach_only_webhooks_that_ask_for_table_fields() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let (url, mut rx) = receiver(200).await;
+    let fields_hook = create_hook_with(
+        &api,
+        &t.base_id,
+        Some(&url),
+        json!({
+            "filters": {"dataTypes": ["tableFields", "tableData"], "recordChangeScope": t.table_id},
+            "includes": {"includePreviousFieldDefinitions": true},
+        }),
+    )
+    .await;
+    let no_previous = create_hook_with(
+        &api,
+        &t.base_id,
+        None,
+        json!({"filters": {"dataTypes": ["tableFields"]}}),
+    )
+    .await;
+    let data_only = create_hook_with(
+        &api,
+        &t.base_id,
+        None,
+        json!({"filters": {"dataTypes": ["tableData"]}}),
+    )
+    .await;
+    let sprint = t.field_ids["Sprint"].clone();
+    let sprint_only = create_hook_with(
+        &api,
+        &t.base_id,
+        None,
+        json!({"filters": {"dataTypes": ["tableFields"], "watchSchemasOfFieldIds": [sprint]}}),
+    )
+    .await;
+
+    // 1. Meta API rename (publicApi), 2. a person adds a field, 3. changes a type,
+    // 4. deletes a field (all client).
+    let (status, _) = api
+        .patch(
+            &format!("/v0/meta{}", field_path(&t, &sprint)),
+            json!({"name": "Iteration"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, est) = control(
+        &sb,
+        reqwest::Method::POST,
+        &format!("/bases/{}/tables/{}/fields", t.base_id, t.table_id),
+        Some(json!({"name": "Estimate", "type": "singleLineText"})),
+    )
+    .await;
+    let est = est["id"].as_str().unwrap().to_string();
+    control(
+        &sb,
+        reqwest::Method::PATCH,
+        &field_path(&t, &est),
+        Some(json!({"type": "number"})),
+    )
+    .await;
+    control(&sb, reqwest::Method::DELETE, &field_path(&t, &est), None).await;
+
+    let (headers, body) = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(headers.contains_key("x-airtable-content-mac"));
+    let ping: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(ping["webhook"]["id"], fields_hook);
+
+    let page = payloads(&api, &t, &fields_hook, 1).await;
+    let p = page["payloads"].as_array().unwrap();
+    assert_eq!(p.len(), 4, "{page}");
+    let table = |i: usize| p[i]["changedTablesById"][&t.table_id].clone();
+    assert_eq!(p[0]["actionMetadata"]["source"], "publicApi");
+    assert_eq!(
+        table(0)["changedFieldsById"],
+        json!({sprint.as_str(): {"current": {"name": "Iteration"}, "previous": {"name": "Sprint"}}})
+    );
+    assert_eq!(p[1]["actionMetadata"]["source"], "client");
+    assert_eq!(
+        table(1)["createdFieldsById"],
+        json!({est.as_str(): {"name": "Estimate", "type": "singleLineText"}})
+    );
+    assert_eq!(
+        table(2)["changedFieldsById"],
+        json!({est.as_str(): {"current": {"type": "number"}, "previous": {"type": "singleLineText"}}})
+    );
+    assert_eq!(table(3)["destroyedFieldIds"], json!([est]));
+    assert!(p.iter().all(|x| x["baseTransactionNumber"].is_u64()));
+
+    let plain = payloads(&api, &t, &no_previous, 1).await;
+    assert_eq!(
+        plain["payloads"][0]["changedTablesById"][&t.table_id]["changedFieldsById"][&sprint],
+        json!({"current": {"name": "Iteration"}}),
+        "previous needs includePreviousFieldDefinitions"
+    );
+    let watched = payloads(&api, &t, &sprint_only, 1).await;
+    assert_eq!(
+        watched["payloads"].as_array().unwrap().len(),
+        1,
+        "{watched}"
+    );
+    let none = payloads(&api, &t, &data_only, 1).await;
+    assert_eq!(none["payloads"], json!([]), "{none}");
+    assert_eq!(none["cursor"], 1);
+}
+
+#[tokio::test]
+async fn webhooks_need_the_read_scope_of_their_data_types() {
+    let config = AirtableSandboxConfig {
+        rate_limit: false,
+        scopes: vec!["data.records:read".into(), "webhook:manage".into()],
+        ..AirtableSandboxConfig::default()
+    };
+    let sb = AirtableSandbox::start_local(config).await.unwrap();
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let path = format!("/v0/bases/{}/webhooks", t.base_id);
+    let spec =
+        |types: Value| json!({"specification": {"options": {"filters": {"dataTypes": types}}}});
+    let (status, body) = api
+        .post(&path, spec(json!(["tableData", "tableFields"])))
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (403, "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND")
+    );
+    let (status, body) = api.post(&path, spec(json!(["tableData"]))).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, listed) = api.get(&path).await;
+    assert_eq!(listed["webhooks"].as_array().unwrap().len(), 1);
+    // The schema itself needs schema.bases:read too.
+    let (status, _) = api
+        .get(&format!("/v0/meta/bases/{}/tables", t.base_id))
+        .await;
+    assert_eq!(status, 403);
+}

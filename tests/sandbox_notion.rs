@@ -18,7 +18,12 @@ use axum::{
 };
 use notion_airtable_sync::sandbox::{
     common::{DeliveryKnobs, Faults},
-    notion::{NotionSandbox, NotionSandboxConfig, PropertyKind, PropertySchema, TeamNotion},
+    launch::{self, SandboxArgs, Seed},
+    notion::{
+        NotionSandbox, NotionSandboxConfig, PropertyKind, PropertySchema, TeamNotion,
+        UserInformation,
+    },
+    team::{NotionStatus, TeamOptions},
 };
 use notion_airtable_sync::signature::verify_notion;
 use serde_json::{Value, json};
@@ -1410,4 +1415,798 @@ async fn dropping_the_sandbox_stops_the_server() {
         assert!(start.elapsed() < DEADLINE, "the server still answers");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+// --- schema updates, status, limits, title events, user capabilities -------------------
+
+/// A call to the control API (no token, no version).
+async fn control(sb: &NotionSandbox, method: reqwest::Method, path: &str, body: Value) -> Reply {
+    let req = reqwest::Client::new()
+        .request(method, format!("{}{path}", sb.base_url()))
+        .json(&body);
+    reply(req.send().await.expect("control call sent")).await
+}
+
+/// The schema's `properties` object.
+async fn schema(api: &Api, ds: &str) -> Value {
+    let r = api.get(&format!("/v1/data_sources/{ds}")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["properties"].clone()
+}
+
+fn plain(prop: &Value) -> String {
+    let kind = prop["type"].as_str().unwrap();
+    prop[kind]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["plain_text"].as_str().unwrap())
+        .collect()
+}
+
+/// The events of one type received so far, as JSON.
+fn events_of(receiver: &Receiver, kind: &str) -> Vec<Value> {
+    receiver
+        .events()
+        .iter()
+        .map(Received::json)
+        .filter(|e| e["type"] == kind)
+        .collect()
+}
+
+#[tokio::test]
+async fn updating_a_data_source_renames_removes_and_adds_properties_with_stable_ids() {
+    let sb = sandbox(unlimited()).await;
+    let team = sb.seed_team();
+    let api = Api::new(&sb);
+    let ds = &team.data_source_id;
+    let page = format!("/v1/pages/{}", team.page_ids[0]);
+    let r = api
+        .patch(
+            &page,
+            json!({"properties": {"Sprint": text("Sprint 30"), "Blockers": text("legal review")}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let before = schema(&api, ds).await;
+    let sprint_id = before["Sprint"]["id"].as_str().unwrap().to_string();
+    let blockers_id = before["Blockers"]["id"].as_str().unwrap().to_string();
+
+    // Rename by name, remove by id, add a new property.
+    let r = api
+        .patch(
+            &format!("/v1/data_sources/{ds}"),
+            json!({"properties": {
+                "Sprint": {"name": "Iteration"},
+                blockers_id.clone(): null,
+                "Risk": {"rich_text": {}},
+            }}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["object"], "data_source");
+    let after = &r.body["properties"];
+    assert_eq!(
+        after["Iteration"]["id"],
+        sprint_id.as_str(),
+        "ids survive renames"
+    );
+    assert!(after.get("Sprint").is_none());
+    assert!(after.get("Blockers").is_none());
+    let risk_id = after["Risk"]["id"].as_str().unwrap();
+    assert_eq!(after["Risk"]["type"], "rich_text");
+    assert!(![sprint_id.as_str(), blockers_id.as_str(), "title"].contains(&risk_id));
+    assert_eq!(schema(&api, ds).await, *after);
+
+    // Pages follow: the renamed value stays, the removed one is gone, the new one is empty.
+    let p = api.get(&page).await.body;
+    assert_eq!(plain(&p["properties"]["Iteration"]), "Sprint 30");
+    assert_eq!(p["properties"]["Iteration"]["id"], sprint_id.as_str());
+    assert!(p["properties"].get("Blockers").is_none());
+    assert_eq!(p["properties"]["Risk"]["rich_text"], json!([]));
+    let by_id = api
+        .patch(
+            &page,
+            json!({"properties": {sprint_id.clone(): text("Sprint 31")}}),
+        )
+        .await;
+    assert_eq!(plain(&by_id.body["properties"]["Iteration"]), "Sprint 31");
+    let old_name = api
+        .patch(&page, json!({"properties": {"Sprint": text("x")}}))
+        .await;
+    assert_error(&old_name, 400, "validation_error");
+    assert_eq!(
+        old_name.body["message"],
+        "Sprint is not a property that exists."
+    );
+
+    // A property added again under a removed name is a new property.
+    let r = api
+        .patch(
+            &format!("/v1/data_sources/{ds}"),
+            json!({"properties": {"Blockers": {"rich_text": {}}}}),
+        )
+        .await;
+    assert_ne!(r.body["properties"]["Blockers"]["id"], blockers_id.as_str());
+    assert_eq!(
+        plain(&api.get(&page).await.body["properties"]["Blockers"]),
+        "",
+        "the old value does not come back"
+    );
+}
+
+#[tokio::test]
+async fn updating_a_data_source_changes_types_and_select_options() {
+    let sb = sandbox(unlimited()).await;
+    let team = sb.seed_team();
+    let api = Api::new(&sb);
+    let ds = format!("/v1/data_sources/{}", team.data_source_id);
+    let (p0, p1) = (
+        format!("/v1/pages/{}", team.page_ids[0]),
+        format!("/v1/pages/{}", team.page_ids[1]),
+    );
+    api.patch(&p0, json!({"properties": {"Sprint": text("Sprint 30")}}))
+        .await;
+    let sprint_id = schema(&api, &team.data_source_id).await["Sprint"]["id"].clone();
+
+    // rich_text -> select: the values become options.
+    let r = api
+        .patch(&ds, json!({"properties": {"Sprint": {"select": {}}}}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let sprint = &r.body["properties"]["Sprint"];
+    assert_eq!(sprint["type"], "select");
+    assert_eq!(sprint["id"], sprint_id);
+    assert_eq!(sprint["select"]["options"][0]["name"], "Sprint 30");
+    let p = api.get(&p0).await.body;
+    assert_eq!(p["properties"]["Sprint"]["select"]["name"], "Sprint 30");
+    assert!(api.get(&p1).await.body["properties"]["Sprint"]["select"].is_null());
+
+    // Options: the list replaces them; an omitted option goes, values holding it are cleared.
+    let priority = &schema(&api, &team.data_source_id).await["Priority"];
+    let page_priority = api.get(&p1).await.body["properties"]["Priority"]["select"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let kept: Vec<Value> = priority["select"]["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["name"] != page_priority.as_str())
+        .map(|o| json!({"id": o["id"]}))
+        .chain([json!({"name": "P4", "color": "red"})])
+        .collect();
+    let r = api
+        .patch(
+            &ds,
+            json!({"properties": {"Priority": {"select": {"options": kept}}}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let names: Vec<&str> = r.body["properties"]["Priority"]["select"]["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 4);
+    assert!(names.contains(&"P4") && !names.contains(&page_priority.as_str()));
+    assert!(api.get(&p1).await.body["properties"]["Priority"]["select"].is_null());
+
+    // "The name and color of an existing option cannot be updated."
+    let p4 = r.body["properties"]["Priority"]["select"]["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "P4")
+        .unwrap()
+        .clone();
+    let recolor = api
+        .patch(
+            &ds,
+            json!({"properties": {"Priority": {"select": {"options": [{"id": p4["id"], "color": "blue"}]}}}}),
+        )
+        .await;
+    assert_error(&recolor, 400, "validation_error");
+    assert!(
+        recolor.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Cannot update color")
+    );
+
+    // A status property made through the API: every option starts in "To-do".
+    let r = api
+        .patch(
+            &ds,
+            json!({"properties": {"Stage": {"status": {"options": [{"name": "Open"}, {"name": "Closed"}]}}}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let groups = &r.body["properties"]["Stage"]["status"]["groups"];
+    assert_eq!(groups[0]["name"], "To-do");
+    assert_eq!(groups[0]["option_ids"].as_array().unwrap().len(), 2);
+    assert_eq!(groups[2]["option_ids"], json!([]));
+    let staged = api
+        .patch(
+            &p0,
+            json!({"properties": {"Stage": {"status": {"name": "Closed"}}}}),
+        )
+        .await;
+    assert_eq!(
+        staged.body["properties"]["Stage"]["status"]["name"],
+        "Closed"
+    );
+
+    // rich_text -> number: numbers parse, other text empties.
+    api.patch(&p0, json!({"properties": {"Blockers": text("42")}}))
+        .await;
+    api.patch(&p1, json!({"properties": {"Blockers": text("n/a")}}))
+        .await;
+    api.patch(
+        &ds,
+        json!({"properties": {"Blockers": {"number": {"format": "number"}}}}),
+    )
+    .await;
+    let p = api.get(&p0).await.body;
+    assert_eq!(p["properties"]["Blockers"]["type"], "number");
+    assert_eq!(p["properties"]["Blockers"]["number"], 42);
+    assert!(api.get(&p1).await.body["properties"]["Blockers"]["number"].is_null());
+}
+
+#[tokio::test]
+async fn invalid_data_source_updates_are_refused_and_change_nothing() {
+    let sb = sandbox(unlimited()).await;
+    let team = sb.seed_team_with(TeamOptions {
+        status: NotionStatus::Status,
+    });
+    let api = Api::new(&sb);
+    let ds = format!("/v1/data_sources/{}", team.data_source_id);
+    let before = schema(&api, &team.data_source_id).await;
+    let cases = [
+        // The title cannot be removed or change type; there is only one.
+        (json!({"properties": {"Name": null}}), "title"),
+        (json!({"properties": {"Name": {"rich_text": {}}}}), "title"),
+        (
+            json!({"properties": {"Second title": {"title": {}}}}),
+            "title",
+        ),
+        (json!({"properties": {"Sprint": {"title": {}}}}), "title"),
+        // Unknown keys, duplicate names, malformed entries.
+        (json!({"properties": {"Nope": null}}), "Nope"),
+        (
+            json!({"properties": {"Nope": {"name": "Still nope"}}}),
+            "Nope",
+        ),
+        (
+            json!({"properties": {"Sprint": {"name": "Blockers"}}}),
+            "Blockers",
+        ),
+        (json!({"properties": {"Sprint": {"name": ""}}}), "name"),
+        (json!({"properties": {"Sprint": 5}}), "Sprint"),
+        (
+            json!({"properties": {"Sprint": {"select": {}, "number": {}}}}),
+            "one property type",
+        ),
+        (
+            json!({"properties": {"Sprint": {"formula": {"expression": "1"}}}}),
+            "formula",
+        ),
+        (json!({"properties": "Sprint"}), "properties"),
+        (json!({"in_trash": true}), "in_trash"),
+        // Status: "not possible to update the name or options values … via the API".
+        (
+            json!({"properties": {"Status": {"name": "State"}}}),
+            "Status",
+        ),
+        (
+            json!({"properties": {"Status": {"status": {"options": [{"name": "Blocked"}]}}}}),
+            "Status",
+        ),
+        (json!({"properties": {"Sprint": {"status": {}}}}), "status"),
+        // A valid entry does not go through when another one is invalid.
+        (
+            json!({"properties": {"Sprint": {"name": "Iteration"}, "Name": null}}),
+            "title",
+        ),
+    ];
+    for (body, mentions) in cases {
+        let r = api.patch(&ds, body.clone()).await;
+        assert_error(&r, 400, "validation_error");
+        let message = r.body["message"].as_str().unwrap();
+        assert!(message.contains(mentions), "{body}: {message}");
+    }
+    assert_eq!(schema(&api, &team.data_source_id).await, before);
+}
+
+#[tokio::test]
+async fn a_person_changes_the_schema_through_the_control_api() {
+    let sb = sandbox(unlimited()).await;
+    let team = sb.seed_team_with(TeamOptions {
+        status: NotionStatus::Status,
+    });
+    let (receiver, url) = Receiver::start().await;
+    verified_subscription(&sb, &url, &receiver).await;
+    let jonas = team.people[1].1.clone();
+    let path = format!("/_sandbox/data_sources/{}", team.data_source_id);
+    let statuses: Vec<Value> = [
+        "Draft",
+        "Ready",
+        "In Progress",
+        "In Review",
+        "Shipped",
+        "Blocked",
+    ]
+    .iter()
+    .map(|n| json!({"name": n}))
+    .collect();
+    let r = control(
+        &sb,
+        reqwest::Method::PATCH,
+        &path,
+        json!({"user_id": jonas, "properties": {
+            "Status": {"name": "State", "status": {"options": statuses}},
+            "Blockers": null,
+        }}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let state = &r.body["properties"]["State"];
+    assert_eq!(state["type"], "status");
+    let blocked = state["status"]["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "Blocked")
+        .expect("a person can add status options")
+        .clone();
+    let todo = &state["status"]["groups"][0];
+    assert_eq!(todo["name"], "To-do");
+    assert!(
+        todo["option_ids"]
+            .as_array()
+            .unwrap()
+            .contains(&blocked["id"])
+    );
+    assert!(r.body["properties"].get("Blockers").is_none());
+
+    let event = wait_for("the schema event", || {
+        events_of(&receiver, "data_source.schema_updated").pop()
+    })
+    .await;
+    assert_eq!(event["authors"], json!([{"id": jonas, "type": "person"}]));
+
+    // The same from Rust; a bad edit is refused with the API's error.
+    sb.update_data_source_as_person(
+        &team.data_source_id,
+        &jonas,
+        json!({"properties": {"State": {"name": "Status"}}}),
+    )
+    .unwrap();
+    let err = sb
+        .update_data_source_as_person(
+            &team.data_source_id,
+            &jonas,
+            json!({"properties": {"Name": null}}),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("validation_error"), "{err}");
+    let bad_user = control(
+        &sb,
+        reqwest::Method::PATCH,
+        &path,
+        json!({"user_id": sb.bot_user_id()}),
+    )
+    .await;
+    assert_error(&bad_user, 400, "validation_error");
+}
+
+#[tokio::test]
+async fn schema_updates_send_data_source_schema_updated_events() {
+    let sb = sandbox(unlimited()).await;
+    let team = sb.seed_team();
+    let (receiver, url) = Receiver::start().await;
+    let token = verified_subscription(&sb, &url, &receiver).await;
+    let api = Api::new(&sb);
+    let ds = &team.data_source_id;
+    let before = schema(&api, ds).await;
+    let r = api
+        .patch(
+            &format!("/v1/data_sources/{ds}"),
+            json!({"properties": {"Sprint": {"name": "Iteration"}, "Blockers": null, "Risk": {"url": {}}}}),
+        )
+        .await;
+    let risk_id = r.body["properties"]["Risk"]["id"].clone();
+    let event = wait_for("the schema event", || {
+        events_of(&receiver, "data_source.schema_updated").pop()
+    })
+    .await;
+    let raw = receiver
+        .events()
+        .into_iter()
+        .find(|e| e.json()["id"] == event["id"])
+        .unwrap();
+    verify_notion(&token, &raw.body, signature_of(&raw)).expect("signed");
+    assert_eq!(event["entity"], json!({"id": ds, "type": "data_source"}));
+    assert_eq!(
+        event["data"]["parent"],
+        json!({"id": team.database_id, "type": "database"})
+    );
+    assert_eq!(
+        event["authors"],
+        json!([{"id": sb.bot_user_id(), "type": "bot"}])
+    );
+    assert_eq!(event["api_version"], "2025-09-03");
+    let mut changes = event["data"]["updated_properties"]
+        .as_array()
+        .unwrap()
+        .clone();
+    changes.sort_by_key(|c| c["action"].as_str().unwrap().to_string());
+    assert_eq!(
+        changes,
+        vec![
+            json!({"id": risk_id, "name": "Risk", "action": "created"}),
+            json!({"id": before["Blockers"]["id"], "name": null, "action": "deleted"}),
+            json!({"id": before["Sprint"]["id"], "name": "Iteration", "action": "updated"}),
+        ]
+    );
+
+    // Within an aggregation window, edits merge into one event per data source.
+    sb.set_delivery(DeliveryKnobs {
+        aggregation_window_ms: 300,
+        ..DeliveryKnobs::default()
+    });
+    let person = maya(&team);
+    for body in [
+        json!({"properties": {"Iteration": {"name": "Cycle"}}}),
+        json!({"properties": {"Cycle": {"name": "Sprint"}}}),
+        json!({"properties": {"Scratch": {"checkbox": {}}}}),
+        json!({"properties": {"Scratch": null}}),
+    ] {
+        sb.update_data_source_as_person(ds, &person, body).unwrap();
+    }
+    let merged = wait_for("the merged schema event", || {
+        let all = events_of(&receiver, "data_source.schema_updated");
+        (all.len() == 2).then(|| all[1].clone())
+    })
+    .await;
+    assert_eq!(
+        merged["data"]["updated_properties"],
+        json!([{"id": before["Sprint"]["id"], "name": "Sprint", "action": "updated"}]),
+        "created then deleted in one window leaves nothing"
+    );
+    assert_eq!(merged["authors"], json!([{"id": person, "type": "person"}]));
+}
+
+#[tokio::test]
+async fn the_status_seed_has_groups_and_refuses_status_names_it_lacks() {
+    let sb = sandbox(unlimited()).await;
+    let seeded = control(
+        &sb,
+        reqwest::Method::POST,
+        "/_sandbox/seed/team",
+        json!({"status": "status"}),
+    )
+    .await;
+    let team: TeamNotion = serde_json::from_value(seeded.body).unwrap();
+    assert_eq!(team.status, NotionStatus::Status);
+    assert_eq!(sb.seed_team(), team, "seeding is idempotent");
+    let other = control(
+        &sb,
+        reqwest::Method::POST,
+        "/_sandbox/seed/team",
+        json!({"status": "select"}),
+    )
+    .await;
+    assert_error(&other, 400, "validation_error");
+
+    let api = Api::new(&sb);
+    let status = schema(&api, &team.data_source_id).await["Status"].clone();
+    assert_eq!(status["type"], "status");
+    let options = status["status"]["options"].as_array().unwrap();
+    let id_of = |name: &str| options.iter().find(|o| o["name"] == name).unwrap()["id"].clone();
+    let groups: Vec<(String, Vec<Value>)> = status["status"]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["name"].as_str().unwrap().to_string(),
+                g["option_ids"].as_array().unwrap().clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        groups,
+        vec![
+            ("To-do".to_string(), vec![id_of("Draft"), id_of("Ready")]),
+            (
+                "In progress".to_string(),
+                vec![id_of("In Progress"), id_of("In Review")]
+            ),
+            ("Complete".to_string(), vec![id_of("Shipped")]),
+        ]
+    );
+
+    let path = format!("/v1/pages/{}", team.page_ids[0]);
+    let page = api.get(&path).await.body;
+    assert_eq!(page["properties"]["Status"]["type"], "status");
+    assert_eq!(page["properties"]["Status"]["status"]["name"], "Draft");
+    assert!(page["properties"]["Status"]["status"]["color"].is_string());
+    let by_name = api
+        .patch(
+            &path,
+            json!({"properties": {"Status": {"status": {"name": "In Review"}}}}),
+        )
+        .await;
+    assert_eq!(
+        by_name.body["properties"]["Status"]["status"]["id"],
+        id_of("In Review")
+    );
+    let by_id = api
+        .patch(
+            &path,
+            json!({"properties": {"Status": {"status": {"id": id_of("Shipped")}}}}),
+        )
+        .await;
+    assert_eq!(
+        by_id.body["properties"]["Status"]["status"]["name"],
+        "Shipped"
+    );
+
+    // The API cannot create status options: 400 naming the property; nothing changes.
+    let refused = api
+        .patch(
+            &path,
+            json!({"properties": {"Status": {"status": {"name": "Blocked"}}, "Sprint": text("S9")}}),
+        )
+        .await;
+    assert_error(&refused, 400, "validation_error");
+    let message = refused.body["message"].as_str().unwrap();
+    assert!(
+        message.contains("'Status'") && message.contains("'Blocked'"),
+        "{message}"
+    );
+    let page = api.get(&path).await.body;
+    assert_eq!(page["properties"]["Status"]["status"]["name"], "Shipped");
+    assert_eq!(plain(&page["properties"]["Sprint"]), "");
+    assert_eq!(schema(&api, &team.data_source_id).await["Status"], {
+        let mut s = status.clone();
+        s["status"]["options"] = json!(options);
+        s
+    });
+    let wrong_type = api
+        .patch(
+            &path,
+            json!({"properties": {"Status": {"select": {"name": "Draft"}}}}),
+        )
+        .await;
+    assert_error(&wrong_type, 400, "validation_error");
+    // select still creates options on write.
+    let p4 = api
+        .patch(
+            &path,
+            json!({"properties": {"Priority": {"select": {"name": "P4"}}}}),
+        )
+        .await;
+    assert_eq!(p4.body["properties"]["Priority"]["select"]["name"], "P4");
+}
+
+#[tokio::test]
+async fn request_limits_refuse_long_values_and_name_the_property_path() {
+    let sb = sandbox(unlimited()).await;
+    let (_, ds) = sb.create_database(
+        "Limits",
+        vec![
+            PropertySchema::title("Name"),
+            PropertySchema::rich_text("Notes"),
+            PropertySchema::new("Website", PropertyKind::Url),
+            PropertySchema::new("Mail", PropertyKind::Email),
+            PropertySchema::new("Phone", PropertyKind::PhoneNumber),
+        ],
+    );
+    let api = Api::new(&sb);
+    let at_limits = json!({
+        "Name": title(&"n".repeat(2000)),
+        "Notes": {"rich_text": (0..100).map(|_| json!({"text": {"content": "x"}})).collect::<Vec<_>>()},
+        "Website": {"url": format!("https://e.com/{}", "u".repeat(2000 - 14))},
+        "Mail": {"email": format!("{}@e.com", "m".repeat(200 - 6))},
+        "Phone": {"phone_number": "1".repeat(200)},
+    });
+    let created = api
+        .post(
+            "/v1/pages",
+            json!({"parent": {"data_source_id": ds}, "properties": at_limits}),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let path = format!("/v1/pages/{}", created.body["id"].as_str().unwrap());
+    let cases = [
+        (
+            json!({"Website": {"url": format!("https://e.com/{}", "u".repeat(2000 - 13))}}),
+            "body.properties.Website.url.length should be ≤ 2000, instead was 2001.",
+        ),
+        (
+            json!({"Mail": {"email": format!("{}@e.com", "m".repeat(200 - 5))}}),
+            "body.properties.Mail.email.length should be ≤ 200, instead was 201.",
+        ),
+        (
+            json!({"Phone": {"phone_number": "1".repeat(201)}}),
+            "body.properties.Phone.phone_number.length should be ≤ 200, instead was 201.",
+        ),
+        (
+            json!({"Notes": text(&"é".repeat(2001))}),
+            "body.properties.Notes.rich_text[0].text.content.length should be ≤ 2000, instead was 2001.",
+        ),
+        (
+            json!({"Notes": {"rich_text": (0..101).map(|_| json!({"text": {"content": "x"}})).collect::<Vec<_>>()}}),
+            "body.properties.Notes.rich_text.length should be ≤ 100, instead was 101.",
+        ),
+        (
+            json!({"Name": {"title": [{"text": {"content": "a", "link": {"url": format!("https://{}", "l".repeat(1993))}}}]}}),
+            "body.properties.Name.title[0].text.link.url.length should be ≤ 2000, instead was 2001.",
+        ),
+    ];
+    for (props, expected) in cases {
+        let r = api.patch(&path, json!({"properties": props.clone()})).await;
+        assert_error(&r, 400, "validation_error");
+        assert_eq!(
+            r.body["message"],
+            format!("body failed validation: {expected}"),
+            "{props}"
+        );
+    }
+    let page = api.get(&path).await.body;
+    assert_eq!(
+        page["properties"], created.body["properties"],
+        "nothing changed"
+    );
+}
+
+#[tokio::test]
+async fn a_title_edit_sends_page_content_updated_and_other_edits_properties_updated() {
+    let sb = sandbox(unlimited()).await;
+    let team = sb.seed_team();
+    let (receiver, url) = Receiver::start().await;
+    verified_subscription(&sb, &url, &receiver).await;
+    let api = Api::new(&sb);
+    let sprint_id = schema_property_id(&api, &team.data_source_id, "Sprint").await;
+    let page = &team.page_ids[2];
+    let person = maya(&team);
+
+    let r = control(
+        &sb,
+        reqwest::Method::PATCH,
+        &format!("/_sandbox/pages/{page}"),
+        json!({"user_id": person, "properties": {"Name": title("Renamed spec")}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let event = receiver.wait_events(1).await.remove(0).json();
+    assert_eq!(event["type"], "page.content_updated");
+    assert_eq!(event["entity"], json!({"id": page, "type": "page"}));
+    assert_eq!(
+        event["data"]["updated_blocks"],
+        json!([{"id": page, "type": "page"}])
+    );
+    assert_eq!(
+        event["data"]["parent"],
+        json!({"id": team.database_id, "type": "database", "data_source_id": team.data_source_id})
+    );
+    assert_eq!(event["authors"], json!([{"id": person, "type": "person"}]));
+
+    // Title and another property in one edit: one event of each kind, the
+    // title not listed among the updated properties.
+    sb.update_page_as_person(
+        page,
+        &person,
+        json!({"Name": title("Renamed again"), "Sprint": text("S4")}),
+    )
+    .unwrap();
+    let events = receiver.wait_events(3).await;
+    let kinds: Vec<Value> = events.iter().map(|e| e.json()["type"].clone()).collect();
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == "page.content_updated")
+            .count(),
+        2
+    );
+    let props = events_of(&receiver, "page.properties_updated");
+    assert_eq!(props.len(), 1, "{kinds:?}");
+    assert_eq!(props[0]["data"]["updated_properties"], json!([sprint_id]));
+    assert!(
+        events_of(&receiver, "page.properties_updated")
+            .iter()
+            .all(|e| !e["data"]["updated_properties"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("title")))
+    );
+}
+
+#[tokio::test]
+async fn without_user_information_listing_users_is_forbidden_and_people_carry_ids() {
+    let sb = sandbox(NotionSandboxConfig {
+        user_information: UserInformation::None,
+        ..unlimited()
+    })
+    .await;
+    let team = sb.seed_team();
+    let api = Api::new(&sb);
+    let owner = team.people[0].1.clone();
+    assert_error(&api.get("/v1/users").await, 403, "restricted_resource");
+    assert_error(
+        &api.get(&format!("/v1/users/{owner}")).await,
+        403,
+        "restricted_resource",
+    );
+    let me = api.get("/v1/users/me").await;
+    assert_eq!(me.status, 200, "any capability may call users/me");
+    assert_eq!(me.body["id"], sb.bot_user_id());
+    assert!(me.body.get("name").is_none());
+    let path = format!("/v1/pages/{}", team.page_ids[0]);
+    let people = api.get(&path).await.body["properties"]["Owner"]["people"].clone();
+    assert_eq!(people, json!([{"object": "user", "id": owner}]));
+
+    // Without email: users list again, names but no emails.
+    let set = control(
+        &sb,
+        reqwest::Method::POST,
+        "/_sandbox/capabilities",
+        json!({"user_information": "without_email"}),
+    )
+    .await;
+    assert_eq!(set.body, json!({"user_information": "without_email"}));
+    let users = api.get("/v1/users").await;
+    assert_eq!(users.status, 200);
+    let first = &users.body["results"][0];
+    assert_eq!(first["name"], team.people[0].0.as_str());
+    assert_eq!(first["person"], json!({}));
+    let person = &api.get(&path).await.body["properties"]["Owner"]["people"][0];
+    assert_eq!(person["name"], team.people[0].0.as_str());
+    assert!(person["person"].get("email").is_none());
+
+    // With email (the default).
+    sb.set_user_information(UserInformation::WithEmail);
+    let person = &api.get(&path).await.body["properties"]["Owner"]["people"][0];
+    assert_eq!(person["person"]["email"], "maya@example.com");
+    let got = control(
+        &sb,
+        reqwest::Method::GET,
+        "/_sandbox/capabilities",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(got.body["user_information"], "with_email");
+    let bad = control(
+        &sb,
+        reqwest::Method::POST,
+        "/_sandbox/capabilities",
+        json!({"user_information": "some"}),
+    )
+    .await;
+    assert_error(&bad, 400, "validation_error");
+}
+
+#[tokio::test]
+async fn the_sandbox_command_seeds_status_and_sets_the_user_capability_by_flag() {
+    let args = SandboxArgs {
+        host: "127.0.0.1".parse().unwrap(),
+        notion_port: 0,
+        airtable_port: 0,
+        seed: Some(Seed::Team),
+        no_rate_limit: true,
+        airtable_penalty_secs: 1.0,
+        latency_ms: 0,
+        notion_status: NotionStatus::Status,
+        notion_user_info: UserInformation::None,
+    };
+    let running = launch::start(&args).await.unwrap();
+    let sb = &running.notion;
+    let api = Api::new(sb);
+    let ds = running.info.notion_data_source_id.clone().unwrap();
+    assert_eq!(schema(&api, &ds).await["Status"]["type"], "status");
+    assert_error(&api.get("/v1/users").await, 403, "restricted_resource");
+    assert_eq!(sb.user_information(), UserInformation::None);
 }

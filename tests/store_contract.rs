@@ -72,6 +72,7 @@ contract! {
     records::links_are_unique_per_side,
     records::sync_log_filters_and_pages,
     records::sweeps_record_start_finish_and_high_water,
+    records::issues_are_raised_once_refreshed_and_cleared,
     webhooks::cursor_update_rolled_back_keeps_old_cursor,
     webhooks::webhook_registration_status_and_secret,
     webhooks::verification_tokens_stay_pending_until_acknowledged,

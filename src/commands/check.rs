@@ -312,7 +312,8 @@ pub fn check_schemas(
             continue;
         };
         match Kind::for_types(&n.kind, &a.kind) {
-            Ok(Kind::Select | Kind::MultiSelect) => {
+            // A status or select mapped to a rich-text long text holds free text too.
+            Ok(Kind::Select | Kind::MultiSelect | Kind::MarkdownText) => {
                 check_options(config, mapping.direction, n, a, report);
             }
             Ok(_) => {}

@@ -5,18 +5,75 @@
 //! counts UTF-16 code units, so pieces are cut at 2,000 UTF-16 units: that is
 //! never more than 2,000 characters however they are counted, and a cut only
 //! falls between two `char`s, so no character or surrogate pair is split.
+//!
+//! Formatted text is a list of [`Span`]s (text, the annotations Markdown can
+//! express, a link); [`span_objects`] writes them with the same splitting.
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value as Json, json};
 
 /// Most UTF-16 code units in one text object's `content`.
 pub const TEXT_CONTENT_LIMIT: usize = 2000;
 
-/// One rich-text object as read back: its plain text and link.
+/// Most rich-text objects in one property value (Notion's request limits).
+pub const RICH_TEXT_ARRAY_LIMIT: usize = 100;
+
+/// Most UTF-16 code units in a link URL (`text.link.url`).
+pub const LINK_URL_LIMIT: usize = 2000;
+
+/// One rich-text object as read back: its plain text, link and annotations.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct RichText {
     pub plain_text: String,
     pub href: Option<String>,
+    pub annotations: Annotations,
+}
+
+/// The annotations that have a Markdown form. Underline and colour have
+/// none, so they are not read: changing them is not a change of the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Annotations {
+    #[serde(default)]
+    pub bold: bool,
+    #[serde(default)]
+    pub italic: bool,
+    #[serde(default)]
+    pub strikethrough: bool,
+    #[serde(default)]
+    pub code: bool,
+}
+
+impl Annotations {
+    pub fn is_plain(&self) -> bool {
+        *self == Annotations::default()
+    }
+}
+
+/// A run of text with one set of annotations and at most one link.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Span {
+    pub text: String,
+    pub annotations: Annotations,
+    pub link: Option<String>,
+}
+
+impl Span {
+    pub fn plain(text: impl Into<String>) -> Self {
+        Span {
+            text: text.into(),
+            ..Span::default()
+        }
+    }
+}
+
+impl From<&RichText> for Span {
+    fn from(r: &RichText) -> Self {
+        Span {
+            text: r.plain_text.clone(),
+            annotations: r.annotations,
+            link: r.href.clone(),
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for RichText {
@@ -27,19 +84,28 @@ impl<'de> Deserialize<'de> for RichText {
             plain_text: Option<String>,
             href: Option<String>,
             text: Option<TextWire>,
+            #[serde(default)]
+            annotations: Option<Annotations>,
         }
         #[derive(Deserialize)]
         struct TextWire {
             content: Option<String>,
+            link: Option<LinkWire>,
+        }
+        #[derive(Deserialize)]
+        struct LinkWire {
+            url: Option<String>,
         }
         let wire = Wire::deserialize(deserializer)?;
-        let plain_text = wire
-            .plain_text
-            .or_else(|| wire.text.and_then(|t| t.content))
-            .unwrap_or_default();
+        let (content, link) = match wire.text {
+            Some(t) => (t.content, t.link.and_then(|l| l.url)),
+            None => (None, None),
+        };
         Ok(RichText {
-            plain_text,
-            href: wire.href,
+            plain_text: wire.plain_text.or(content).unwrap_or_default(),
+            // A write body carries the link only as `text.link.url`.
+            href: wire.href.or(link),
+            annotations: wire.annotations.unwrap_or_default(),
         })
     }
 }
@@ -56,6 +122,37 @@ pub fn rich_text_objects(text: &str) -> Vec<Json> {
         .into_iter()
         .map(|content| json!({ "type": "text", "text": { "content": content } }))
         .collect()
+}
+
+/// Spans as rich-text write objects: each span's text is cut at 2,000
+/// UTF-16 units like [`rich_text_objects`]; annotations are written only
+/// when set and the link as `text.link.url`.
+pub fn span_objects(spans: &[Span]) -> Vec<Json> {
+    spans
+        .iter()
+        .flat_map(|span| {
+            split_text(&span.text, TEXT_CONTENT_LIMIT)
+                .into_iter()
+                .map(move |content| span_object(span, content))
+        })
+        .collect()
+}
+
+fn span_object(span: &Span, content: &str) -> Json {
+    let mut text = json!({ "content": content });
+    if let Some(url) = &span.link {
+        text["link"] = json!({ "url": url });
+    }
+    let mut object = json!({ "type": "text", "text": text });
+    if !span.annotations.is_plain() {
+        object["annotations"] = json!(span.annotations);
+    }
+    object
+}
+
+/// The spans of a rich-text array as read (or as written).
+pub fn spans_of(pieces: &[RichText]) -> Vec<Span> {
+    pieces.iter().map(Span::from).collect()
 }
 
 /// Cut `text` into pieces of at most `limit` UTF-16 units, between chars.
@@ -128,6 +225,46 @@ mod tests {
             assert!(utf16_len(piece) <= TEXT_CONTENT_LIMIT);
             assert!(piece.chars().count() <= TEXT_CONTENT_LIMIT);
         }
+    }
+
+    #[test]
+    fn spans_write_annotations_and_links_and_read_back() {
+        let spans = vec![
+            Span::plain("see "),
+            Span {
+                text: "docs".into(),
+                annotations: Annotations {
+                    bold: true,
+                    ..Annotations::default()
+                },
+                link: Some("https://example.com/a".into()),
+            },
+        ];
+        let objects = span_objects(&spans);
+        assert_eq!(
+            objects[1],
+            json!({"type": "text",
+                "text": {"content": "docs", "link": {"url": "https://example.com/a"}},
+                "annotations": {"bold": true, "italic": false, "strikethrough": false, "code": false}})
+        );
+        assert!(objects[0].get("annotations").is_none());
+        let read: Vec<RichText> = serde_json::from_value(json!(objects)).unwrap();
+        assert_eq!(spans_of(&read), spans);
+    }
+
+    #[test]
+    fn long_spans_are_split_keeping_their_annotations() {
+        let span = Span {
+            text: "x".repeat(4001),
+            annotations: Annotations {
+                italic: true,
+                ..Annotations::default()
+            },
+            link: None,
+        };
+        let objects = span_objects(&[span]);
+        assert_eq!(objects.len(), 3);
+        assert!(objects.iter().all(|o| o["annotations"]["italic"] == true));
     }
 
     #[test]

@@ -11,7 +11,8 @@ use tokio::net::TcpListener;
 use super::{
     airtable::{AirtableSandbox, AirtableSandboxConfig},
     common::Faults,
-    notion::{NotionSandbox, NotionSandboxConfig},
+    notion::{NotionSandbox, NotionSandboxConfig, UserInformation},
+    team::{NotionStatus, TeamOptions},
 };
 
 #[derive(Debug, Clone, clap::Args)]
@@ -37,6 +38,13 @@ pub struct SandboxArgs {
     /// Latency added to every API response, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
+    /// Type of the seeded Notion "Status" column: `select` (the API adds options on write) or
+    /// `status` (Notion's status type: the API cannot create its options).
+    #[arg(long, value_enum, default_value_t = NotionStatus::Select)]
+    pub notion_status: NotionStatus,
+    /// The Notion integration's user capability: `none` makes `GET /v1/users` answer 403.
+    #[arg(long, value_enum, default_value_t = UserInformation::WithEmail)]
+    pub notion_user_info: UserInformation,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -76,6 +84,7 @@ pub async fn start(args: &SandboxArgs) -> anyhow::Result<RunningSandbox> {
     };
     let notion_cfg = NotionSandboxConfig {
         rate_limit: !args.no_rate_limit,
+        user_information: args.notion_user_info,
         faults: faults.clone(),
         ..NotionSandboxConfig::default()
     };
@@ -99,7 +108,9 @@ pub async fn start(args: &SandboxArgs) -> anyhow::Result<RunningSandbox> {
         airtable_table_id: None,
     };
     if args.seed == Some(Seed::Team) {
-        let n = notion.seed_team();
+        let n = notion.seed_team_with(TeamOptions {
+            status: args.notion_status,
+        });
         let a = airtable.seed_team();
         info.notion_database_id = Some(n.database_id);
         info.notion_data_source_id = Some(n.data_source_id);

@@ -12,6 +12,41 @@ pub const AIRTABLE_BASE_NAME: &str = "Delivery";
 pub const AIRTABLE_TABLE_NAME: &str = "Delivery Tracker";
 
 pub const STATUSES: [&str; 5] = ["Draft", "Ready", "In Progress", "In Review", "Shipped"];
+/// The groups of Notion's `status` type, holding the team's statuses when the
+/// Status column is a `status` property ([`NotionStatus::Status`]).
+pub const STATUS_GROUPS: [(&str, &[&str]); 3] = [
+    ("To-do", &["Draft", "Ready"]),
+    ("In progress", &["In Progress", "In Review"]),
+    ("Complete", &["Shipped"]),
+];
+
+/// The type of the Notion database's "Status" column. Real workspaces mostly
+/// use Notion's `status` type, whose options the API cannot create; the
+/// default stays `select`, which the API extends on write.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum NotionStatus {
+    #[default]
+    Select,
+    Status,
+}
+
+/// How the team's workspace is seeded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct TeamOptions {
+    pub status: NotionStatus,
+}
 pub const PRIORITIES: [&str; 4] = ["P0", "P1", "P2", "P3"];
 pub const QUARTERS: [&str; 3] = ["2026-Q3", "2026-Q4", "2027-Q1"];
 

@@ -40,6 +40,7 @@
 //! | `record_claims` | record key (page or row) per pair | one writer per record: a lease held by a job (living by the job's lease) or by work outside a job (an expiry), and the claim-clock stamp of its last take or release that tells a sweep its read is stale |
 //! | `record_claim_clock` | (one row) | the counter that orders claims against sweeps' reads, across hosts whose clocks differ |
 //! | `notion_page_intents` | Airtable row about to get a Notion page | a create announced before it is sent: never two creates for one row, and a retry looks for the page before creating again |
+//! | `sync_issues` | open issue (pair, field or record) | what the service could not do (a field stopped by schema drift, a refused value, a bad link cell, a missing capability), shown until it can |
 //!
 //! The migrations (`migrations/sqlite`, `migrations/postgres`) document every
 //! column; the two sets describe one schema and change together.
@@ -80,6 +81,7 @@ mod columns;
 mod connect;
 mod error;
 mod inbox;
+mod issues;
 mod job_gauges;
 mod jobs;
 mod links;
@@ -102,6 +104,7 @@ pub use airtable_webhooks::{AirtableWebhook, NewAirtableWebhook, WebhookStatus};
 pub use connect::StoreOptions;
 pub use error::StoreError;
 pub use inbox::{InboxEvent, VerificationToken};
+pub use issues::{Issue, IssueScope, NewIssue};
 pub use job_gauges::JobGauge;
 pub use jobs::{
     ClaimedJob, DEFAULT_MAX_ATTEMPTS, EnqueueOutcome, FailOutcome, Job, JobCounts, JobId, JobState,

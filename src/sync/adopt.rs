@@ -28,7 +28,7 @@ use time::OffsetDateTime;
 
 use super::{
     claims::{self, BUSY_RETRY, Mode},
-    convert::{from_airtable, to_notion},
+    convert::{ConvertError, check_notion_write, from_airtable, to_notion_with},
     engine::{Engine, Summary, SweepOptions},
     pair::ResolvedPair,
     value::{Value, format_instant},
@@ -372,7 +372,13 @@ fn page_properties(
             ));
             continue;
         };
-        let written = match (&value, to_notion(&value, &field.notion_type, &pair.users)) {
+        let body = to_notion_with(&value, field.kind, &field.notion_type, None, &pair.users)
+            .and_then(|b| {
+                check_notion_write(&field.notion_schema, &value, &b.body)
+                    .map_err(|r| ConvertError::BadValue(r.reason))?;
+                Ok(b.body)
+            });
+        let written = match (&value, body) {
             (Value::Empty, _) => Some(Value::Empty),
             (_, Ok(body)) => {
                 properties.insert(field.notion.clone(), body);

@@ -9,7 +9,14 @@
 
 use serde_json::{Value as Json, json};
 
+use crate::notion::rich_text::{RICH_TEXT_ARRAY_LIMIT, RichText, span_objects, spans_of};
 pub use crate::notion::rich_text_objects;
+
+#[path = "markdown.rs"]
+pub mod markdown;
+#[path = "validate.rs"]
+mod validate;
+pub use validate::{Refused, check_airtable_write, check_notion_write};
 
 use super::value::{Value, When};
 
@@ -18,6 +25,15 @@ use super::value::{Value, When};
 pub enum Kind {
     /// Plain text (title, rich text, url, email, phone ↔ text fields).
     Text,
+    /// Formatted text: Notion title/rich text ↔ an Airtable long text with
+    /// rich text enabled (`richText`, Markdown). The canonical value is the
+    /// normalised Markdown ([`markdown::canonical`]), so making a word bold
+    /// is a change and flows to the other side.
+    RichText,
+    /// Plain text on the Notion side (url, email, phone, select, status) ↔
+    /// an Airtable `richText` field: Markdown is reduced to its text on
+    /// read and the text escaped on write.
+    MarkdownText,
     /// One option's name (select/status ↔ single select or text).
     Select,
     /// Option names as an order-insensitive set.
@@ -48,6 +64,10 @@ impl Kind {
     pub fn for_types(notion: &str, airtable: &str) -> Result<Kind, String> {
         let text = |t: &str| AIRTABLE_TEXT.contains(&t);
         let kind = match (notion, airtable) {
+            ("title" | "rich_text", "richText") => Some(Kind::RichText),
+            ("url" | "email" | "phone_number" | "select" | "status", "richText") => {
+                Some(Kind::MarkdownText)
+            }
             (n, a) if NOTION_TEXT.contains(&n) && text(a) => Some(Kind::Text),
             ("select" | "status", "singleSelect") => Some(Kind::Select),
             ("select" | "status", a) if text(a) => Some(Kind::Select),
@@ -75,6 +95,10 @@ pub enum ConvertError {
     UnknownPerson(String),
     #[error("{0}")]
     BadValue(String),
+    #[error(
+        "the text needs {0} rich-text pieces (formatting runs, 2,000 characters each); Notion accepts at most 100"
+    )]
+    TooManyPieces(usize),
 }
 
 /// A workspace user, for people ↔ text.
@@ -96,6 +120,18 @@ pub fn from_notion(property: &Json, kind: Kind) -> Result<Value, ConvertError> {
             "title" | "rich_text" => Value::text(plain_text(inner)),
             _ => Value::text(inner.as_str().unwrap_or_default()),
         },
+        Kind::RichText => match ty {
+            "title" | "rich_text" => Value::text(markdown::canonical(notion_spans(inner))),
+            _ => Value::text(markdown::escape(inner.as_str().unwrap_or_default())),
+        },
+        Kind::MarkdownText => {
+            let text = match ty {
+                "title" | "rich_text" => plain_text(inner),
+                "select" | "status" => inner["name"].as_str().unwrap_or_default().to_owned(),
+                _ => inner.as_str().unwrap_or_default().to_owned(),
+            };
+            Value::text(text.trim_end_matches('\n'))
+        }
         Kind::Select => option_name(inner),
         Kind::MultiSelect => Value::set(option_names(inner)),
         Kind::People => Value::text(people_names(inner).join(", ")),
@@ -119,6 +155,11 @@ pub fn plain_text(rich_text: &Json) -> String {
                 .or_else(|| t["text"]["content"].as_str())
         })
         .collect()
+}
+
+fn notion_spans(rich_text: &Json) -> Vec<crate::notion::rich_text::Span> {
+    let pieces: Vec<RichText> = serde_json::from_value(rich_text.clone()).unwrap_or_default();
+    spans_of(&pieces)
 }
 
 fn option_name(option: &Json) -> Value {
@@ -194,6 +235,86 @@ pub fn to_notion(value: &Value, notion_type: &str, users: &[Person]) -> Result<J
     Ok(body)
 }
 
+/// A Notion write body and, when the write changes more than the value
+/// (a date range's end dropped), what to add to the sync log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotionBody {
+    pub body: Json,
+    pub note: Option<String>,
+}
+
+/// The Notion write body for one property of kind `kind`, given the
+/// property as the page has it now (`current`, the `{id, type, <type>}`
+/// object; `None` when unknown):
+/// - rich text of kind [`Kind::RichText`] is Markdown and is written with
+///   its annotations and links;
+/// - a date range keeps its `end` when only the start comes from Airtable
+///   (Airtable dates have no end), unless the end would fall before the new
+///   start: then it is dropped and `note` says so;
+/// - text needing more than 100 rich-text pieces and numbers that are not
+///   finite are refused.
+pub fn to_notion_with(
+    value: &Value,
+    kind: Kind,
+    notion_type: &str,
+    current: Option<&Json>,
+    users: &[Person],
+) -> Result<NotionBody, ConvertError> {
+    let plain = |body| Ok(NotionBody { body, note: None });
+    match (notion_type, value) {
+        ("title" | "rich_text", v) => {
+            let objects = match kind {
+                Kind::RichText => span_objects(&markdown::parse(&text_of(v))),
+                _ => rich_text_objects(&text_of(v)),
+            };
+            if objects.len() > RICH_TEXT_ARRAY_LIMIT {
+                return Err(ConvertError::TooManyPieces(objects.len()));
+            }
+            plain(json!({ notion_type: objects }))
+        }
+        ("number", Value::Number(n)) if !n.is_finite() => Err(ConvertError::BadValue(format!(
+            "{n} is not a number Notion can store"
+        ))),
+        ("date", Value::Date(start) | Value::DateTime(start)) => {
+            Ok(date_keeping_end(start, value, current))
+        }
+        _ => plain(to_notion(value, notion_type, users)?),
+    }
+}
+
+/// `{"date": {start, end?}}`: the page's current `end`, fitted to the new
+/// start's precision, is kept unless it is before the new start.
+fn date_keeping_end(start: &str, value: &Value, current: Option<&Json>) -> NotionBody {
+    let only_start = NotionBody {
+        body: json!({ "date": { "start": start } }),
+        note: None,
+    };
+    let Some(end) = current.and_then(|c| c["date"]["end"].as_str()) else {
+        return only_start;
+    };
+    let fitted = When::parse(end).ok().map(|w| match value {
+        Value::Date(_) => w.to_date_value(),
+        _ => w.to_instant_value(),
+    });
+    // Both are in the same normal form, so text order is time order.
+    let note = match fitted {
+        Some(Value::Date(e) | Value::DateTime(e)) if e.as_str() >= start => {
+            return NotionBody {
+                body: json!({ "date": { "start": start, "end": e } }),
+                note: None,
+            };
+        }
+        Some(_) => format!(
+            "the Notion date range's end {end} is before the new start {start}: the end was removed"
+        ),
+        None => format!("the Notion date range's end {end} is not a date: the end was removed"),
+    };
+    NotionBody {
+        note: Some(note),
+        ..only_start
+    }
+}
+
 fn text_of(value: &Value) -> String {
     match value {
         Value::Empty => String::new(),
@@ -261,6 +382,11 @@ pub fn from_airtable(cell: Option<&Json>, kind: Kind) -> Result<Value, ConvertEr
     };
     let value = match kind {
         Kind::Text | Kind::People => Value::text(cell.as_str().unwrap_or_default()),
+        // Airtable always ends rich text with "\n"; the normal form drops it.
+        Kind::RichText => Value::text(markdown::canonical(markdown::parse(
+            cell.as_str().unwrap_or_default(),
+        ))),
+        Kind::MarkdownText => Value::text(markdown::plain(cell.as_str().unwrap_or_default())),
         Kind::Select => Value::text(airtable_option(cell)),
         Kind::MultiSelect => Value::set(cell.as_array().into_iter().flatten().map(airtable_option)),
         Kind::Date | Kind::DateTime => match cell.as_str() {
@@ -293,6 +419,8 @@ pub fn to_airtable(value: &Value, kind: Kind) -> Json {
         (_, Value::Number(n)) => json!(n),
         (_, Value::Bool(b)) => json!(b),
         (Kind::Date, Value::DateTime(t)) => json!(t.get(..10).unwrap_or(t)),
+        // The canonical value of rich text is already Markdown.
+        (Kind::MarkdownText, v) => json!(markdown::escape(&text_of(v))),
         (_, v) => json!(text_of(v)),
     }
 }

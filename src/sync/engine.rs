@@ -22,8 +22,8 @@ use crate::{
     api_error::ApiError,
     notion::{NotionClient, Page},
     store::{
-        Cause, LinkState, LinkUpsert, LogAction, NewLogEntry, RecordLink, Side as LogSide, Store,
-        SweepKind, SyncDirection, SyncSource, now_ms,
+        Cause, IssueScope, LinkState, LinkUpsert, LogAction, NewIssue, NewLogEntry, RecordLink,
+        Side as LogSide, Store, SweepKind, SyncDirection, SyncSource, now_ms,
     },
     sync::merge::Side,
 };
@@ -304,6 +304,13 @@ impl Engine {
             Err(e) if e.is_not_found() => return Ok(Summary::default()),
             Err(e) => return Err(e.into()),
         };
+        if self
+            .report_bad_links(pair, std::slice::from_ref(&record), false)
+            .await?
+            > 0
+        {
+            return Ok(Summary::default());
+        }
         match page_id_of(pair, &record) {
             Some(page_id) => self.reconcile_page(pair, &page_id, cause).await,
             None => {
@@ -356,6 +363,9 @@ impl Engine {
         opts: SweepOptions,
         started: OffsetDateTime,
     ) -> anyhow::Result<Summary> {
+        if !opts.dry_run {
+            self.report_bad_links(pair, &snap.records, false).await?;
+        }
         let plans = plan_all(pair, snap, started, |_| true);
         let claimed = claimed_records(snap, &plans).into_iter().collect();
         let orphans: Vec<Record> = rows_without_page(pair, snap, &claimed)
@@ -388,6 +398,9 @@ impl Engine {
                 &ListParams::default(),
             )
             .await?;
+        if !opts.dry_run {
+            self.report_bad_links(pair, &records, true).await?;
+        }
         let mut snap = SideSnapshot {
             pages: Vec::new(),
             records,
@@ -448,6 +461,55 @@ impl Engine {
         summary.absorb(self.run_plans(pair, plans, opts).await?);
         self.adopt_rows(pair, &orphans, opts, &mut summary).await?;
         Ok(summary)
+    }
+
+    /// Raise an issue for each row whose link cell is not a Notion id (new
+    /// ones are logged once), and clear the issues of rows read here whose
+    /// cell is fine now; `all_rows` (a full read) also clears the issues of
+    /// rows that are gone. Returns how many of `records` are bad.
+    async fn report_bad_links(
+        &self,
+        pair: &ResolvedPair,
+        records: &[Record],
+        all_rows: bool,
+    ) -> anyhow::Result<usize> {
+        let field = pair.page_id_field();
+        let now = now_ms();
+        let mut bad = std::collections::HashSet::new();
+        for record in records {
+            let Some(cell) = bad_link_cell(pair, record) else {
+                continue;
+            };
+            bad.insert(record.id.as_str());
+            let shown: String = cell.chars().take(80).collect();
+            let message = format!(
+                "the link field \"{field}\" holds \"{shown}\", which is not a Notion page id: \
+                 the row is left alone; clear the cell, or paste the id of its page"
+            );
+            let issue = NewIssue {
+                pair: pair.name(),
+                scope: IssueScope::Record,
+                subject: &record.id,
+                field,
+                message: &message,
+            };
+            if self.store.raise_issue(&issue, now).await? {
+                tracing::warn!(pair = pair.name(), record_id = %record.id, "{message}");
+            }
+        }
+        let read: std::collections::HashSet<&str> = records.iter().map(|r| r.id.as_str()).collect();
+        for issue in self.store.open_issues(Some(pair.name())).await? {
+            let fixed = issue.scope == IssueScope::Record
+                && issue.field == field
+                && !bad.contains(issue.subject.as_str())
+                && (all_rows || read.contains(issue.subject.as_str()));
+            if fixed {
+                self.store
+                    .clear_issue(pair.name(), IssueScope::Record, &issue.subject, field)
+                    .await?;
+            }
+        }
+        Ok(bad.len())
     }
 
     /// Incremental: pages and rows edited since `since`, plus the other side
@@ -566,6 +628,11 @@ impl Engine {
                 Ok(p) => snap.extra_pages.push(p),
                 Err(e) if e.is_not_found() => {
                     tracing::info!(pair = pair.name(), page_id = %id, "linked page not found (deleted or unshared)");
+                }
+                // One page Notion refuses to read must not stop the sweep
+                // (the safety net for every other record).
+                Err(e @ ApiError::Fatal { .. }) => {
+                    tracing::warn!(pair = pair.name(), page_id = %id, error = %e, "Notion refused to read a linked page; the sweep goes on without it");
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -721,6 +788,14 @@ impl Engine {
             };
             match result {
                 Ok(page) => carry_new_url(pair, plan, page.url),
+                Err(e @ ApiError::Fatal { status: 400, .. })
+                    if matches!(plan.notion, NotionWrite::Update { .. }) =>
+                {
+                    summary
+                        .problems
+                        .push(format!("Notion page {}: {e}", plan.page_id));
+                    self.salvage_notion_write(pair, plan, &e).await?;
+                }
                 Err(e @ ApiError::Fatal { .. }) => {
                     summary
                         .problems
@@ -731,6 +806,50 @@ impl Engine {
             }
         }
         Ok(failed)
+    }
+
+    /// Notion refused a page update (400). If its message names one of the
+    /// properties sent, send the others again once without it; whatever is
+    /// still refused keeps its old snapshot (so the Airtable edit is neither
+    /// lost nor overwritten) and becomes a per-record issue. The record's
+    /// other side and snapshot go ahead: one refused value never freezes it.
+    async fn salvage_notion_write(
+        &self,
+        pair: &ResolvedPair,
+        plan: &mut Plan,
+        error: &ApiError,
+    ) -> anyhow::Result<()> {
+        let NotionWrite::Update {
+            page_id,
+            mut properties,
+        } = std::mem::take(&mut plan.notion)
+        else {
+            return Ok(());
+        };
+        let why = error_message(error);
+        let named = named_property(&why, properties.keys());
+        if let Some(key) = named.filter(|_| properties.len() > 1) {
+            properties.remove(&key);
+            refuse(pair, plan, &key, &why);
+            match self.notion.update_page(&page_id, &properties).await {
+                Ok(page) => {
+                    carry_new_url(pair, plan, page.url);
+                    return Ok(());
+                }
+                Err(e @ ApiError::Fatal { .. }) => {
+                    let why = error_message(&e);
+                    for key in properties.keys() {
+                        refuse(pair, plan, key, &why);
+                    }
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        for key in properties.keys() {
+            refuse(pair, plan, key, &why);
+        }
+        Ok(())
     }
 
     /// Store every plan's link, snapshot and log entries in one transaction.
@@ -772,12 +891,48 @@ impl Engine {
             if !entries.is_empty() {
                 tx.append_log(&entries).await?;
             }
+            record_refusals(&mut tx, pair, plan, now).await?;
         }
         crate::jobs::fence::check(&mut tx).await?;
         tx.commit().await?;
         crate::metrics::plans_committed(plans);
         Ok(())
     }
+}
+
+/// The record's refused values become its open issues (logged when new);
+/// what it no longer refuses is cleared. Only a linked record has issues.
+async fn record_refusals(
+    tx: &mut crate::store::Tx,
+    pair: &ResolvedPair,
+    plan: &Plan,
+    now: i64,
+) -> anyhow::Result<()> {
+    if plan.snapshot.is_none() {
+        return Ok(());
+    }
+    let keep: Vec<&str> = plan.refused.iter().map(|r| r.field.as_str()).collect();
+    tx.clear_issues_except(pair.name(), IssueScope::Record, &plan.page_id, &keep)
+        .await?;
+    for refusal in &plan.refused {
+        let issue = NewIssue {
+            pair: pair.name(),
+            scope: IssueScope::Record,
+            subject: &plan.page_id,
+            field: &refusal.field,
+            message: &refusal.message,
+        };
+        if tx.raise_issue(&issue, now).await? {
+            tracing::warn!(
+                pair = pair.name(),
+                page_id = %plan.page_id,
+                field = %refusal.field,
+                "{}",
+                refusal.message
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A Notion write that renamed the page changed its URL: send the new one to
@@ -808,6 +963,40 @@ fn carry_new_url(pair: &ResolvedPair, plan: &mut Plan, url: Option<String>) {
         }
     }
     plan.notion_url = Some(url);
+}
+
+/// The vendor's message of a refusal.
+fn error_message(error: &ApiError) -> String {
+    match error {
+        ApiError::Fatal { code, message, .. } => format!("{code}: {message}"),
+        other => other.to_string(),
+    }
+}
+
+/// The sent property a Notion validation message names, e.g.
+/// `body.properties.Website.url.length should be ≤ 2000` or
+/// `Invalid status value for property 'Status'`; the longest match wins.
+fn named_property<'a>(message: &str, keys: impl Iterator<Item = &'a String>) -> Option<String> {
+    keys.filter(|k| {
+        [
+            format!("properties.{k}."),
+            format!("'{k}'"),
+            format!("\"{k}\""),
+            format!("`{k}`"),
+        ]
+        .iter()
+        .any(|form| message.contains(form.as_str()))
+    })
+    .max_by_key(|k| k.len())
+    .cloned()
+}
+
+/// Mark one property of a Notion write as refused (a mapped field; the
+/// service's own record-id property has no snapshot to keep).
+fn refuse(pair: &ResolvedPair, plan: &mut Plan, key: &str, why: &str) {
+    if let Some(field) = pair.fields.iter().find(|f| f.notion == key) {
+        plan.refuse_notion_field(&field.notion, why);
+    }
 }
 
 /// Who changed the record, when the service wrote nothing.
@@ -899,14 +1088,29 @@ struct SideSnapshot {
     full: bool,
 }
 
-/// The page id a row carries in its link field.
+/// The page id a row carries in its link field (canonical dashed form), if
+/// the cell holds one. A cell holding something else (a pasted URL, a name)
+/// counts as no id here; [`bad_link_cell`] reports it.
 fn page_id_of(pair: &ResolvedPair, record: &Record) -> Option<String> {
+    let cell = link_cell(pair, record)?;
+    crate::notion::canonical_id(cell)
+}
+
+/// The link cell's text, if not blank.
+fn link_cell<'a>(pair: &ResolvedPair, record: &'a Record) -> Option<&'a str> {
     record
         .fields
         .get(pair.page_id_field())
         .and_then(Json::as_str)
+        .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(str::to_owned)
+}
+
+/// The link cell's text when it is not a Notion page id. Such a row is left
+/// exactly as it is (never adopted, matched or rewritten: the cell is a
+/// person's) and reported until someone fixes the cell.
+fn bad_link_cell<'a>(pair: &ResolvedPair, record: &'a Record) -> Option<&'a str> {
+    link_cell(pair, record).filter(|cell| crate::notion::canonical_id(cell).is_none())
 }
 
 /// The Airtable record id a page carries in its `record_id_property`.
@@ -933,7 +1137,7 @@ fn rows_without_page<'a>(
 ) -> Vec<&'a Record> {
     snap.records
         .iter()
-        .filter(|r| page_id_of(pair, r).is_none() && !claimed.contains(&r.id))
+        .filter(|r| link_cell(pair, r).is_none() && !claimed.contains(&r.id))
         .collect()
 }
 
@@ -978,7 +1182,7 @@ fn plan_all(
                     // names no page (a copied page must not steal its row).
                     record_id_of(pair, page)
                         .and_then(|id| records_by_id.get(id.as_str()).copied())
-                        .filter(|r| page_id_of(pair, r).is_none())
+                        .filter(|r| link_cell(pair, r).is_none())
                 })
                 .or_else(|| matches.remove(&page.id)),
         };
@@ -1004,7 +1208,7 @@ fn unlinked_row_keys(pair: &ResolvedPair, records: &[Record]) -> std::collection
     };
     records
         .iter()
-        .filter(|r| page_id_of(pair, r).is_none())
+        .filter(|r| link_cell(pair, r).is_none())
         .filter_map(|r| r.fields.get(&key.airtable).and_then(Json::as_str))
         .map(str::trim)
         .filter(|k| !k.is_empty())
@@ -1033,11 +1237,7 @@ fn key_matches<'a>(
         return out;
     };
     let mut rows: BTreeMap<String, Vec<&Record>> = BTreeMap::new();
-    for r in snap
-        .records
-        .iter()
-        .filter(|r| page_id_of(pair, r).is_none())
-    {
+    for r in snap.records.iter().filter(|r| link_cell(pair, r).is_none()) {
         if let Some(k) = r
             .fields
             .get(&key.airtable)

@@ -4,11 +4,20 @@
 //! - `n == a`: nothing to write; the snapshot becomes `n`.
 //! - only Notion changed (`a == s`): Notion's value goes to Airtable.
 //! - only Airtable changed (`n == s`): Airtable's value goes to Notion.
-//! - both changed to different values, or no snapshot yet (first contact):
-//!   a conflict, decided by the field's rule.
+//! - both changed to different values: a conflict, decided by the field's
+//!   rule.
+//! - no snapshot yet (first contact): if one side is empty, the other side's
+//!   value fills it (nothing is lost either way); if both hold different
+//!   values, a conflict, decided by the rule.
 //!
-//! A one-way field always takes its source side's value: an edit on the
-//! mirror side is overwritten (and logged) so both tools agree again.
+//! A one-way field takes its source side's value: an edit on the mirror side
+//! is overwritten (and logged) so both tools agree again, except that an
+//! empty source never erases the mirror. A person may have typed that value
+//! before the sync existed, or while the source was still empty; it is kept
+//! ([`Decision::Keep`]) until the source side's first real edit, which flows
+//! as usual because the snapshot holds the source's (empty) value. Only a
+//! person emptying the source (a change from the snapshot) empties the
+//! mirror.
 //!
 //! `latest` compares edit times. Notion's `last_edited_time` is rounded DOWN
 //! to the minute, so a Notion edit stamped `t` happened in `[t, t + 60 s)`.
@@ -52,8 +61,10 @@ pub enum Reason {
     Changed,
     /// The field is one-way and the mirror side had been edited.
     OneWay,
-    /// Both sides changed (or first contact): the rule decided.
+    /// Both sides changed (or first contact with two values): the rule decided.
     Conflict { rule: &'static str, tie: bool },
+    /// First contact with one side empty: it takes the other side's value.
+    Filled,
 }
 
 /// What to do with one field.
@@ -67,12 +78,23 @@ pub enum Decision {
         value: Value,
         reason: Reason,
     },
+    /// The sides differ but nothing is written: a one-way field whose source
+    /// side is empty while `mirror` holds a value. The snapshot becomes the
+    /// source's value (empty), so the source's next edit flows.
+    Keep {
+        /// The side holding the kept value.
+        mirror: Side,
+        snapshot: Value,
+        /// First contact: the caller logs the kept value once.
+        first_contact: bool,
+    },
 }
 
 impl Decision {
     pub fn snapshot(&self) -> &Value {
         match self {
             Decision::InSync(v) | Decision::Write { value: v, .. } => v,
+            Decision::Keep { snapshot, .. } => snapshot,
         }
     }
 
@@ -93,17 +115,55 @@ pub fn merge_field(input: &FieldInput<'_>) -> Decision {
     if n == a {
         return Decision::InSync(n.clone());
     }
-    let notion_changed = input.snapshot.is_none_or(|s| s != n);
-    let airtable_changed = input.snapshot.is_none_or(|s| s != a);
-    let winner = match (notion_changed, airtable_changed) {
+    let Some(s) = input.snapshot else {
+        return first_contact(input);
+    };
+    let winner = match (s != n, s != a) {
         (true, false) => Side::Notion,
         (false, true) => Side::Airtable,
         _ => return conflict(input),
     };
-    let source = one_way_source(input.direction);
-    match source {
-        Some(src) if src != winner => write(src, input, Reason::OneWay),
+    match one_way_source(input.direction) {
+        Some(src) if src != winner => restore_source(src, input, false),
         _ => write(winner, input, Reason::Changed),
+    }
+}
+
+/// No snapshot: an empty side takes the other's value (for a one-way field,
+/// only the mirror side); two values are a conflict.
+fn first_contact(input: &FieldInput<'_>) -> Decision {
+    let source = one_way_source(input.direction);
+    match (input.notion.is_empty(), input.airtable.is_empty(), source) {
+        (true, _, Some(Side::Notion)) | (_, true, Some(Side::Airtable)) => {
+            restore_source(source.unwrap_or(Side::Notion), input, true)
+        }
+        (true, _, _) => write(Side::Airtable, input, Reason::Filled),
+        (_, true, _) => write(Side::Notion, input, Reason::Filled),
+        _ => conflict(input),
+    }
+}
+
+/// A one-way field's source value goes over the mirror's, unless the source
+/// is empty: then the mirror's value is kept (see the module doc).
+fn restore_source(source: Side, input: &FieldInput<'_>, first_contact: bool) -> Decision {
+    let source_value = match source {
+        Side::Notion => input.notion,
+        Side::Airtable => input.airtable,
+    };
+    if source_value.is_empty() {
+        return Decision::Keep {
+            mirror: other(source),
+            snapshot: Value::Empty,
+            first_contact,
+        };
+    }
+    write(source, input, Reason::OneWay)
+}
+
+fn other(side: Side) -> Side {
+    match side {
+        Side::Notion => Side::Airtable,
+        Side::Airtable => Side::Notion,
     }
 }
 
@@ -127,6 +187,8 @@ fn write(winner: Side, input: &FieldInput<'_>, reason: Reason) -> Decision {
 
 fn conflict(input: &FieldInput<'_>) -> Decision {
     if let Some(src) = one_way_source(input.direction) {
+        // Both sides changed, so a person changed the source (perhaps
+        // emptied it), or first contact with a value on each side.
         return write(src, input, Reason::OneWay);
     }
     let (winner, rule, tie) = match input.conflict {
@@ -222,7 +284,7 @@ mod tests {
     }
 
     #[test]
-    fn first_contact_is_decided_by_the_rule() {
+    fn first_contact_with_two_values_is_decided_by_the_rule() {
         let (n, a) = (t("Ready"), t("Shipped"));
         let mut i = input(&n, &a, None);
         i.conflict = ConflictRule::Airtable;
@@ -290,5 +352,59 @@ mod tests {
         i.direction = Direction::NotionToAirtable;
         i.conflict = ConflictRule::Airtable;
         assert_eq!(written(&merge_field(&i)), (Side::Airtable, n.clone()));
+    }
+
+    #[test]
+    fn first_contact_fills_an_empty_side_whatever_the_rule() {
+        let (v, empty) = (t("Sprint 30"), Value::Empty);
+        let mut i = input(&v, &empty, None);
+        i.conflict = ConflictRule::Airtable;
+        let d = merge_field(&i);
+        assert_eq!(written(&d), (Side::Airtable, v.clone()));
+        assert!(!d.is_conflict());
+        let mut i = input(&empty, &v, None);
+        i.conflict = ConflictRule::Notion;
+        assert_eq!(written(&merge_field(&i)), (Side::Notion, v.clone()));
+    }
+
+    #[test]
+    fn an_empty_one_way_source_never_erases_the_mirror() {
+        let (v, empty) = (t("legal review"), Value::Empty);
+        // First contact: Airtable (the source) empty, Notion holds a value.
+        let mut i = input(&v, &empty, None);
+        i.direction = Direction::AirtableToNotion;
+        i.conflict = ConflictRule::Airtable;
+        let keep = Decision::Keep {
+            mirror: Side::Notion,
+            snapshot: Value::Empty,
+            first_contact: true,
+        };
+        assert_eq!(merge_field(&i), keep);
+        // Later sweeps: the snapshot is the source's empty value; still kept.
+        i.snapshot = Some(&empty);
+        assert_eq!(
+            merge_field(&i),
+            Decision::Keep {
+                mirror: Side::Notion,
+                snapshot: Value::Empty,
+                first_contact: false,
+            }
+        );
+        // The source's first real edit flows over the kept value.
+        let edit = t("blocked on legal");
+        let i2 = FieldInput {
+            airtable: &edit,
+            ..i.clone()
+        };
+        assert_eq!(written(&merge_field(&i2)), (Side::Notion, edit.clone()));
+        // An empty mirror is filled from the source.
+        let mut i3 = input(&empty, &v, None);
+        i3.direction = Direction::AirtableToNotion;
+        assert_eq!(written(&merge_field(&i3)), (Side::Notion, v.clone()));
+        // A person emptying the source does empty the mirror.
+        let s = t("Sprint 29");
+        let mut i4 = input(&s, &empty, Some(&s));
+        i4.direction = Direction::AirtableToNotion;
+        assert_eq!(written(&merge_field(&i4)), (Side::Notion, Value::Empty));
     }
 }

@@ -9,7 +9,7 @@
 use crate::{
     airtable::{AirtableClient, TableSchema},
     config::{ConflictRule, Direction, NotionTrashAction, PairConfig},
-    notion::{DataSource, NotionClient, User},
+    notion::{DataSource, NotionClient, PropertySchema, User},
 };
 
 use super::convert::{Kind, Person};
@@ -28,6 +28,9 @@ pub struct ResolvedField {
     pub kind: Kind,
     pub direction: Direction,
     pub conflict: ConflictRule,
+    /// The Notion property as the live schema has it (options, ...): values
+    /// are checked against it before they are written.
+    pub notion_schema: PropertySchema,
 }
 
 /// A pair ready to sync.
@@ -173,6 +176,7 @@ fn resolve_fields(
                 kind,
                 direction: m.direction,
                 conflict: m.conflict,
+                notion_schema: n.clone(),
             }),
             Err(e) => problems.push(format!("field \"{}\" ↔ \"{}\": {e}", m.notion, m.airtable)),
         }

@@ -10,7 +10,10 @@ use serde_json::{Map, Value as Json};
 use time::OffsetDateTime;
 
 use super::{
-    convert::{ConvertError, from_airtable, from_notion, to_airtable, to_notion},
+    convert::{
+        ConvertError, NotionBody, check_notion_write, from_airtable, from_notion, to_airtable,
+        to_notion_with,
+    },
     merge::{Decision, FieldInput, Reason, Side, merge_field},
     pair::ResolvedPair,
     value::Value,
@@ -91,6 +94,21 @@ pub struct Plan {
     pub snapshot: Option<Snapshot>,
     pub state: Option<LinkState>,
     pub changes: Vec<Change>,
+    /// The snapshot stored before this plan (empty on first contact): a
+    /// field whose write is refused keeps its old value, so the edit is
+    /// tried again and never taken for synced.
+    pub previous: Snapshot,
+    /// Values a side cannot take (field → why): reported as per-record
+    /// issues until they can be written; every other field syncs.
+    pub refused: Vec<Refusal>,
+}
+
+/// A value one side refuses (the edit stays where a person made it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    /// The mapping's Notion property name.
+    pub field: String,
+    pub message: String,
 }
 
 impl Plan {
@@ -114,6 +132,7 @@ pub fn plan_page(
         record_id: record
             .map(|r| r.id.clone())
             .or_else(|| link.and_then(|l| l.airtable_record_id.clone())),
+        previous: link.map(|l| l.snapshot.clone()).unwrap_or_default(),
         ..Plan::default()
     };
     let in_pair = !page.in_trash && belongs_to(pair, page);
@@ -347,6 +366,8 @@ struct Outcome {
     times: (Option<OffsetDateTime>, Option<OffsetDateTime>),
     /// The stored snapshot value, kept when the write cannot be made.
     snapshot: Option<Value>,
+    /// The page's property as read (`{id, type, <type>}`).
+    current_notion: Option<Json>,
 }
 
 fn merge_one(
@@ -357,18 +378,13 @@ fn merge_one(
     snapshot: Option<&Snapshot>,
     restoring: bool,
 ) -> Option<Outcome> {
-    let n = match page.property(&field.notion) {
-        Some(p) => from_notion(&p.raw, field.kind).ok()?,
-        None => return None,
-    };
+    let current_notion = page.property(&field.notion).map(|p| p.raw.clone());
+    let n = from_notion(current_notion.as_ref()?, field.kind).ok()?;
     let a_cell = record.and_then(|r| r.fields.get(&field.airtable));
     let mut a = from_airtable(a_cell, field.kind).ok()?;
     let s: Option<Value> = snapshot
         .and_then(|s| s.get(&field.notion))
         .and_then(|v| serde_json::from_value(v.clone()).ok());
-    // Creating the row: Airtable has nothing yet, so only Notion's values
-    // can flow (an empty new row must never win a conflict and clear Notion).
-    let s = if record.is_none() { Some(a.clone()) } else { s };
     // While the page was in the trash the row carried the archive values;
     // they are the service's own, not an Airtable edit.
     // With no snapshot value (a row linked while its page was trashed), the
@@ -385,7 +401,13 @@ fn merge_one(
         notion_edited: Some(page.last_edited_time),
         airtable_edited: airtable_edited(pair, record),
     };
-    let mut decision = merge_field(&input);
+    // Creating the row: it starts as a full copy of the page, one-way
+    // fields included (the new row holds nothing, so nothing is overwritten,
+    // and an empty new row must never clear Notion).
+    let mut decision = match record {
+        None => copy_to_new_row(&n),
+        Some(_) => merge_field(&input),
+    };
     // A restore must rewrite the archive fields even when nothing else changed.
     if restoring && trash_sets(pair, &field.airtable) {
         if let Decision::InSync(v) = &decision {
@@ -403,7 +425,19 @@ fn merge_one(
         airtable_value: a,
         times,
         snapshot: s,
+        current_notion,
     })
+}
+
+fn copy_to_new_row(n: &Value) -> Decision {
+    if n.is_empty() {
+        return Decision::InSync(Value::Empty);
+    }
+    Decision::Write {
+        to: Side::Airtable,
+        value: n.clone(),
+        reason: Reason::Changed,
+    }
 }
 
 fn trash_sets(pair: &ResolvedPair, airtable_field: &str) -> bool {
@@ -426,18 +460,28 @@ fn apply_outcome(
     plan: &mut Plan,
 ) {
     let snap_json = |v: &Value| serde_json::to_value(v).expect("values serialize");
+    if let Decision::Keep {
+        mirror,
+        first_contact: true,
+        ..
+    } = &outcome.decision
+    {
+        plan.changes.push(kept_change(field, *mirror, &outcome));
+    }
     let Decision::Write { to, value, reason } = &outcome.decision else {
         new_snapshot.insert(field.notion.clone(), snap_json(outcome.decision.snapshot()));
         return;
     };
+    let mut note = None;
     let (old, written) = match to {
         Side::Airtable => {
             to_airtable_fields.insert(field.airtable.clone(), to_airtable(value, field.kind));
             (outcome.airtable_value.clone(), Ok(()))
         }
-        Side::Notion => match to_notion(value, &field.notion_type, &pair.users) {
-            Ok(body) => {
-                to_notion_props.insert(field.notion.clone(), body);
+        Side::Notion => match notion_body(pair, field, value, outcome.current_notion.as_ref()) {
+            Ok(written) => {
+                to_notion_props.insert(field.notion.clone(), written.body);
+                note = written.note;
                 (outcome.notion_value.clone(), Ok(()))
             }
             Err(e) => (outcome.notion_value.clone(), Err(e)),
@@ -458,10 +502,32 @@ fn apply_outcome(
                 conflict,
                 winner,
                 what: ChangeKind::Update,
-                detail: reason_detail(reason, &outcome),
+                detail: join_details(reason_detail(reason, &outcome), note),
             });
         }
         Err(e) => skip_field(field, &outcome, e, new_snapshot, plan),
+    }
+}
+
+/// The Notion write body for `value`, keeping what the page's current value
+/// carries beyond the canonical one (a date range's end), checked against
+/// the property's live schema (a status option must exist, lengths).
+fn notion_body(
+    pair: &ResolvedPair,
+    field: &super::pair::ResolvedField,
+    value: &Value,
+    current: Option<&Json>,
+) -> Result<NotionBody, ConvertError> {
+    let written = to_notion_with(value, field.kind, &field.notion_type, current, &pair.users)?;
+    check_notion_write(&field.notion_schema, value, &written.body)
+        .map_err(|refused| ConvertError::BadValue(refused.reason))?;
+    Ok(written)
+}
+
+fn join_details(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
     }
 }
 
@@ -488,6 +554,79 @@ fn skip_field(
         what: ChangeKind::Skip,
         detail: Some(format!("not written to Notion: {e}")),
     });
+    plan.refused.push(Refusal {
+        field: field.notion.clone(),
+        message: format!(
+            "Airtable's value {} cannot be written to Notion: {e}",
+            outcome.airtable_value.display()
+        ),
+    });
+}
+
+impl Plan {
+    /// Notion refused the value of `field` (already sent): keep the old
+    /// snapshot value, turn its logged update into a skip, report it.
+    pub fn refuse_notion_field(&mut self, field: &str, why: &str) {
+        match self.previous.get(field) {
+            Some(old) => {
+                if let Some(snap) = self.snapshot.as_mut() {
+                    snap.insert(field.to_owned(), old.clone());
+                }
+            }
+            None => {
+                if let Some(snap) = self.snapshot.as_mut() {
+                    snap.remove(field);
+                }
+            }
+        }
+        let mut refused_value = None;
+        for c in self.changes.iter_mut().filter(|c| {
+            c.field.as_deref() == Some(field)
+                && c.to == Some(Side::Notion)
+                && c.what == ChangeKind::Update
+        }) {
+            refused_value = c.new.clone();
+            c.what = ChangeKind::Skip;
+            c.to = None;
+            c.detail = Some(format!("Notion refused the value: {why}"));
+        }
+        let shown = refused_value.map_or_else(|| "the value".to_owned(), |v| v.display());
+        self.refused.push(Refusal {
+            field: field.to_owned(),
+            message: format!("Notion refused {shown}: {why}"),
+        });
+    }
+
+    /// The Notion properties this plan writes (keys of the update body).
+    pub fn notion_properties(&self) -> Vec<String> {
+        match &self.notion {
+            NotionWrite::Update { properties, .. } => properties.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A one-way field's mirror value kept at first contact (its source side
+/// is empty): logged once, so an operator sees why the sides differ.
+fn kept_change(field: &super::pair::ResolvedField, mirror: Side, outcome: &Outcome) -> Change {
+    let (source, kept) = match mirror {
+        Side::Notion => ("Airtable", &outcome.notion_value),
+        Side::Airtable => ("Notion", &outcome.airtable_value),
+    };
+    Change {
+        field: Some(field.notion.clone()),
+        old: Some(kept.clone()),
+        new: Some(kept.clone()),
+        to: None,
+        conflict: false,
+        winner: None,
+        what: ChangeKind::Skip,
+        detail: Some(format!(
+            "first contact: one-way field whose source ({source}) is empty; kept {} where a \
+             person put it, until {source}'s first edit",
+            kept.display()
+        )),
+    }
 }
 
 fn other(side: Side) -> Side {
@@ -501,6 +640,9 @@ fn reason_detail(reason: &Reason, outcome: &Outcome) -> Option<String> {
     let rule = match reason {
         Reason::Changed => return None,
         Reason::OneWay => return Some("one-way field: the source side's value restored".into()),
+        Reason::Filled => {
+            return Some("first contact: the empty side took the other side's value".into());
+        }
         Reason::Conflict { rule, tie } => {
             let tie = if *tie {
                 " could not order the edits (same minute or no Airtable time); Notion wins ties"

@@ -42,6 +42,13 @@ conflict = "airtable"
         kind,
         direction,
         conflict,
+        notion_schema: crate::notion::PropertySchema {
+            id: format!("id-{n}"),
+            name: n.into(),
+            kind: nt.into(),
+            options: Vec::new(),
+            raw: serde_json::json!({}),
+        },
     };
     ResolvedPair {
         fields: vec![

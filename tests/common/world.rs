@@ -12,6 +12,7 @@ use notion_airtable_sync::{
     sandbox::{
         airtable::{AirtableSandbox, AirtableSandboxConfig, TeamAirtable},
         notion::{NotionSandbox, NotionSandboxConfig, TeamNotion},
+        team::{NotionStatus, TeamOptions},
     },
     secret::Secret,
     store::Cause,
@@ -47,16 +48,33 @@ pub async fn world_at(db: TestDb, offset: i64) -> World {
 /// A world whose sandbox clocks run `offset` seconds from now while it is
 /// seeded, with `options` replacing the example's `create_notion_pages` line.
 pub async fn world_with(db: TestDb, offset: i64, options: &str) -> World {
-    build(db, offset, options, true).await
+    build(db, offset, options, true, NotionStatus::Select).await
+}
+
+/// A world whose Notion Status column is a `status` property (its options
+/// cannot be created through the API), as real databases mostly have it.
+pub async fn world_with_status(db: TestDb) -> World {
+    world_seeded(db, NotionStatus::Status).await
+}
+
+/// A world whose Notion Status column has the type `status`.
+pub async fn world_seeded(db: TestDb, status: NotionStatus) -> World {
+    build(db, 0, "", true, status).await
 }
 
 /// A world with both vendors' rate limits off (for long randomized runs;
 /// the limits themselves are tested elsewhere).
 pub async fn world_unthrottled(db: TestDb) -> World {
-    build(db, 0, "", false).await
+    build(db, 0, "", false, NotionStatus::Select).await
 }
 
-async fn build(db: TestDb, offset: i64, options: &str, rate_limit: bool) -> World {
+async fn build(
+    db: TestDb,
+    offset: i64,
+    options: &str,
+    rate_limit: bool,
+    status: NotionStatus,
+) -> World {
     let notion = NotionSandbox::start_local(NotionSandboxConfig {
         rate_limit,
         ..NotionSandboxConfig::default()
@@ -71,7 +89,7 @@ async fn build(db: TestDb, offset: i64, options: &str, rate_limit: bool) -> Worl
     .await
     .unwrap();
     set_clocks(&notion, &airtable, offset).await;
-    let team_n = notion.seed_team();
+    let team_n = notion.seed_team_with(TeamOptions { status });
     let team_a = airtable.seed_team();
     let text = std::fs::read_to_string("sync.example.toml")
         .unwrap()

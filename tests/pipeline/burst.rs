@@ -8,6 +8,8 @@ use futures::future::join_all;
 use notion_airtable_sync::store::JobState;
 use serde_json::json;
 
+use notion_airtable_sync::sandbox::team::NotionStatus;
+
 use super::support::{Deployment, Options, eventually, page_key, runs_of};
 use crate::common::{TestDb, world::assert_in_sync};
 
@@ -22,10 +24,14 @@ const EVENTS_PER_WAVE: usize = 100;
 /// 1,000 events (and the test checks that they did fit).
 const DEBOUNCE: Duration = Duration::from_secs(10);
 
-pub async fn a_thousand_events_for_one_record_are_at_most_two_reconciles(db: TestDb) {
+pub async fn a_thousand_events_for_one_record_are_at_most_two_reconciles(
+    db: TestDb,
+    status: NotionStatus,
+) {
     let d = Deployment::new(
         db,
         Options {
+            status,
             debounce_ms: DEBOUNCE.as_millis() as u64,
             ..Options::default()
         },

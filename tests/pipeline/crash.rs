@@ -14,6 +14,8 @@ use notion_airtable_sync::{
     store::{Job, JobState},
 };
 
+use notion_airtable_sync::sandbox::team::NotionStatus;
+
 use super::support::{Deployment, Options, eventually, free_port};
 use crate::common::{TestDb, world::assert_in_sync};
 
@@ -21,10 +23,14 @@ use crate::common::{TestDb, world::assert_in_sync};
 /// that the dead worker's job is reclaimed soon.
 const LEASE: Duration = Duration::from_secs(3);
 
-pub async fn a_killed_worker_s_job_is_reclaimed_and_completed_once(db: TestDb) {
+pub async fn a_killed_worker_s_job_is_reclaimed_and_completed_once(
+    db: TestDb,
+    status: NotionStatus,
+) {
     let d = Deployment::new(
         db,
         Options {
+            status,
             lease_secs: Some(LEASE.as_secs()),
             ..Options::default()
         },

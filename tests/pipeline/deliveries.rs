@@ -15,6 +15,8 @@ use notion_airtable_sync::{
 };
 use serde_json::json;
 
+use notion_airtable_sync::sandbox::team::NotionStatus;
+
 use super::support::{Deployment, Options, eventually};
 use crate::common::{
     TestDb,
@@ -45,8 +47,15 @@ fn lossy() -> DeliveryKnobs {
     }
 }
 
-pub async fn lossy_deliveries_converge_after_the_next_sweep(db: TestDb) {
-    let d = Deployment::new(db, Options::default()).await;
+pub async fn lossy_deliveries_converge_after_the_next_sweep(db: TestDb, status: NotionStatus) {
+    let d = Deployment::new(
+        db,
+        Options {
+            status,
+            ..Options::default()
+        },
+    )
+    .await;
     let _serve = d.spawn_all();
     d.ready(30).await;
     d.synced(30).await;

@@ -9,6 +9,8 @@ use std::time::Duration;
 use notion_airtable_sync::{sandbox::common::DeliveryKnobs, store::JobState};
 use serde_json::json;
 
+use notion_airtable_sync::sandbox::team::NotionStatus;
+
 use super::support::{Deployment, Options, eventually};
 use crate::common::{
     TestDb,
@@ -18,8 +20,15 @@ use crate::common::{
 const LOST: std::ops::Range<usize> = 0..6;
 const AFTER: usize = 10;
 
-pub async fn a_cursor_gap_runs_a_full_sweep_and_converges(db: TestDb) {
-    let d = Deployment::new(db, Options::default()).await;
+pub async fn a_cursor_gap_runs_a_full_sweep_and_converges(db: TestDb, status: NotionStatus) {
+    let d = Deployment::new(
+        db,
+        Options {
+            status,
+            ..Options::default()
+        },
+    )
+    .await;
     let _serve = d.spawn_all();
     d.ready(30).await;
     d.synced(30).await;

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use notion_airtable_sync::sandbox::common::Faults;
 use serde_json::json;
 
+use notion_airtable_sync::sandbox::team::NotionStatus;
+
 use super::support::{Deployment, Options, Sample, Sampler, eventually};
 use crate::common::{
     TestDb,
@@ -29,8 +31,18 @@ fn storm(on: bool) -> Faults {
     }
 }
 
-pub async fn a_429_storm_pauses_the_calls_and_every_job_completes(db: TestDb) {
-    let d = Deployment::new(db, Options::default()).await;
+pub async fn a_429_storm_pauses_the_calls_and_every_job_completes(
+    db: TestDb,
+    status: NotionStatus,
+) {
+    let d = Deployment::new(
+        db,
+        Options {
+            status,
+            ..Options::default()
+        },
+    )
+    .await;
     let _serve = d.spawn_all();
     d.ready(30).await;
     d.synced(30).await;

@@ -13,7 +13,7 @@ use std::{
 };
 
 use notion_airtable_sync::{
-    sandbox::common::CallLog,
+    sandbox::{common::CallLog, team::NotionStatus},
     signature::notion_signature,
     store::{Job, JobState, Store},
 };
@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use crate::common::{
     TestDb,
-    world::{World, world},
+    world::{World, world_seeded},
 };
 
 pub const ADMIN_TOKEN: &str = "pipeline-admin";
@@ -33,6 +33,9 @@ pub struct Options {
     pub debounce_ms: u64,
     /// `JOB_LEASE_SECS` of every process (None: the default, 30 s).
     pub lease_secs: Option<u64>,
+    /// The type of Notion's Status column (`select` by default; `status`,
+    /// whose options the API cannot create, as real databases mostly have).
+    pub status: NotionStatus,
 }
 
 /// A seeded world, a database and a folder with `sync.toml`; `serve`
@@ -55,7 +58,7 @@ impl Deployment {
     pub async fn new(db: TestDb, options: Options) -> Deployment {
         let db_url = db.url.clone();
         let store = db.store.clone();
-        let w = world(db).await;
+        let w = world_seeded(db, options.status).await;
         let dir = crate::common::unique_temp_folder();
         std::fs::create_dir_all(&dir).unwrap();
         let port = free_port();

@@ -399,3 +399,81 @@ pub async fn sweeps_record_start_finish_and_high_water(store: Store) {
         .collect();
     assert_eq!(kinds, [SweepKind::Full, SweepKind::Incremental]);
 }
+
+pub async fn issues_are_raised_once_refreshed_and_cleared(store: Store) {
+    use notion_airtable_sync::store::{IssueScope, NewIssue};
+    let refused = |message| NewIssue {
+        pair: "specs",
+        scope: IssueScope::Record,
+        subject: "page-1",
+        field: "Status",
+        message,
+    };
+    assert!(store.raise_issue(&refused("first"), 10).await.unwrap());
+    assert!(!store.raise_issue(&refused("again"), 20).await.unwrap());
+    let other = NewIssue {
+        field: "Priority",
+        ..refused("priority refused")
+    };
+    assert!(store.raise_issue(&other, 30).await.unwrap());
+    let drift = NewIssue {
+        pair: "other",
+        scope: IssueScope::Field,
+        subject: "Sprint",
+        field: "airtable",
+        message: "deleted",
+    };
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.raise_issue(&drift, 40).await.unwrap());
+    tx.commit().await.unwrap();
+
+    let open = store.open_issues(Some("specs")).await.unwrap();
+    assert_eq!(open.len(), 2);
+    assert_eq!(
+        (
+            open[0].message.as_str(),
+            open[0].first_seen_at,
+            open[0].last_seen_at
+        ),
+        ("again", 10, 20)
+    );
+    assert_eq!(store.open_issues(None).await.unwrap().len(), 3);
+
+    assert!(
+        store
+            .clear_issue("specs", IssueScope::Record, "page-1", "Status")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .clear_issue("specs", IssueScope::Record, "page-1", "Status")
+            .await
+            .unwrap()
+    );
+    assert!(store.raise_issue(&refused("back"), 50).await.unwrap());
+    assert_eq!(
+        store
+            .clear_issues("specs", IssueScope::Record, "page-1")
+            .await
+            .unwrap(),
+        2
+    );
+    let left = store.open_issues(None).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].scope, IssueScope::Field);
+
+    // A record's fresh sync keeps what is still wrong, drops what is fixed.
+    store.raise_issue(&refused("status"), 60).await.unwrap();
+    store.raise_issue(&other, 60).await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let cleared = tx
+        .clear_issues_except("specs", IssueScope::Record, "page-1", &["Priority"])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(cleared, 1);
+    let open = store.open_issues(Some("specs")).await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].field, "Priority");
+}

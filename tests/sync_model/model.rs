@@ -6,10 +6,15 @@
 //!   the side that changed since the last successful sync of the record
 //!   wins; both changed to different values (or no sync yet) is a conflict
 //!   and Notion wins;
-//! - one-way ops fields (Sprint, Ship Date, Blockers): Airtable's value,
-//!   always (a Notion edit is reverted);
-//! - a new page: its row is created from Notion (Airtable has nothing yet,
-//!   so nothing can conflict);
+//! - two-way fields on first contact: an empty side takes the other's value
+//!   (whatever the rule: nothing is erased);
+//! - one-way ops fields (Sprint, Ship Date, Blockers): Airtable's value (a
+//!   Notion edit is reverted), except that an empty Airtable value that
+//!   nobody emptied never erases Notion's: Notion keeps its value (the
+//!   snapshot is empty) until Airtable's first edit; a person emptying the
+//!   Airtable value does empty Notion's;
+//! - a new page: its row is created as a full copy of the page, one-way
+//!   fields included (Airtable has nothing yet, so nothing can conflict);
 //! - a trashed page: its row carries `Status = Archived` after every sync
 //!   (the snapshot is kept); restored, the row's Status comes back from the
 //!   snapshot (the archive value is the service's own, never an edit);
@@ -90,20 +95,54 @@ pub struct Rec {
     pub conflicts: BTreeMap<&'static str, usize>,
 }
 
-/// One field's three-way merge: the value both sides end with, and whether
-/// the rule had to decide a conflict.
-pub fn merge(n: &str, a: &str, s: Option<&str>, one_way: bool) -> (String, bool) {
+/// One field's three-way merge: each side's value afterwards, the
+/// snapshot, and whether the rule had to decide a conflict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Merged {
+    pub n: String,
+    pub a: String,
+    pub s: String,
+    pub conflict: bool,
+}
+
+fn agreed(v: &str, conflict: bool) -> Merged {
+    Merged {
+        n: v.to_owned(),
+        a: v.to_owned(),
+        s: v.to_owned(),
+        conflict,
+    }
+}
+
+pub fn merge(n: &str, a: &str, s: Option<&str>, one_way: bool) -> Merged {
     if n == a {
-        return (n.to_owned(), false);
+        return agreed(n, false);
     }
     if one_way {
-        return (a.to_owned(), false);
+        // Airtable is the source. Its value goes over Notion's unless it is
+        // empty and nobody emptied it (first contact, or unchanged since the
+        // last sync): then Notion keeps its value.
+        let source_changed = s.is_some_and(|s| s != a);
+        if a.is_empty() && !source_changed {
+            return Merged {
+                n: n.to_owned(),
+                a: String::new(),
+                s: String::new(),
+                conflict: false,
+            };
+        }
+        return agreed(a, false);
+    }
+    match s {
+        None if n.is_empty() => return agreed(a, false),
+        None if a.is_empty() => return agreed(n, false),
+        _ => {}
     }
     match (s != Some(n), s != Some(a)) {
-        (true, false) => (n.to_owned(), false),
-        (false, true) => (a.to_owned(), false),
-        // Both changed, or no snapshot (first contact): Notion wins.
-        _ => (n.to_owned(), true),
+        (true, false) => agreed(n, false),
+        (false, true) => agreed(a, false),
+        // Both changed, or first contact with two values: Notion wins.
+        _ => agreed(n, true),
     }
 }
 
@@ -173,15 +212,17 @@ impl Rec {
     /// Merge every field; create the row when there is none.
     fn merge_all(&mut self) -> Vec<&'static str> {
         let creating = self.a.is_none();
+        if creating {
+            // The new row is a full copy of the page.
+            self.a = Some(self.n.clone());
+            self.s = Some(self.n.clone());
+            self.link = Link::Active;
+            return Vec::new();
+        }
         let a = self.a.clone().unwrap_or_else(empty_vals);
-        // Creating: Airtable has nothing, so only Notion's values can flow.
-        let s = if creating {
-            Some(empty_vals())
-        } else {
-            self.s.clone()
-        };
-        let restoring = !creating && self.restoring();
-        let mut merged = Vals::new();
+        let s = self.s.clone();
+        let restoring = self.restoring();
+        let (mut n_after, mut a_after, mut s_after) = (Vals::new(), Vals::new(), Vals::new());
         let mut conflicts = Vec::new();
         for f in FIELDS {
             let mut av = a[f.notion].clone();
@@ -194,15 +235,17 @@ impl Rec {
                 };
             }
             let snap = s.as_ref().map(|s| s[f.notion].as_str());
-            let (v, conflict) = merge(&self.n[f.notion], &av, snap, f.one_way);
-            if conflict {
+            let m = merge(&self.n[f.notion], &av, snap, f.one_way);
+            if m.conflict {
                 conflicts.push(f.notion);
             }
-            merged.insert(f.notion, v);
+            n_after.insert(f.notion, m.n);
+            a_after.insert(f.notion, m.a);
+            s_after.insert(f.notion, m.s);
         }
-        self.n = merged.clone();
-        self.a = Some(merged.clone());
-        self.s = Some(merged);
+        self.n = n_after;
+        self.a = Some(a_after);
+        self.s = Some(s_after);
         self.link = Link::Active;
         conflicts
     }
@@ -245,12 +288,23 @@ mod tests {
 
     #[test]
     fn merge_follows_the_rules() {
-        assert_eq!(merge("x", "x", None, false), ("x".into(), false));
-        assert_eq!(merge("n", "s", Some("s"), false), ("n".into(), false));
-        assert_eq!(merge("s", "a", Some("s"), false), ("a".into(), false));
-        assert_eq!(merge("n", "a", Some("s"), false), ("n".into(), true));
-        assert_eq!(merge("n", "a", None, false), ("n".into(), true));
-        assert_eq!(merge("n", "s", Some("s"), true), ("s".into(), false));
-        assert_eq!(merge("n", "a", Some("s"), true), ("a".into(), false));
+        let m = |n: &str, a: &str, s: Option<&str>, one_way| {
+            let m = merge(n, a, s, one_way);
+            (m.n, m.a, m.s, m.conflict)
+        };
+        let all = |v: &str, c| (v.to_owned(), v.to_owned(), v.to_owned(), c);
+        assert_eq!(m("x", "x", None, false), all("x", false));
+        assert_eq!(m("n", "s", Some("s"), false), all("n", false));
+        assert_eq!(m("s", "a", Some("s"), false), all("a", false));
+        assert_eq!(m("n", "a", Some("s"), false), all("n", true));
+        assert_eq!(m("n", "a", None, false), all("n", true));
+        assert_eq!(m("", "a", None, false), all("a", false));
+        assert_eq!(m("n", "", None, false), all("n", false));
+        assert_eq!(m("n", "s", Some("s"), true), all("s", false));
+        assert_eq!(m("n", "a", Some("s"), true), all("a", false));
+        let kept = ("n".to_owned(), String::new(), String::new(), false);
+        assert_eq!(m("n", "", None, true), kept);
+        assert_eq!(m("n", "", Some(""), true), kept);
+        assert_eq!(m("s", "", Some("s"), true), all("", false));
     }
 }

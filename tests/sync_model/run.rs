@@ -541,8 +541,11 @@ impl Run {
             let row = rows.get(&r.page_id).map(|rs| &rs[0]);
             let ok = match (r.row_deleted, r.trashed, row) {
                 (true, _, row) => row.is_none(),
+                // Both sides hold the model's values: equal, except a
+                // one-way field Notion keeps while Airtable is empty.
                 (false, false, Some(row)) => {
-                    airtable_vals(row) == r.n
+                    Some(airtable_vals(row)) == r.a
+                        && r.a.as_ref().is_some_and(|a| agree(&r.n, a))
                         && row["fields"]["Notion URL"] == self.w.page(&r.page_id)["url"]
                 }
                 (false, true, Some(row)) => row["fields"]["Status"] == "Archived",
@@ -596,6 +599,14 @@ impl Run {
 }
 
 /// A request that changes data (queries and list calls by POST do not).
+/// The two sides agree on every field but a one-way field whose Airtable
+/// (source) value is empty while Notion keeps a person's value.
+fn agree(n: &Vals, a: &Vals) -> bool {
+    FIELDS
+        .iter()
+        .all(|f| n[f.notion] == a[f.notion] || (f.one_way && a[f.notion].is_empty()))
+}
+
 fn is_write(method: &str, route: &str) -> bool {
     match method {
         "GET" => false,

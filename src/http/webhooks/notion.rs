@@ -35,6 +35,9 @@ use crate::{
 const PAGE_CHANGES: &[&str] = &[
     "page.created",
     "page.properties_updated",
+    // Notion sends a title edit as a content update ("let's say a user
+    // updates the title of a page. You'll receive a page.content_updated").
+    "page.content_updated",
     "page.deleted",
     "page.undeleted",
     "page.moved",

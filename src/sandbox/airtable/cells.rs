@@ -41,12 +41,33 @@ fn non_empty(s: &str) -> Option<Value> {
 }
 
 fn text(field: &Field, value: &Value, typecast: bool) -> AtResult<Option<Value>> {
-    match value {
-        Value::String(s) => Ok(non_empty(s)),
-        Value::Number(n) if typecast => Ok(Some(Value::String(n.to_string()))),
-        Value::Bool(b) if typecast => Ok(Some(Value::String(b.to_string()))),
-        _ => Err(AtError::invalid_value(&field.name)),
+    let s = match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) if typecast => n.to_string(),
+        Value::Bool(b) if typecast => b.to_string(),
+        _ => return Err(AtError::invalid_value(&field.name)),
+    };
+    if field.field_type == FieldType::RichText {
+        return Ok(rich_text(&s));
     }
+    Ok(non_empty(&s))
+}
+
+/// A rich text cell as Airtable keeps it: Markdown whose document always ends with a line
+/// break, so every non-empty value reads back with a trailing `"\n"` ("long text fields
+/// that have rich text enabled will always include a trailing \n character when the text
+/// is retrieved via API", support article "Markdown rich text output in the API"). A value
+/// that already ends with one is kept as is, and one holding only line breaks is the empty
+/// document [U: the article shows the newline, not what a written trailing newline does].
+fn rich_text(s: &str) -> Option<Value> {
+    if s.trim_end_matches('\n').is_empty() {
+        return None;
+    }
+    let mut out = s.to_string();
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    Some(Value::String(out))
 }
 
 fn number(field: &Field, value: &Value, typecast: bool) -> AtResult<Option<Value>> {
@@ -190,6 +211,26 @@ pub(crate) fn to_v2(field: &Field, stored: Option<&Value>) -> Value {
     }
 }
 
+/// A stored cell of `from` as it reads after a person changes the field to `to`'s type in
+/// the app: the old value is typed into the new field best-effort (as `typecast` does);
+/// what the new type cannot hold is dropped. Text targets get the value as displayed;
+/// options a select target does not have yet are created, as the app does.
+/// [U] Airtable documents no conversion table; this follows what its UI shows for the
+/// common cases (text -> number keeps numbers, drops the rest).
+pub(crate) fn convert(from: &Field, to: &mut Field, stored: &Value) -> Option<Value> {
+    let plain = match (from.field_type, stored) {
+        // The rich text document's closing line break is not part of the text.
+        (FieldType::RichText, Value::String(s)) => Value::String(s.trim_end_matches('\n').into()),
+        _ => stored.clone(),
+    };
+    let input = if to.field_type.is_text() {
+        to_display_string(&plain)
+    } else {
+        plain
+    };
+    validate(to, &input, true).ok().flatten()
+}
+
 /// `cellFormat=string`: user-facing strings. Airtable says not to rely on their format;
 /// the sandbox renders lists joined by ", ", checkboxes as "checked", times in UTC.
 pub(crate) fn to_display_string(stored: &Value) -> Value {
@@ -240,6 +281,40 @@ mod tests {
         );
         let mut t = field(FieldType::SingleLineText);
         assert!(validate(&mut t, &json!(5), false).is_err());
+    }
+
+    #[test]
+    fn rich_text_ends_with_one_line_break_and_plain_long_text_does_not() {
+        let mut r = field(FieldType::RichText);
+        assert_eq!(
+            validate(&mut r, &json!("**bold**"), false).unwrap(),
+            Some(json!("**bold**\n"))
+        );
+        assert_eq!(
+            validate(&mut r, &json!("a\n"), false).unwrap(),
+            Some(json!("a\n"))
+        );
+        assert_eq!(validate(&mut r, &json!("\n"), false).unwrap(), None);
+        let mut m = field(FieldType::MultilineText);
+        assert_eq!(
+            validate(&mut m, &json!("a"), false).unwrap(),
+            Some(json!("a"))
+        );
+    }
+
+    #[test]
+    fn a_type_change_converts_what_fits_and_drops_the_rest() {
+        let text = field(FieldType::SingleLineText);
+        let mut number = field(FieldType::Number);
+        assert_eq!(convert(&text, &mut number, &json!("42")), Some(json!(42)));
+        assert_eq!(convert(&text, &mut number, &json!("n/a")), None);
+        let mut long = field(FieldType::MultilineText);
+        assert_eq!(convert(&number, &mut long, &json!(7)), Some(json!("7")));
+        let rich = field(FieldType::RichText);
+        assert_eq!(convert(&rich, &mut long, &json!("x\n")), Some(json!("x")));
+        let mut select = field(FieldType::SingleSelect);
+        assert_eq!(convert(&text, &mut select, &json!("A")), Some(json!("A")));
+        assert!(select.choice("A").is_some());
     }
 
     #[test]

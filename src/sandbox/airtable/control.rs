@@ -6,6 +6,9 @@
 //! | `POST /_sandbox/seed/team` | seed the team base → `TeamAirtable` |
 //! | `POST /_sandbox/bases` `{name}` | → `{id}` |
 //! | `POST /_sandbox/bases/{base}/tables` `{name, fields:[FieldSchema]}` | → `{id, field_ids}` |
+//! | `POST /_sandbox/bases/{base}/tables/{table}/fields` `{name, type, choices?, description?}` | a person adds a field → field model |
+//! | `PATCH /_sandbox/bases/{base}/tables/{table}/fields/{field}` `{name?, description?, type?, choices?}` | a person renames / describes / changes the type of a field (id or name) → field model |
+//! | `DELETE /_sandbox/bases/{base}/tables/{table}/fields/{field}` | a person deletes a field → `{id, deleted}` |
 //! | `POST /_sandbox/{base}/{table}` `{fields}` | a person creates a record → `{id}` |
 //! | `PATCH /_sandbox/{base}/{table}/{rec}` `{fields}` | a person edits it |
 //! | `DELETE /_sandbox/{base}/{table}/{rec}` | a person deletes it |
@@ -27,7 +30,7 @@ use axum::{
 use serde_json::{Value, json};
 
 use super::errors::{AtError, AtResult};
-use super::person;
+use super::person::{self, FieldEdit};
 use super::schema::FieldSchema;
 use super::state::Shared;
 use crate::sandbox::common::{airtable_time, merge_json};
@@ -39,6 +42,14 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_sandbox/seed/team", post(seed_team))
         .route("/_sandbox/bases", post(create_base))
         .route("/_sandbox/bases/{base}/tables", post(create_table))
+        .route(
+            "/_sandbox/bases/{base}/tables/{table}/fields",
+            post(create_field),
+        )
+        .route(
+            "/_sandbox/bases/{base}/tables/{table}/fields/{field}",
+            patch(edit_field).delete(delete_field),
+        )
         .route(
             "/_sandbox/bases/{base}/purge_payloads",
             post(purge_payloads),
@@ -86,6 +97,46 @@ async fn create_table(
         .map_err(|e| AtError::invalid_request(format!("fields: {e}")))?;
     let (id, field_ids) = person::create_table(&s, &base, &name, &fields)?;
     Ok(Json(json!({"id": id, "field_ids": field_ids})))
+}
+
+async fn create_field(
+    State(s): St,
+    Path((base, table)): Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> AtResult<Json<Value>> {
+    let mut body = body;
+    let description = match body.as_object_mut().and_then(|o| o.remove("description")) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(d)) => Some(d),
+        Some(_) => return Err(AtError::invalid_request("description must be a string")),
+    };
+    let schema: FieldSchema = serde_json::from_value(body)
+        .map_err(|e| AtError::invalid_request(format!("field: {e}")))?;
+    Ok(Json(person::create_field(
+        &s,
+        &base,
+        &table,
+        &schema,
+        description,
+    )?))
+}
+
+async fn edit_field(
+    State(s): St,
+    Path((base, table, field)): Path<(String, String, String)>,
+    Json(body): Json<Value>,
+) -> AtResult<Json<Value>> {
+    let edit: FieldEdit = serde_json::from_value(body)
+        .map_err(|e| AtError::invalid_request(format!("field edit: {e}")))?;
+    Ok(Json(person::edit_field(&s, &base, &table, &field, &edit)?))
+}
+
+async fn delete_field(
+    State(s): St,
+    Path((base, table, field)): Path<(String, String, String)>,
+) -> AtResult<Json<Value>> {
+    let id = person::delete_field(&s, &base, &table, &field)?;
+    Ok(Json(json!({"id": id, "deleted": true})))
 }
 
 /// `{fields:{…}}`, or the fields object itself when there is no `fields` key.

@@ -43,6 +43,13 @@ fn refuse(shared: &Shared, req: &Request) -> Option<AtError> {
     if !authorized(req, &shared.token) {
         return Some(AtError::authentication_required());
     }
+    if let Some(scope) = required_scope(req.method(), req.uri().path())
+        && !shared.scopes.iter().any(|s| s == scope)
+    {
+        // A token without the scope gets the 403 whose message says to check "that both
+        // your user and your token have the required permissions".
+        return Some(AtError::model_not_found());
+    }
     let base = base_of(req.uri().path());
     if let Some(base) = base
         && shared.rate_limit
@@ -74,6 +81,25 @@ fn authorized(req: &Request, token: &str) -> bool {
             scheme.eq_ignore_ascii_case("bearer") && presented.trim() == token
         }
         None => false,
+    }
+}
+
+/// The scope a route needs (scopes in the docs of each endpoint): the Meta API
+/// `schema.bases:read` / `:write`, webhooks `webhook:manage`, records
+/// `data.records:read` / `:write`. `whoami` needs none.
+pub(crate) fn required_scope(method: &axum::http::Method, path: &str) -> Option<&'static str> {
+    let reads = *method == axum::http::Method::GET || path.ends_with("/listRecords");
+    let mut parts = path.trim_start_matches('/').split('/');
+    if parts.next() != Some("v0") {
+        return None;
+    }
+    match (parts.next()?, parts.next()) {
+        ("meta", Some("whoami")) => None,
+        ("meta", _) if reads => Some("schema.bases:read"),
+        ("meta", _) => Some("schema.bases:write"),
+        ("bases", _) => Some("webhook:manage"),
+        _ if reads => Some("data.records:read"),
+        _ => Some("data.records:write"),
     }
 }
 
@@ -123,5 +149,32 @@ mod tests {
         assert_eq!(base_of("/v0/meta/bases/appC/tables"), Some("appC"));
         assert_eq!(base_of("/v0/meta/whoami"), None);
         assert_eq!(base_of("/_sandbox/calls"), None);
+    }
+
+    #[test]
+    fn each_route_family_needs_its_scope() {
+        use axum::http::Method;
+        let field = "/v0/meta/bases/appA/tables/tblT/fields/fldF";
+        assert_eq!(
+            required_scope(&Method::PATCH, field),
+            Some("schema.bases:write")
+        );
+        assert_eq!(
+            required_scope(&Method::GET, "/v0/meta/bases/appA/tables"),
+            Some("schema.bases:read")
+        );
+        assert_eq!(required_scope(&Method::GET, "/v0/meta/whoami"), None);
+        assert_eq!(
+            required_scope(&Method::POST, "/v0/appA/T/listRecords"),
+            Some("data.records:read")
+        );
+        assert_eq!(
+            required_scope(&Method::PATCH, "/v0/appA/T"),
+            Some("data.records:write")
+        );
+        assert_eq!(
+            required_scope(&Method::POST, "/v0/bases/appA/webhooks"),
+            Some("webhook:manage")
+        );
     }
 }

@@ -1,4 +1,5 @@
-//! Metadata endpoints: the base schema (api-facts §4.6) and `whoami`.
+//! Metadata endpoints: the base schema (api-facts §4.6), create field and update field
+//! (name / description), and `whoami`.
 
 use std::sync::Arc;
 
@@ -6,20 +7,14 @@ use axum::{
     Json,
     extract::{Path, State},
 };
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use super::errors::AtResult;
+use super::body::JsonBody;
+use super::errors::{AtError, AtResult};
+use super::fields;
+use super::schema::{FieldSchema, FieldType};
 use super::state::Shared;
 use super::table::Table;
-
-/// The scopes the sandbox token holds (everything the service needs).
-const SCOPES: [&str; 5] = [
-    "data.records:read",
-    "data.records:write",
-    "schema.bases:read",
-    "webhook:manage",
-    "user.email:read",
-];
 
 /// `GET /v0/meta/bases/{base}/tables`.
 pub(crate) async fn base_schema(
@@ -37,7 +32,114 @@ pub(crate) async fn base_schema(
 pub(crate) async fn whoami(State(s): State<Arc<Shared>>) -> Json<Value> {
     Json(json!({
         "id": s.api_actor.id,
-        "scopes": SCOPES,
+        "scopes": s.scopes,
         "email": s.api_actor.email,
     }))
+}
+
+fn body_object(body: &Value, allowed: &[&str]) -> AtResult<Map<String, Value>> {
+    let obj = body
+        .as_object()
+        .ok_or_else(|| AtError::invalid_request("the body must be a JSON object"))?;
+    if let Some(k) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(AtError::invalid_request(format!(
+            "unknown parameter \"{k}\""
+        )));
+    }
+    Ok(obj.clone())
+}
+
+/// An optional string member; anything else is a 422.
+fn opt_string(obj: &Map<String, Value>, key: &str) -> AtResult<Option<String>> {
+    match obj.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(AtError::invalid_request(format!("{key} must be a string"))),
+    }
+}
+
+/// `PATCH /v0/meta/bases/{base}/tables/{tableIdOrName}/fields/{columnId}` with
+/// `{name?, description?}` (at least one) → the field model. Scope `schema.bases:write`.
+pub(crate) async fn update_field(
+    State(s): State<Arc<Shared>>,
+    Path((base, table, field)): Path<(String, String, String)>,
+    JsonBody(body): JsonBody,
+) -> AtResult<Json<Value>> {
+    let obj = body_object(&body, &["name", "description"])?;
+    let name = opt_string(&obj, "name")?;
+    let description = opt_string(&obj, "description")?;
+    if name.is_none() && description.is_none() {
+        return Err(AtError::invalid_request(
+            "at least one of name or description must be specified",
+        ));
+    }
+    let actor = s.api_actor.clone();
+    s.write(&base, &table, &actor, |t, _now| {
+        let index = fields::index_by_id(t, &field)?;
+        let (updated, changes) = fields::update(t, index, name.as_deref(), description.as_deref())?;
+        Ok((Json(updated.to_schema_json()), changes))
+    })
+}
+
+/// `POST /v0/meta/bases/{base}/tables/{tableId}/fields` with `{name, type, description?,
+/// options?}` → the field model. Scope `schema.bases:write`.
+pub(crate) async fn create_field(
+    State(s): State<Arc<Shared>>,
+    Path((base, table)): Path<(String, String)>,
+    JsonBody(body): JsonBody,
+) -> AtResult<Json<Value>> {
+    let obj = body_object(&body, &["name", "type", "description", "options"])?;
+    let name = opt_string(&obj, "name")?.unwrap_or_default();
+    let type_name =
+        opt_string(&obj, "type")?.ok_or_else(|| AtError::invalid_request("type is required"))?;
+    let field_type = FieldType::from_api_name(&type_name).ok_or_else(|| {
+        AtError::invalid_request(format!("unsupported field type \"{type_name}\""))
+    })?;
+    let choices = check_options(field_type, obj.get("options"))?;
+    let schema = FieldSchema {
+        name,
+        field_type,
+        choices,
+    };
+    let description = opt_string(&obj, "description")?;
+    let actor = s.api_actor.clone();
+    s.write(&base, &table, &actor, |t, _now| {
+        let (field, changes) = fields::create(t, &schema, description)?;
+        Ok((Json(field.to_schema_json()), changes))
+    })
+}
+
+/// The option keys each type's write format requires (field model docs); text types take
+/// none. Returns the select choices. [U] the error type for bad options is not documented.
+fn check_options(t: FieldType, options: Option<&Value>) -> AtResult<Vec<String>> {
+    let required: &[&str] = match t {
+        FieldType::Number => &["precision"],
+        FieldType::Checkbox => &["color", "icon"],
+        FieldType::Date => &["dateFormat"],
+        FieldType::DateTime => &["dateFormat", "timeFormat", "timeZone"],
+        FieldType::SingleSelect | FieldType::MultipleSelects => &["choices"],
+        _ => &[],
+    };
+    let bad =
+        |why: String| AtError::invalid_request(format!("options for {}: {why}", t.api_name()));
+    let options = match options {
+        None | Some(Value::Null) if required.is_empty() => return Ok(Vec::new()),
+        None | Some(Value::Null) => return Err(bad(format!("{required:?} are required"))),
+        Some(_) if required.is_empty() => return Err(bad("this type takes no options".into())),
+        Some(v) => v,
+    };
+    if let Some(missing) = required.iter().find(|k| options.get(**k).is_none()) {
+        return Err(bad(format!("\"{missing}\" is required")));
+    }
+    if !t.is_select() {
+        return Ok(Vec::new());
+    }
+    options["choices"]
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .map(|c| c["name"].as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+        })
+        .ok_or_else(|| bad("choices must be an array of {name}".into()))
 }

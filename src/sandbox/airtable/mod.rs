@@ -10,13 +10,16 @@
 //! - `formula`: the `filterByFormula` subset; `listing`: list records and offsets.
 //! - `store`, `state`: the state behind one lock; commit = one base transaction.
 //! - `webhooks`, `payloads`, `notify`: specifications, payload log, pings.
-//! - `records`, `meta`, `webhook_api`: the `/v0` handlers; `guard`: auth, rate limit, faults.
+//! - `records`, `meta`, `webhook_api`: the `/v0` handlers; `guard`: auth, scopes, rate
+//!   limit, faults.
+//! - `fields`: field-schema changes (create, rename / describe, change type, delete).
 //! - `person`, `control`: edits as a person and the `/_sandbox` control API.
 
 mod body;
 mod cells;
 mod control;
 mod errors;
+mod fields;
 mod formula;
 mod guard;
 mod ids;
@@ -49,7 +52,7 @@ use axum::{
     routing::{get, post},
 };
 
-pub use person::TeamAirtable;
+pub use person::{FieldEdit, TeamAirtable};
 pub use schema::{FieldSchema, FieldType};
 
 use errors::AtError;
@@ -69,6 +72,9 @@ pub struct AirtableSandboxConfig {
     /// The token's owner (`usr…`): API edits are attributed to this user.
     pub user_id: String,
     pub user_email: String,
+    /// The token's scopes; a request needing one it lacks is refused with 403 (default:
+    /// [`DEFAULT_SCOPES`], everything the service needs).
+    pub scopes: Vec<String>,
     /// Enforce the per-base limit (5 req/s by default).
     pub rate_limit: bool,
     pub requests_per_second: f64,
@@ -78,12 +84,23 @@ pub struct AirtableSandboxConfig {
     pub delivery: DeliveryKnobs,
 }
 
+/// The scopes a default sandbox token holds.
+pub const DEFAULT_SCOPES: [&str; 6] = [
+    "data.records:read",
+    "data.records:write",
+    "schema.bases:read",
+    "schema.bases:write",
+    "webhook:manage",
+    "user.email:read",
+];
+
 impl Default for AirtableSandboxConfig {
     fn default() -> Self {
         Self {
             token: "patSandboxAirtable.0000".to_string(),
             user_id: "usrSandboxOwner01".to_string(),
             user_email: "sync-bot@example.com".to_string(),
+            scopes: DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
             rate_limit: true,
             requests_per_second: 5.0,
             penalty: Duration::from_secs(30),
@@ -131,6 +148,7 @@ impl AirtableSandbox {
         );
         let shared = Arc::new(Shared {
             token: config.token.clone(),
+            scopes: config.scopes.clone(),
             api_actor: Actor {
                 id: config.user_id.clone(),
                 email: config.user_email.clone(),
@@ -225,6 +243,39 @@ impl AirtableSandbox {
         person::delete_record(&self.shared, base_id, table, record_id).map_err(to_anyhow)
     }
 
+    /// A person adds a field → the field model (`{id, name, type, ...}`).
+    pub fn create_field_as_person(
+        &self,
+        base_id: &str,
+        table: &str,
+        field: FieldSchema,
+    ) -> anyhow::Result<serde_json::Value> {
+        person::create_field(&self.shared, base_id, table, &field, None).map_err(to_anyhow)
+    }
+
+    /// A person renames / describes / changes the type of a field (id or name).
+    pub fn edit_field_as_person(
+        &self,
+        base_id: &str,
+        table: &str,
+        field: &str,
+        edit: FieldEdit,
+    ) -> anyhow::Result<serde_json::Value> {
+        person::edit_field(&self.shared, base_id, table, field, &edit).map_err(to_anyhow)
+    }
+
+    /// A person deletes a field (id or name); its cells disappear from every record.
+    pub fn delete_field_as_person(
+        &self,
+        base_id: &str,
+        table: &str,
+        field: &str,
+    ) -> anyhow::Result<()> {
+        person::delete_field(&self.shared, base_id, table, field)
+            .map(|_| ())
+            .map_err(to_anyhow)
+    }
+
     /// One record in the REST shape (not counted).
     pub fn record(&self, base_id: &str, table: &str, record_id: &str) -> Option<serde_json::Value> {
         person::one_record(&self.shared, base_id, table, record_id)
@@ -281,6 +332,14 @@ fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .route("/v0/meta/whoami", get(meta::whoami))
         .route("/v0/meta/bases/{base}/tables", get(meta::base_schema))
+        .route(
+            "/v0/meta/bases/{base}/tables/{table}/fields",
+            post(meta::create_field),
+        )
+        .route(
+            "/v0/meta/bases/{base}/tables/{table}/fields/{field}",
+            axum::routing::patch(meta::update_field),
+        )
         .route(
             "/v0/bases/{base}/webhooks",
             get(webhook_api::list).post(webhook_api::create),

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use super::cells;
 use super::table::Table;
 use super::webhooks::Spec;
-use super::writes::Change;
+use super::writes::{Change, FieldProps};
 use crate::sandbox::common::airtable_time;
 
 /// Who made a change: the token's owner through the API (`publicApi`) or a person in the
@@ -47,11 +47,9 @@ pub(crate) struct Transaction<'a> {
 }
 
 /// The payload `spec` gets for `txn` (without `baseTransactionNumber`, which the webhook
-/// adds), or `None` when its filters leave nothing.
+/// adds), or `None` when its filters leave nothing. Record changes need the `tableData`
+/// data type, field-schema changes `tableFields`.
 pub(crate) fn build(spec: &Spec, txn: &Transaction) -> Option<Value> {
-    if !spec.data_types.iter().any(|d| d == "tableData") {
-        return None;
-    }
     let table = txn.table;
     if spec
         .scope
@@ -67,7 +65,16 @@ pub(crate) fn build(spec: &Spec, txn: &Transaction) -> Option<Value> {
     {
         return None;
     }
-    let changed = table_changes(spec, table, txn.changes)?;
+    let mut changed = Map::new();
+    if spec.has_data_type("tableData") {
+        record_changes(spec, table, txn.changes, &mut changed);
+    }
+    if spec.has_data_type("tableFields") {
+        field_changes(spec, txn.changes, &mut changed);
+    }
+    if changed.is_empty() {
+        return None;
+    }
     Some(json!({
         "timestamp": airtable_time(txn.timestamp),
         "payloadFormat": "v0",
@@ -82,8 +89,9 @@ fn wants(spec: &Spec, change_type: &str) -> bool {
         .is_none_or(|c| c.iter().any(|x| x == change_type))
 }
 
-/// `TableChanged`: createdRecordsById, changedRecordsById, destroyedRecordIds.
-fn table_changes(spec: &Spec, table: &Table, changes: &[Change]) -> Option<Value> {
+/// `TableChanged`'s record parts: createdRecordsById, changedRecordsById,
+/// destroyedRecordIds.
+fn record_changes(spec: &Spec, table: &Table, changes: &[Change], out: &mut Map<String, Value>) {
     let (mut created, mut changed, mut destroyed) = (Map::new(), Map::new(), Vec::new());
     for change in changes {
         match change {
@@ -111,17 +119,80 @@ fn table_changes(spec: &Spec, table: &Table, changes: &[Change]) -> Option<Value
             _ => {}
         }
     }
+    insert_non_empty(out, "createdRecordsById", Value::Object(created));
+    insert_non_empty(out, "changedRecordsById", Value::Object(changed));
+    insert_non_empty(out, "destroyedRecordIds", Value::Array(destroyed));
+}
+
+/// `TableChanged`'s field parts (model/webhooks-table-changed): createdFieldsById
+/// `{fld: {name, type}}`, changedFieldsById `{fld: {current, previous?}}` where each side
+/// holds only the properties that changed and `previous` needs
+/// `includePreviousFieldDefinitions`, and destroyedFieldIds.
+fn field_changes(spec: &Spec, changes: &[Change], out: &mut Map<String, Value>) {
+    let (mut created, mut changed, mut destroyed) = (Map::new(), Map::new(), Vec::new());
+    for change in changes {
+        match change {
+            Change::FieldCreated {
+                field_id,
+                name,
+                field_type,
+            } if wants(spec, "add") && schema_watched(spec, field_id) => {
+                created.insert(
+                    field_id.clone(),
+                    json!({"name": name, "type": field_type.api_name()}),
+                );
+            }
+            Change::FieldChanged {
+                field_id,
+                previous,
+                current,
+            } if wants(spec, "update") && schema_watched(spec, field_id) => {
+                let mut entry = json!({"current": props_json(current)});
+                if spec.include_previous_fields {
+                    entry["previous"] = props_json(previous);
+                }
+                changed.insert(field_id.clone(), entry);
+            }
+            Change::FieldDestroyed { field_id }
+                if wants(spec, "remove") && schema_watched(spec, field_id) =>
+            {
+                destroyed.push(Value::String(field_id.clone()));
+            }
+            _ => {}
+        }
+    }
+    insert_non_empty(out, "createdFieldsById", Value::Object(created));
+    insert_non_empty(out, "changedFieldsById", Value::Object(changed));
+    insert_non_empty(out, "destroyedFieldIds", Value::Array(destroyed));
+}
+
+/// With `watchSchemasOfFieldIds`, only those fields' schema changes count.
+fn schema_watched(spec: &Spec, field_id: &str) -> bool {
+    spec.watch_schema_fields
+        .as_ref()
+        .is_none_or(|w| w.iter().any(|f| f == field_id))
+}
+
+fn props_json(props: &FieldProps) -> Value {
     let mut out = Map::new();
-    if !created.is_empty() {
-        out.insert("createdRecordsById".into(), Value::Object(created));
+    if let Some(name) = &props.name {
+        out.insert("name".into(), json!(name));
     }
-    if !changed.is_empty() {
-        out.insert("changedRecordsById".into(), Value::Object(changed));
+    if let Some(t) = props.field_type {
+        out.insert("type".into(), json!(t.api_name()));
     }
-    if !destroyed.is_empty() {
-        out.insert("destroyedRecordIds".into(), Value::Array(destroyed));
+    Value::Object(out)
+}
+
+fn insert_non_empty(out: &mut Map<String, Value>, key: &str, value: Value) {
+    let empty = match &value {
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    };
+    if !empty {
+        out.insert(key.to_string(), value);
     }
-    (!out.is_empty()).then_some(Value::Object(out))
 }
 
 type Diffs = BTreeMap<String, (Option<Value>, Option<Value>)>;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::errors::{AtError, AtResult};
+use super::fields;
 use super::schema::{FieldSchema, FieldType};
 use super::state::Shared;
 use super::table::{Base, RenderOptions, Table};
@@ -187,4 +188,72 @@ pub(crate) fn one_record(shared: &Shared, base: &str, table: &str, record: &str)
     let t = &store.bases[bi].tables[ti];
     t.record(record)
         .map(|r| t.render(r, RenderOptions::default(), None))
+}
+
+/// What a person changes about a field in the app: its name, description and type (with
+/// the options a select type starts with). Every part is optional.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldEdit {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub field_type: Option<FieldType>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
+}
+
+/// A person adds a field → the field model.
+pub(crate) fn create_field(
+    shared: &Arc<Shared>,
+    base: &str,
+    table: &str,
+    schema: &FieldSchema,
+    description: Option<String>,
+) -> AtResult<Value> {
+    let actor = shared.person_actor.clone();
+    shared.write(base, table, &actor, |t, _now| {
+        let (field, changes) = fields::create(t, schema, description)?;
+        Ok((field.to_schema_json(), changes))
+    })
+}
+
+/// A person renames, describes and/or changes the type of a field (by id or name), as one
+/// transaction → the field model.
+pub(crate) fn edit_field(
+    shared: &Arc<Shared>,
+    base: &str,
+    table: &str,
+    field: &str,
+    edit: &FieldEdit,
+) -> AtResult<Value> {
+    let actor = shared.person_actor.clone();
+    shared.write(base, table, &actor, |t, now| {
+        let index = fields::index_by_key(t, field)?;
+        let (mut result, mut changes) =
+            fields::update(t, index, edit.name.as_deref(), edit.description.as_deref())?;
+        if let Some(new_type) = edit.field_type {
+            let (converted, more) = fields::change_type(t, index, new_type, &edit.choices, now)?;
+            result = converted;
+            changes.extend(more);
+        }
+        Ok((result.to_schema_json(), changes))
+    })
+}
+
+/// A person deletes a field (by id or name): its cells disappear from every record.
+pub(crate) fn delete_field(
+    shared: &Arc<Shared>,
+    base: &str,
+    table: &str,
+    field: &str,
+) -> AtResult<String> {
+    let actor = shared.person_actor.clone();
+    shared.write(base, table, &actor, |t, _now| {
+        let index = fields::index_by_key(t, field)?;
+        let id = t.fields[index].id.clone();
+        Ok((id, fields::delete(t, index)?))
+    })
 }

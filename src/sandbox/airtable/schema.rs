@@ -42,6 +42,11 @@ impl FieldType {
         }
     }
 
+    /// The type named `name` in the API, if the sandbox models it.
+    pub fn from_api_name(name: &str) -> Option<Self> {
+        ALL_TYPES.into_iter().find(|t| t.api_name() == name)
+    }
+
     /// Cells holding a plain string.
     pub fn is_text(self) -> bool {
         matches!(
@@ -77,6 +82,21 @@ impl FieldType {
         )
     }
 }
+
+const ALL_TYPES: [FieldType; 12] = [
+    FieldType::SingleLineText,
+    FieldType::MultilineText,
+    FieldType::RichText,
+    FieldType::Email,
+    FieldType::Url,
+    FieldType::PhoneNumber,
+    FieldType::Number,
+    FieldType::Checkbox,
+    FieldType::Date,
+    FieldType::DateTime,
+    FieldType::SingleSelect,
+    FieldType::MultipleSelects,
+];
 
 /// A field to create: name, type and (for selects) the initial options.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -148,6 +168,8 @@ pub(crate) struct Field {
     pub name: String,
     pub field_type: FieldType,
     pub choices: Vec<Choice>,
+    /// The field's description (Meta API `description`); `None` when empty.
+    pub description: Option<String>,
 }
 
 impl Field {
@@ -157,6 +179,7 @@ impl Field {
             name: schema.name.clone(),
             field_type: schema.field_type,
             choices: Vec::new(),
+            description: None,
         };
         for name in &schema.choices {
             field.add_choice(name);
@@ -188,9 +211,12 @@ impl Field {
             .unwrap_or(usize::MAX)
     }
 
-    /// `{id, name, type, options?}` as in the base schema.
+    /// `{id, name, type, description?, options?}` as in the base schema (the field model).
     pub fn to_schema_json(&self) -> Value {
         let mut v = json!({"id": self.id, "name": self.name, "type": self.field_type.api_name()});
+        if let Some(description) = &self.description {
+            v["description"] = json!(description);
+        }
         if let Some(options) = self.options_json() {
             v["options"] = options;
         }

@@ -17,6 +17,8 @@ use crate::sandbox::common::{CallLog, Clock, Deliverer, FaultInjector, lock};
 
 pub(crate) struct Shared {
     pub token: String,
+    /// The token's scopes (`whoami`, and the scope check in `guard`).
+    pub scopes: Vec<String>,
     /// The token's owner: API writes are `publicApi` changes by this user.
     pub api_actor: Actor,
     /// The person the control API acts as: `client` changes.

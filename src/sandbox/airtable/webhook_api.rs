@@ -46,6 +46,7 @@ pub(crate) async fn create(
         ));
     }
     let (notification_url, spec, spec_json) = webhooks::parse_create(base, &body)?;
+    check_data_scopes(&s, &spec)?;
     let hook = Webhook {
         id: new_id("ach"),
         mac_secret: new_secret(),
@@ -67,6 +68,25 @@ pub(crate) async fn create(
     });
     base.webhooks.push(hook);
     Ok(Json(response))
+}
+
+/// Creating a webhook and listing its payloads also need the read scope of each data type
+/// it watches: `data.records:read` for `tableData`, `schema.bases:read` for `tableFields`
+/// and `tableMetadata` (create-a-webhook and list-webhook-payloads docs). A missing one is
+/// the permissions 403.
+fn check_data_scopes(s: &Shared, spec: &webhooks::Spec) -> AtResult<()> {
+    let needs = |data_type: &str| match data_type {
+        "tableData" => "data.records:read",
+        _ => "schema.bases:read",
+    };
+    let missing = spec
+        .data_types
+        .iter()
+        .any(|d| !s.scopes.iter().any(|have| have == needs(d)));
+    if missing {
+        return Err(AtError::model_not_found());
+    }
+    Ok(())
 }
 
 /// `GET /v0/bases/{base}/webhooks`.
@@ -177,6 +197,7 @@ pub(crate) async fn payloads(
         return Err(AtError::invalid_request("limit must be at most 50"));
     }
     with_hook(&s, &base, &id, |hook, now| {
+        check_data_scopes(&s, &hook.spec)?;
         Ok(Json(hook.list_payloads(cursor, limit as usize, now)))
     })
 }

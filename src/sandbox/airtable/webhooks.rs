@@ -72,8 +72,18 @@ pub(crate) struct Spec {
     pub change_types: Option<Vec<String>>,
     pub from_sources: Option<Vec<String>>,
     pub watch_fields: Option<Vec<String>>,
+    /// `watchSchemasOfFieldIds`: only these fields' schema changes (`tableFields`).
+    pub watch_schema_fields: Option<Vec<String>>,
     pub include_cells: IncludeCells,
     pub include_previous: bool,
+    /// `includePreviousFieldDefinitions`: `previous` in changedFieldsById.
+    pub include_previous_fields: bool,
+}
+
+impl Spec {
+    pub fn has_data_type(&self, data_type: &str) -> bool {
+        self.data_types.iter().any(|d| d == data_type)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -239,6 +249,13 @@ fn parse_spec(base: &Base, spec: &Value) -> AtResult<Spec> {
     if let Some(ids) = &watch_fields {
         check_field_ids(base, scope.as_deref(), ids)?;
     }
+    let watch_schema_fields = strings(
+        &filters["watchSchemasOfFieldIds"],
+        "filters.watchSchemasOfFieldIds",
+    )?;
+    if let Some(ids) = &watch_schema_fields {
+        check_field_ids(base, scope.as_deref(), ids)?;
+    }
     let includes = &options["includes"];
     Ok(Spec {
         data_types,
@@ -246,8 +263,12 @@ fn parse_spec(base: &Base, spec: &Value) -> AtResult<Spec> {
         change_types,
         from_sources,
         watch_fields,
+        watch_schema_fields,
         include_cells: parse_include_cells(base, scope_ref(spec), includes)?,
         include_previous: includes["includePreviousCellValues"]
+            .as_bool()
+            .unwrap_or(false),
+        include_previous_fields: includes["includePreviousFieldDefinitions"]
             .as_bool()
             .unwrap_or(false),
     })

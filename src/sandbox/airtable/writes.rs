@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use super::cells;
 use super::errors::{AtError, AtResult};
 use super::ids::new_id;
-use super::schema::Field;
+use super::schema::{Field, FieldType};
 use super::table::{Record, Table};
 
 /// Validated cells of one written record: field id → new value (`None` clears).
@@ -34,6 +34,29 @@ pub(crate) enum Change {
     Destroyed {
         record_id: String,
     },
+    /// A field was added to the table.
+    FieldCreated {
+        field_id: String,
+        name: String,
+        field_type: FieldType,
+    },
+    /// A field was renamed or changed type: only the properties that changed are set.
+    FieldChanged {
+        field_id: String,
+        previous: FieldProps,
+        current: FieldProps,
+    },
+    /// A field (and every cell in it) was deleted.
+    FieldDestroyed {
+        field_id: String,
+    },
+}
+
+/// The properties of a field a webhook payload reports (`{name?, type?}`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct FieldProps {
+    pub name: Option<String>,
+    pub field_type: Option<FieldType>,
 }
 
 /// One record of an update request: `id` is optional only when upserting.
@@ -329,7 +352,7 @@ pub(crate) fn delete(table: &mut Table, ids: &[String]) -> AtResult<WriteOutcome
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::airtable::schema::{FieldSchema, FieldType};
+    use crate::sandbox::airtable::schema::FieldSchema;
     use serde_json::json;
 
     fn table() -> Table {

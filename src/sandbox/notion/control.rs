@@ -1,6 +1,12 @@
 //! The control API under `/_sandbox/` for tests, the demo and benchmarks in
 //! other processes: no bearer token, no rate limit, never counted in the
 //! call log. Person edits made here are what a user does in the Notion UI.
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST /_sandbox/seed/team` `{"status"?: "select"\|"status"}` | seed the team's workspace → `TeamNotion` |
+//! | `PATCH /_sandbox/data_sources/{id}` `{"user_id"?, "properties"?, "title"?}` | change the schema as a person → the data source |
+//! | `GET\|POST /_sandbox/capabilities` `{"user_information": "with_email"\|"without_email"\|"none"}` | the integration's user capability |
 
 use std::sync::Arc;
 
@@ -19,10 +25,12 @@ use super::Shared;
 use super::errors::{NotionError, NotionResult};
 use super::limits::RateLimitSettings;
 use super::ops::{self, PagePatch, ParentRef};
-use super::render::page_json;
+use super::render::{data_source_json, page_json};
 use super::schema::PropertySchema;
-use super::state::{Actor, dashed, parse_id};
+use super::schema_update::Editor;
+use super::state::{Actor, UserInformation, dashed, parse_id};
 use crate::sandbox::common::{lock, merge_json};
+use crate::sandbox::team::TeamOptions;
 
 pub fn control_router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -36,6 +44,14 @@ pub fn control_router(shared: Arc<Shared>) -> Router {
         .route(
             "/_sandbox/data_sources/{data_source_id}/pages",
             get(list_pages),
+        )
+        .route(
+            "/_sandbox/data_sources/{data_source_id}",
+            patch(update_data_source),
+        )
+        .route(
+            "/_sandbox/capabilities",
+            get(get_capabilities).post(set_capabilities),
         )
         .route("/_sandbox/users", get(list_people))
         .route("/_sandbox/calls", get(calls))
@@ -87,8 +103,59 @@ fn page_response(shared: &Shared, id: Uuid) -> NotionResult<Response> {
     Ok(Json(page_json(&world, world.page(id)?, None)).into_response())
 }
 
-async fn seed_team(State(sb): S) -> Response {
-    Json(sb.seed_team()).into_response()
+/// Seeds once; asking again for the other Status type is refused, so a
+/// caller never works on a workspace unlike the one it asked for.
+async fn seed_team(State(sb): S, body: Bytes) -> NotionResult<Response> {
+    let options: TeamOptions = body_json(&body)?;
+    let team = sb.seed_team(options);
+    if team.status != options.status {
+        return Err(NotionError::validation(format!(
+            "the team workspace is already seeded with Status as {:?}",
+            team.status
+        )));
+    }
+    Ok(Json(team).into_response())
+}
+
+#[derive(Deserialize)]
+struct SchemaEdit {
+    user_id: Option<String>,
+    #[serde(default)]
+    properties: Value,
+    #[serde(default)]
+    title: Value,
+}
+
+/// A person changes the schema in Notion's UI (same body as the API's
+/// update-a-data-source, plus what only the UI can do).
+async fn update_data_source(
+    State(sb): S,
+    Path(ds_id): Path<String>,
+    body: Bytes,
+) -> NotionResult<Response> {
+    let id = parse_id(&ds_id, "data_source_id")?;
+    let req: SchemaEdit = body_json(&body)?;
+    let actor = person(&sb, req.user_id.as_deref())?;
+    let body = json!({"properties": req.properties, "title": req.title});
+    ops::update_data_source(&sb, id, &body, actor, Editor::Person)?;
+    let world = lock(&sb.world);
+    Ok(Json(data_source_json(world.data_source(id)?)).into_response())
+}
+
+#[derive(serde::Serialize, Deserialize)]
+struct Capabilities {
+    user_information: UserInformation,
+}
+
+async fn get_capabilities(State(sb): S) -> Response {
+    let user_information = lock(&sb.world).user_info;
+    Json(Capabilities { user_information }).into_response()
+}
+
+async fn set_capabilities(State(sb): S, body: Bytes) -> NotionResult<Response> {
+    let req: Capabilities = body_json(&body)?;
+    lock(&sb.world).user_info = req.user_information;
+    Ok(Json(req).into_response())
 }
 
 #[derive(Deserialize)]
@@ -179,7 +246,7 @@ async fn list_people(State(sb): S) -> Response {
     let users: Vec<Value> = world
         .users
         .iter()
-        .map(super::properties::user_json)
+        .map(|u| super::properties::user_json(u, super::state::UserInformation::WithEmail))
         .collect();
     Json(json!({"results": users})).into_response()
 }

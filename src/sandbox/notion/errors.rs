@@ -60,6 +60,16 @@ impl NotionError {
         Self::new(401, "unauthorized", "API token is invalid.")
     }
 
+    /// 403 `restricted_resource`: the integration lacks a capability (the
+    /// message Notion is reported to send for it).
+    pub fn restricted_resource() -> Self {
+        Self::new(
+            403,
+            "restricted_resource",
+            "Insufficient permissions for this endpoint.",
+        )
+    }
+
     /// `kind` is "page", "database", "data source", "user", "block".
     pub fn not_found(kind: &str, id: &str) -> Self {
         Self::new(

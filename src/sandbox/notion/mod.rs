@@ -22,6 +22,7 @@ mod query;
 mod render;
 mod routes;
 mod schema;
+mod schema_update;
 mod state;
 mod webhooks;
 
@@ -33,15 +34,17 @@ use uuid::Uuid;
 
 pub use errors::NotionError;
 pub use limits::RateLimitSettings;
-pub use schema::{PropertyKind, PropertySchema};
+pub use schema::{PropertyKind, PropertySchema, StatusGroupSchema};
+pub use state::UserInformation;
 pub use webhooks::{Subscription, SubscriptionState};
 
 use crate::sandbox::common::{
     CallLog, Clock, Deliverer, DeliveryKnobs, DeliveryRecord, FaultInjector, Faults, ShutdownGuard,
     lock, serve,
 };
-use crate::sandbox::team;
+use crate::sandbox::team::{self, NotionStatus, TeamOptions};
 use ops::{PagePatch, ParentRef};
+use schema_update::Editor;
 use state::{World, dashed, parse_id};
 
 #[derive(Clone, Debug)]
@@ -55,6 +58,9 @@ pub struct NotionSandboxConfig {
     pub burst: u32,
     pub faults: Faults,
     pub delivery: DeliveryKnobs,
+    /// The integration's user capability (changeable later through
+    /// `POST /_sandbox/capabilities`).
+    pub user_information: UserInformation,
 }
 
 impl Default for NotionSandboxConfig {
@@ -67,6 +73,7 @@ impl Default for NotionSandboxConfig {
             burst: 10,
             faults: Faults::default(),
             delivery: DeliveryKnobs::default(),
+            user_information: UserInformation::default(),
         }
     }
 }
@@ -79,6 +86,9 @@ pub struct TeamNotion {
     pub page_ids: Vec<String>,
     /// `(name, user_id)` of every person of the workspace.
     pub people: Vec<(String, String)>,
+    /// The type of the "Status" column.
+    #[serde(default)]
+    pub status: NotionStatus,
 }
 
 /// State shared by the handlers, the control API and the Rust handle.
@@ -108,7 +118,8 @@ impl NotionSandbox {
         let addr = listener.local_addr()?;
         let (guard, signal) = ShutdownGuard::new();
         let clock = Clock::new();
-        let world = World::new(&config.bot_name);
+        let mut world = World::new(&config.bot_name);
+        world.user_info = config.user_information;
         let workspace = webhooks::Workspace {
             id: world.workspace_id,
             name: world.workspace_name.clone(),
@@ -167,9 +178,44 @@ impl NotionSandbox {
     }
 
     /// Create the team's "Product Specs" database with its 47 specs, written
-    /// by their owners. Idempotent: later calls return the same workspace.
+    /// by their owners, Status a `select`. Idempotent: later calls return the
+    /// same workspace.
     pub fn seed_team(&self) -> TeamNotion {
-        self.shared.seed_team()
+        self.shared.seed_team(TeamOptions::default())
+    }
+
+    /// [`Self::seed_team`] with options, e.g. Status as a `status` property:
+    /// `seed_team_with(TeamOptions { status: NotionStatus::Status })`. If the
+    /// workspace is already seeded, returns it as it is (its `status` field
+    /// says which type it has).
+    pub fn seed_team_with(&self, options: TeamOptions) -> TeamNotion {
+        self.shared.seed_team(options)
+    }
+
+    /// Change a data source's schema as a person in Notion's UI: the body of
+    /// `PATCH /v1/data_sources/{id}` (`{"properties": {"<name or id>": null |
+    /// {"name": …} | {"<type>": {…}}}, "title": […]}`), with what only the UI
+    /// can do allowed too (status options, a type change to status).
+    pub fn update_data_source_as_person(
+        &self,
+        data_source_id: &str,
+        person_user_id: &str,
+        body: Value,
+    ) -> anyhow::Result<()> {
+        let ds = parse_id(data_source_id, "data_source_id")?;
+        let actor = self.shared.person(person_user_id)?;
+        ops::update_data_source(&self.shared, ds, &body, actor, Editor::Person)?;
+        Ok(())
+    }
+
+    /// The integration's user capability (403 on `GET /v1/users` under
+    /// [`UserInformation::None`]).
+    pub fn set_user_information(&self, info: UserInformation) {
+        lock(&self.shared.world).user_info = info;
+    }
+
+    pub fn user_information(&self) -> UserInformation {
+        lock(&self.shared.world).user_info
     }
 
     /// A database with one data source; returns (database_id, data_source_id).
@@ -320,12 +366,12 @@ impl Shared {
             .collect()
     }
 
-    fn seed_team(&self) -> TeamNotion {
+    fn seed_team(&self, options: TeamOptions) -> TeamNotion {
         if let Some(team) = lock(&self.world).team.clone() {
             return team;
         }
         let (database_id, data_source_id) =
-            self.create_database(team::NOTION_DATABASE_TITLE, &team_schema());
+            self.create_database(team::NOTION_DATABASE_TITLE, &team_schema(options.status));
         let people = self.people();
         let ds = parse_id(&data_source_id, "data_source_id").unwrap_or_default();
         let page_ids = team::specs()
@@ -336,7 +382,7 @@ impl Shared {
                     id: *owner,
                     is_bot: false,
                 };
-                let props = spec_properties(spec, *owner);
+                let props = spec_properties(spec, *owner, options.status);
                 ops::create_page(
                     self,
                     ParentRef::DataSource(ds),
@@ -354,6 +400,7 @@ impl Shared {
             data_source_id,
             page_ids,
             people: people.into_iter().map(|(n, id)| (n, dashed(id))).collect(),
+            status: options.status,
         };
         let mut world = lock(&self.world);
         world.team.get_or_insert(team).clone()
@@ -361,10 +408,14 @@ impl Shared {
 }
 
 /// The "Product Specs" schema of the design brief.
-fn team_schema() -> Vec<PropertySchema> {
+fn team_schema(status: NotionStatus) -> Vec<PropertySchema> {
+    let status = match status {
+        NotionStatus::Select => PropertySchema::select("Status", &team::STATUSES),
+        NotionStatus::Status => PropertySchema::status("Status", &team::STATUS_GROUPS),
+    };
     vec![
         PropertySchema::title("Name"),
-        PropertySchema::select("Status", &team::STATUSES),
+        status,
         PropertySchema::select("Priority", &team::PRIORITIES),
         PropertySchema::people("Owner"),
         PropertySchema::select("Target Quarter", &team::QUARTERS),
@@ -375,10 +426,14 @@ fn team_schema() -> Vec<PropertySchema> {
     ]
 }
 
-fn spec_properties(spec: &team::Spec, owner: Uuid) -> Value {
+fn spec_properties(spec: &team::Spec, owner: Uuid, status: NotionStatus) -> Value {
+    let status_type = match status {
+        NotionStatus::Select => "select",
+        NotionStatus::Status => "status",
+    };
     json!({
         "Name": {"title": [{"type": "text", "text": {"content": spec.title}}]},
-        "Status": {"select": {"name": spec.status}},
+        "Status": {status_type: {"name": spec.status}},
         "Priority": {"select": {"name": spec.priority}},
         "Owner": {"people": [{"object": "user", "id": dashed(owner)}]},
         "Target Quarter": {"select": {"name": spec.quarter}},

@@ -9,6 +9,17 @@
 //! choice for a sync service (its own echo arrives even for no-ops), so a
 //! service that copes with it copes with the alternative too. A PATCH that
 //! sends nothing (no properties, no trash change) changes nothing.
+//!
+//! Title edits: Notion's docs say "let's say a user updates the title of a
+//! page. You'll receive a `page.content_updated` webhook event"
+//! (webhooks-events-delivery; the webhooks overview walks through the same
+//! example). Whether a title edit *also* sends `page.properties_updated` is
+//! not documented, so the sandbox sends only what is documented: a write
+//! to the title property yields `page.content_updated` (`updated_blocks`:
+//! the page itself), and `page.properties_updated` lists the other written
+//! properties only (none: no such event). A client that ignores
+//! `page.content_updated` therefore misses title edits here, as it may
+//! against Notion.
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -17,11 +28,12 @@ use uuid::Uuid;
 use super::Shared;
 use super::errors::{NotionError, NotionResult};
 use super::properties::{Validated, initial_values, validate_writes};
-use super::schema::{PropertySchema, build_defs};
-use super::state::{Actor, DataSource, Database, Page, World, dashed};
+use super::schema::{PropertyKind, PropertySchema, build_defs};
+use super::schema_update::{self, Editor, SchemaPlan};
+use super::state::{Actor, DataSource, Database, Page, User, World, dashed};
 use super::webhooks::{
-    ChangeEvent, DATA_SOURCE_SCHEMA_UPDATED, PAGE_CREATED, PAGE_DELETED, PAGE_PROPERTIES_UPDATED,
-    PAGE_UNDELETED,
+    ChangeEvent, DATA_SOURCE_SCHEMA_UPDATED, PAGE_CONTENT_UPDATED, PAGE_CREATED, PAGE_DELETED,
+    PAGE_PROPERTIES_UPDATED, PAGE_UNDELETED,
 };
 use crate::sandbox::common::lock;
 
@@ -79,6 +91,7 @@ pub fn create_database(shared: &Shared, title: &str, schema: &[PropertySchema]) 
             last_edited_time: now,
             created_by: creator,
             last_edited_by: creator,
+            retired_property_ids: Vec::new(),
         },
     );
     (database_id, data_source_id)
@@ -123,15 +136,102 @@ fn commit_schema(
         .filter_map(|id| ds.properties.iter().find(|d| d.id == *id))
         .map(|d| json!({"id": d.id, "name": d.name, "action": "updated"}))
         .collect();
-    Some(ChangeEvent {
+    Some(schema_event(ds, updated, actor, now))
+}
+
+/// `data_source.schema_updated`: entity the data source, parent its database.
+fn schema_event(
+    ds: &DataSource,
+    changes: Vec<Value>,
+    actor: Actor,
+    at: OffsetDateTime,
+) -> ChangeEvent {
+    ChangeEvent {
         kind: DATA_SOURCE_SCHEMA_UPDATED,
         entity_id: ds.id,
         entity_type: "data_source",
         parent: json!({"id": dashed(ds.database_id), "type": "database"}),
-        updated_properties: updated,
+        updates: changes,
         authors: vec![actor],
-        at: now,
-    })
+        at,
+    }
+}
+
+/// Update a data source's schema (and title) as the bot or a person; emits
+/// one `data_source.schema_updated` when a property changed.
+pub fn update_data_source(
+    shared: &Shared,
+    ds_id: Uuid,
+    body: &Value,
+    actor: Actor,
+    editor: Editor,
+) -> NotionResult<()> {
+    let now = shared.clock.now();
+    let event = {
+        let mut guard = lock(&shared.world);
+        let world = &mut *guard;
+        let plan = schema_update::plan(world.data_source(ds_id)?, body, editor)?;
+        apply_schema_plan(world, ds_id, plan, actor, now)?
+    };
+    shared.webhooks.emit(event.into_iter().collect());
+    Ok(())
+}
+
+fn apply_schema_plan(
+    world: &mut World,
+    ds_id: Uuid,
+    mut plan: SchemaPlan,
+    actor: Actor,
+    now: OffsetDateTime,
+) -> NotionResult<Option<ChangeEvent>> {
+    let users = world.users.clone();
+    for page in world
+        .pages
+        .values_mut()
+        .filter(|p| p.data_source_id == ds_id)
+    {
+        convert_page(page, &mut plan, &users);
+    }
+    let ds = world
+        .data_sources
+        .get_mut(&ds_id)
+        .ok_or_else(|| NotionError::not_found("data_source", &dashed(ds_id)))?;
+    if let Some(title) = plan.title.take() {
+        ds.name = title;
+    }
+    ds.retired_property_ids.extend(plan.removed.iter().cloned());
+    ds.properties = plan.defs;
+    ds.last_edited_time = now;
+    ds.last_edited_by = actor.id;
+    Ok((!plan.changes.is_empty()).then(|| schema_event(ds, plan.changes, actor, now)))
+}
+
+/// One page's stored values under the planned schema: deleted properties
+/// go, retyped ones are converted, removed options are cleared, new
+/// properties start empty.
+fn convert_page(page: &mut Page, plan: &mut SchemaPlan, users: &[User]) {
+    for id in &plan.removed {
+        page.values.remove(id);
+    }
+    for old in &plan.retyped {
+        let stored = page.values.remove(&old.id).unwrap_or(Value::Null);
+        let pieces = schema_update::text_pieces(old, &stored, users);
+        if let Some(def) = plan.defs.iter_mut().find(|d| d.id == old.id) {
+            if let Some(value) = schema_update::from_pieces(def, &pieces, users) {
+                page.values.insert(old.id.clone(), value);
+            }
+        }
+    }
+    for def in &plan.defs {
+        if def.kind.is_read_only() {
+            continue;
+        }
+        let value = match page.values.get(&def.id) {
+            Some(stored) => schema_update::drop_removed_options(def, stored),
+            None => super::properties::default_value(def.kind),
+        };
+        page.values.insert(def.id.clone(), value);
+    }
 }
 
 pub fn create_page(
@@ -200,7 +300,7 @@ fn page_event(
         entity_id: id,
         entity_type: "page",
         parent,
-        updated_properties: props,
+        updates: props,
         authors: vec![actor],
         at,
     }
@@ -245,6 +345,11 @@ fn apply_patch(
     }
     let ds = world.data_source(ds_id)?;
     let parent = page_parent(ds);
+    let title_id = ds
+        .properties
+        .iter()
+        .find(|d| d.kind == PropertyKind::Title)
+        .map(|d| d.id.clone());
     let mut validated = match &patch.properties {
         Some(props) => Some(validate_writes(&ds.properties, world, props)?),
         None => None,
@@ -262,9 +367,26 @@ fn apply_patch(
         .get_mut(&page_id)
         .ok_or_else(|| NotionError::not_found("page", &dashed(page_id)))?;
     if let Some(v) = validated {
-        let ids: Vec<Value> = v.values.iter().map(|(id, _)| json!(id)).collect();
+        let (titles, others): (Vec<String>, Vec<String>) = v
+            .values
+            .iter()
+            .map(|(id, _)| id.clone())
+            .partition(|id| title_id.as_deref() == Some(id.as_str()));
         page.values.extend(v.values);
-        if !ids.is_empty() {
+        if !titles.is_empty() {
+            // The title lives on the page block itself.
+            let blocks = vec![json!({"id": dashed(page_id), "type": "page"})];
+            events.push(page_event(
+                PAGE_CONTENT_UPDATED,
+                page_id,
+                parent.clone(),
+                blocks,
+                actor,
+                now,
+            ));
+        }
+        if !others.is_empty() {
+            let ids = others.into_iter().map(Value::String).collect();
             events.push(page_event(
                 PAGE_PROPERTIES_UPDATED,
                 page_id,

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::errors::{NotionError, NotionResult};
 use super::schema::{PropertyDef, PropertyKind, SelectOption, new_option};
-use super::state::{Page, User, UserKind, World, compact, dashed};
+use super::state::{Page, User, UserInformation, UserKind, World, compact, dashed};
 
 /// Documented limits (developers.notion.com/reference/request-limits).
 pub const MAX_TEXT_CONTENT: usize = 2000;
@@ -410,6 +410,12 @@ fn normalize_date(path: &str, s: &str, has_zone: bool) -> NotionResult<String> {
     }
 }
 
+/// A date value for text (`YYYY-MM-DD` or an ISO 8601 datetime), as a type
+/// change to `date` reads the old values; `None` when it is no date.
+pub fn date_from_text(s: &str) -> Option<Value> {
+    date("", &json!({"start": s})).ok()
+}
+
 // --- people -------------------------------------------------------------------
 
 fn people(world: &World, path: &str, v: &Value) -> NotionResult<Value> {
@@ -457,6 +463,9 @@ fn resolve_option(
     };
     if let Some(id) = obj.get("id") {
         let found = id.as_str().and_then(|id| def.option_by_id(id)).cloned();
+        if found.is_none() && def.kind == PropertyKind::Status {
+            return Err(unknown_status(def, id.as_str().unwrap_or_default()));
+        }
         return found.map(|o| (o, false)).ok_or_else(|| {
             NotionError::validation(format!(
                 "body failed validation: {path}.id option does not exist: {id}."
@@ -481,20 +490,28 @@ fn resolve_option(
         return Ok((o.clone(), false));
     }
     if def.kind == PropertyKind::Status {
-        let allowed: Vec<String> = def
-            .options
-            .iter()
-            .map(|o| format!("'{}'", o.name))
-            .collect();
-        return Err(NotionError::validation(format!(
-            "Invalid status option. Status option '{name}' does not exist for property '{}'. Value must be one of the following: {}.",
-            def.name,
-            allowed.join(", ")
-        )));
+        return Err(unknown_status(def, &name));
     }
     let option = new_option(&name, def.options.len());
     def.options.push(option.clone());
     Ok((option, true))
+}
+
+/// The API cannot create status options. The message names the property
+/// and the allowed values, in the form Notion's API was reported to answer
+/// ("Invalid status value for property 'Status': 'Doing'. Value must be one
+/// of the following: …", makenotion/notion-mcp-server#232).
+fn unknown_status(def: &PropertyDef, value: &str) -> NotionError {
+    let allowed: Vec<String> = def
+        .options
+        .iter()
+        .map(|o| format!("'{}'", o.name))
+        .collect();
+    NotionError::validation(format!(
+        "Invalid status value for property '{}': '{value}'. Value must be one of the following: {}.",
+        def.name,
+        allowed.join(", ")
+    ))
 }
 
 fn single_option(def: &mut PropertyDef, path: &str, v: &Value) -> NotionResult<(Value, bool)> {
@@ -544,15 +561,30 @@ pub fn default_value(kind: PropertyKind) -> Value {
     }
 }
 
-/// A full user object (`person.email` included: the sandbox integration
-/// has the user-information capability).
-pub fn user_json(user: &User) -> Value {
-    match &user.kind {
-        UserKind::Person { email } => json!({
-            "object": "user", "id": dashed(user.id), "name": user.name,
-            "avatar_url": null, "type": "person", "person": {"email": email},
-        }),
-        UserKind::Bot => json!({
+/// A user object as an integration with the `info` capability sees it:
+/// with "No user information" only `{object, id}` ("User objects will not
+/// include any information about the user, including name, profile image,
+/// or their email address"; a bot keeps its type), without the email
+/// capability `person` carries no `email`.
+pub fn user_json(user: &User, info: UserInformation) -> Value {
+    match (&user.kind, info) {
+        (UserKind::Person { .. }, UserInformation::None) => {
+            json!({"object": "user", "id": dashed(user.id)})
+        }
+        (UserKind::Bot, UserInformation::None) => {
+            json!({"object": "user", "id": dashed(user.id), "type": "bot", "bot": {}})
+        }
+        (UserKind::Person { email }, _) => {
+            let person = match info {
+                UserInformation::WithEmail => json!({"email": email}),
+                _ => json!({}),
+            };
+            json!({
+                "object": "user", "id": dashed(user.id), "name": user.name,
+                "avatar_url": null, "type": "person", "person": person,
+            })
+        }
+        (UserKind::Bot, _) => json!({
             "object": "user", "id": dashed(user.id), "name": user.name,
             "avatar_url": null, "type": "bot",
             "bot": {"owner": {"type": "workspace", "workspace": true}, "workspace_name": "Sandbox Workspace"},
@@ -563,7 +595,7 @@ pub fn user_json(user: &User) -> Value {
 fn user_ref_json(world: &World, id: &str) -> Value {
     let user = Uuid::parse_str(id).ok().and_then(|id| world.user(id));
     match user {
-        Some(u) => user_json(u),
+        Some(u) => user_json(u, world.user_info),
         None => json!({"object": "user", "id": id}),
     }
 }
@@ -591,7 +623,7 @@ pub fn read_value(world: &World, def: &PropertyDef, page: &Page) -> Value {
     let user = |id: Uuid| {
         world
             .user(id)
-            .map(user_json)
+            .map(|u| user_json(u, world.user_info))
             .unwrap_or(json!({"object": "user", "id": dashed(id)}))
     };
     match def.kind {

@@ -21,7 +21,8 @@ use super::properties::{full_items, read_value, user_json};
 use super::query::{parse_query, run_query};
 use super::render::{data_source_json, database_json, list_json, page_json, strip_archived};
 use super::schema::PropertyKind;
-use super::state::{dashed, parse_id};
+use super::schema_update::Editor;
+use super::state::{UserInformation, World, dashed, parse_id};
 use crate::sandbox::common::{FaultRoll, lock, record_calls};
 
 /// Notion-Version values the sandbox answers (both with 2025-09-03
@@ -41,7 +42,10 @@ pub fn api_router(shared: Arc<Shared>) -> Router {
         .route("/v1/users", get(list_users))
         .route("/v1/users/{user_id}", get(get_user))
         .route("/v1/databases/{database_id}", get(get_database))
-        .route("/v1/data_sources/{data_source_id}", get(get_data_source))
+        .route(
+            "/v1/data_sources/{data_source_id}",
+            get(get_data_source).patch(update_data_source),
+        )
         .route(
             "/v1/data_sources/{data_source_id}/query",
             post(query_data_source),
@@ -178,7 +182,17 @@ async fn users_me(
     let bot = world
         .user(world.bot_id)
         .ok_or_else(|| NotionError::not_found("user", &dashed(world.bot_id)))?;
-    Ok(respond(v, user_json(bot)))
+    Ok(respond(v, user_json(bot, world.user_info)))
+}
+
+/// "This endpoint requires an integration to have user information
+/// capabilities … without … will return an HTTP response with a 403 status
+/// code" (get-users, get-user).
+fn require_user_information(world: &World) -> NotionResult<()> {
+    if world.user_info == UserInformation::None {
+        return Err(NotionError::restricted_resource());
+    }
+    Ok(())
 }
 
 async fn get_user(
@@ -188,10 +202,11 @@ async fn get_user(
 ) -> NotionResult<Response> {
     let id = parse_id(&user_id, "user_id")?;
     let world = lock(&shared.world);
+    require_user_information(&world)?;
     let user = world
         .user(id)
         .ok_or_else(|| NotionError::not_found("user", &dashed(id)))?;
-    Ok(respond(v, user_json(user)))
+    Ok(respond(v, user_json(user, world.user_info)))
 }
 
 async fn list_users(
@@ -201,6 +216,7 @@ async fn list_users(
 ) -> NotionResult<Response> {
     let size = page_size(query.as_deref())?;
     let world = lock(&shared.world);
+    require_user_information(&world)?;
     let start = match query_param(query.as_deref(), "start_cursor") {
         None => 0,
         Some(c) => {
@@ -211,7 +227,10 @@ async fn list_users(
         }
     };
     let end = (start + size).min(world.users.len());
-    let results = world.users[start..end].iter().map(user_json).collect();
+    let results = world.users[start..end]
+        .iter()
+        .map(|u| user_json(u, world.user_info))
+        .collect();
     let next = world.users.get(end).map(|u| dashed(u.id));
     Ok(respond(v, list_json(results, next, "user")))
 }
@@ -235,6 +254,22 @@ async fn get_data_source(
     Path(data_source_id): Path<String>,
 ) -> NotionResult<Response> {
     let id = parse_id(&data_source_id, "data_source_id")?;
+    let world = lock(&shared.world);
+    Ok(respond(v, data_source_json(world.data_source(id)?)))
+}
+
+/// `PATCH /v1/data_sources/{id}`: rename, remove, add or retype properties
+/// (see [`super::schema_update`]), authored by the bot.
+async fn update_data_source(
+    State(shared): State<Arc<Shared>>,
+    Extension(v): Extension<ApiVersion>,
+    Path(data_source_id): Path<String>,
+    body: Bytes,
+) -> NotionResult<Response> {
+    let id = parse_id(&data_source_id, "data_source_id")?;
+    let body = parse_body(&body)?;
+    let actor = lock(&shared.world).bot_actor();
+    ops::update_data_source(&shared, id, &body, actor, Editor::Api)?;
     let world = lock(&shared.world);
     Ok(respond(v, data_source_json(world.data_source(id)?)))
 }

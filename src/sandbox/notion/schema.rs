@@ -72,6 +72,17 @@ pub struct PropertySchema {
     /// Option names for select / multi_select / status.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<String>,
+    /// Status only: the groups and the option names in each. Empty means
+    /// every option in "To-do" but the last, which is "Complete".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<StatusGroupSchema>,
+}
+
+/// One group of a new status property: `{"name", "options": [option names]}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusGroupSchema {
+    pub name: String,
+    pub options: Vec<String>,
 }
 
 impl PropertySchema {
@@ -80,6 +91,7 @@ impl PropertySchema {
             name: name.to_string(),
             kind,
             options: Vec::new(),
+            groups: Vec::new(),
         }
     }
 
@@ -109,6 +121,65 @@ impl PropertySchema {
     pub fn select(name: &str, options: &[&str]) -> Self {
         Self::with_options(name, PropertyKind::Select, options)
     }
+
+    /// A status property whose options are given group by group, in order.
+    pub fn status(name: &str, groups: &[(&str, &[&str])]) -> Self {
+        let options: Vec<&str> = groups.iter().flat_map(|(_, o)| o.iter().copied()).collect();
+        Self {
+            groups: groups
+                .iter()
+                .map(|(group, options)| StatusGroupSchema {
+                    name: group.to_string(),
+                    options: options.iter().map(|o| o.to_string()).collect(),
+                })
+                .collect(),
+            ..Self::with_options(name, PropertyKind::Status, &options)
+        }
+    }
+}
+
+/// A group of a status property (`To-do`, `In progress`, `Complete`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusGroup {
+    pub id: String,
+    pub name: String,
+    pub color: String,
+    pub option_ids: Vec<String>,
+}
+
+/// Notion's three status groups, in order, with their colours.
+const GROUPS: [(&str, &str); 3] = [
+    ("To-do", "gray"),
+    ("In progress", "blue"),
+    ("Complete", "green"),
+];
+
+/// Groups for `options`: by name from `spec`, or (empty spec) every option
+/// in "To-do" but the last, which is "Complete". Options no group names go
+/// to "To-do", as new options do in Notion.
+pub fn status_groups(options: &[SelectOption], spec: &[StatusGroupSchema]) -> Vec<StatusGroup> {
+    let mut groups: Vec<StatusGroup> = GROUPS
+        .iter()
+        .map(|(name, color)| StatusGroup {
+            id: group_id(name),
+            name: name.to_string(),
+            color: color.to_string(),
+            option_ids: Vec::new(),
+        })
+        .collect();
+    for (i, option) in options.iter().enumerate() {
+        let named = spec
+            .iter()
+            .find(|g| g.options.contains(&option.name))
+            .and_then(|g| groups.iter().position(|x| x.name == g.name));
+        let index = match named {
+            Some(index) => index,
+            None if spec.is_empty() && i + 1 == options.len() && i > 0 => 2,
+            None => 0,
+        };
+        groups[index].option_ids.push(option.id.clone());
+    }
+    groups
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -132,6 +203,8 @@ pub struct PropertyDef {
     pub name: String,
     pub kind: PropertyKind,
     pub options: Vec<SelectOption>,
+    /// Status only.
+    pub groups: Vec<StatusGroup>,
 }
 
 const COLORS: [&str; 10] = [
@@ -184,21 +257,32 @@ impl PropertyDef {
             .collect()
     }
 
-    /// Status groups: every option sits in "To-do" except the last, which is
-    /// "Complete" (the sandbox does not model group editing).
     fn status_groups(&self) -> Value {
-        let (last, rest) = match self.options.split_last() {
-            Some((last, rest)) => (
-                vec![last.id.clone()],
-                rest.iter().map(|o| o.id.clone()).collect(),
-            ),
-            None => (Vec::new(), Vec::new()),
-        };
-        json!([
-            {"id": group_id("To-do"), "name": "To-do", "color": "gray", "option_ids": rest},
-            {"id": group_id("In progress"), "name": "In progress", "color": "blue", "option_ids": []},
-            {"id": group_id("Complete"), "name": "Complete", "color": "green", "option_ids": last},
-        ])
+        self.groups
+            .iter()
+            .map(|g| json!({"id": g.id, "name": g.name, "color": g.color, "option_ids": g.option_ids}))
+            .collect()
+    }
+
+    /// Put options no group holds into "To-do" and drop ids of removed
+    /// options (after an options edit).
+    pub fn regroup(&mut self) {
+        if self.kind != PropertyKind::Status {
+            self.groups.clear();
+            return;
+        }
+        if self.groups.is_empty() {
+            self.groups = status_groups(&[], &[]);
+        }
+        let ids: Vec<String> = self.options.iter().map(|o| o.id.clone()).collect();
+        for group in &mut self.groups {
+            group.option_ids.retain(|id| ids.contains(id));
+        }
+        for id in ids {
+            if !self.groups.iter().any(|g| g.option_ids.contains(&id)) {
+                self.groups[0].option_ids.push(id);
+            }
+        }
     }
 }
 
@@ -216,17 +300,23 @@ pub fn build_defs(schema: &[PropertySchema]) -> Vec<PropertyDef> {
         } else {
             unique_property_id(&p.name, &defs)
         };
-        let options = p
+        let options: Vec<SelectOption> = p
             .options
             .iter()
             .enumerate()
             .map(|(i, name)| new_option(name, i))
             .collect();
+        let groups = if p.kind == PropertyKind::Status {
+            status_groups(&options, &p.groups)
+        } else {
+            Vec::new()
+        };
         defs.push(PropertyDef {
             id,
             name: p.name.clone(),
             kind: p.kind,
             options,
+            groups,
         });
     }
     defs
@@ -238,7 +328,7 @@ const ID_CHARS: &[u8] =
 
 /// Deterministic per name (so seeded workspaces look the same every run),
 /// re-drawn on a collision.
-fn unique_property_id(name: &str, existing: &[PropertyDef]) -> String {
+pub fn unique_property_id(name: &str, existing: &[PropertyDef]) -> String {
     let mut h = fnv1a(name);
     loop {
         let raw: String = (0..4)

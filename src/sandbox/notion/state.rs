@@ -11,6 +11,29 @@ use uuid::Uuid;
 use super::errors::{NotionError, NotionResult};
 use super::schema::{PropertyDef, find_def};
 
+/// The integration's user capability (developers.notion.com/reference/capabilities):
+/// "No user information" (`GET /v1/users` and `GET /v1/users/{id}` answer
+/// 403, user objects carry no name), "User information without email
+/// addresses", "User information with email addresses" (the default).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum UserInformation {
+    None,
+    WithoutEmail,
+    #[default]
+    WithEmail,
+}
+
 #[derive(Clone, Debug)]
 pub enum UserKind {
     Person { email: String },
@@ -58,6 +81,8 @@ pub struct DataSource {
     pub last_edited_time: OffsetDateTime,
     pub created_by: Uuid,
     pub last_edited_by: Uuid,
+    /// Ids of deleted properties: a new property never gets one again.
+    pub retired_property_ids: Vec<String>,
 }
 
 impl DataSource {
@@ -105,6 +130,8 @@ pub struct World {
     pub pages: HashMap<Uuid, Page>,
     pub next_seq: u64,
     pub team: Option<super::TeamNotion>,
+    /// What user objects in answers may carry.
+    pub user_info: UserInformation,
 }
 
 impl World {
@@ -136,6 +163,7 @@ impl World {
             pages: HashMap::new(),
             next_seq: 0,
             team: None,
+            user_info: UserInformation::default(),
         }
     }
 

@@ -4,7 +4,8 @@
 //!
 //! Aggregation: with `aggregation_window_ms > 0`, the first change to an
 //! entity opens a window; when it closes, events of the same type merge into
-//! one (union of `updated_properties` and `authors`, latest `timestamp`), and
+//! one (union of `updated_properties` / `updated_blocks` and `authors`,
+//! latest `timestamp`; a schema event keeps one entry per property id), and
 //! lifecycle events collapse to "the most meaningful result": created then
 //! trashed → nothing; created then edited → only `page.created`; trashed then
 //! restored → neither (the state returned to the original one).
@@ -28,6 +29,7 @@ use crate::signature::notion_signature;
 
 pub const PAGE_CREATED: &str = "page.created";
 pub const PAGE_PROPERTIES_UPDATED: &str = "page.properties_updated";
+pub const PAGE_CONTENT_UPDATED: &str = "page.content_updated";
 pub const PAGE_DELETED: &str = "page.deleted";
 pub const PAGE_UNDELETED: &str = "page.undeleted";
 pub const DATA_SOURCE_SCHEMA_UPDATED: &str = "data_source.schema_updated";
@@ -41,8 +43,10 @@ pub struct ChangeEvent {
     pub entity_type: &'static str,
     /// `data.parent`.
     pub parent: Value,
-    /// Property ids (strings) for pages, `{id,name,action}` for schemas.
-    pub updated_properties: Vec<Value>,
+    /// `data.updated_properties`: property ids (strings) for
+    /// `page.properties_updated`, `{id,name,action}` for schemas; or
+    /// `data.updated_blocks` (`{id,type}`) for `page.content_updated`.
+    pub updates: Vec<Value>,
     pub authors: Vec<Actor>,
     pub at: OffsetDateTime,
 }
@@ -243,7 +247,10 @@ impl Webhooks {
             .collect();
         let mut data = json!({"parent": event.parent});
         if event.kind == PAGE_PROPERTIES_UPDATED || event.kind == DATA_SOURCE_SCHEMA_UPDATED {
-            data["updated_properties"] = json!(event.updated_properties);
+            data["updated_properties"] = json!(event.updates);
+        }
+        if event.kind == PAGE_CONTENT_UPDATED {
+            data["updated_blocks"] = json!(event.updates);
         }
         let mut envelope = json!({
             "id": Uuid::new_v4().to_string(),
@@ -305,9 +312,11 @@ pub fn aggregate(events: Vec<ChangeEvent>) -> Vec<ChangeEvent> {
 }
 
 fn merge_into(into: &mut ChangeEvent, event: &ChangeEvent) {
-    for p in &event.updated_properties {
-        if !into.updated_properties.contains(p) {
-            into.updated_properties.push(p.clone());
+    for p in &event.updates {
+        if into.kind == DATA_SOURCE_SCHEMA_UPDATED {
+            merge_schema_change(&mut into.updates, p);
+        } else if !into.updates.contains(p) {
+            into.updates.push(p.clone());
         }
     }
     for a in &event.authors {
@@ -316,6 +325,24 @@ fn merge_into(into: &mut ChangeEvent, event: &ChangeEvent) {
         }
     }
     into.at = into.at.max(event.at);
+}
+
+/// One entry per property id: the latest name; created then deleted
+/// leaves nothing, created then updated stays created, anything then
+/// deleted is deleted.
+fn merge_schema_change(into: &mut Vec<Value>, change: &Value) {
+    let Some(pos) = into.iter().position(|c| c["id"] == change["id"]) else {
+        into.push(change.clone());
+        return;
+    };
+    let (was, now) = (into[pos]["action"].clone(), &change["action"]);
+    match (was.as_str(), now.as_str()) {
+        (Some("created"), Some("deleted")) => {
+            into.remove(pos);
+        }
+        (Some("created"), _) => into[pos]["name"] = change["name"].clone(),
+        _ => into[pos] = change.clone(),
+    }
 }
 
 #[cfg(test)]
@@ -328,7 +355,7 @@ mod tests {
             entity_id: Uuid::nil(),
             entity_type: "page",
             parent: json!({}),
-            updated_properties: vec![json!(prop)],
+            updates: vec![json!(prop)],
             authors: vec![Actor {
                 id: Uuid::nil(),
                 is_bot: false,
@@ -344,8 +371,32 @@ mod tests {
             ev(PAGE_PROPERTIES_UPDATED, "b", 2),
         ]);
         assert_eq!(out.len(), 1);
-        assert_eq!(out[0].updated_properties, vec![json!("a"), json!("b")]);
+        assert_eq!(out[0].updates, vec![json!("a"), json!("b")]);
         assert_eq!(out[0].authors.len(), 1);
+    }
+
+    #[test]
+    fn schema_changes_merge_per_property() {
+        let change = |id: &str, name: Value, action: &str| {
+            let mut e = ev(DATA_SOURCE_SCHEMA_UPDATED, "", 1);
+            e.updates = vec![json!({"id": id, "name": name, "action": action})];
+            e
+        };
+        let out = aggregate(vec![
+            change("a", json!("A"), "created"),
+            change("a", json!("A2"), "updated"),
+            change("b", json!("B"), "updated"),
+            change("b", Value::Null, "deleted"),
+            change("c", json!("C"), "created"),
+            change("c", Value::Null, "deleted"),
+        ]);
+        assert_eq!(
+            out[0].updates,
+            vec![
+                json!({"id": "a", "name": "A2", "action": "created"}),
+                json!({"id": "b", "name": null, "action": "deleted"}),
+            ]
+        );
     }
 
     #[test]
