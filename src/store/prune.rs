@@ -29,11 +29,14 @@ pub struct Pruned {
     pub log: u64,
     pub jobs: u64,
     pub inbox: u64,
+    /// Released record claims (their clock stamps only matter to sweeps
+    /// that read before them, long finished by the jobs' cut-off).
+    pub claims: u64,
 }
 
 impl Pruned {
     pub fn total(&self) -> u64 {
-        self.log + self.jobs + self.inbox
+        self.log + self.jobs + self.inbox + self.claims
     }
 }
 
@@ -75,12 +78,14 @@ pub(super) const PRUNE_INBOX: PruneSql = PruneSql {
 };
 
 impl Store {
-    /// One pruning pass over the sync log, done jobs and the webhook inbox.
+    /// One pruning pass over the sync log, done jobs, the webhook inbox and
+    /// released record claims.
     pub async fn prune(&self, before: PruneBefore) -> Result<Pruned, StoreError> {
         Ok(Pruned {
             log: self.prune_log(before.log).await?,
             jobs: self.prune_jobs(before.jobs).await?,
             inbox: self.prune_inbox(before.inbox).await?,
+            claims: self.prune_record_claims(before.jobs).await?,
         })
     }
 

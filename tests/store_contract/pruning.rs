@@ -115,7 +115,8 @@ pub async fn pruning_deletes_only_what_is_past_its_cutoff(db: TestDb) {
         Pruned {
             log: 1_200,
             jobs: 1_100,
-            inbox: 2_500
+            inbox: 2_500,
+            claims: 0,
         }
     );
     assert_eq!(count(&db, "SELECT COUNT(*) FROM webhook_inbox").await, 300);
