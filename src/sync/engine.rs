@@ -64,7 +64,7 @@ pub struct Summary {
 
 impl Summary {
     /// Add another part of the same run (a batch of a sweep).
-    fn absorb(&mut self, other: Summary) {
+    pub(crate) fn absorb(&mut self, other: Summary) {
         self.records_seen += other.records_seen;
         self.created_in_airtable += other.created_in_airtable;
         self.created_in_notion += other.created_in_notion;

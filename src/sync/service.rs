@@ -358,22 +358,34 @@ impl SyncService {
             Err(e) if e.is_not_found() => return Ok(JobOutcome::Reconciled(Summary::default())),
             Err(e) => return Err(e.into()),
         };
+        // Every pair of the page's database: several pairs may share one
+        // data source (each syncs its own properties).
         let parent = &page.parent;
-        let pair = self.pairs().into_iter().find(|p| {
-            parent.data_source_id.as_deref() == Some(p.data_source_id.as_str())
-                || parent.database_id.as_deref() == Some(p.database_id.as_str())
-        });
-        let Some(pair) = pair else {
+        let same = |a: Option<&str>, b: &str| {
+            a.and_then(crate::notion::canonical_id) == crate::notion::canonical_id(b)
+        };
+        let pairs: Vec<_> = self
+            .pairs()
+            .into_iter()
+            .filter(|p| {
+                same(parent.data_source_id.as_deref(), &p.data_source_id)
+                    || same(parent.database_id.as_deref(), &p.database_id)
+            })
+            .collect();
+        if pairs.is_empty() {
             tracing::debug!(
                 page_id,
                 "the page is not in a synced database: nothing to do"
             );
-            return Ok(JobOutcome::Reconciled(Summary::default()));
-        };
-        let summary = self
-            .engine
-            .reconcile_page(&pair, &page.id, Cause::Webhook)
-            .await?;
+        }
+        let mut summary = Summary::default();
+        for pair in pairs {
+            let one = self
+                .engine
+                .reconcile_page(&pair, &page.id, Cause::Webhook)
+                .await?;
+            summary.absorb(one);
+        }
         Ok(JobOutcome::Reconciled(summary))
     }
 
