@@ -1,7 +1,10 @@
 //! "Nothing lost", checked after every engine call: no field's non-empty
 //! value is replaced (by an empty value or another one) unless
 //! (a) a person set the new value on the other side since the two sides
-//!     last agreed on that field (a normal change, emptying included),
+//!     last agreed on that field (a normal change, emptying included), and
+//!     nobody had changed the replaced value since then (else both sides
+//!     were edited: a conflict, which only (b) allows; an edit of a one-way
+//!     field's mirror never stands against its source),
 //! (b) the sync log records a conflict on that field, decided by its rule,
 //! (c) the field is one-way (Airtable is its source), the mirror (Notion)
 //!     side was edited, and the source's non-empty value was restored
@@ -37,11 +40,12 @@ pub struct Sides {
 }
 
 /// What people typed on each side since the two sides last agreed on the
-/// field: the newest value per field.
+/// field: the newest value per field, and the value they agreed on.
 #[derive(Debug, Clone, Default)]
 pub struct Edits {
     n: BTreeMap<&'static str, String>,
     a: BTreeMap<&'static str, String>,
+    agreed: BTreeMap<&'static str, String>,
 }
 
 impl Edits {
@@ -61,8 +65,28 @@ impl Edits {
             if a.get(f) == Some(v) {
                 self.n.remove(f);
                 self.a.remove(f);
+                self.agreed.insert(f, v.clone());
             }
         }
+    }
+
+    /// A person changed the field on that side since the sides agreed (an
+    /// edit reverted to the agreed value is no change).
+    fn changed(&self, side: &BTreeMap<&'static str, String>, f: &str) -> bool {
+        side.get(f).is_some_and(|v| self.agreed.get(f) != Some(v))
+    }
+
+    /// `now` is what a person typed on the other side, and nobody changed
+    /// this side's value meanwhile (an edit of a one-way field's mirror
+    /// never stands against its source).
+    fn carried(&self, f: &str, now: &str, to_notion: bool, one_way: bool) -> bool {
+        let (from, here) = if to_notion {
+            (&self.a, &self.n)
+        } else {
+            (&self.n, &self.a)
+        };
+        let mirror = one_way && to_notion;
+        from.get(f).is_some_and(|v| v == now) && (mirror || !self.changed(here, f))
     }
 }
 
@@ -123,7 +147,7 @@ fn notion_change_ok(
         && ev.restored.contains(f)
         && !now.is_empty()
         && before.a.as_ref().is_some_and(|a| a[f] == now);
-    edits.a.get(f).is_some_and(|v| v == now) || ev.conflicts.contains(f) || restored
+    edits.carried(f, now, true, one_way) || ev.conflicts.contains(f) || restored
 }
 
 fn airtable_change_ok(
@@ -135,7 +159,7 @@ fn airtable_change_ok(
     ev: &Evidence,
 ) -> bool {
     let trash_marker = f == STATUS && ((after.trashed && now == ARCHIVED) || was == ARCHIVED);
-    edits.n.get(f).is_some_and(|v| v == now) || ev.conflicts.contains(f) || trash_marker
+    edits.carried(f, now, false, false) || ev.conflicts.contains(f) || trash_marker
 }
 
 /// The evidence the sync log holds, per Notion page id, in entries newer
@@ -252,6 +276,45 @@ mod tests {
         let after = sides(vals("A", "Draft", ""), Some(vals("A", "Draft", "")));
         let lost = check(&FIELDS, &before, &after, &edits, &Evidence::default());
         assert_eq!(lost, vec![r#"Notion Status: "Ready" became "Draft""#]);
+    }
+
+    /// Both sides edited: whichever edit is replaced, only a logged
+    /// conflict allows it; a reverted edit is no edit.
+    #[test]
+    fn replacing_an_edit_with_another_needs_a_logged_conflict() {
+        let mut edits = Edits::default();
+        edits.settle(&sides(vals("A", "Draft", ""), Some(vals("A", "Draft", ""))));
+        edits.notion("Status", "Ready");
+        edits.airtable("Status", "Shipped");
+        let before = sides(vals("A", "Ready", ""), Some(vals("A", "Shipped", "")));
+        let after = sides(vals("A", "Ready", ""), Some(vals("A", "Ready", "")));
+        let mut ev = Evidence::default();
+        let lost = check(&FIELDS, &before, &after, &edits, &ev);
+        assert_eq!(lost, vec![r#"Airtable Status: "Shipped" became "Ready""#]);
+        ev.conflicts.insert("Status".into());
+        assert!(check(&FIELDS, &before, &after, &edits, &ev).is_empty());
+        // Airtable's edit reverted to the agreed value: Notion's flows.
+        edits.airtable("Status", "Draft");
+        let before = sides(vals("A", "Ready", ""), Some(vals("A", "Draft", "")));
+        let lost = check(&FIELDS, &before, &after, &edits, &Evidence::default());
+        assert!(lost.is_empty(), "{lost:?}");
+    }
+
+    /// A one-way field: the source's emptying reaches the mirror even over
+    /// a mirror edit.
+    #[test]
+    fn a_source_emptied_by_a_person_empties_the_mirror() {
+        let mut edits = Edits::default();
+        edits.settle(&sides(
+            vals("A", "Draft", "S1"),
+            Some(vals("A", "Draft", "S1")),
+        ));
+        edits.notion("Sprint", "S2");
+        edits.airtable("Sprint", "");
+        let before = sides(vals("A", "Draft", "S2"), Some(vals("A", "Draft", "")));
+        let after = sides(vals("A", "Draft", ""), Some(vals("A", "Draft", "")));
+        let lost = check(&FIELDS, &before, &after, &edits, &Evidence::default());
+        assert!(lost.is_empty(), "{lost:?}");
     }
 
     #[test]
