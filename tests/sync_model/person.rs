@@ -41,12 +41,21 @@ impl Run {
     fn maybe_unknown_status(&mut self, i: usize, f: Field, v: String) -> String {
         let synced = self.recs[i].s.is_some();
         if self.shape.status_type && synced && f.notion == "Status" && self.rng.random_bool(0.4) {
+            self.count("statuses Notion lacks typed in Airtable");
             return UNKNOWN_STATUSES
                 .choose(&mut self.rng)
                 .expect("statuses")
                 .to_string();
         }
         v
+    }
+
+    /// Counts the bold or italic blockers people type.
+    fn count_formatted(&mut self, values: &[(Field, String)]) {
+        let formatted = |(f, v): &(Field, String)| f.notion == "Blockers" && v.contains('*');
+        if values.iter().any(formatted) {
+            self.count("formatted blockers typed");
+        }
     }
 
     fn person(&mut self) -> String {
@@ -88,6 +97,7 @@ impl Run {
             edits.notion(f.notion, v);
         }
         self.count("Notion edits");
+        self.count_formatted(values);
         self.note(format!("Notion edit of {page}: {values:?}"));
         if let Err(e) = self
             .w
@@ -132,6 +142,7 @@ impl Run {
             edits.airtable(f.notion, v);
         }
         self.count("Airtable edits");
+        self.count_formatted(values);
         self.note(format!(
             "Airtable edit of {row} ({}): {values:?}",
             self.recs[i].page_id

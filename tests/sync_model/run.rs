@@ -224,6 +224,8 @@ impl Run {
         let after = self.check_nothing_lost(&before, fallback).await;
         if succeeded {
             self.settle(&scope, &after);
+        } else {
+            self.uncommitted(&before, &after);
         }
         self.check_issues().await;
     }
@@ -391,7 +393,8 @@ impl Run {
         self.absorb(&[i], false).await;
         self.check_sides();
         self.check_links(&[i]).await;
-        self.check_nothing_lost(&before, Some(&predicted)).await;
+        let after = self.check_nothing_lost(&before, Some(&predicted)).await;
+        self.uncommitted(&before, &after);
         self.check_issues().await;
     }
 
@@ -502,6 +505,26 @@ impl Run {
             }
         }
         after
+    }
+
+    /// Values a failed call or a crash wrote without committing: the next
+    /// sync cannot tell them from a person's edit on that side (known limit:
+    /// a person's later edit on the other side, back to the synced value,
+    /// then loses to it), so the check counts them as edits there.
+    fn uncommitted(&mut self, before: &[Sides], after: &[Sides]) {
+        for (i, (b, a)) in before.iter().zip(after).enumerate() {
+            let edits = self.edits.entry(self.recs[i].page_id.clone()).or_default();
+            for f in FIELDS.iter().map(|f| f.notion) {
+                if b.n[f] != a.n[f] {
+                    edits.notion(f, &a.n[f]);
+                }
+                if let (Some(ba), Some(aa)) = (&b.a, &a.a) {
+                    if ba[f] != aa[f] {
+                        edits.airtable(f, &aa[f]);
+                    }
+                }
+            }
+        }
     }
 
     /// After a successful call: fields whose sides agree have no pending
