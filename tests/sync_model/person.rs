@@ -40,7 +40,7 @@ impl Run {
     /// synced has no old snapshot value to keep).
     fn maybe_unknown_status(&mut self, i: usize, f: Field, v: String) -> String {
         let synced = self.recs[i].s.is_some();
-        if self.shape.status_type && synced && f.notion == "Status" && self.rng.random_bool(0.4) {
+        if self.shape.status_type && synced && f.notion == "Status" && self.rng.random_bool(0.6) {
             self.count("statuses Notion lacks typed in Airtable");
             return UNKNOWN_STATUSES
                 .choose(&mut self.rng)
@@ -258,13 +258,17 @@ impl Run {
         r.row_id = Some(id);
     }
 
-    /// People replace every status Notion refused with one it has; the
-    /// next sync carries it over and clears the record's issue.
+    /// People replace every status Notion lacks (refused, or not synced
+    /// yet) with one it has; the next sync carries it over and clears the
+    /// record's issue.
     pub fn fix_refused(&mut self) {
         let status = FIELDS[1];
         for i in 0..self.recs.len() {
-            let r = &self.recs[i];
-            if r.refused && r.a.is_some() {
+            let unknown = self.recs[i]
+                .a
+                .as_ref()
+                .is_some_and(|a| UNKNOWN_STATUSES.contains(&a[status.notion].as_str()));
+            if unknown {
                 self.count("refused statuses replaced by a person");
                 let v = self.value(status.notion, self.step);
                 self.write_airtable(i, &[(status, v)]);
