@@ -10,8 +10,9 @@ mod mapping;
 use std::{net::SocketAddr, path::PathBuf};
 
 pub use mapping::{
-    AirtableDeleteAction, ConflictRule, DEFAULT_LOG_RETENTION_DAYS, Direction, FieldMapping,
-    MatchKey, NotionTrashAction, PairConfig, PairOptions, SyncConfig,
+    AirtableDeleteAction, ConflictRule, DEFAULT_INBOX_RETENTION_DAYS, DEFAULT_JOB_RETENTION_DAYS,
+    DEFAULT_LOG_RETENTION_DAYS, Direction, FieldMapping, MIN_INBOX_RETENTION_DAYS, MatchKey,
+    NotionTrashAction, PairConfig, PairOptions, Retention, SyncConfig, shared_data_source_problems,
 };
 
 use crate::secret::Secret;
@@ -55,6 +56,13 @@ pub struct Env {
     /// How long a worker's claim on a job lasts without a heartbeat: after a
     /// crash, its jobs go to other workers this long after its last one.
     pub job_lease: std::time::Duration,
+    /// How often `serve` prunes the sync log, finished jobs and the webhook
+    /// inbox by the mapping file's retentions.
+    pub prune_interval: std::time::Duration,
+    /// Whether `serve` sweeps every pair fully at start (to heal what was
+    /// missed while it was down); off, the first full sweep comes with the
+    /// daily schedule and events are healed from the job table alone.
+    pub sweep_at_start: bool,
 }
 
 impl Env {
@@ -90,6 +98,8 @@ impl Env {
             admin_token: get("ADMIN_TOKEN").map(Secret::new),
             log_format: log_format(get("LOG_FORMAT"))?,
             job_lease: job_lease(get("JOB_LEASE_SECS"))?,
+            prune_interval: prune_interval(get("PRUNE_INTERVAL_SECS"))?,
+            sweep_at_start: flag("SWEEP_AT_START", get("SWEEP_AT_START"), true)?,
         })
     }
 
@@ -153,6 +163,38 @@ fn job_lease(value: Option<String>) -> Result<std::time::Duration, ConfigError> 
     }
 }
 
+/// The default pruning interval: hourly keeps every table within an hour
+/// of its retention, at the cost of one indexed delete per table.
+pub const DEFAULT_PRUNE_INTERVAL_SECS: u64 = 3600;
+
+fn prune_interval(value: Option<String>) -> Result<std::time::Duration, ConfigError> {
+    let Some(value) = value else {
+        return Ok(std::time::Duration::from_secs(DEFAULT_PRUNE_INTERVAL_SECS));
+    };
+    match value.trim().parse::<u64>() {
+        Ok(secs @ 1..=86_400) => Ok(std::time::Duration::from_secs(secs)),
+        _ => Err(ConfigError::Env {
+            name: "PRUNE_INTERVAL_SECS",
+            problem: format!("`{value}` is not a number of seconds from 1 to 86400"),
+        }),
+    }
+}
+
+/// `true`/`false` (also `1`/`0`, `yes`/`no`), or `default` when unset.
+fn flag(name: &'static str, value: Option<String>, default: bool) -> Result<bool, ConfigError> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(ConfigError::Env {
+            name,
+            problem: format!("`{value}` is neither `true` nor `false`"),
+        }),
+    }
+}
+
 fn log_format(value: Option<String>) -> Result<LogFormat, ConfigError> {
     match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("text") => Ok(LogFormat::Text),
@@ -189,7 +231,25 @@ mod tests {
         assert!(e.notion_webhook_secret.is_none() && e.admin_token.is_none());
         assert_eq!(e.log_format, LogFormat::Text);
         assert_eq!(e.job_lease, std::time::Duration::from_secs(30));
+        assert_eq!(e.prune_interval, std::time::Duration::from_secs(3600));
+        assert!(e.sweep_at_start);
         assert!(e.require_notion_token().is_err());
+    }
+
+    #[test]
+    fn prune_interval_and_sweep_at_start_are_checked() {
+        let e = env(&[("PRUNE_INTERVAL_SECS", "2"), ("SWEEP_AT_START", "false")]).unwrap();
+        assert_eq!(e.prune_interval, std::time::Duration::from_secs(2));
+        assert!(!e.sweep_at_start);
+        assert!(env(&[("SWEEP_AT_START", "YES")]).unwrap().sweep_at_start);
+        for bad in ["0", "86401", "hourly"] {
+            let err = env(&[("PRUNE_INTERVAL_SECS", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("PRUNE_INTERVAL_SECS"), "{bad}: {err}");
+        }
+        let err = env(&[("SWEEP_AT_START", "maybe")]).unwrap_err().to_string();
+        assert!(err.contains("SWEEP_AT_START"), "{err}");
     }
 
     #[test]

@@ -14,13 +14,14 @@ mod failures {
     pub mod harness;
     pub mod ingress;
     pub mod load;
+    pub mod maintenance;
     pub mod outages;
     pub mod sync_safety;
     pub mod traffic;
 }
 
 use common::TestDb;
-use failures::{crashes, harness::Backend, ingress, load, outages, sync_safety};
+use failures::{crashes, harness::Backend, ingress, load, maintenance, outages, sync_safety};
 
 /// Generates `sqlite::<test>` and `postgres::<test>` for each
 /// `module::test(backend)`.
@@ -50,6 +51,8 @@ on_both_backends! {
     ingress::slow_clients_are_cut_off_and_others_still_served,
     crashes::sigkill_with_webhooks_in_flight_loses_and_duplicates_nothing,
     crashes::sigterm_under_load_finishes_or_releases_every_job,
+    maintenance::serve_prunes_on_its_schedule,
+    maintenance::a_rename_reaches_airtable_through_content_updated_without_a_sweep,
     load::one_record_under_ten_thousand_events,
     load::poison_jobs_go_dead_and_the_rest_flow,
     outages::five_xx_storm_retries_and_converges,

@@ -41,7 +41,11 @@ macro_rules! both_backends {
 
 both_backends! {
     notion::verification_request_is_pending_and_never_the_secret,
-    notion::a_configured_server_does_not_take_a_new_token_as_its_secret,
+    notion::a_configured_server_refuses_verification_tokens_and_stores_nothing,
+    notion::a_flood_of_tokens_before_the_secret_is_rate_limited_and_capped,
+    notion::verification_tokens_are_logged_by_fingerprint_only,
+    notion::a_title_edit_arrives_as_content_updated_and_is_reconciled,
+    notion::events_reach_every_pair_of_a_shared_data_source,
     notion::bad_signatures_are_refused_before_anything_is_stored,
     notion::malformed_json_with_a_valid_signature_is_400,
     notion::page_event_enqueues_one_debounced_reconcile,
@@ -62,6 +66,7 @@ both_backends! {
     admin::reconcile_enqueues_one_sweep_per_pair_and_coalesces,
     admin::dead_jobs_are_listed_and_retried,
     admin::log_and_conflicts_are_served_as_json,
+    admin::open_issues_are_served_as_json,
     admin::health_and_readiness,
     admin::readiness_needs_the_migrations,
 }

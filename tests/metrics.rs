@@ -38,7 +38,7 @@ use notion_airtable_sync::{
     },
     secret::Secret,
     signature::{airtable_mac, notion_signature},
-    store::{Cause, NewAirtableWebhook, Store},
+    store::{Cause, IssueScope, NewAirtableWebhook, NewIssue, Store},
 };
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, oneshot};
@@ -47,6 +47,8 @@ static SERIAL: Mutex<()> = Mutex::const_new(());
 
 both_backends!(
     webhook_deliveries_are_counted_by_source_and_reason,
+    open_sync_issues_are_a_gauge_per_pair_and_scope,
+    verification_token_refusals_are_counted_by_reason,
     api_calls_conflicts_and_writes_match_what_happened,
     serve_reports_lag_durations_and_calls_without_secrets,
 );
@@ -374,6 +376,7 @@ fn page_event(id: &str) -> Vec<u8> {
 }
 
 const RECEIVED: &str = "notion_airtable_sync_webhooks_received_total";
+const ISSUES: &str = "notion_airtable_sync_issues";
 const REJECTED: &str = "notion_airtable_sync_webhooks_rejected_total";
 const JOBS: &str = "notion_airtable_sync_jobs";
 const RATE_LIMITED: &str = "notion_airtable_sync_api_rate_limited_total";
@@ -870,4 +873,81 @@ async fn serve_reports_lag_durations_and_calls_without_secrets(db: TestDb) {
         assert!(!last.text.contains(&secret), "{secret} in the metrics");
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Issues are read from the store at scrape time; every configured pair has
+/// its three series from the start, and no label carries an id.
+async fn open_sync_issues_are_a_gauge_per_pair_and_scope(db: TestDb) {
+    let server = start(state(&db.store, None)).await;
+    let issues =
+        |s: &Scrape, pair: &str, scope: &str| s.get(ISSUES, &[("pair", pair), ("scope", scope)]);
+    let empty = server.scrape().await;
+    for scope in ["pair", "field", "record"] {
+        let series = empty.value(ISSUES, &[("pair", "specs"), ("scope", scope)]);
+        assert_eq!(series, Some(0.0), "{}", empty.text);
+    }
+    let raise = |scope, subject: &'static str, field: &'static str| {
+        let store = db.store.clone();
+        async move {
+            let issue = NewIssue {
+                pair: "specs",
+                scope,
+                subject,
+                field,
+                message: "refused by Notion: status option \"Shipped\" does not exist",
+            };
+            store.raise_issue(&issue, 1).await.unwrap();
+        }
+    };
+    raise(IssueScope::Record, PAGE_ID, "Status").await;
+    raise(IssueScope::Record, "recA1b2C3d4E5f6G7", "Link").await;
+    raise(IssueScope::Field, "Sprint", "").await;
+    // A pair no longer in the mapping still reports what it left open.
+    let old = NewIssue {
+        pair: "retired",
+        scope: IssueScope::Pair,
+        subject: "notion_user_information",
+        field: "",
+        message: "no user-information capability",
+    };
+    db.store.raise_issue(&old, 1).await.unwrap();
+    let after = server.scrape().await;
+    assert_eq!(issues(&after, "specs", "record"), 2.0, "{}", after.text);
+    assert_eq!(issues(&after, "specs", "field"), 1.0);
+    assert_eq!(issues(&after, "specs", "pair"), 0.0);
+    assert_eq!(issues(&after, "retired", "pair"), 1.0);
+    for id in [PAGE_ID, "recA1b2C3d4E5f6G7", "Sprint", "Shipped"] {
+        assert!(!after.text.contains(id), "{id} in /metrics");
+    }
+    db.store
+        .clear_issues("specs", IssueScope::Record, PAGE_ID)
+        .await
+        .unwrap();
+    assert_eq!(issues(&server.scrape().await, "specs", "record"), 1.0);
+}
+
+/// Unsigned verification tokens: refused once the secret is set (403), and
+/// rate limited before (429), each under its own reason.
+async fn verification_token_refusals_are_counted_by_reason(db: TestDb) {
+    let _serial = SERIAL.lock().await;
+    let configured = start(state(&db.store, Some(NOTION_SECRET))).await;
+    let unset = start(state(&db.store, None)).await;
+    let before = configured.scrape().await;
+    let token = |i: u32| {
+        serde_json::to_vec(&json!({ "verification_token": format!("secret_metrics{i:03}") }))
+            .unwrap()
+    };
+    assert_eq!(
+        configured.post("/webhooks/notion", None, token(0)).await,
+        403
+    );
+    for i in 1..=5 {
+        assert_eq!(unset.post("/webhooks/notion", None, token(i)).await, 200);
+    }
+    assert_eq!(unset.post("/webhooks/notion", None, token(6)).await, 429);
+    let after = configured.scrape().await;
+    let delta =
+        |reason: &str| rejected(&after, "notion", reason) - rejected(&before, "notion", reason);
+    assert_eq!(delta("verification_closed"), 1.0, "{}", after.text);
+    assert_eq!(delta("rate_limited"), 1.0, "{}", after.text);
 }

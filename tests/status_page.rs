@@ -27,4 +27,6 @@ both_backends! {
     values_from_users_are_escaped,
     retry_form_retries_a_dead_job_and_refuses_cross_site_posts,
     verification_tokens_can_be_dismissed_and_the_applied_one_is_hidden,
+    sync_issues_are_shown_per_pair_escaped_until_cleared,
+    the_page_stays_fast_with_many_inbox_rows,
 }

@@ -10,6 +10,8 @@ mod common;
 mod store_contract {
     pub mod jobs;
     pub mod jobs_lifecycle;
+    pub mod pruning;
+    pub mod record_claims;
     pub mod records;
     pub mod webhooks;
 }
@@ -19,7 +21,7 @@ use std::time::Duration;
 use notion_airtable_sync::store::{Backend, NewJob, Store, StoreOptions};
 
 use common::{TestDb, unique_temp_folder};
-use store_contract::{jobs, jobs_lifecycle, records, webhooks};
+use store_contract::{jobs, jobs_lifecycle, pruning, record_claims, records, webhooks};
 
 /// Generates `sqlite::<test>` and `postgres::<test>` for each contract test
 /// `module::test(store: Store)`.
@@ -79,6 +81,44 @@ contract! {
     webhooks::reserve_slot_spaces_calls_and_honours_penalty,
     webhooks::a_window_budget_admits_its_calls_together_across_clients,
     webhooks::concurrent_reservations_get_distinct_slots,
+    record_claims::claims_are_exclusive_across_connections,
+    record_claims::a_group_is_taken_whole_or_not_at_all,
+    record_claims::a_claim_outside_a_job_expires,
+    record_claims::a_jobs_claims_end_with_its_lease,
+    record_claims::a_read_older_than_anothers_write_is_moved,
+    record_claims::an_abandoned_claim_is_moved_once_for_readers,
+    record_claims::released_claims_are_pruned,
+    record_claims::a_page_create_is_announced_once_per_row,
+    record_claims::a_stale_page_create_is_restarted_by_one_run,
+}
+
+/// [`contract!`] for tests that need the database itself (`TestDb`), not
+/// only its store.
+macro_rules! contract_db {
+    ($($module:ident :: $test:ident),* $(,)?) => {
+        mod sqlite_db {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    super::$module::$test(super::TestDb::sqlite().await).await;
+                }
+            )*
+        }
+        mod postgres_db {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    super::$module::$test(super::TestDb::postgres().await).await;
+                }
+            )*
+        }
+    };
+}
+
+contract_db! {
+    pruning::pruning_deletes_only_what_is_past_its_cutoff,
+    pruning::only_the_newest_verification_tokens_are_kept,
+    pruning::status_and_api_queries_never_read_a_whole_growing_table,
 }
 
 // Tests of one backend or of neither.

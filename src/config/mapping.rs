@@ -94,10 +94,42 @@ pub struct SyncConfig {
     pub pairs: Vec<PairConfig>,
     /// Sync log entries older than this many days are pruned.
     pub log_retention_days: u32,
+    /// How long finished jobs and webhook event ids are kept.
+    pub retention: Retention,
+}
+
+/// What `serve` prunes besides the sync log, in days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// `[jobs] retention_days`: done jobs, kept as history (dead jobs stay
+    /// until an operator retries them).
+    pub job_days: u32,
+    /// `[webhook_inbox] retention_days`: received event ids, which make a
+    /// redelivery a no-op.
+    pub inbox_days: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            job_days: DEFAULT_JOB_RETENTION_DAYS,
+            inbox_days: DEFAULT_INBOX_RETENTION_DAYS,
+        }
+    }
 }
 
 /// Default retention of the sync log.
 pub const DEFAULT_LOG_RETENTION_DAYS: u32 = 90;
+/// Default retention of done jobs: a week of history for operators.
+pub const DEFAULT_JOB_RETENTION_DAYS: u32 = 7;
+/// Default retention of the webhook inbox: longer than any vendor
+/// redelivers (Notion retries an event for about 24 hours; Airtable keeps a
+/// webhook's payloads for 7 days).
+pub const DEFAULT_INBOX_RETENTION_DAYS: u32 = 8;
+/// The shortest inbox retention accepted: Notion's retries span about a
+/// day, and an event id forgotten before its last redelivery would run it
+/// again.
+pub const MIN_INBOX_RETENTION_DAYS: u32 = 2;
 
 impl SyncConfig {
     /// Read and validate a mapping file; errors name the file.
@@ -131,12 +163,15 @@ impl SyncConfig {
 struct RawFile {
     #[serde(default)]
     pair: Vec<RawPair>,
-    sync_log: Option<RawLog>,
+    sync_log: Option<RawRetention>,
+    jobs: Option<RawRetention>,
+    webhook_inbox: Option<RawRetention>,
 }
 
+/// `[sync_log]`, `[jobs]`, `[webhook_inbox]`: one key each.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawLog {
+struct RawRetention {
     retention_days: u32,
 }
 
@@ -219,16 +254,102 @@ fn validate(raw: RawFile) -> Result<SyncConfig, String> {
         }
         pairs.push(pair);
     }
-    let log_retention_days = raw
-        .sync_log
-        .map_or(DEFAULT_LOG_RETENTION_DAYS, |l| l.retention_days);
-    if log_retention_days == 0 {
-        return Err("[sync_log] retention_days must be at least 1".into());
+    let shared = same_database_problems(&pairs);
+    if !shared.is_empty() {
+        return Err(shared.join("; "));
     }
+    let days = |section: Option<RawRetention>, name: &str, default: u32, min: u32| {
+        let days = section.map_or(default, |s| s.retention_days);
+        if days < min {
+            return Err(format!("[{name}] retention_days must be at least {min}"));
+        }
+        Ok(days)
+    };
+    let log_retention_days = days(raw.sync_log, "sync_log", DEFAULT_LOG_RETENTION_DAYS, 1)?;
+    let retention = Retention {
+        job_days: days(raw.jobs, "jobs", DEFAULT_JOB_RETENTION_DAYS, 1)?,
+        inbox_days: days(
+            raw.webhook_inbox,
+            "webhook_inbox",
+            DEFAULT_INBOX_RETENTION_DAYS,
+            MIN_INBOX_RETENTION_DAYS,
+        )
+        .map_err(|e| {
+            format!("{e} (Notion redelivers an event for about a day; a forgotten id runs again)")
+        })?,
+    };
     Ok(SyncConfig {
         pairs,
         log_retention_days,
+        retention,
     })
+}
+
+/// Pairs naming the same Notion database in the file (the same id, however
+/// spelled) must be able to share its pages: see
+/// [`shared_data_source_problems`]. Pairs that name it by different ids (a
+/// database and its data source) are checked once resolved.
+fn same_database_problems(pairs: &[PairConfig]) -> Vec<String> {
+    let key = |p: &PairConfig| -> String {
+        p.notion_database_id
+            .chars()
+            .filter(|c| *c != '-')
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    };
+    let mut seen: Vec<String> = Vec::new();
+    let mut problems = Vec::new();
+    for pair in pairs {
+        let id = key(pair);
+        if seen.contains(&id) {
+            continue;
+        }
+        seen.push(id.clone());
+        let group: Vec<&PairConfig> = pairs.iter().filter(|p| key(p) == id).collect();
+        problems.extend(shared_data_source_problems(&group));
+    }
+    problems
+}
+
+/// Several pairs may sync one Notion data source, each with its own Airtable
+/// table: every event of the data source reaches each of them. They write the
+/// same pages, so no two of them may write one Notion property (their tables
+/// would overwrite each other's values on every change), nor share the
+/// property that holds the Airtable row id. One line per problem; empty when
+/// the pairs can share the data source (or there is one pair).
+pub fn shared_data_source_problems(pairs: &[&PairConfig]) -> Vec<String> {
+    let mut writers: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for pair in pairs {
+        let written = pair
+            .fields
+            .iter()
+            .filter(|f| f.direction != Direction::NotionToAirtable)
+            .map(|f| f.notion.as_str())
+            .chain(pair.notion_record_id_property.as_deref());
+        for property in written {
+            let names = writers.entry(property).or_default();
+            if !names.contains(&pair.name.as_str()) {
+                names.push(&pair.name);
+            }
+        }
+    }
+    writers
+        .into_iter()
+        .filter(|(_, names)| names.len() > 1)
+        .map(|(property, names)| {
+            format!(
+                "pairs {} sync the same Notion database and all write its property \"{property}\" \
+                 (as a mapped field or as record_id_property): each Airtable table would \
+                 overwrite the others' values; let one pair write it and map it \
+                 notion_to_airtable in the others, or use a property per pair",
+                names
+                    .iter()
+                    .map(|n| format!("\"{n}\""))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            )
+        })
+        .collect()
 }
 
 fn validate_pair(index: usize, p: RawPair) -> Result<PairConfig, String> {
@@ -403,4 +524,140 @@ fn validate_options(raw: RawOptions) -> Result<PairOptions, String> {
             airtable: k.airtable,
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pair on `database` with `fields` (`[[pair.field]]` bodies).
+    fn pair(name: &str, database: &str, table: &str, extra: &str, fields: &[&str]) -> String {
+        let fields: String = fields
+            .iter()
+            .map(|f| format!("[[pair.field]]\n{f}\n"))
+            .collect();
+        format!(
+            "[[pair]]\nname = \"{name}\"\n[pair.notion]\ndatabase_id = \"{database}\"\n{extra}\n\
+             [pair.airtable]\nbase_id = \"appX\"\ntable = \"{table}\"\npage_id_field = \"Page\"\n{fields}"
+        )
+    }
+
+    #[test]
+    fn two_pairs_may_share_a_database_when_only_one_writes_each_property() {
+        let text = [
+            pair(
+                "specs",
+                "db-1",
+                "Specs",
+                "",
+                &["notion = \"Name\"\nairtable = \"Name\""],
+            ),
+            pair(
+                "roadmap",
+                "DB1",
+                "Roadmap",
+                "",
+                &[
+                    "notion = \"Name\"\nairtable = \"Title\"\ndirection = \"notion_to_airtable\"",
+                    "notion = \"Quarter\"\nairtable = \"Quarter\"",
+                ],
+            ),
+        ]
+        .concat();
+        let config = SyncConfig::parse(&text).unwrap();
+        assert_eq!(config.pairs.len(), 2);
+    }
+
+    #[test]
+    fn two_pairs_writing_one_property_of_a_shared_database_are_refused() {
+        let text = [
+            pair(
+                "specs",
+                "db-1",
+                "Specs",
+                "",
+                &["notion = \"Name\"\nairtable = \"Name\""],
+            ),
+            pair(
+                "roadmap",
+                "db-1",
+                "Roadmap",
+                "",
+                &["notion = \"Name\"\nairtable = \"Title\"\ndirection = \"airtable_to_notion\""],
+            ),
+        ]
+        .concat();
+        let err = SyncConfig::parse(&text).unwrap_err();
+        assert!(
+            err.contains("\"specs\" and \"roadmap\"") && err.contains("\"Name\""),
+            "{err}"
+        );
+        // The same record id property is written by both.
+        let record_id = "record_id_property = \"Row\"";
+        let text = [
+            pair(
+                "a",
+                "db-1",
+                "A",
+                record_id,
+                &["notion = \"X\"\nairtable = \"X\""],
+            ),
+            pair(
+                "b",
+                "db-1",
+                "B",
+                record_id,
+                &["notion = \"Y\"\nairtable = \"Y\""],
+            ),
+        ]
+        .concat();
+        let err = SyncConfig::parse(&text).unwrap_err();
+        assert!(err.contains("\"Row\""), "{err}");
+        // Different databases never conflict.
+        let text = [
+            pair(
+                "a",
+                "db-1",
+                "A",
+                record_id,
+                &["notion = \"X\"\nairtable = \"X\""],
+            ),
+            pair(
+                "b",
+                "db-2",
+                "B",
+                record_id,
+                &["notion = \"X\"\nairtable = \"X\""],
+            ),
+        ]
+        .concat();
+        assert!(SyncConfig::parse(&text).is_ok());
+    }
+
+    #[test]
+    fn retentions_default_and_have_minimums() {
+        let one = pair("a", "db-1", "A", "", &["notion = \"X\"\nairtable = \"X\""]);
+        let config = SyncConfig::parse(&one).unwrap();
+        assert_eq!(config.retention, Retention::default());
+        assert_eq!(config.retention.inbox_days, 8);
+        assert_eq!(config.retention.job_days, 7);
+        let set =
+            format!("[jobs]\nretention_days = 2\n[webhook_inbox]\nretention_days = 30\n{one}");
+        let config = SyncConfig::parse(&set).unwrap();
+        assert_eq!(
+            config.retention,
+            Retention {
+                job_days: 2,
+                inbox_days: 30
+            }
+        );
+        let short = format!("[webhook_inbox]\nretention_days = 1\n{one}");
+        let err = SyncConfig::parse(&short).unwrap_err();
+        assert!(
+            err.contains("[webhook_inbox] retention_days must be at least 2"),
+            "{err}"
+        );
+        let zero = format!("[jobs]\nretention_days = 0\n{one}");
+        assert!(SyncConfig::parse(&zero).unwrap_err().contains("[jobs]"));
+    }
 }

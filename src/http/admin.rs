@@ -1,5 +1,6 @@
 //! The admin API (Bearer `ADMIN_TOKEN`): queue a sweep, inspect and retry
-//! jobs, read the sync log and the conflicts. JSON in and out.
+//! jobs, read the sync log, the conflicts and the open sync issues. JSON in
+//! and out.
 
 use axum::{
     Json, Router,
@@ -18,7 +19,7 @@ use serde_json::json;
 use super::{HttpError, Shared, auth::Admin};
 use crate::{
     jobs::kinds::JobSpec,
-    store::{Job, JobId, JobState, LogEntry, LogQuery, Store, now_ms},
+    store::{Issue, Job, JobId, JobState, LogEntry, LogQuery, Store, now_ms},
 };
 
 const DEFAULT_LIMIT: i64 = 100;
@@ -31,6 +32,7 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/api/jobs/{id}/retry", post(retry_job))
         .route("/api/log", get(sync_log))
         .route("/api/conflicts", get(conflicts))
+        .route("/api/issues", get(issues))
 }
 
 /// `POST /reconcile` body; both fields optional, and so is the body.
@@ -246,6 +248,24 @@ async fn conflicts(
         .list_conflicts(params.pair.as_deref(), limit)
         .await?;
     Ok(Json(entries))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssueParams {
+    pair: Option<String>,
+}
+
+/// `GET /api/issues?pair=`: every open sync issue (what the service cannot
+/// sync until someone acts), oldest first.
+async fn issues(
+    _: Admin,
+    State(state): State<Shared>,
+    params: Result<Query<IssueParams>, QueryRejection>,
+) -> Result<Json<Vec<Issue>>, HttpError> {
+    let Query(params) = params.map_err(bad_query)?;
+    let issues = state.store.open_issues(params.pair.as_deref()).await?;
+    Ok(Json(issues))
 }
 
 /// `Store::retry_dead`, driven on a blocking thread. Its future (a

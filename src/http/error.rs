@@ -1,6 +1,6 @@
 //! Errors a handler returns, classified by what the client should do:
-//! fix the request (400/404/409/413), authenticate (401), or retry later
-//! (503, the database is unavailable). Bodies are `{"error": "..."}`;
+//! fix the request (400/404/409/413), authenticate (401), stop (403), or
+//! retry later (429, 503: the database is unavailable). Bodies are `{"error": "..."}`;
 //! internals are logged, never sent.
 
 use axum::{
@@ -22,10 +22,19 @@ pub enum HttpError {
     /// `bearer`: add `WWW-Authenticate: Bearer` (admin routes).
     #[error("{message}")]
     Unauthorized { message: String, bearer: bool },
+    /// Understood, and refused whatever the credentials.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// Too many requests of this kind: try again after `retry_after_secs`.
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A bug; the message is logged, not sent.
@@ -50,8 +59,10 @@ impl HttpError {
         match self {
             HttpError::BadRequest(_) => StatusCode::BAD_REQUEST,
             HttpError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            HttpError::Forbidden(_) => StatusCode::FORBIDDEN,
             HttpError::NotFound(_) => StatusCode::NOT_FOUND,
             HttpError::Conflict(_) => StatusCode::CONFLICT,
+            HttpError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             HttpError::Store(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
             HttpError::Store(_) | HttpError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -88,6 +99,13 @@ impl IntoResponse for HttpError {
         match self {
             HttpError::Unauthorized { bearer: true, .. } => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            HttpError::TooManyRequests {
+                retry_after_secs, ..
+            } => {
+                if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                    headers.insert(header::RETRY_AFTER, value);
+                }
             }
             HttpError::Store(_) if status == StatusCode::SERVICE_UNAVAILABLE => {
                 headers.insert(

@@ -7,9 +7,9 @@
 //!
 //! | route | module | auth |
 //! |---|---|---|
-//! | `POST /webhooks/notion` | [`webhooks::notion`] | `X-Notion-Signature` (the verification request is unsigned) |
+//! | `POST /webhooks/notion` | [`webhooks::notion`] | `X-Notion-Signature` (the verification request is unsigned: [`webhooks::verification`]) |
 //! | `POST /webhooks/airtable` | [`webhooks::airtable`] | `X-Airtable-Content-MAC` with the webhook's MAC secret |
-//! | `POST /reconcile`, `GET /api/jobs`, `POST /api/jobs/{id}/retry`, `GET /api/log`, `GET /api/conflicts` | [`admin`] | `Authorization: Bearer ADMIN_TOKEN`, or Basic with the password `ADMIN_TOKEN` (same-origin only for POST) |
+//! | `POST /reconcile`, `GET /api/jobs`, `POST /api/jobs/{id}/retry`, `GET /api/log`, `GET /api/conflicts`, `GET /api/issues` | [`admin`] | `Authorization: Bearer ADMIN_TOKEN`, or Basic with the password `ADMIN_TOKEN` (same-origin only for POST) |
 //! | `GET /` (status page), `POST /jobs/{id}/retry`, `POST /notion/verification-tokens/dismiss` (its forms) | `status` | Basic (password `ADMIN_TOKEN`) or Bearer; the forms also need their CSRF token |
 //! | `GET /healthz`, `GET /readyz` | [`health`] | none |
 
@@ -119,6 +119,8 @@ pub struct AppState {
     pub bot_user_id: Option<String>,
     pub pairs: PairDirectory,
     pub config: IngestConfig,
+    /// How many unsigned verification tokens this process still records.
+    pub verification_limiter: webhooks::verification::VerificationLimiter,
 }
 
 impl AppState {
@@ -131,6 +133,7 @@ impl AppState {
             bot_user_id: None,
             pairs,
             config: IngestConfig::default(),
+            verification_limiter: Default::default(),
         }
     }
 }

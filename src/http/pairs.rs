@@ -6,9 +6,11 @@ use crate::sync::pair::ResolvedPair;
 
 /// Maps Notion database ids and data source ids to pair names. Built once at
 /// start from the resolved pairs; an id it does not know is "not ours".
+/// Several pairs may sync one data source (to different Airtable tables):
+/// an id then names all of them, in configuration order.
 #[derive(Debug, Clone, Default)]
 pub struct PairDirectory {
-    by_id: HashMap<String, String>,
+    by_id: HashMap<String, Vec<String>>,
     names: Vec<String>,
     /// Pair name → (Airtable base id, table id), for links to records.
     airtable: HashMap<String, (String, String)>,
@@ -21,8 +23,12 @@ impl PairDirectory {
         let mut directory = Self::default();
         for (name, database_id, data_source_id) in entries {
             for id in [database_id, data_source_id] {
-                if !id.trim().is_empty() {
-                    directory.by_id.insert(normalize_id(&id), name.clone());
+                if id.trim().is_empty() {
+                    continue;
+                }
+                let pairs = directory.by_id.entry(normalize_id(&id)).or_default();
+                if !pairs.contains(&name) {
+                    pairs.push(name.clone());
                 }
             }
             if !directory.names.contains(&name) {
@@ -61,9 +67,11 @@ impl PairDirectory {
             .map(|(base, table)| (base.as_str(), table.as_str()))
     }
 
-    /// The pair whose database or data source has this id.
-    pub fn pair_for(&self, notion_id: &str) -> Option<&str> {
-        self.by_id.get(&normalize_id(notion_id)).map(String::as_str)
+    /// Every pair whose database or data source has this id (none: not ours).
+    pub fn pairs_for(&self, notion_id: &str) -> &[String] {
+        self.by_id
+            .get(&normalize_id(notion_id))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Every pair, in configuration order.
@@ -96,16 +104,28 @@ mod tests {
             "36cc9195-760f-4fff-a67e-3a46c559b176".into(),
             "98024F3CB1D34AECA301F01E0DACF023".into(),
         )]);
+        assert_eq!(dir.pairs_for("36cc9195760f4fffa67e3a46c559b176"), ["specs"]);
         assert_eq!(
-            dir.pair_for("36cc9195760f4fffa67e3a46c559b176"),
-            Some("specs")
+            dir.pairs_for("98024f3c-b1d3-4aec-a301-f01e0dacf023"),
+            ["specs"]
         );
-        assert_eq!(
-            dir.pair_for("98024f3c-b1d3-4aec-a301-f01e0dacf023"),
-            Some("specs")
+        assert!(
+            dir.pairs_for("00000000-0000-0000-0000-000000000000")
+                .is_empty()
         );
-        assert_eq!(dir.pair_for("00000000-0000-0000-0000-000000000000"), None);
         assert_eq!(dir.names(), ["specs".to_owned()]);
         assert!(dir.contains("specs") && !dir.contains("tasks"));
+    }
+
+    #[test]
+    fn one_data_source_can_name_several_pairs() {
+        let dir = PairDirectory::new(vec![
+            ("specs".into(), "db-1".into(), "ds-1".into()),
+            ("roadmap".into(), "db-1".into(), "DS-1".into()),
+            ("tasks".into(), "db-2".into(), "ds-2".into()),
+        ]);
+        assert_eq!(dir.pairs_for("ds1"), ["specs", "roadmap"]);
+        assert_eq!(dir.pairs_for("db-1"), ["specs", "roadmap"]);
+        assert_eq!(dir.pairs_for("ds-2"), ["tasks"]);
     }
 }

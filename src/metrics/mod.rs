@@ -12,6 +12,7 @@
 //! | `notion_airtable_sync_jobs` | gauge | `kind`, `state` | the `jobs` table, at scrape time |
 //! | `notion_airtable_sync_oldest_pending_job_age_seconds` | gauge | | the `jobs` table, at scrape time |
 //! | `notion_airtable_sync_store_up` | gauge | | whether the scrape could read the store |
+//! | `notion_airtable_sync_issues` | gauge | `pair`, `scope` | open sync issues (`pair`, `field`, `record`): the `sync_issues` table, at scrape time |
 //! | `notion_airtable_sync_job_duration_seconds` | histogram | `kind`, `outcome` | each job attempt |
 //! | `notion_airtable_sync_api_requests_total` | counter | `vendor`, `method`, `endpoint`, `status` | each API response (or transport failure) |
 //! | `notion_airtable_sync_api_rate_limited_total` | counter | `vendor` | each 429 |
@@ -21,8 +22,8 @@
 //! | `notion_airtable_sync_sync_lag_seconds` | histogram | `side` | webhook job created → its write committed |
 //!
 //! Labels never carry ids, names or secrets: API paths become route
-//! templates ([`endpoint::template`]) and every other label is one of a
-//! fixed set of words.
+//! templates ([`endpoint::template`]), `pair` is a pair's name from the
+//! mapping file, and every other label is one of a fixed set of words.
 
 pub mod endpoint;
 pub mod registry;
@@ -120,6 +121,8 @@ const JOB_KINDS: &[&str] = &[
     "sweep",
 ];
 const LIVE_STATES: &[&str] = &["pending", "running", "dead"];
+/// The scopes of a sync issue, reported at 0 for every configured pair.
+const ISSUE_SCOPES: &[&str] = &["pair", "field", "record"];
 
 // ------------------------------------------------------------------ webhooks
 
@@ -158,6 +161,11 @@ pub enum Rejection {
     UnknownWebhook,
     /// 400: authentic (or unsigned handshake) but not a valid body.
     Malformed,
+    /// 403: an unsigned Notion verification token once
+    /// `NOTION_WEBHOOK_SECRET` is set.
+    VerificationClosed,
+    /// 429: more verification tokens than the service records per minute.
+    RateLimited,
     /// 413: over the body limit.
     TooLarge,
     /// 408: the request took longer than the request timeout.
@@ -177,6 +185,8 @@ impl Rejection {
             Rejection::SecretUnset => "secret_unset",
             Rejection::UnknownWebhook => "unknown_webhook",
             Rejection::Malformed => "malformed",
+            Rejection::VerificationClosed => "verification_closed",
+            Rejection::RateLimited => "rate_limited",
             Rejection::TooLarge => "too_large",
             Rejection::Timeout => "timeout",
             Rejection::StoreUnavailable => "store_unavailable",
@@ -192,6 +202,7 @@ impl Rejection {
             401 => Rejection::BadSignature,
             408 => Rejection::Timeout,
             413 => Rejection::TooLarge,
+            429 => Rejection::RateLimited,
             503 => Rejection::StoreUnavailable,
             500..=599 => Rejection::Internal,
             _ => Rejection::Other,
@@ -346,14 +357,21 @@ fn sides_written(summary: &Summary) -> Vec<&'static str> {
 /// `GET /metrics` (no authentication, as Prometheus expects; nothing in it
 /// is secret).
 pub(crate) async fn scrape(State(state): State<Shared>) -> Response {
-    let body = render(&state.store).await;
+    let body = render_for(&state.store, state.pairs.names()).await;
     ([(CONTENT_TYPE, TEXT_FORMAT)], body).into_response()
 }
 
 /// Every metric in the text exposition format.
 pub async fn render(store: &Store) -> String {
+    render_for(store, &[]).await
+}
+
+/// [`render`], with the issue gauges of `pairs` present at 0 when they have
+/// none (so that an alert on them has a series to compare).
+pub async fn render_for(store: &Store, pairs: &[String]) -> String {
     let mut out = String::new();
     render_store_gauges(store, &mut out).await;
+    render_issue_gauges(store, pairs, &mut out).await;
     ensure_series();
     for counter in [&WEBHOOKS_RECEIVED, &WEBHOOKS_REJECTED, &API_REQUESTS] {
         counter.render(&mut out);
@@ -422,6 +440,39 @@ async fn render_store_gauges(store: &Store, out: &mut String) {
         "How long the longest-waiting due pending job has been due (0: none is due).",
         &[],
         &[(Vec::new(), age)],
+    );
+}
+
+async fn render_issue_gauges(store: &Store, pairs: &[String], out: &mut String) {
+    let counts = match store.open_issues_by_scope().await {
+        Ok(counts) => counts,
+        Err(e) => {
+            tracing::warn!(error = %e, "/metrics: could not count the sync issues");
+            return;
+        }
+    };
+    let mut series: Vec<(Vec<String>, f64)> = Vec::new();
+    for pair in pairs {
+        for scope in ISSUE_SCOPES {
+            series.push((vec![pair.clone(), (*scope).to_owned()], 0.0));
+        }
+    }
+    for gauge in counts {
+        let key = vec![gauge.pair, gauge.scope];
+        let count = gauge.count as f64;
+        match series.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, value)) => *value = count,
+            None => series.push((key, count)),
+        }
+    }
+    render_gauge(
+        out,
+        "notion_airtable_sync_issues",
+        "Open sync issues (what the service cannot sync until someone acts: a field stopped by \
+         schema drift, a refused value, a missing capability) by pair and scope, read from the \
+         store at scrape time.",
+        &["pair", "scope"],
+        &series,
     );
 }
 

@@ -6,6 +6,16 @@ use crate::secret::Secret;
 
 use super::{Conn, Store, StoreError, Tx, error::Context};
 
+/// How many verification tokens are kept (the newest). Notion sends one per
+/// subscription created or "Resend token" pressed; a handful covers an
+/// operator trying twice, and bounds what an anonymous flood can store.
+pub const MAX_VERIFICATION_TOKENS: i64 = 5;
+
+/// Pending verification tokens, newest first.
+pub(super) const PENDING_TOKENS: &str = "SELECT token, received_at, remote_addr, acknowledged, acknowledged_at \
+     FROM notion_verification_tokens WHERE NOT acknowledged \
+     ORDER BY received_at DESC, token";
+
 /// A webhook event as recorded in the inbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboxEvent {
@@ -56,40 +66,52 @@ impl Store {
     }
 
     /// Forget events received before `before` (senders stop retrying after
-    /// a few days); returns how many.
+    /// a few days), a batch at a time; returns how many.
     pub async fn prune_inbox(&self, before: i64) -> Result<u64, StoreError> {
-        let mut conn = self.acquire().await?;
-        on_conn!(conn.conn(), |c| {
-            sqlx::query("DELETE FROM webhook_inbox WHERE received_at < $1")
-                .bind(before)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected())
-        })
-        .context("prune the webhook inbox")
+        self.delete_in_batches(
+            "prune the webhook inbox",
+            &super::prune::PRUNE_INBOX,
+            before,
+        )
+        .await
     }
 
-    /// Record a verification token; false if it was already recorded.
+    /// Record a verification token; false if it was already recorded. Only
+    /// the [`MAX_VERIFICATION_TOKENS`] newest tokens are kept: anyone can
+    /// post one, so the table must not grow with what strangers send.
     pub async fn record_verification_token(
         &self,
         token: &Secret,
         received_at: i64,
         remote_addr: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.acquire().await?;
-        let inserted = on_conn!(conn.conn(), |c| {
-            sqlx::query(
+        let mut tx = self.begin().await?;
+        let inserted = on_conn!(tx.conn(), |c| {
+            let inserted = sqlx::query(
                 "INSERT INTO notion_verification_tokens (token, received_at, remote_addr) \
                  VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
             )
             .bind(token.expose())
             .bind(received_at)
             .bind(remote_addr)
-            .execute(c)
+            .execute(&mut *c)
             .await
-            .map(|r| r.rows_affected())
+            .map(|r| r.rows_affected());
+            match inserted {
+                Ok(inserted) => sqlx::query(
+                    "DELETE FROM notion_verification_tokens WHERE token NOT IN \
+                     (SELECT token FROM notion_verification_tokens \
+                      ORDER BY received_at DESC, token DESC LIMIT $1)",
+                )
+                .bind(MAX_VERIFICATION_TOKENS)
+                .execute(&mut *c)
+                .await
+                .map(|_| inserted),
+                Err(e) => Err(e),
+            }
         })
         .context("record a Notion verification token")?;
+        tx.commit().await?;
         Ok(inserted == 1)
     }
 
@@ -97,13 +119,7 @@ impl Store {
     pub async fn pending_verification_tokens(&self) -> Result<Vec<VerificationToken>, StoreError> {
         let mut conn = self.acquire().await?;
         let rows: Vec<TokenRow> = on_conn!(conn.conn(), |c| {
-            sqlx::query_as(
-                "SELECT token, received_at, remote_addr, acknowledged, acknowledged_at \
-                 FROM notion_verification_tokens WHERE NOT acknowledged \
-                 ORDER BY received_at DESC, token",
-            )
-            .fetch_all(c)
-            .await
+            sqlx::query_as(PENDING_TOKENS).fetch_all(c).await
         })
         .context("list pending Notion verification tokens")?;
         Ok(rows.into_iter().map(VerificationToken::from).collect())

@@ -37,6 +37,9 @@
 //! | `notion_verification_tokens` | Notion verification request | pending tokens shown to the operator, never trusted automatically |
 //! | `rate_limits` | API budget | 429 penalty and GCRA schedule shared by all replicas |
 //! | `sweeps` | pair × sweep kind | last reconciliation sweep: times, summary, high-water mark |
+//! | `record_claims` | record key (page or row) per pair | one writer per record: a lease held by a job (living by the job's lease) or by work outside a job (an expiry), and the claim-clock stamp of its last take or release that tells a sweep its read is stale |
+//! | `record_claim_clock` | (one row) | the counter that orders claims against sweeps' reads, across hosts whose clocks differ |
+//! | `notion_page_intents` | Airtable row about to get a Notion page | a create announced before it is sent: never two creates for one row, and a retry looks for the page before creating again |
 //! | `sync_issues` | open issue (pair, field or record) | what the service could not do (a field stopped by schema drift, a refused value, a bad link cell, a missing capability), shown until it can |
 //!
 //! The migrations (`migrations/sqlite`, `migrations/postgres`) document every
@@ -82,7 +85,9 @@ mod issues;
 mod job_gauges;
 mod jobs;
 mod links;
+mod prune;
 mod rate_limits;
+mod record_claims;
 mod status;
 mod sweeps;
 mod sync_log;
@@ -99,16 +104,18 @@ use sqlx::{
 pub use airtable_webhooks::{AirtableWebhook, NewAirtableWebhook, WebhookStatus};
 pub use connect::StoreOptions;
 pub use error::StoreError;
-pub use inbox::{InboxEvent, VerificationToken};
+pub use inbox::{InboxEvent, MAX_VERIFICATION_TOKENS, VerificationToken};
 pub use issues::{Issue, IssueScope, NewIssue};
-pub use job_gauges::JobGauge;
+pub use job_gauges::{IssueGauge, JobGauge};
 pub use jobs::{
     ClaimedJob, DEFAULT_MAX_ATTEMPTS, EnqueueOutcome, FailOutcome, Job, JobCounts, JobId, JobState,
     NewJob,
 };
 pub use links::{LinkState, LinkUpsert, RecordLink, Snapshot, SyncSource};
+pub use prune::{PruneBefore, Pruned};
 pub use rate_limits::Reservation;
-pub use status::{PairLinks, PairQueue};
+pub use record_claims::{ClaimOutcome, Claimant, PageIntent, RecordClaim};
+pub use status::{GROWING_TABLES, PairLinks, PairQueue, QueryPlan};
 pub use sweeps::{Sweep, SweepKind};
 pub use sync_log::{Cause, LogAction, LogEntry, LogQuery, NewLogEntry, Side, SyncDirection};
 

@@ -210,17 +210,11 @@ impl Store {
         .await
     }
 
-    /// Delete entries older than `before`; returns how many.
+    /// Delete entries older than `before`, a batch at a time; returns how
+    /// many.
     pub async fn prune_log(&self, before: i64) -> Result<u64, StoreError> {
-        let mut conn = self.acquire().await?;
-        on_conn!(conn.conn(), |c| {
-            sqlx::query("DELETE FROM sync_log WHERE at < $1")
-                .bind(before)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected())
-        })
-        .context("prune the sync log")
+        self.delete_in_batches("prune the sync log", &super::prune::PRUNE_LOG, before)
+            .await
     }
 }
 
@@ -266,14 +260,16 @@ async fn insert_entry(c: Conn<'_>, e: &NewLogEntry) -> Result<(), StoreError> {
     Ok(())
 }
 
-enum Bind {
+/// A query parameter of either type.
+#[derive(Debug, Clone)]
+pub(super) enum Bind {
     Text(String),
     Int(i64),
 }
 
 /// The SELECT for `query` and its parameters in `$n` order: only the filters
 /// asked for, so that each query can use its index.
-fn select_log(query: &LogQuery) -> (String, Vec<Bind>) {
+pub(super) fn select_log(query: &LogQuery) -> (String, Vec<Bind>) {
     let mut binds = Vec::new();
     let mut param = |bind: Bind| {
         binds.push(bind);

@@ -1,16 +1,33 @@
 //! Airtable rows without a Notion page: created in Notion when the pair's
 //! `create_notion_pages` is on, otherwise counted and left alone.
 //!
-//! Creation is guarded against duplicates on retry: the new page carries the
-//! row's id in `record_id_property` (required by this option), and before
-//! creating, the engine looks for a page that already carries it (a run that
-//! created the page but died before linking it). The row then receives the
-//! page id, so the link survives even if the snapshot commit is lost.
+//! A create can never be doubled. The Notion API has no idempotency key and
+//! its query lags behind new pages, so looking for the page and then
+//! creating it is not enough when two jobs (or a retry) do it at once:
+//!
+//! 1. The row is claimed first (`sync::claims`): one writer at a time. A
+//!    sweep leaves a row another job holds, or wrote after the sweep read
+//!    it; a record job waits for it.
+//! 2. A row that got its link meanwhile is done. Otherwise the create is
+//!    announced in the store (`notion_page_intents`, one per row) before it
+//!    is sent, and the new page's id is recorded as soon as Notion answers.
+//! 3. The row receives the page id, then the link is stored and the intent
+//!    forgotten in one transaction.
+//!
+//! A run that finds an intent left by an earlier one (which died between
+//! 2 and 3) does not create blindly: it links the recorded page, or looks
+//! for a page carrying the row's id in `record_id_property` (required by
+//! this option). Not finding it proves nothing while Notion's query may not
+//! show a page that young, so the row waits until the intent is older than
+//! [`QUERY_LAG_WINDOW`]; only then is the create announced again and sent.
+
+use std::time::Duration;
 
 use serde_json::{Map, Value as Json};
 use time::OffsetDateTime;
 
 use super::{
+    claims::{self, BUSY_RETRY, Mode},
     convert::{ConvertError, check_notion_write, from_airtable, to_notion_with},
     engine::{Engine, Summary, SweepOptions},
     pair::ResolvedPair,
@@ -20,9 +37,34 @@ use crate::{
     airtable::Record,
     notion::{Page, Query, write},
     store::{
-        LinkState, LinkUpsert, LogAction, NewLogEntry, Snapshot, SyncDirection, SyncSource, now_ms,
+        ClaimOutcome, LinkState, LinkUpsert, LogAction, NewLogEntry, PageIntent, Snapshot,
+        SyncDirection, SyncSource, duration_ms, now_ms,
     },
 };
+
+/// How long after a page is created Notion's query may still not return
+/// it: until then, a page not found may exist all the same.
+pub const QUERY_LAG_WINDOW: Duration = Duration::from_secs(120);
+
+/// What became of one row.
+#[derive(Debug)]
+enum Adoption {
+    /// A page was created for it.
+    Created,
+    /// A page an earlier run created for it was found and linked.
+    Found,
+    /// Another job linked it meanwhile.
+    Done,
+    /// Not now; a record job runs again after the wait.
+    Later(&'static str, Duration),
+}
+
+/// Where an earlier run's announced create stands.
+enum Recovery {
+    Page(Page),
+    Created(Page),
+    Wait(Duration),
+}
 
 impl Engine {
     /// Create (or find) the Notion page of each row, then link them.
@@ -45,11 +87,12 @@ impl Engine {
             );
             return Ok(());
         }
+        let mode = claims::current()?.mode;
         for row in rows {
             let (properties, snapshot) = page_properties(pair, row, summary);
             summary.records_seen += 1;
-            summary.created_in_notion += 1;
             if opts.dry_run {
+                summary.created_in_notion += 1;
                 summary.planned_writes.push(format!(
                     "Notion: create page for row {} with {}",
                     row.id,
@@ -57,17 +100,167 @@ impl Engine {
                 ));
                 continue;
             }
-            let page = match self.existing_page_for(pair, &row.id).await? {
-                Some(page) => page,
-                None => {
-                    self.notion
-                        .create_page(&pair.data_source_id, &properties)
-                        .await?
+            match self
+                .adopt_row(pair, row, &properties, snapshot, opts)
+                .await?
+            {
+                Adoption::Created => summary.created_in_notion += 1,
+                Adoption::Found => summary.linked += 1,
+                Adoption::Done => summary.unchanged += 1,
+                Adoption::Later(why, wait) if mode == Mode::Record => {
+                    return Err(claims::busy(pair, why, wait));
                 }
-            };
-            self.link_row(pair, row, &page, snapshot, opts).await?;
+                Adoption::Later(why, _) => {
+                    tracing::info!(pair = pair.name(), record_id = %row.id, "row left for later: {why}");
+                    summary.skipped += 1;
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Claim the row, give it its page, release it.
+    async fn adopt_row(
+        &self,
+        pair: &ResolvedPair,
+        row: &Record,
+        properties: &Map<String, Json>,
+        snapshot: Snapshot,
+        opts: SweepOptions,
+    ) -> anyhow::Result<Adoption> {
+        let keys = vec![claims::row_key(&row.id)];
+        match self.claim_record(pair, keys.clone(), true).await? {
+            ClaimOutcome::Acquired => {}
+            ClaimOutcome::Held => {
+                return Ok(Adoption::Later(
+                    "another job is writing this row",
+                    BUSY_RETRY,
+                ));
+            }
+            ClaimOutcome::Moved => {
+                return Ok(Adoption::Later(
+                    "another job wrote this row after it was read",
+                    BUSY_RETRY,
+                ));
+            }
+        }
+        let adopted = self
+            .adopt_claimed(pair, row, properties, snapshot, opts)
+            .await;
+        self.release_claims(pair, &keys).await;
+        adopted
+    }
+
+    /// The row is ours: link it to its page, creating the page only if no
+    /// run can have created it already.
+    async fn adopt_claimed(
+        &self,
+        pair: &ResolvedPair,
+        row: &Record,
+        properties: &Map<String, Json>,
+        snapshot: Snapshot,
+        opts: SweepOptions,
+    ) -> anyhow::Result<Adoption> {
+        if self
+            .store
+            .get_link_by_record(pair.name(), &row.id)
+            .await?
+            .is_some()
+        {
+            return Ok(Adoption::Done);
+        }
+        let holder = claims::current()?.claimant.holder;
+        let announced = self
+            .store
+            .begin_page_create(pair.name(), &row.id, &holder, now_ms())
+            .await?;
+        let (page, adoption) = match announced {
+            None => match self.existing_page_for(pair, &row.id).await? {
+                Some(page) => (page, Adoption::Found),
+                None => (
+                    self.create_announced(pair, &row.id, &holder, properties)
+                        .await?,
+                    Adoption::Created,
+                ),
+            },
+            Some(intent) => match self
+                .recover_create(pair, &intent, &holder, properties)
+                .await?
+            {
+                Recovery::Page(page) => (page, Adoption::Found),
+                Recovery::Created(page) => (page, Adoption::Created),
+                Recovery::Wait(wait) => {
+                    return Ok(Adoption::Later(
+                        "an earlier run may have created its page, which Notion's query does \
+                         not show yet",
+                        wait,
+                    ));
+                }
+            },
+        };
+        self.link_row(pair, row, &page, snapshot, opts).await?;
+        Ok(adoption)
+    }
+
+    /// Create the page of an announced create, and record its id at once:
+    /// a run that dies now leaves the page to be linked, not created again.
+    async fn create_announced(
+        &self,
+        pair: &ResolvedPair,
+        record_id: &str,
+        holder: &str,
+        properties: &Map<String, Json>,
+    ) -> anyhow::Result<Page> {
+        let page = self
+            .notion
+            .create_page(&pair.data_source_id, properties)
+            .await?;
+        self.store
+            .set_intent_page(pair.name(), record_id, holder, &page.id)
+            .await?;
+        Ok(page)
+    }
+
+    /// An earlier run announced a page for this row and did not link it:
+    /// link the page it recorded, or one carrying the row's id; create
+    /// again only once Notion's query would show a page that run created.
+    async fn recover_create(
+        &self,
+        pair: &ResolvedPair,
+        intent: &PageIntent,
+        holder: &str,
+        properties: &Map<String, Json>,
+    ) -> anyhow::Result<Recovery> {
+        let record_id = &intent.airtable_record_id;
+        if let Some(id) = &intent.notion_page_id {
+            match self.notion.retrieve_page(id).await {
+                Ok(page) => return Ok(Recovery::Page(page)),
+                // Deleted before it was linked: it needs a page again.
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if let Some(page) = self.existing_page_for(pair, record_id).await? {
+            return Ok(Recovery::Page(page));
+        }
+        let now = now_ms();
+        let age = now.saturating_sub(intent.created_at);
+        let window = duration_ms(QUERY_LAG_WINDOW);
+        if intent.notion_page_id.is_none() && age < window {
+            let wait = u64::try_from(window - age).unwrap_or(0);
+            return Ok(Recovery::Wait(Duration::from_millis(wait)));
+        }
+        let restarted = self
+            .store
+            .restart_page_create(pair.name(), record_id, holder, intent.created_at, now)
+            .await?;
+        if !restarted {
+            return Ok(Recovery::Wait(BUSY_RETRY));
+        }
+        let page = self
+            .create_announced(pair, record_id, holder, properties)
+            .await?;
+        Ok(Recovery::Created(page))
     }
 
     /// A page already carrying this row's id (created by an earlier run).
@@ -92,7 +285,8 @@ impl Engine {
         Ok(found.pages.into_iter().next())
     }
 
-    /// Write the page id back into the row, then store the link and the log.
+    /// Write the page id back into the row, then store the link and the log
+    /// and forget the announced create, in one transaction.
     async fn link_row(
         &self,
         pair: &ResolvedPair,
@@ -153,6 +347,7 @@ impl Engine {
             job_id: None,
         }])
         .await?;
+        tx.finish_page_create(pair.name(), &row.id).await?;
         crate::jobs::fence::check(&mut tx).await?;
         tx.commit().await?;
         crate::metrics::row_adopted();

@@ -143,6 +143,17 @@ impl Engine {
     /// incremental (only what changed since the previous sweep; a first
     /// sweep is always full).
     pub async fn sweep(&self, pair: &ResolvedPair, opts: SweepOptions) -> anyhow::Result<Summary> {
+        // Record claims: the writes skip records other jobs hold or wrote
+        // after this sweep's read (sync::claims).
+        let work = self.sweep_in_scope(pair, opts);
+        super::claims::scoped(&self.store, super::claims::Mode::Sweep, work).await
+    }
+
+    async fn sweep_in_scope(
+        &self,
+        pair: &ResolvedPair,
+        opts: SweepOptions,
+    ) -> anyhow::Result<Summary> {
         let started = OffsetDateTime::now_utc();
         let previous = self
             .store
@@ -196,6 +207,21 @@ impl Engine {
         page_id: &str,
         cause: Cause,
     ) -> anyhow::Result<Summary> {
+        // Record claims: the record is claimed before it is read, or the
+        // job runs again shortly (sync::claims).
+        let work = async {
+            self.claim_page_before_read(pair, page_id).await?;
+            self.reconcile_page_claimed(pair, page_id, cause).await
+        };
+        super::claims::scoped(&self.store, super::claims::Mode::Record, work).await
+    }
+
+    async fn reconcile_page_claimed(
+        &self,
+        pair: &ResolvedPair,
+        page_id: &str,
+        cause: Cause,
+    ) -> anyhow::Result<Summary> {
         // Both sides are read at once: the reads are independent, and each
         // is a round trip the change would otherwise wait for.
         let link = self.store.get_link_by_page(pair.name(), page_id).await?;
@@ -241,6 +267,22 @@ impl Engine {
 
     /// Reconcile one Airtable record (a change or delete reported by a webhook).
     pub async fn reconcile_record(
+        &self,
+        pair: &ResolvedPair,
+        record_id: &str,
+        cause: Cause,
+    ) -> anyhow::Result<Summary> {
+        // Record claims: the row is claimed before it is read, or the job
+        // runs again shortly (sync::claims).
+        let work = async {
+            let row = vec![super::claims::row_key(record_id)];
+            self.claim_before_read(pair, row).await?;
+            self.reconcile_record_claimed(pair, record_id, cause).await
+        };
+        super::claims::scoped(&self.store, super::claims::Mode::Record, work).await
+    }
+
+    async fn reconcile_record_claimed(
         &self,
         pair: &ResolvedPair,
         record_id: &str,
@@ -603,13 +645,16 @@ impl Engine {
     async fn run_plans(
         &self,
         pair: &ResolvedPair,
-        mut plans: Vec<Plan>,
+        plans: Vec<Plan>,
         opts: SweepOptions,
     ) -> anyhow::Result<Summary> {
         let mut summary = Summary::default();
         if plans.is_empty() {
             return Ok(summary);
         }
+        // Record claims: only the plans whose records this run holds are
+        // written; released once committed (sync::claims).
+        let (mut plans, claimed) = self.claim_plans(pair, plans, opts, &mut summary).await?;
         for plan in &plans {
             summary.count(plan);
         }
@@ -632,6 +677,7 @@ impl Engine {
             .filter(|p| !failed.contains(&p.page_id) && !failed_notion.contains(&p.page_id))
             .collect();
         self.persist(pair, &done, opts.cause).await?;
+        self.release_claims(pair, &claimed).await;
         Ok(summary)
     }
 

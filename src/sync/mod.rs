@@ -2,6 +2,7 @@
 //! conversions between Notion properties, Airtable cells and them.
 
 pub mod adopt;
+mod claims;
 pub mod convert;
 pub mod engine;
 pub mod merge;

@@ -249,6 +249,8 @@ pub struct Service {
     airtable_url: String,
     notion_token: String,
     airtable_token: String,
+    sweep_at_start: bool,
+    env: Vec<(String, String)>,
     child: Option<Child>,
 }
 
@@ -262,6 +264,13 @@ pub struct Options {
     /// Text replacements applied to `sync.example.toml` (after ids and
     /// `debounce_ms = 0`).
     pub config_edits: Vec<(String, String)>,
+    /// `SWEEP_AT_START`: off, `start_synced` asks for the first full sweep
+    /// through `POST /reconcile`, and a restart sweeps nothing.
+    pub sweep_at_start: bool,
+    /// More environment for `serve` (e.g. `PRUNE_INTERVAL_SECS`).
+    pub env: Vec<(String, String)>,
+    /// Event types of the Notion subscription (None: all of them).
+    pub notion_event_types: Option<Vec<&'static str>>,
 }
 
 impl Default for Options {
@@ -270,6 +279,9 @@ impl Default for Options {
             notion_webhooks: true,
             airtable_webhooks: true,
             config_edits: Vec::new(),
+            sweep_at_start: true,
+            env: Vec::new(),
+            notion_event_types: None,
         }
     }
 }
@@ -279,7 +291,11 @@ impl Service {
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}");
         let notion_secret = if options.notion_webhooks {
-            let sub = sb.notion.subscribe(&format!("{url}/webhooks/notion"));
+            let endpoint = format!("{url}/webhooks/notion");
+            let sub = match &options.notion_event_types {
+                Some(types) => sb.notion.subscribe_to(&endpoint, types),
+                None => sb.notion.subscribe(&endpoint),
+            };
             sb.notion
                 .verify_subscription(&sub.id, &sub.verification_token)
                 .unwrap();
@@ -311,6 +327,8 @@ impl Service {
             airtable_url: sb.airtable.base_url(),
             notion_token: sb.notion.token().to_owned(),
             airtable_token: sb.airtable.token().to_owned(),
+            sweep_at_start: options.sweep_at_start,
+            env: options.env,
             child: None,
         }
     }
@@ -324,7 +342,8 @@ impl Service {
         } else {
             String::new()
         };
-        let child = Command::new(env!("CARGO_BIN_EXE_notion-airtable-sync"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_notion-airtable-sync"));
+        command
             .arg("serve")
             .current_dir(&self.dir)
             .env("DATABASE_URL", &self.db_url)
@@ -340,11 +359,11 @@ impl Service {
                 "RUST_LOG",
                 std::env::var("FAILURES_RUST_LOG").unwrap_or_else(|_| "error".into()),
             )
+            .env("SWEEP_AT_START", self.sweep_at_start.to_string())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
+            .stderr(Stdio::inherit());
+        self.child = Some(command.spawn().unwrap());
     }
 
     pub fn pid(&self) -> u32 {
@@ -392,10 +411,14 @@ impl Service {
         .await;
     }
 
-    /// Start and wait until the initial sweep has linked all 47 specs.
+    /// Start and wait until the initial sweep (at start, or asked for
+    /// when `SWEEP_AT_START` is off) has linked all 47 specs.
     pub async fn start_synced(&mut self, sb: &Sandboxes) {
         self.start();
         self.ready(30).await;
+        if !self.sweep_at_start {
+            self.reconcile(true).await;
+        }
         eventually(60, "the initial sync", async || {
             (sb.rows().len() == 47).then_some(())
         })
@@ -519,4 +542,51 @@ pub async fn until_idle(store: &Store, secs: u64) {
         (c.pending + c.running == 0).then_some(())
     })
     .await;
+}
+
+/// Keys of the jobs pending or running now.
+pub async fn live_job_keys(store: &Store) -> std::collections::BTreeSet<String> {
+    let mut keys = std::collections::BTreeSet::new();
+    for state in [JobState::Pending, JobState::Running] {
+        for job in store.list_jobs(Some(state), 10_000).await.unwrap() {
+            keys.insert(job.key);
+        }
+    }
+    keys
+}
+
+/// Every key in `keys` has a job that finished (done) at or after `since`:
+/// the work the job table held was done from it.
+pub async fn assert_done_since(
+    store: &Store,
+    keys: &std::collections::BTreeSet<String>,
+    since: i64,
+) {
+    let done = store
+        .list_jobs(Some(JobState::Done), 100_000)
+        .await
+        .unwrap();
+    let missing: Vec<&String> = keys
+        .iter()
+        .filter(|k| {
+            !done
+                .iter()
+                .any(|j| &j.key == *k && j.finished_at.is_some_and(|at| at >= since))
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "live at the restart, never done after it: {missing:?}"
+    );
+}
+
+/// No sweep was queued at or after `since` (so nothing but the job table and
+/// the deliveries could bring the two sides together).
+pub async fn assert_no_sweep_since(store: &Store, since: i64) {
+    let jobs = store.list_jobs(None, 100_000).await.unwrap();
+    let sweeps: Vec<_> = jobs
+        .iter()
+        .filter(|j| j.kind == "sweep" && j.created_at >= since)
+        .collect();
+    assert!(sweeps.is_empty(), "sweeps after the restart: {sweeps:#?}");
 }

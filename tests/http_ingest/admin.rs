@@ -5,7 +5,8 @@ use std::time::Duration;
 use notion_airtable_sync::{
     jobs::kinds::JobSpec,
     store::{
-        Cause, FailOutcome, JobState, LogAction, NewJob, NewLogEntry, Side, SyncDirection, now_ms,
+        Cause, FailOutcome, IssueScope, JobState, LogAction, NewIssue, NewJob, NewLogEntry, Side,
+        SyncDirection, now_ms,
     },
 };
 use serde_json::{Value, json};
@@ -18,6 +19,7 @@ const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/jobs/1/retry"),
     ("GET", "/api/log"),
     ("GET", "/api/conflicts"),
+    ("GET", "/api/issues"),
 ];
 
 async fn call(server: &Server, method: &str, path: &str, auth: Option<&str>) -> reqwest::Response {
@@ -348,4 +350,62 @@ pub async fn readiness_needs_the_migrations(db: TestDb) {
     );
     store.migrate().await.expect("migrate");
     assert_eq!(server.get("/readyz").await.status(), 200);
+}
+
+pub async fn open_issues_are_served_as_json(db: TestDb) {
+    let server = start(&db).await;
+    let (status, body) = status_and_json(server.admin_get("/api/issues").await).await;
+    assert_eq!((status, body), (200, json!([])));
+    let issues = [
+        (
+            "specs",
+            IssueScope::Field,
+            "Sprint",
+            "",
+            "the Airtable field was deleted",
+        ),
+        (
+            "specs",
+            IssueScope::Record,
+            "recA1b2C3d4E5f6G7",
+            "Notion Page ID",
+            "not a Notion id: \"https://notion.so/x\"",
+        ),
+        (
+            "tasks",
+            IssueScope::Pair,
+            "notion_user_information",
+            "",
+            "no user-information capability",
+        ),
+    ];
+    for (pair, scope, subject, field, message) in issues {
+        let issue = NewIssue {
+            pair,
+            scope,
+            subject,
+            field,
+            message,
+        };
+        db.store.raise_issue(&issue, 1_000).await.unwrap();
+    }
+    let (status, body) = status_and_json(server.admin_get("/api/issues").await).await;
+    assert_eq!(status, 200, "{body}");
+    let all = body.as_array().expect("an array");
+    assert_eq!(all.len(), 3, "{body}");
+    assert_eq!(all[1]["pair"], "specs");
+    assert_eq!(all[1]["scope"], "record");
+    assert_eq!(all[1]["subject"], "recA1b2C3d4E5f6G7");
+    assert_eq!(all[1]["field"], "Notion Page ID");
+    assert_eq!(
+        all[1]["message"],
+        "not a Notion id: \"https://notion.so/x\""
+    );
+    assert_eq!(all[1]["first_seen_at"], 1_000);
+    let (_, body) = status_and_json(server.admin_get("/api/issues?pair=tasks").await).await;
+    let tasks = body.as_array().expect("an array");
+    assert_eq!(tasks.len(), 1, "{body}");
+    assert_eq!(tasks[0]["scope"], "pair");
+    let message = error_of(server.admin_get("/api/issues?pairr=tasks").await, 400).await;
+    assert!(message.contains("pairr"), "{message}");
 }

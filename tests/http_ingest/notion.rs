@@ -8,6 +8,8 @@ use notion_airtable_sync::{
 };
 use serde_json::json;
 
+use notion_airtable_sync::http::PairDirectory;
+
 use super::support::*;
 
 pub async fn verification_request_is_pending_and_never_the_secret(db: TestDb) {
@@ -56,17 +58,36 @@ pub async fn verification_request_is_pending_and_never_the_secret(db: TestDb) {
     assert_eq!(db.count("notion_verification_tokens").await, 1);
 }
 
-pub async fn a_configured_server_does_not_take_a_new_token_as_its_secret(db: TestDb) {
+pub async fn a_configured_server_refuses_verification_tokens_and_stores_nothing(db: TestDb) {
     let server = start(&db).await;
     let other = "secret_attacker000000000000000000000000000000000";
     let body = bytes(&json!({ "verification_token": other }));
-    assert_eq!(
-        server
-            .post_raw("/webhooks/notion", &[], body)
-            .await
-            .status(),
-        200
+    let message = error_of(
+        server.post_raw("/webhooks/notion", &[], body.clone()).await,
+        403,
+    )
+    .await;
+    assert!(
+        message.contains("NOTION_WEBHOOK_SECRET is set"),
+        "{message}"
     );
+    db.assert_nothing_stored().await;
+    // Signed with another key: refused alike.
+    let forged = notion_signature(other, &body);
+    let response = server
+        .post_raw("/webhooks/notion", &[("x-notion-signature", &forged)], body)
+        .await;
+    error_of(response, 403).await;
+    // Notion re-sending the verified subscription's token, signed with it:
+    // acknowledged, and still nothing stored.
+    let resent = bytes(&json!({ "verification_token": NOTION_SECRET }));
+    let (status, answer) = status_and_json(server.notion(&resent).await).await;
+    assert_eq!(
+        (status, &answer["status"]),
+        (200, &json!("already verified"))
+    );
+    db.assert_nothing_stored().await;
+
     let event = bytes(&page_event(
         "page.created",
         &new_page_id(),
@@ -85,6 +106,53 @@ pub async fn a_configured_server_does_not_take_a_new_token_as_its_secret(db: Tes
     // The configured secret still works.
     assert_eq!(server.notion(&event).await.status(), 200);
     assert_eq!(db.jobs(JobState::Pending).await.len(), 1);
+}
+
+pub async fn a_flood_of_tokens_before_the_secret_is_rate_limited_and_capped(db: TestDb) {
+    let unconfigured = || {
+        let mut state = state(&db.store);
+        state.notion_webhook_secret = None;
+        state
+    };
+    let server = start_with(unconfigured()).await;
+    let token = |i: usize| format!("secret_flood{i:03}abcdefghijklmnopqrstuvwxyz0123456789");
+    async fn post(server: &Server, token: String) -> reqwest::Response {
+        let body = bytes(&json!({ "verification_token": token }));
+        server.post_raw("/webhooks/notion", &[], body).await
+    }
+    for i in 0..5 {
+        assert_eq!(post(&server, token(i)).await.status(), 200, "token {i}");
+    }
+    let limited = post(&server, token(5)).await;
+    let wait: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    let message = error_of(limited, 429).await;
+    assert!(message.contains("Resend token"), "{message}");
+    assert_eq!(db.count("notion_verification_tokens").await, 5);
+    // Another replica (its own rate budget) on the same database: the table
+    // keeps the five newest, so Notion's "Resend token" always shows.
+    let replica = start_with(unconfigured()).await;
+    for i in 6..9 {
+        assert_eq!(post(&replica, token(i)).await.status(), 200, "token {i}");
+    }
+    let pending = db.store.pending_verification_tokens().await.unwrap();
+    let kept: Vec<String> = pending
+        .iter()
+        .map(|t| t.token.expose().to_owned())
+        .collect();
+    assert_eq!(kept.len(), 5, "{kept:?}");
+    for i in 6..9 {
+        assert!(
+            kept.contains(&token(i)),
+            "the newest, {}, is kept",
+            token(i)
+        );
+    }
+    assert!(!kept.contains(&token(0)), "the oldest went first");
 }
 
 pub async fn bad_signatures_are_refused_before_anything_is_stored(db: TestDb) {
@@ -267,8 +335,6 @@ pub async fn events_the_service_does_not_sync_are_acknowledged_and_ignored(db: T
         json!({"id": "11111111-1111-1111-1111-111111111111", "type": "database",
                "data_source_id": "22222222-2222-2222-2222-222222222222"}),
     );
-    let mut content = page_event("page.content_updated", &new_page_id(), parent_of_specs());
-    content["data"]["updated_blocks"] = json!([{"id": new_page_id(), "type": "block"}]);
     let mut comment = page_event("comment.created", &new_page_id(), parent_of_specs());
     comment["entity"] = json!({"id": new_page_id(), "type": "comment"});
     let mut schema = page_event("data_source.schema_updated", SPECS_DS, json!({}));
@@ -278,13 +344,7 @@ pub async fn events_the_service_does_not_sync_are_acknowledged_and_ignored(db: T
         &new_page_id(),
         json!({"id": "13950b26-c203-4f3b-b97d-93ec06319565", "type": "space"}),
     );
-    let ignored = [
-        unknown_source.clone(),
-        content,
-        comment,
-        schema,
-        space_parent,
-    ];
+    let ignored = [unknown_source.clone(), comment, schema, space_parent];
     for event in &ignored {
         let (status, body) = status_and_json(server.notion(&bytes(event)).await).await;
         assert_eq!(
@@ -383,9 +443,90 @@ pub async fn database_down_is_503_and_nothing_is_acknowledged(db: TestDb) {
     assert_eq!(response.headers()["retry-after"], "5");
     let message = error_of(response, 503).await;
     assert!(message.contains("retry"), "{message}");
+    // With the secret set a handshake is refused before the database is
+    // asked; without it, it must be stored, so the answer is 503.
     let handshake = bytes(&json!({"verification_token": "secret_x"}));
-    let response = server.post_raw("/webhooks/notion", &[], handshake).await;
+    let response = server
+        .post_raw("/webhooks/notion", &[], handshake.clone())
+        .await;
+    assert_eq!(response.status(), 403);
+    let mut unconfigured = state(&db.store);
+    unconfigured.notion_webhook_secret = None;
+    let unconfigured = start_with(unconfigured).await;
+    let response = unconfigured
+        .post_raw("/webhooks/notion", &[], handshake)
+        .await;
     assert_eq!(response.status(), 503);
+}
+
+pub async fn a_title_edit_arrives_as_content_updated_and_is_reconciled(db: TestDb) {
+    let server = start(&db).await;
+    let page = new_page_id();
+    // As Notion sends it for a rename: the page itself as the updated block.
+    let mut content = page_event("page.content_updated", &page, parent_of_specs());
+    content["data"]["updated_blocks"] = json!([{"id": page, "type": "block"}]);
+    let (status, body) = status_and_json(server.notion(&bytes(&content)).await).await;
+    assert_eq!((status, &body["status"]), (200, &json!("queued")), "{body}");
+    let pending = db.jobs(JobState::Pending).await;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        JobSpec::from_payload(&pending[0].payload).expect("spec"),
+        JobSpec::ReconcilePage {
+            pair: "specs".into(),
+            page_id: page.clone(),
+            trigger: Trigger::Webhook,
+        }
+    );
+    // The properties event Notion may also send for it is the same job.
+    let properties = page_event("page.properties_updated", &page, parent_of_specs());
+    let (_, body) = status_and_json(server.notion(&bytes(&properties)).await).await;
+    assert_eq!(body["job_id"], pending[0].id, "{body}");
+    assert_eq!(db.count("jobs").await, 1);
+}
+
+pub async fn events_reach_every_pair_of_a_shared_data_source(db: TestDb) {
+    // `roadmap` syncs the specs data source with another Airtable table.
+    let mut state = state(&db.store);
+    state.pairs = PairDirectory::new(vec![
+        ("specs".into(), SPECS_DB.into(), SPECS_DS.into()),
+        ("tasks".into(), TASKS_DB.into(), TASKS_DS.into()),
+        ("roadmap".into(), SPECS_DB.into(), SPECS_DS.into()),
+    ]);
+    let server = start_with(state).await;
+    let page = new_page_id();
+    let event = bytes(&page_event(
+        "page.properties_updated",
+        &page,
+        parent_of_specs(),
+    ));
+    let (status, body) = status_and_json(server.notion(&event).await).await;
+    assert_eq!((status, &body["status"]), (200, &json!("queued")), "{body}");
+    assert_eq!(body["job_ids"].as_array().map(Vec::len), Some(2), "{body}");
+    let mut specs: Vec<JobSpec> = db
+        .jobs(JobState::Pending)
+        .await
+        .iter()
+        .map(|j| JobSpec::from_payload(&j.payload).expect("spec"))
+        .collect();
+    specs.sort_by_key(|s| s.pair().map(str::to_owned));
+    let reconcile = |pair: &str| JobSpec::ReconcilePage {
+        pair: pair.into(),
+        page_id: page.clone(),
+        trigger: Trigger::Webhook,
+    };
+    assert_eq!(specs, vec![reconcile("roadmap"), reconcile("specs")]);
+    // A redelivery changes nothing; the 2022 shape (database id only) and a
+    // title edit reach both pairs too.
+    let (_, body) = status_and_json(server.notion(&event).await).await;
+    assert_eq!(body["status"], "duplicate");
+    let old_shape = page_event(
+        "page.content_updated",
+        &new_page_id(),
+        json!({"id": SPECS_DB, "type": "database"}),
+    );
+    let (_, body) = status_and_json(server.notion(&bytes(&old_shape)).await).await;
+    assert_eq!(body["job_ids"].as_array().map(Vec::len), Some(2), "{body}");
+    assert_eq!(db.jobs(JobState::Pending).await.len(), 4);
 }
 
 pub async fn oversized_bodies_are_413_on_both_endpoints(db: TestDb) {
@@ -408,4 +549,59 @@ pub async fn oversized_bodies_are_413_on_both_endpoints(db: TestDb) {
     let mut fits = page_event("page.created", &new_page_id(), parent_of_specs());
     fits["padding"] = json!("x".repeat(200 * 1024));
     assert_eq!(server.notion(&bytes(&fits)).await.status(), 200);
+}
+
+/// Everything the service logs in this test process (installed once).
+fn captured_log() -> &'static std::sync::Mutex<Vec<u8>> {
+    use std::sync::{Mutex, OnceLock};
+    static LOG: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let log: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
+        let writer = move || LogWriter(log);
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("notion_airtable_sync=debug")
+            .with_writer(writer)
+            .with_ansi(false)
+            .try_init();
+        log
+    })
+}
+
+struct LogWriter(&'static std::sync::Mutex<Vec<u8>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub async fn verification_tokens_are_logged_by_fingerprint_only(db: TestDb) {
+    let log = captured_log();
+    let mut unconfigured = state(&db.store);
+    unconfigured.notion_webhook_secret = None;
+    let unconfigured = start_with(unconfigured).await;
+    let configured = start(&db).await;
+    let kept = format!("secret_{}", uuid::Uuid::new_v4().simple());
+    let refused = format!("secret_{}", uuid::Uuid::new_v4().simple());
+    let body = |token: &str| bytes(&json!({ "verification_token": token }));
+    let response = unconfigured
+        .post_raw("/webhooks/notion", &[], body(&kept))
+        .await;
+    assert_eq!(response.status(), 200);
+    let response = configured
+        .post_raw("/webhooks/notion", &[], body(&refused))
+        .await;
+    assert_eq!(response.status(), 403);
+    let text = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
+    for token in [&kept, &refused] {
+        let print = notion_airtable_sync::http::webhooks::verification::fingerprint(token);
+        assert!(text.contains(&print), "{print} is logged:\n{text}");
+        // Not the token, nor the part after its fixed `secret_` prefix.
+        assert!(!text.contains(&token["secret_".len()..][..8]), "{text}");
+    }
 }

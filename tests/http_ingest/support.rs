@@ -64,6 +64,21 @@ impl TestDb {
         }
     }
 
+    /// Run `sql` through a connection of its own.
+    pub async fn execute(&self, sql: &str) {
+        if self.url.starts_with("sqlite:") {
+            let mut c = sqlx::SqliteConnection::connect(&self.url)
+                .await
+                .expect("open SQLite");
+            sqlx::query(sql).execute(&mut c).await.expect("execute");
+        } else {
+            let mut c = sqlx::PgConnection::connect(&self.url)
+                .await
+                .expect("connect to Postgres");
+            sqlx::query(sql).execute(&mut c).await.expect("execute");
+        }
+    }
+
     /// Nothing recorded by the ingest: no inbox row, no job, no token.
     pub async fn assert_nothing_stored(&self) {
         assert_eq!(self.count("webhook_inbox").await, 0, "inbox rows");

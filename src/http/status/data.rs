@@ -3,8 +3,8 @@
 use crate::{
     http::{AppState, HttpError, auth::tokens_equal},
     store::{
-        AirtableWebhook, Job, JobState, LogEntry, LogQuery, PairLinks, PairQueue, Sweep, SweepKind,
-        VerificationToken,
+        AirtableWebhook, Issue, IssueGauge, Job, JobState, LogEntry, LogQuery, PairLinks,
+        PairQueue, Sweep, SweepKind, VerificationToken,
     },
 };
 
@@ -12,6 +12,9 @@ use crate::{
 const DEAD_JOBS_SHOWN: i64 = 50;
 const CONFLICTS_SHOWN: i64 = 20;
 const CHANGES_SHOWN: i64 = 30;
+/// Sync issues listed (newest first); every one is counted, and all are in
+/// `/api/issues`.
+pub(super) const ISSUES_SHOWN: i64 = 200;
 
 pub(super) struct StatusData {
     pub now: i64,
@@ -26,6 +29,10 @@ pub(super) struct StatusData {
     pub dead_jobs: Vec<Job>,
     pub conflicts: Vec<LogEntry>,
     pub changes: Vec<LogEntry>,
+    /// The newest open sync issues (at most [`ISSUES_SHOWN`]).
+    pub issues: Vec<Issue>,
+    /// Open sync issues per pair and scope, all of them.
+    pub issue_counts: Vec<IssueGauge>,
 }
 
 pub(super) struct PairStatus {
@@ -92,7 +99,18 @@ impl StatusData {
                     ..LogQuery::default()
                 })
                 .await?,
+            issues: store.newest_issues(ISSUES_SHOWN).await?,
+            issue_counts: store.open_issues_by_scope().await?,
         })
+    }
+
+    /// Open sync issues of `pair`, all scopes.
+    pub(super) fn issue_count(&self, pair: &str) -> i64 {
+        self.issue_counts
+            .iter()
+            .filter(|c| c.pair == pair)
+            .map(|c| c.count)
+            .sum()
     }
 
     pub(super) fn airtable_table_of(&self, pair: &str) -> Option<(&str, &str)> {

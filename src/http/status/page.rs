@@ -11,7 +11,10 @@ use super::{
     data::{PairStatus, StatusData},
     html::{Tone, badge, cut, duration, esc, notion_link, relative, table, value, when, when_opt},
 };
-use crate::store::{AirtableWebhook, Job, LogEntry, Side, Sweep, SyncDirection};
+use crate::{
+    http::webhooks::verification::fingerprint,
+    store::{AirtableWebhook, Issue, Job, LogEntry, Side, Sweep, SyncDirection},
+};
 
 /// Queue lag above which the page calls the queue late.
 const LATE_AFTER_MS: i64 = 5 * 60 * 1000;
@@ -76,6 +79,7 @@ pub(super) fn render(data: &StatusData, admin_token: &str, notice: Option<Notice
     }
     body.push_str(&attention(data));
     body.push_str(&pairs_section(data));
+    body.push_str(&issues_section(data));
     body.push_str(&webhooks_section(data, admin_token));
     body.push_str(&dead_jobs_section(data, admin_token));
     body.push_str(&conflicts_section(data));
@@ -120,6 +124,14 @@ fn attention(data: &StatusData) -> String {
             "{} <a href=\"#dead-jobs\">{} dead job(s)</a>: read the error, fix the cause, then Retry.",
             badge(Tone::Bad, "dead jobs"),
             data.dead_jobs.len()
+        ));
+    }
+    let open_issues: i64 = data.issue_counts.iter().map(|c| c.count).sum();
+    if open_issues > 0 {
+        items.push(format!(
+            "{} <a href=\"#issues\">{open_issues} sync issue(s)</a>: fields, values or \
+             permissions the service cannot sync until someone fixes them.",
+            badge(Tone::Bad, "sync issues"),
         ));
     }
     if !data.verification_tokens.is_empty() {
@@ -188,7 +200,7 @@ fn pairs_section(data: &StatusData) -> String {
         out.push_str("<p class=\"muted\">No pair is configured.</p>");
     }
     for pair in &data.pairs {
-        out.push_str(&pair_card(pair, data.now));
+        out.push_str(&pair_card(pair, data.issue_count(&pair.name), data.now));
     }
     out.push_str("</div>");
     if let Some(q) = &data.unpaired_queue {
@@ -202,7 +214,7 @@ fn pairs_section(data: &StatusData) -> String {
     out
 }
 
-fn pair_card(p: &PairStatus, now: i64) -> String {
+fn pair_card(p: &PairStatus, issues: i64, now: i64) -> String {
     let q = &p.queue;
     let dead = if q.dead > 0 {
         badge(Tone::Bad, &q.dead.to_string())
@@ -218,6 +230,14 @@ fn pair_card(p: &PairStatus, now: i64) -> String {
     } else {
         format!(" {}", badge(Tone::Warn, "not in the mapping file"))
     };
+    let issues = if issues > 0 {
+        format!(
+            "<a href=\"#issues\">{}</a>",
+            badge(Tone::Bad, &issues.to_string())
+        )
+    } else {
+        "0".to_owned()
+    };
     let table = match &p.airtable_table {
         Some((base, table)) => format!("<code>{}</code> / <code>{}</code>", esc(base), esc(table)),
         None => "<span class=\"muted\">unknown</span>".to_owned(),
@@ -227,6 +247,7 @@ fn pair_card(p: &PairStatus, now: i64) -> String {
          <dt>Linked records</dt><dd>{links}</dd>\
          <dt>Airtable table</dt><dd>{table}</dd>\
          <dt>Jobs</dt><dd>{pending} pending · {running} running · {dead} dead</dd>\
+         <dt>Sync issues</dt><dd>{issues}</dd>\
          <dt>Oldest pending</dt><dd>{oldest}</dd>\
          <dt>Last sweep</dt><dd>{incremental}</dd>\
          <dt>Last full sweep</dt><dd>{full}</dd></dl></div>",
@@ -326,6 +347,81 @@ fn sweep_result(result: Option<&Value>) -> String {
     out
 }
 
+/// Open sync issues, per pair: what the service cannot sync until someone
+/// acts (a field stopped by schema drift, a value a side refused, a bad
+/// link cell, a missing capability), each shown until it is resolved.
+fn issues_section(data: &StatusData) -> String {
+    let mut out = String::from(
+        "<section id=\"issues\"><h2>Sync issues</h2><p class=\"muted\">What the service \
+         cannot sync until someone acts; each disappears once it can. All of them: \
+         <code>GET /api/issues</code>.</p>",
+    );
+    if data.issue_counts.is_empty() {
+        out.push_str("<p class=\"muted\">None.</p></section>");
+        return out;
+    }
+    let mut pairs: Vec<&str> = data.issue_counts.iter().map(|c| c.pair.as_str()).collect();
+    pairs.dedup();
+    for pair in pairs {
+        out.push_str(&pair_issues(data, pair));
+    }
+    out.push_str("</section>");
+    out
+}
+
+fn pair_issues(data: &StatusData, pair: &str) -> String {
+    let counts: Vec<String> = data
+        .issue_counts
+        .iter()
+        .filter(|c| c.pair == pair)
+        .map(|c| format!("{} {}", c.count, esc(&c.scope)))
+        .collect();
+    let total = data.issue_count(pair);
+    let rows: Vec<Vec<String>> = data
+        .issues
+        .iter()
+        .filter(|i| i.pair == pair)
+        .map(|i| issue_row(i, data))
+        .collect();
+    let mut out = format!(
+        "<div class=\"pair-issues\" data-pair=\"{name}\"><h3>{name} <span class=\"muted\">({})</span></h3>",
+        counts.join(" · "),
+        name = esc(pair),
+    );
+    out.push_str(&table(
+        "issues",
+        &["Scope", "Subject", "Field", "Problem", "Since", "Last seen"],
+        &rows,
+    ));
+    let shown = rows.len() as i64;
+    if shown < total {
+        let _ = write!(
+            out,
+            "<p class=\"muted\">{shown} of {total} shown (the newest); the rest are in \
+             <code>GET /api/issues?pair={}</code>.</p>",
+            esc(pair)
+        );
+    }
+    out.push_str("</div>");
+    out
+}
+
+fn issue_row(issue: &Issue, data: &StatusData) -> Vec<String> {
+    let field = if issue.field.is_empty() {
+        "<span class=\"muted\">—</span>".to_owned()
+    } else {
+        esc(&issue.field).to_string()
+    };
+    vec![
+        badge(Tone::Warn, issue.scope.as_str()),
+        format!("<code>{}</code>", esc(&cut(&issue.subject, 200))),
+        field,
+        esc(&cut(&issue.message, 1000)).to_string(),
+        when(issue.first_seen_at, data.now),
+        when(issue.last_seen_at, data.now),
+    ]
+}
+
 fn webhooks_section(data: &StatusData, admin_token: &str) -> String {
     let now = data.now;
     let mut out = String::from("<section id=\"webhooks\"><h2>Webhooks</h2><h3>Airtable</h3>");
@@ -372,7 +468,8 @@ fn webhooks_section(data: &StatusData, admin_token: &str) -> String {
             .unwrap_or_default();
         let _ = write!(
             out,
-            "<div class=\"verification\"><p>{} Notion sent a verification token {}{}. Paste it into \
+            "<div class=\"verification\"><p>{} Notion sent a verification token {}{} \
+             (fingerprint <code>{print}</code> in the log). Paste it into \
              the integration's <b>Webhooks</b> tab (Verify), and set <code>NOTION_WEBHOOK_SECRET</code> \
              to it so that events are accepted:</p><code class=\"token\">{token}</code>\
              <form method=\"post\" action=\"/notion/verification-tokens/dismiss\" class=\"inline\">\
@@ -385,6 +482,7 @@ fn webhooks_section(data: &StatusData, admin_token: &str) -> String {
             when(token.received_at, now),
             from,
             token = esc(token.token.expose()),
+            print = esc(&fingerprint(token.token.expose())),
             csrf = esc(&csrf::dismiss_token(admin_token)),
         );
     }

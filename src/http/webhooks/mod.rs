@@ -3,6 +3,7 @@
 
 pub mod airtable;
 pub mod notion;
+pub mod verification;
 
 use std::net::SocketAddr;
 
@@ -14,20 +15,21 @@ use axum::{
 use crate::store::{EnqueueOutcome, InboxEvent, NewJob, Store, StoreError};
 
 /// What the ingest transaction did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Recorded {
     /// The event was seen before: nothing changed.
     Duplicate,
-    /// A new inbox row, with the job's outcome if there was a job.
-    New(Option<EnqueueOutcome>),
+    /// A new inbox row, with the outcome of each job (in the order given).
+    New(Vec<EnqueueOutcome>),
 }
 
-/// Insert the inbox row and enqueue `job` (if any) in one transaction. A
-/// duplicate rolls back, so a redelivery costs one insert that does nothing.
+/// Insert the inbox row and enqueue `jobs` (possibly none) in one
+/// transaction. A duplicate rolls back, so a redelivery costs one insert
+/// that does nothing.
 pub(crate) async fn record_and_enqueue(
     store: &Store,
     event: &InboxEvent,
-    job: Option<&NewJob>,
+    jobs: &[NewJob],
     now: i64,
 ) -> Result<Recorded, StoreError> {
     let mut tx = store.begin().await?;
@@ -40,12 +42,9 @@ pub(crate) async fn record_and_enqueue(
         }
         return Ok(Recorded::Duplicate);
     }
-    let outcome = match job {
-        Some(job) => Some(tx.enqueue(job, now).await?),
-        None => None,
-    };
+    let outcomes = tx.enqueue_many(jobs, now).await?;
     tx.commit().await?;
-    Ok(Recorded::New(outcome))
+    Ok(Recorded::New(outcomes))
 }
 
 /// A header as text; a value that is not visible ASCII counts as absent

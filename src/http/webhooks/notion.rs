@@ -1,15 +1,15 @@
 //! `POST /webhooks/notion`.
 //!
 //! 1. The one-time verification request `{"verification_token": "..."}` is
-//!    accepted unsigned (its token is the key, so it cannot be signed with
-//!    it) and stored as *pending*: the operator pastes it into Notion and sets
-//!    `NOTION_WEBHOOK_SECRET`. It never becomes the secret by itself.
+//!    handled by [`super::verification`]: kept as *pending* (a few, newest
+//!    first) until `NOTION_WEBHOOK_SECRET` is set, refused after.
 //! 2. Anything else is an event: `X-Notion-Signature` is checked over the raw
 //!    bytes, in constant time, before the body is parsed or anything stored.
 //! 3. A page change in a synced database becomes one reconcile job for the
-//!    page (coalesced per page, due after the pair's debounce), enqueued in
-//!    the transaction that records the event id in the inbox. Other events
-//!    are recorded (so a redelivery is cheap) and ignored.
+//!    page per pair that syncs that database (coalesced per page, due after
+//!    the pair's debounce), enqueued in the transaction that records the
+//!    event id in the inbox. Other events are recorded (so a redelivery is
+//!    cheap) and ignored.
 
 use axum::{
     Json,
@@ -25,30 +25,27 @@ use super::{Recorded, RemoteAddr, header_str, record_and_enqueue};
 use crate::{
     http::{HttpError, Shared, pairs::normalize_id},
     jobs::kinds::{JobSpec, Trigger},
-    secret::Secret,
     signature::{NOTION_SIGNATURE_HEADER, verify_notion},
     store::{InboxEvent, now_ms},
 };
 
-/// Event types that can change what the service syncs. `page.content_updated`
-/// (blocks, not properties) and lock changes are not among them.
+/// Event types that can change what the service syncs. A title edit arrives
+/// as `page.content_updated` ("let's say a user updates the title of a page.
+/// You'll receive a `page.content_updated` webhook event", Notion's webhook
+/// docs), so that event reconciles the page too, although it mostly means
+/// the page's blocks changed: a reconcile that finds nothing to write costs
+/// a read of each side. Lock changes are not among them.
 const PAGE_CHANGES: &[&str] = &[
     "page.created",
     "page.properties_updated",
-    // Notion sends a title edit as a content update ("let's say a user
-    // updates the title of a page. You'll receive a page.content_updated").
     "page.content_updated",
     "page.deleted",
     "page.undeleted",
     "page.moved",
 ];
 
-/// Longest event id or verification token stored (real ones are ~50 chars).
+/// Longest event id stored (real ones are 36 chars).
 const MAX_ID_LEN: usize = 200;
-
-/// Characters of a verification token shown in the log; the whole token is
-/// on the status page, behind the admin token.
-const TOKEN_PREFIX_SHOWN: usize = 12;
 
 /// Exactly the handshake body: any other field makes it an event.
 #[derive(Deserialize)]
@@ -110,7 +107,8 @@ struct Parent {
 
 /// What to do with an authenticated event.
 enum Decision {
-    Reconcile(JobSpec),
+    /// One job per pair concerned (at least one).
+    Reconcile(Vec<JobSpec>),
     Ignore(&'static str),
 }
 
@@ -122,7 +120,8 @@ pub(crate) async fn receive(
 ) -> Result<Response, HttpError> {
     if let Some(request) = verification_request(&body) {
         let remote = remote.map(|a| a.ip().to_string());
-        return record_verification(&state, request.verification_token, remote).await;
+        let token = request.verification_token;
+        return super::verification::receive(&state, &headers, &body, token, remote).await;
     }
     authenticate(&state, &headers, &body)?;
     let event: Event = serde_json::from_slice(&body)
@@ -130,48 +129,18 @@ pub(crate) async fn receive(
     check_ids(&event)?;
     let now = now_ms();
     let decision = decide(&state, &event).await?;
-    let job = match &decision {
-        Decision::Reconcile(spec) => {
-            let debounce = spec.pair().map_or(0, |p| state.config.debounce_ms(p));
-            Some(spec.to_new_job(now.saturating_add(debounce)))
-        }
-        Decision::Ignore(_) => None,
+    let jobs: Vec<_> = match &decision {
+        Decision::Reconcile(specs) => specs
+            .iter()
+            .map(|spec| {
+                let debounce = spec.pair().map_or(0, |p| state.config.debounce_ms(p));
+                spec.to_new_job(now.saturating_add(debounce))
+            })
+            .collect(),
+        Decision::Ignore(_) => Vec::new(),
     };
-    let recorded =
-        record_and_enqueue(&state.store, &inbox_row(&event, now), job.as_ref(), now).await?;
+    let recorded = record_and_enqueue(&state.store, &inbox_row(&event, now), &jobs, now).await?;
     Ok(acknowledge(&event, &decision, recorded))
-}
-
-/// Store the handshake's token as pending and tell the operator what to do.
-async fn record_verification(
-    state: &Shared,
-    token: String,
-    remote: Option<String>,
-) -> Result<Response, HttpError> {
-    if token.trim().is_empty() || token.len() > MAX_ID_LEN {
-        return Err(HttpError::bad_request(
-            "verification_token must be a non-empty string",
-        ));
-    }
-    let token = Secret::new(token);
-    let new = state
-        .store
-        .record_verification_token(&token, now_ms(), remote.as_deref())
-        .await?;
-    let prefix: String = token.expose().chars().take(TOKEN_PREFIX_SHOWN).collect();
-    if state.notion_webhook_secret.as_ref() == Some(&token) {
-        tracing::info!(token_prefix = %prefix, "Notion verification token received again; it is the configured NOTION_WEBHOOK_SECRET");
-    } else {
-        tracing::warn!(
-            token_prefix = %prefix,
-            new,
-            ?remote,
-            "Notion sent a subscription verification token ({prefix}…, full value on the status page): \
-             paste it into the integration's Webhooks tab (Verify subscription) and set \
-             NOTION_WEBHOOK_SECRET to it; until then Notion events are rejected"
-        );
-    }
-    Ok(Json(json!({"status": "verification token recorded as pending"})).into_response())
 }
 
 /// The signature over the raw bytes, before anything is parsed or stored.
@@ -213,52 +182,59 @@ async fn decide(state: &Shared, event: &Event) -> Result<Decision, HttpError> {
         ));
     }
     let page_id = &event.entity.id;
-    let pair = match parent_pair(state, event) {
-        Some(pair) => Some(pair.to_owned()),
-        None => linked_pair(state, page_id).await?,
+    let mut pairs = parent_pairs(state, event).to_vec();
+    if pairs.is_empty() {
+        pairs = linked_pairs(state, page_id).await?;
+    }
+    let reconcile = |pair: String| JobSpec::ReconcilePage {
+        pair,
+        page_id: page_id.clone(),
+        trigger: Trigger::Webhook,
     };
-    Ok(match pair {
-        Some(pair) => Decision::Reconcile(JobSpec::ReconcilePage {
-            pair,
-            page_id: page_id.clone(),
-            trigger: Trigger::Webhook,
-        }),
+    Ok(if !pairs.is_empty() {
+        Decision::Reconcile(pairs.into_iter().map(reconcile).collect())
+    } else if event.data.parent.is_none() {
         // No parent named and no link: only the page itself can say where
         // it lives, and reading it is a worker's job, not the ingest's.
-        None if event.data.parent.is_none() => Decision::Reconcile(JobSpec::LocatePage {
+        Decision::Reconcile(vec![JobSpec::LocatePage {
             page_id: page_id.clone(),
-        }),
-        None => Decision::Ignore("the page is not in a synced database"),
+        }])
+    } else {
+        Decision::Ignore("the page is not in a synced database")
     })
 }
 
-/// The pair of `data.parent`: its data source id first, else the id of a
-/// database (or data source) parent.
-fn parent_pair<'s>(state: &'s Shared, event: &Event) -> Option<&'s str> {
-    let parent = event.data.parent.as_ref()?;
-    if let Some(pair) = parent
+/// The pairs of `data.parent`: those of its data source id first, else of
+/// the id of a database (or data source) parent. Every pair that syncs the
+/// data source gets the event (each with its own Airtable table).
+fn parent_pairs<'s>(state: &'s Shared, event: &Event) -> &'s [String] {
+    let Some(parent) = event.data.parent.as_ref() else {
+        return &[];
+    };
+    let by_data_source = parent
         .data_source_id
         .as_deref()
-        .and_then(|id| state.pairs.pair_for(id))
-    {
-        return Some(pair);
+        .map_or(&[][..], |id| state.pairs.pairs_for(id));
+    if !by_data_source.is_empty() {
+        return by_data_source;
     }
-    match parent.kind.as_deref() {
-        Some("database" | "data_source") => state.pairs.pair_for(parent.id.as_deref()?),
-        _ => None,
+    match (parent.kind.as_deref(), parent.id.as_deref()) {
+        (Some("database" | "data_source"), Some(id)) => state.pairs.pairs_for(id),
+        _ => &[],
     }
 }
 
-/// A page the service already links, whose event does not name a synced
+/// The pairs that already link a page whose event does not name a synced
 /// parent: it moved out of the database, or the event has no parent. The
 /// reconcile decides what that means; the handler only reads the store.
-async fn linked_pair(state: &Shared, page_id: &str) -> Result<Option<String>, HttpError> {
+async fn linked_pairs(state: &Shared, page_id: &str) -> Result<Vec<String>, HttpError> {
+    let mut linked = Vec::new();
     for pair in state.pairs.names() {
         if state.store.get_link_by_page(pair, page_id).await?.is_some() {
-            return Ok(Some(pair.clone()));
+            linked.push(pair.clone());
         }
     }
-    Ok(None)
+    Ok(linked)
 }
 
 /// True when every author is the service's bot: the change is the service's
@@ -275,7 +251,7 @@ fn warn_on_schema_change(state: &Shared, event: &Event) {
     if !event.kind.ends_with(".schema_updated") {
         return;
     }
-    if let Some(pair) = state.pairs.pair_for(&event.entity.id) {
+    for pair in state.pairs.pairs_for(&event.entity.id) {
         tracing::warn!(
             pair,
             event_type = %event.kind,
@@ -299,11 +275,15 @@ fn inbox_row(event: &Event, now: i64) -> InboxEvent {
 fn acknowledge(event: &Event, decision: &Decision, recorded: Recorded) -> Response {
     let body = match (recorded, decision) {
         (Recorded::Duplicate, _) => json!({"status": "duplicate"}),
-        (Recorded::New(Some(outcome)), _) => json!({"status": "queued", "job_id": outcome.id()}),
-        (Recorded::New(None), Decision::Ignore(reason)) => {
+        (Recorded::New(outcomes), _) if !outcomes.is_empty() => {
+            let ids: Vec<_> = outcomes.iter().map(|o| o.id()).collect();
+            // `job_id`: the first pair's job; `job_ids`: one per pair.
+            json!({"status": "queued", "job_id": ids[0], "job_ids": ids})
+        }
+        (Recorded::New(_), Decision::Ignore(reason)) => {
             json!({"status": "ignored", "reason": reason})
         }
-        (Recorded::New(None), Decision::Reconcile(_)) => json!({"status": "recorded"}),
+        (Recorded::New(_), Decision::Reconcile(_)) => json!({"status": "recorded"}),
     };
     tracing::debug!(event_id = %event.id, event_type = %event.kind, %body, "Notion event acknowledged");
     Json(body).into_response()

@@ -231,6 +231,16 @@ impl TryFrom<JobRow> for Job {
     }
 }
 
+/// `list_jobs`: `$1` the limit, `$2` the state when `by_state`.
+pub(in crate::store) fn list_jobs_sql(by_state: bool) -> String {
+    let filter = if by_state { "WHERE state = $2" } else { "" };
+    format!("SELECT {JOB_COLUMNS} FROM jobs {filter} ORDER BY id DESC LIMIT $1")
+}
+
+/// The oldest due job's `run_at`; `$1` now.
+pub(in crate::store) const OLDEST_DUE: &str =
+    "SELECT MIN(run_at) FROM jobs WHERE state = 'pending' AND run_at <= $1";
+
 /// Reading the queue, for operators and metrics.
 impl Store {
     pub async fn get_job(&self, id: JobId) -> Result<Option<Job>, StoreError> {
@@ -250,12 +260,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Job>, StoreError> {
         let mut conn = self.acquire().await?;
-        let filter = if state.is_some() {
-            "WHERE state = $2"
-        } else {
-            ""
-        };
-        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs {filter} ORDER BY id DESC LIMIT $1");
+        let sql = list_jobs_sql(state.is_some());
         let rows: Vec<JobRow> = on_conn!(conn.conn(), |c| {
             let mut query = sqlx::query_as(&sql).bind(limit);
             if let Some(state) = state {
@@ -292,12 +297,7 @@ impl Store {
     pub async fn oldest_pending_age(&self, now: i64) -> Result<Option<Duration>, StoreError> {
         let mut conn = self.acquire().await?;
         let oldest: Option<i64> = on_conn!(conn.conn(), |c| {
-            sqlx::query_scalar(
-                "SELECT MIN(run_at) FROM jobs WHERE state = 'pending' AND run_at <= $1",
-            )
-            .bind(now)
-            .fetch_one(c)
-            .await
+            sqlx::query_scalar(OLDEST_DUE).bind(now).fetch_one(c).await
         })
         .context("find the oldest pending job")?;
         Ok(oldest.map(|at| Duration::from_millis(u64::try_from(now - at).unwrap_or(0))))
@@ -340,17 +340,11 @@ impl Store {
         .context("find the next scheduled job")
     }
 
-    /// Delete done jobs that finished before `before`; dead jobs stay until
-    /// an operator deals with them. Returns how many were deleted.
+    /// Delete done jobs that finished before `before`, a batch at a time;
+    /// dead jobs stay until an operator deals with them. Returns how many
+    /// were deleted.
     pub async fn prune_jobs(&self, before: i64) -> Result<u64, StoreError> {
-        let mut conn = self.acquire().await?;
-        on_conn!(conn.conn(), |c| {
-            sqlx::query("DELETE FROM jobs WHERE state = 'done' AND finished_at < $1")
-                .bind(before)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected())
-        })
-        .context("prune done jobs")
+        self.delete_in_batches("prune done jobs", &super::prune::PRUNE_JOBS, before)
+            .await
     }
 }
