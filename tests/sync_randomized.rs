@@ -6,13 +6,18 @@
 //! Airtable row deletes, reconciles of single records and sweeps at random
 //! points, and crashes injected between the external writes and the snapshot
 //! commit (a plan's Airtable write is executed and nothing is stored). A
-//! model applies the mapping's rules independently. After a final sweep both
-//! sides must equal the model field by field, every page has exactly one row
-//! (none for pages whose row was deleted), and one more sweep writes nothing.
+//! model applies the mapping's rules independently. After every engine call
+//! nothing was lost (`sync_model/invariant.rs`: no value replaced unless a
+//! person typed the new one on the other side, or the log records the rule
+//! deciding). After a final sweep both sides must equal the model field by
+//! field, every page has exactly one row (none for pages whose row was
+//! deleted), and one more sweep writes nothing.
 //!
 //! `SYNC_MODEL_SEED=<n>` replays one seed.
 
 mod common;
+#[path = "sync_model/invariant.rs"]
+mod invariant;
 
 use std::collections::BTreeMap;
 
@@ -20,6 +25,7 @@ use common::{
     TestDb,
     world::{World, select_of, text_of, world_unthrottled},
 };
+use invariant::{Edits, Evidence, Sides};
 use notion_airtable_sync::{
     store::Cause,
     sync::{
@@ -110,6 +116,30 @@ impl Rec {
         out
     }
 
+    /// The rule decisions a reconcile of the record would make: conflicts
+    /// (both sides changed, or first contact with two values) and one-way
+    /// fields whose non-empty source value returns. Used for a crashed
+    /// plan, which writes no log.
+    fn predicted(&self) -> Evidence {
+        let mut ev = Evidence::default();
+        let Some(a) = &self.a else { return ev };
+        for (f, _, one_way) in FIELDS {
+            let (n, av) = (&self.n[f], &a[f]);
+            let s = self.s.as_ref().map(|s| &s[f]);
+            if one_way && !av.is_empty() {
+                ev.restored.insert(f.to_owned());
+            }
+            let both_changed = match s {
+                Some(s) => n != s && av != s,
+                None => !n.is_empty() && !av.is_empty(),
+            };
+            if !one_way && n != av && both_changed {
+                ev.conflicts.insert(f.to_owned());
+            }
+        }
+        ev
+    }
+
     /// What a successful reconcile does to the model.
     fn reconcile(&mut self) {
         if self.deleted {
@@ -135,6 +165,35 @@ struct Run {
     rng: StdRng,
     recs: Vec<Rec>,
     person: String,
+    /// What people typed since each record's sides last agreed, per page.
+    edits: BTreeMap<String, Edits>,
+    /// The newest sync log entry seen.
+    log_mark: i64,
+}
+
+/// A page's values for the test's fields.
+fn notion_of(page: &Value) -> Vals {
+    let p = &page["properties"];
+    let select = |f: &str| select_of(&p[f]).as_str().unwrap_or_default().to_owned();
+    Vals::from([
+        ("Name", text_of(&p["Name"])),
+        ("Status", select("Status")),
+        ("Priority", select("Priority")),
+        ("Sprint", text_of(&p["Sprint"])),
+    ])
+}
+
+/// A row's values for the test's fields.
+fn airtable_of(row: &Value) -> Vals {
+    FIELDS
+        .iter()
+        .map(|(f, at, _)| {
+            (
+                *f,
+                row["fields"][*at].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
 }
 
 impl Run {
@@ -180,6 +239,8 @@ impl Run {
             .notion
             .update_page_as_person(&self.recs[i].page_id, &self.person, body)
             .unwrap();
+        let page = self.recs[i].page_id.clone();
+        self.edits.entry(page).or_default().notion(field, &value);
         self.recs[i].n.insert(field, value);
     }
 
@@ -203,6 +264,8 @@ impl Run {
             .airtable
             .update_record_as_person(base, table, &row, json!({ at: cell }))
             .unwrap();
+        let page = self.recs[i].page_id.clone();
+        self.edits.entry(page).or_default().airtable(field, &value);
         self.recs[i].a.as_mut().unwrap().insert(field, value);
     }
 
@@ -226,6 +289,7 @@ impl Run {
             ("Priority", String::new()),
             ("Sprint", String::new()),
         ]);
+        self.edits.insert(id.clone(), typed(&n));
         self.recs.push(Rec {
             page_id: id,
             n,
@@ -269,19 +333,79 @@ impl Run {
     async fn reconcile_one(&mut self) {
         let Some(i) = self.pick(|_| true) else { return };
         let page_id = self.recs[i].page_id.clone();
+        let before = self.observe();
         self.w
             .engine
             .reconcile_page(&self.w.pair, &page_id, Cause::Webhook)
             .await
             .unwrap();
         self.recs[i].reconcile();
+        let after = self.check_nothing_lost(&before, false).await;
+        self.settle(&[i], &after);
     }
 
     async fn sweep(&mut self) {
+        let before = self.observe();
         let summary = self.w.sweep(true).await;
         assert!(summary.problems.is_empty(), "{:?}", summary.problems);
         for r in &mut self.recs {
             r.reconcile();
+        }
+        let after = self.check_nothing_lost(&before, false).await;
+        let all: Vec<usize> = (0..self.recs.len()).collect();
+        self.settle(&all, &after);
+    }
+
+    /// Both sides of every record as they are now.
+    fn observe(&self) -> Vec<Sides> {
+        let rows = self.w.rows();
+        self.recs
+            .iter()
+            .map(|r| {
+                let page = self.w.page(&r.page_id);
+                let row = rows
+                    .iter()
+                    .find(|x| x["fields"]["Notion Page ID"] == json!(r.page_id));
+                Sides {
+                    n: notion_of(&page),
+                    a: row.map(airtable_of),
+                    trashed: page["in_trash"] == json!(true),
+                }
+            })
+            .collect()
+    }
+
+    /// Nothing lost since `before`: the log's evidence, or for a crashed
+    /// plan (`crashed`: nothing logged) the model's.
+    async fn check_nothing_lost(&mut self, before: &[Sides], crashed: bool) -> Vec<Sides> {
+        let after = self.observe();
+        let store = &self.w.engine.store;
+        let (logged, mark) =
+            invariant::logged_since(store, self.w.pair.name(), self.log_mark).await;
+        self.log_mark = mark;
+        let fields: Vec<(&'static str, bool)> = FIELDS.iter().map(|(f, _, o)| (*f, *o)).collect();
+        for (i, (b, a)) in before.iter().zip(&after).enumerate() {
+            let r = &self.recs[i];
+            let mut ev = logged.get(&r.page_id).cloned().unwrap_or_default();
+            if crashed {
+                ev.extend(&r.predicted());
+            }
+            let edits = self.edits.get(&r.page_id).cloned().unwrap_or_default();
+            let lost = invariant::check(&fields, b, a, &edits, &ev);
+            assert!(
+                lost.is_empty(),
+                "a value was lost on {}: {lost:?}",
+                r.page_id
+            );
+        }
+        after
+    }
+
+    /// After a successful sync: agreed fields have no pending edit.
+    fn settle(&mut self, scope: &[usize], after: &[Sides]) {
+        for &i in scope {
+            let page = self.recs[i].page_id.clone();
+            self.edits.entry(page).or_default().settle(&after[i]);
         }
     }
 
@@ -291,6 +415,7 @@ impl Run {
         let Some(i) = self.pick(|r| !r.trashed && !r.deleted && !r.archived) else {
             return;
         };
+        let before = self.observe();
         let (e, pair) = (&self.w.engine, &self.w.pair);
         let page = e.notion.retrieve_page(&self.recs[i].page_id).await.unwrap();
         let link = e.store.get_link_by_page("specs", &page.id).await.unwrap();
@@ -327,6 +452,8 @@ impl Run {
             _ => return,
         }
         // The model: Airtable now holds what the merge writes there.
+        // The invariant is checked against the record before the merge.
+        self.check_nothing_lost(&before, true).await;
         let r = &mut self.recs[i];
         let [_, merged, _] = r.merged();
         r.a = Some(merged);
@@ -440,11 +567,18 @@ async fn run_seed(db: TestDb, seed: u64, steps: usize) {
             }
         })
         .collect();
+    // The seeded values were typed by people.
+    let edits = recs
+        .iter()
+        .map(|r| (r.page_id.clone(), typed(&r.n)))
+        .collect();
     let mut run = Run {
         w,
         rng: StdRng::seed_from_u64(seed),
         recs,
         person,
+        edits,
+        log_mark: 0,
     };
     // Only the first 24 pages take part; sync everything once so the others
     // are settled and stay out of the way.
@@ -487,6 +621,15 @@ async fn run_seed(db: TestDb, seed: u64, steps: usize) {
         (0, 0, 0, 0),
         "seed {seed}: a converged workspace must need no writes: {quiet:?}"
     );
+}
+
+/// A page's values as Notion edits (people wrote them).
+fn typed(n: &Vals) -> Edits {
+    let mut e = Edits::default();
+    for (f, v) in n {
+        e.notion(f, v);
+    }
+    e
 }
 
 fn seeds(default: &[u64]) -> Vec<u64> {

@@ -68,6 +68,11 @@ pub async fn world_unthrottled(db: TestDb) -> World {
     build(db, 0, "", false, NotionStatus::Select).await
 }
 
+/// An unthrottled world whose Notion Status column has the type `status`.
+pub async fn world_unthrottled_with(db: TestDb, status: NotionStatus) -> World {
+    build(db, 0, "", false, status).await
+}
+
 async fn build(
     db: TestDb,
     offset: i64,

@@ -21,8 +21,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::common::world::World;
+use super::invariant::{self, Edits, Evidence, Sides};
 use super::model::{FIELDS, Link, Rec, Vals};
-use super::sides::{PAGE_ID_FIELD, airtable_vals, canonical, notion_vals};
+use super::sides::{PAGE_ID_FIELD, Shape, airtable_vals, notion_vals, snapshot_is};
 
 /// An engine entry point, on one record or the whole pair.
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +53,11 @@ pub struct Run {
     pub step: usize,
     /// How often each kind of event happened, for the run's report.
     pub stats: BTreeMap<&'static str, usize>,
+    pub shape: Shape,
+    /// What people typed since each record's sides last agreed, per page.
+    pub edits: BTreeMap<String, Edits>,
+    /// The newest sync log entry seen.
+    log_mark: i64,
     trace: Vec<String>,
     started: Instant,
 }
@@ -68,7 +74,7 @@ fn test_retry_policy() -> RetryPolicy {
 }
 
 impl Run {
-    pub fn new(mut w: World, seed: u64) -> Run {
+    pub fn new(mut w: World, seed: u64, shape: Shape) -> Run {
         w.engine.notion = w
             .engine
             .notion
@@ -83,7 +89,18 @@ impl Run {
             .team_n
             .page_ids
             .iter()
-            .map(|id| Rec::new(id.clone(), notion_vals(&w.page(id))))
+            .map(|id| Rec::new(id.clone(), notion_vals(&w.page(id)), shape.status_type))
+            .collect();
+        // The seeded values were typed by people too.
+        let edits = recs
+            .iter()
+            .map(|r| {
+                let mut e = Edits::default();
+                for (f, v) in &r.n {
+                    e.notion(f, v);
+                }
+                (r.page_id.clone(), e)
+            })
             .collect();
         let people = w.team_n.people.clone();
         Run {
@@ -95,6 +112,9 @@ impl Run {
             seed,
             step: 0,
             stats: BTreeMap::new(),
+            shape,
+            edits,
+            log_mark: 0,
             trace: Vec::new(),
             started: Instant::now(),
         }
@@ -170,10 +190,13 @@ impl Run {
             Call::Sweep { .. } => String::new(),
         };
         self.note(format!("engine {call:?} {target} with faults {faults:?}"));
+        let before = self.observe();
+        let predicted = self.predicted_evidence();
         if let Some(f) = faults {
             self.set_faults(f);
         }
         let result = self.invoke(call).await;
+        let succeeded = result.is_ok();
         self.w.notion.set_faults(Faults::default());
         self.w.airtable.set_faults(Faults::default());
         let scope = self.scope(call);
@@ -196,6 +219,15 @@ impl Run {
         }
         self.check_sides();
         self.check_links(&scope).await;
+        // A failed call commits no log: its decisions are the model's.
+        let fallback = if succeeded { None } else { Some(&predicted) };
+        let after = self.check_nothing_lost(&before, fallback).await;
+        if succeeded {
+            self.settle(&scope, &after);
+        } else {
+            self.uncommitted(&before, &after);
+        }
+        self.check_issues().await;
     }
 
     fn set_faults(&self, f: FaultPlan) {
@@ -295,7 +327,10 @@ impl Run {
             let page = self.w.page(&self.recs[i].page_id);
             let row = rows.get(&self.recs[i].page_id).and_then(|r| r.first());
             let row_id = row.and_then(|r| r["id"].as_str()).map(str::to_owned);
-            let (n, a) = (notion_vals(&page), row.map(airtable_vals));
+            let (n, a) = (
+                notion_vals(&page),
+                row.map(|r| airtable_vals(r, self.shape)),
+            );
             if n != self.recs[i].n || a != self.recs[i].a {
                 self.count("records written without a commit");
                 if n != post.n || a != post.a {
@@ -318,6 +353,8 @@ impl Run {
             self.recs[i].page_id
         ));
         self.count("crashes");
+        let before = self.observe();
+        let predicted = self.predicted_evidence();
         let plan = self.plan(i).await;
         let (e, (base, table)) = (&self.w.engine, self.base_table());
         if notion {
@@ -356,6 +393,9 @@ impl Run {
         self.absorb(&[i], false).await;
         self.check_sides();
         self.check_links(&[i]).await;
+        let after = self.check_nothing_lost(&before, Some(&predicted)).await;
+        self.uncommitted(&before, &after);
+        self.check_issues().await;
     }
 
     /// The engine's plan for one record, from both sides read fresh.
@@ -391,6 +431,138 @@ impl Run {
 
     // ------------------------------------------------------------ checks
 
+    /// Both sides of every record as they are now (a row found by its id
+    /// when the model knows it, else by the page id it carries).
+    pub fn observe(&self) -> Vec<Sides> {
+        let rows = self.w.rows();
+        let by_id = |id: &str| rows.iter().find(|r| r["id"] == id);
+        let by_page = |p: &str| rows.iter().find(|r| r["fields"][PAGE_ID_FIELD] == p);
+        self.recs
+            .iter()
+            .map(|r| {
+                let page = self.w.page(&r.page_id);
+                let row = match &r.row_id {
+                    Some(id) => by_id(id),
+                    None => by_page(&r.page_id),
+                };
+                Sides {
+                    n: notion_vals(&page),
+                    a: row.map(|row| airtable_vals(row, self.shape)),
+                    trashed: page["in_trash"] == true,
+                }
+            })
+            .collect()
+    }
+
+    /// What the model expects a reconcile of each record to decide by rule:
+    /// its conflicts, and the one-way fields whose source value returns.
+    fn predicted_evidence(&self) -> BTreeMap<String, Evidence> {
+        self.recs
+            .iter()
+            .map(|r| {
+                let (_, conflicts) = r.reconciled(false);
+                let mut ev = Evidence {
+                    conflicts: conflicts.iter().map(|f| (*f).to_owned()).collect(),
+                    ..Evidence::default()
+                };
+                if let Some(a) = &r.a {
+                    ev.restored = FIELDS
+                        .iter()
+                        .filter(|f| f.one_way && !a[f.notion].is_empty())
+                        .map(|f| f.notion.to_owned())
+                        .collect();
+                }
+                (r.page_id.clone(), ev)
+            })
+            .collect()
+    }
+
+    /// The invariant (see `invariant.rs`) for every record, against what
+    /// both sides held before the call; the evidence is the log's, plus the
+    /// model's prediction for a call that committed nothing.
+    async fn check_nothing_lost(
+        &mut self,
+        before: &[Sides],
+        fallback: Option<&BTreeMap<String, Evidence>>,
+    ) -> Vec<Sides> {
+        let after = self.observe();
+        let store = &self.w.engine.store;
+        let (logged, mark) =
+            invariant::logged_since(store, self.w.pair.name(), self.log_mark).await;
+        self.log_mark = mark;
+        let fields: Vec<(&'static str, bool)> =
+            FIELDS.iter().map(|f| (f.notion, f.one_way)).collect();
+        for (i, (b, a)) in before.iter().zip(&after).enumerate() {
+            let page = &self.recs[i].page_id;
+            let mut ev = logged.get(page).cloned().unwrap_or_default();
+            if let Some(p) = fallback.and_then(|f| f.get(page)) {
+                ev.extend(p);
+            }
+            let edits = self.edits.get(page).cloned().unwrap_or_default();
+            let lost = invariant::check(&fields, b, a, &edits, &ev);
+            if !lost.is_empty() {
+                self.fail(&format!("a value was lost on {page}: {lost:?}"));
+            }
+        }
+        after
+    }
+
+    /// Values a failed call or a crash wrote without committing: the next
+    /// sync cannot tell them from a person's edit on that side (known limit:
+    /// a person's later edit on the other side, back to the synced value,
+    /// then loses to it), so the check counts them as edits there.
+    fn uncommitted(&mut self, before: &[Sides], after: &[Sides]) {
+        for (i, (b, a)) in before.iter().zip(after).enumerate() {
+            let edits = self.edits.entry(self.recs[i].page_id.clone()).or_default();
+            for f in FIELDS.iter().map(|f| f.notion) {
+                if b.n[f] != a.n[f] {
+                    edits.notion(f, &a.n[f]);
+                }
+                if let (Some(ba), Some(aa)) = (&b.a, &a.a) {
+                    if ba[f] != aa[f] {
+                        edits.airtable(f, &aa[f]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// After a successful call: fields whose sides agree have no pending
+    /// person edit any more.
+    fn settle(&mut self, scope: &[usize], after: &[Sides]) {
+        for &i in scope {
+            let page = self.recs[i].page_id.clone();
+            self.edits.entry(page).or_default().settle(&after[i]);
+        }
+    }
+
+    /// The store's open issues are exactly the model's refused values.
+    async fn check_issues(&self) {
+        let issues = self
+            .w
+            .engine
+            .store
+            .open_issues(Some(self.w.pair.name()))
+            .await
+            .unwrap();
+        let found: Vec<(String, String)> = issues
+            .iter()
+            .map(|i| (i.subject.clone(), i.field.clone()))
+            .collect();
+        let mut want: Vec<(String, String)> = self
+            .recs
+            .iter()
+            .filter(|r| r.refused)
+            .map(|r| (r.page_id.clone(), super::model::STATUS.to_owned()))
+            .collect();
+        let mut found_sorted = found.clone();
+        found_sorted.sort();
+        want.sort();
+        if found_sorted != want {
+            self.fail(&format!("open issues {found_sorted:?}, expected {want:?}"));
+        }
+    }
+
     /// Both sides equal the model, field by field, for every record; one
     /// row per page at most, and no row the model does not know.
     pub fn check_sides(&self) {
@@ -415,7 +587,9 @@ impl Run {
             if n != r.n {
                 self.fail(&diff("Notion", &r.page_id, &r.n, &n));
             }
-            let a = rows.get(&r.page_id).map(|rs| airtable_vals(&rs[0]));
+            let a = rows
+                .get(&r.page_id)
+                .map(|rs| airtable_vals(&rs[0], self.shape));
             match (&r.a, &a) {
                 (Some(want), Some(got)) if want != got => {
                     self.fail(&diff("Airtable", &r.page_id, want, got))
@@ -448,7 +622,7 @@ impl Run {
                     .snapshot
                     .get(f.notion)
                     .and_then(|v| serde_json::from_value(v.clone()).ok());
-                stored.as_ref() == Some(&canonical(f.notion, &s[f.notion]))
+                snapshot_is(f.notion, stored.as_ref(), &s[f.notion], self.shape)
             }),
             (None, None) => true,
             _ => false,
@@ -477,7 +651,7 @@ impl Run {
                         .snapshot
                         .get(f.notion)
                         .and_then(|v| serde_json::from_value(v.clone()).ok());
-                    if stored.as_ref() != Some(&canonical(f.notion, &s[f.notion])) {
+                    if !snapshot_is(f.notion, stored.as_ref(), &s[f.notion], self.shape) {
                         self.fail(&format!(
                             "snapshot of {} {}: {stored:?}, expected {:?}",
                             r.page_id, f.notion, s[f.notion]
@@ -544,7 +718,7 @@ impl Run {
                 // Both sides hold the model's values: equal, except a
                 // one-way field Notion keeps while Airtable is empty.
                 (false, false, Some(row)) => {
-                    Some(airtable_vals(row)) == r.a
+                    Some(airtable_vals(row, self.shape)) == r.a
                         && r.a.as_ref().is_some_and(|a| agree(&r.n, a))
                         && row["fields"]["Notion URL"] == self.w.page(&r.page_id)["url"]
                 }

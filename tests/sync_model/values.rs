@@ -2,13 +2,20 @@
 //! (known options, workspace people's names, real dates), with the edge
 //! cases the conversions must keep stable: unicode, surrounding spaces,
 //! several lines, text past Notion's 2,000-character rich-text limit,
-//! cleared values.
+//! cleared values; bold and italic blockers where Airtable's Blockers is
+//! rich text.
 
 use notion_airtable_sync::sandbox::team::{PEOPLE, PRIORITIES, QUARTERS, STATUSES};
 use rand::{Rng, rngs::StdRng, seq::IndexedRandom};
 
+use super::sides::Shape;
+
+/// Status values Airtable's single select allows (a person adds the
+/// option) and a Notion `status` property does not have.
+pub const UNKNOWN_STATUSES: [&str; 2] = ["Blocked", "On Hold"];
+
 /// A random value for `field` (its Notion name); `step` keeps texts unique.
-pub fn random_value(rng: &mut StdRng, field: &str, step: usize) -> String {
+pub fn random_value(rng: &mut StdRng, field: &str, step: usize, shape: Shape) -> String {
     match field {
         "Name" => title(rng, step),
         "Status" => pick(rng, &STATUSES),
@@ -23,6 +30,7 @@ pub fn random_value(rng: &mut StdRng, field: &str, step: usize) -> String {
                 r.random_range(1..=28)
             )
         }),
+        "Blockers" if shape.rich_blockers && rng.random_bool(0.5) => formatted(rng, step),
         "Blockers" => blockers(rng, step),
         other => panic!("no values for {other}"),
     }
@@ -67,6 +75,16 @@ fn blockers(rng: &mut StdRng, step: usize) -> String {
         2..=3 => format!("Waiting on legal ({step})\nand on the API team"),
         4 => long_text(rng, step),
         _ => format!("Blocked by ticket {step}"),
+    }
+}
+
+/// Bold and italic, as the model spells them (see `sides::normal_markdown`).
+fn formatted(rng: &mut StdRng, step: usize) -> String {
+    match rng.random_range(0..4) {
+        0 => format!("Blocked by **legal** ({step})"),
+        1 => format!("*Waiting* on design {step}"),
+        2 => format!("**Urgent**: *API* review {step}"),
+        _ => format!("**Blocked {step}**"),
     }
 }
 
