@@ -104,7 +104,7 @@ impl Rec {
         for (f, _, one_way) in FIELDS {
             let get = |v: &Vals| v.get(f).cloned().unwrap_or_default();
             let mut av = get(a);
-            if self.archived && f == "Status" {
+            if self.archived && f == "Status" && av == "Archived" {
                 // Restoring: the archive value is the service's own.
                 av = s.map(get).unwrap_or_default();
             }

@@ -386,10 +386,12 @@ fn merge_one(
         .and_then(|s| s.get(&field.notion))
         .and_then(|v| serde_json::from_value(v.clone()).ok());
     // While the page was in the trash the row carried the archive values;
-    // they are the service's own, not an Airtable edit.
-    // With no snapshot value (a row linked while its page was trashed), the
-    // marker is still not an Airtable edit: Notion's value stands.
-    if restoring && trash_sets(pair, &field.airtable) {
+    // they are the service's own, not an Airtable edit. With no snapshot
+    // value (a row linked while its page was trashed), the marker is still
+    // not an Airtable edit: Notion's value stands. A value a person put
+    // there instead of the marker is an edit like any other.
+    let marked = restoring && trash_marker(pair, field).is_some_and(|m| m == a);
+    if marked {
         a = s.clone().unwrap_or_else(|| n.clone());
     }
     let input = FieldInput {
@@ -409,7 +411,7 @@ fn merge_one(
         Some(_) => merge_field(&input),
     };
     // A restore must rewrite the archive fields even when nothing else changed.
-    if restoring && trash_sets(pair, &field.airtable) {
+    if marked {
         if let Decision::InSync(v) = &decision {
             decision = Decision::Write {
                 to: Side::Airtable,
@@ -440,8 +442,13 @@ fn copy_to_new_row(n: &Value) -> Decision {
     }
 }
 
-fn trash_sets(pair: &ResolvedPair, airtable_field: &str) -> bool {
-    matches!(&pair.config.options.on_notion_trash, NotionTrashAction::Set(set) if set.contains_key(airtable_field))
+/// The value `on_notion_trash` sets in this field, if it sets one.
+fn trash_marker(pair: &ResolvedPair, field: &super::pair::ResolvedField) -> Option<Value> {
+    let NotionTrashAction::Set(set) = &pair.config.options.on_notion_trash else {
+        return None;
+    };
+    let marker = Json::String(set.get(&field.airtable)?.clone());
+    from_airtable(Some(&marker), field.kind).ok()
 }
 
 fn airtable_edited(pair: &ResolvedPair, record: Option<&Record>) -> Option<OffsetDateTime> {

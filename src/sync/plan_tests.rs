@@ -240,6 +240,31 @@ fn trash_archives_and_restore_brings_the_status_back() {
 }
 
 #[test]
+fn a_status_a_person_set_while_the_page_was_trashed_survives_the_restore() {
+    // The row no longer carries the archive marker: a person chose "Shipped"
+    // while the page was in the trash. Restoring must not overwrite it.
+    let restored = plan_page(
+        &pair(),
+        &page("Ready", "S1", false),
+        Some(&record("Shipped", "S1")),
+        Some(&link("Ready", "S1", LinkState::NotionTrashed)),
+        NOW,
+    );
+    assert!(
+        !matches!(&restored.airtable, AirtableWrite::Update { fields, .. } if fields.contains_key("Status")),
+        "{restored:?}"
+    );
+    let NotionWrite::Update { properties, .. } = &restored.notion else {
+        panic!("{restored:?}")
+    };
+    assert_eq!(
+        properties["Status"],
+        json!({ "select": { "name": "Shipped" } })
+    );
+    assert_eq!(restored.state, Some(LinkState::Active));
+}
+
+#[test]
 fn a_deleted_row_is_left_alone_and_logged_once() {
     let plan = plan_page(
         &pair(),

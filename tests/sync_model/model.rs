@@ -248,9 +248,10 @@ impl Rec {
         self.refused = false;
         for f in FIELDS {
             let mut av = a[f.notion].clone();
-            if restoring && f.notion == STATUS {
+            if restoring && f.notion == STATUS && av == ARCHIVED {
                 // The archive value is the service's own, never an edit: the
-                // snapshot's Status returns (Notion's, if there is none).
+                // snapshot's Status returns (Notion's, if there is none). A
+                // Status a person put in its place is an edit like any other.
                 av = match &s {
                     Some(s) => s[STATUS].clone(),
                     None => self.n[STATUS].clone(),

@@ -9,15 +9,6 @@ use super::run::Run;
 use super::sides::{airtable_edit, notion_edit};
 use super::values::{UNKNOWN_STATUSES, random_value};
 
-/// People leave an archived row's Status alone. Known gap: a restore
-/// writes the snapshot's Status over the row whatever it holds, so a
-/// person's Status set on the row while the page was in the trash (or
-/// after its restore, before the sync) would be replaced unlogged; the
-/// invariant reports it ("a value was lost").
-fn status_of_archived_row(r: &Rec, f: &Field) -> bool {
-    f.notion == "Status" && r.restoring()
-}
-
 impl Run {
     /// A random record among the hot ones that satisfies `pred`.
     pub fn pick(&mut self, pred: impl Fn(&Rec) -> bool) -> Option<usize> {
@@ -117,7 +108,6 @@ impl Run {
             return;
         };
         let mut fields = self.random_fields();
-        fields.retain(|f| !status_of_archived_row(&self.recs[i], f));
         let values: Vec<(Field, String)> = fields
             .into_iter()
             .map(|f| {
@@ -167,9 +157,6 @@ impl Run {
             return;
         };
         let f = *FIELDS.choose(&mut self.rng).expect("fields");
-        if status_of_archived_row(&self.recs[i], &f) {
-            return;
-        }
         self.count("same field edited on both sides");
         let n = self.value(f.notion, self.step);
         let a = self.value(f.notion, self.step + 1);
