@@ -107,7 +107,7 @@ impl Run {
         let Some(i) = self.pick(|r| r.a.is_some()) else {
             return;
         };
-        let mut fields = self.random_fields();
+        let fields = self.random_fields();
         let values: Vec<(Field, String)> = fields
             .into_iter()
             .map(|f| {
