@@ -384,7 +384,118 @@ async fn a_date_range_keeps_its_end_when_airtable_moves_the_start(db: TestDb) {
     );
 }
 
+/// A person retypes an Airtable field in its UI (select → number): its
+/// values are dropped and its id stays, so every row reads as emptied.
+/// Before the service has read the schema again, nothing of that reaches
+/// Notion: an emptied value about to go to Notion makes the engine check
+/// the field (it fails with nothing written, and the service resolves the
+/// pair again, stopping the field), and a Notion edit Airtable refuses to
+/// take leaves the record as it is with a record issue, cleared once the
+/// record syncs again.
+async fn a_field_retyped_in_airtable_never_empties_notion(db: TestDb) {
+    use notion_airtable_sync::{
+        jobs::kinds::{JobSpec, Trigger},
+        sandbox::airtable::{FieldEdit, FieldType},
+        store::{Cause, IssueScope},
+        sync::service::SyncService,
+    };
+    let w = world(db).await;
+    let (base, table) = (&w.team_a.base_id, &w.team_a.table_id);
+    w.sweep(true).await;
+    let ids = w.team_n.page_ids.clone();
+    let priorities: Vec<Value> = ids
+        .iter()
+        .map(|id| select_of(&w.page(id)["properties"]["Priority"]))
+        .collect();
+    let edit = FieldEdit {
+        field_type: Some(FieldType::Number),
+        ..FieldEdit::default()
+    };
+    w.airtable
+        .edit_field_as_person(base, table, "Priority", edit)
+        .unwrap();
+
+    // A record untouched in Notion: its emptied Airtable cell is not sent.
+    let err = w
+        .engine
+        .reconcile_page(&w.pair, &ids[5], Cause::Webhook)
+        .await
+        .expect_err("the retyped field is noticed");
+    assert!(format!("{err:#}").contains("Priority"), "{err:#}");
+    assert_eq!(
+        select_of(&w.page(&ids[5])["properties"]["Priority"]),
+        priorities[5]
+    );
+
+    // A Notion edit Airtable cannot take: the record carries an issue.
+    let new = if priorities[3] == json!("P0") {
+        "P1"
+    } else {
+        "P0"
+    };
+    w.notion
+        .update_page_as_person(
+            &ids[3],
+            &w.person(),
+            json!({ "Priority": { "select": { "name": new } } }),
+        )
+        .unwrap();
+    w.engine
+        .reconcile_page(&w.pair, &ids[3], Cause::Webhook)
+        .await
+        .unwrap();
+    let issues = w.engine.store.open_issues(Some("specs")).await.unwrap();
+    assert!(
+        issues.iter().any(|i| i.scope == IssueScope::Record
+            && i.subject == ids[3]
+            && i.message.contains("refused")),
+        "{issues:#?}"
+    );
+
+    // As `serve` runs it: the job resolves the pair again and comes back.
+    let service = SyncService::new(w.engine.clone(), vec![w.pair.clone()], String::new());
+    let job = JobSpec::ReconcilePage {
+        pair: w.pair.name().to_owned(),
+        page_id: ids[5].clone(),
+        trigger: Trigger::Webhook,
+    };
+    assert!(
+        service.run(&job).await.is_err(),
+        "put back once, resolved again"
+    );
+    service.run(&job).await.unwrap();
+    let sweep = JobSpec::Sweep {
+        pair: w.pair.name().to_owned(),
+        full: true,
+    };
+    service.run(&sweep).await.unwrap();
+    let issues = w.engine.store.open_issues(Some("specs")).await.unwrap();
+    assert!(
+        !issues.iter().any(|i| i.scope == IssueScope::Record),
+        "{issues:#?}"
+    );
+    assert!(
+        issues
+            .iter()
+            .any(|i| i.scope == IssueScope::Field && i.subject == "Priority"),
+        "{issues:#?}"
+    );
+    for (i, id) in ids.iter().enumerate() {
+        let want = if i == 3 {
+            json!(new)
+        } else {
+            priorities[i].clone()
+        };
+        assert_eq!(
+            select_of(&w.page(id)["properties"]["Priority"]),
+            want,
+            "{id}"
+        );
+    }
+}
+
 both_backends! {
+    a_field_retyped_in_airtable_never_empties_notion,
     rich_text_formatting_round_trips_and_echoes_are_quiet,
     a_date_range_keeps_its_end_when_airtable_moves_the_start,
     a_refused_value_leaves_the_rest_of_the_record_syncing,

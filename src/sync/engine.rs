@@ -33,6 +33,19 @@ use crate::{
 /// edit in the minute the last sweep started may carry an earlier stamp.
 const INCREMENTAL_OVERLAP: time::Duration = time::Duration::minutes(2);
 
+/// An Airtable field changed type (or went away) since the pair was
+/// resolved: its cells cannot be trusted, so nothing was written; the
+/// caller resolves the pair again (the field is then stopped).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "Airtable field \"{field}\" is now {now} (the pair was resolved with {was}): nothing written"
+)]
+pub struct SchemaMoved {
+    pub field: String,
+    pub was: String,
+    pub now: String,
+}
+
 /// The clients and the store.
 #[derive(Clone)]
 pub struct Engine {
@@ -626,6 +639,7 @@ impl Engine {
         if plans.is_empty() {
             return Ok(summary);
         }
+        self.confirm_airtable_empties(pair, &plans).await?;
         // Record claims: only the plans whose records this run holds are
         // written; released once committed (sync::claims).
         let (mut plans, claimed) = self.claim_plans(pair, plans, opts, &mut summary).await?;
@@ -653,6 +667,53 @@ impl Engine {
         self.persist(pair, &done, opts.cause).await?;
         self.release_claims(pair, &claimed).await;
         Ok(summary)
+    }
+
+    /// Airtable omits empty cells, so a field a person retyped in Airtable's
+    /// UI (its values dropped, its id kept) reads as emptied on every row.
+    /// Before an empty Airtable value is written over a Notion value, check
+    /// the field is still what the pair was resolved with; if not, fail with
+    /// [`SchemaMoved`] (nothing written) so the pair is resolved again and
+    /// the field stopped. One schema read, only when such a write is planned.
+    async fn confirm_airtable_empties(
+        &self,
+        pair: &ResolvedPair,
+        plans: &[Plan],
+    ) -> anyhow::Result<()> {
+        let emptied: std::collections::BTreeSet<&str> = plans
+            .iter()
+            .flat_map(|p| &p.changes)
+            .filter(|c| {
+                c.what == ChangeKind::Update
+                    && c.to == Some(Side::Notion)
+                    && c.new.as_ref().is_some_and(super::value::Value::is_empty)
+            })
+            .filter_map(|c| c.field.as_deref())
+            .collect();
+        if emptied.is_empty() {
+            return Ok(());
+        }
+        let tables = self
+            .airtable
+            .base_schema(&pair.config.airtable_base_id)
+            .await?;
+        let table = tables.iter().find(|t| t.id == pair.table_id);
+        for field in pair
+            .fields
+            .iter()
+            .filter(|f| emptied.contains(f.notion.as_str()))
+        {
+            let live = table.and_then(|t| t.fields.iter().find(|x| x.id == field.airtable_id));
+            if live.is_none_or(|x| x.kind != field.airtable_type) {
+                return Err(SchemaMoved {
+                    field: field.airtable.clone(),
+                    was: field.airtable_type.clone(),
+                    now: live.map_or_else(|| "deleted".to_owned(), |x| x.kind.clone()),
+                }
+                .into());
+            }
+        }
+        Ok(())
     }
 
     /// Returns the page ids whose Airtable write was refused (Fatal).
@@ -714,6 +775,9 @@ impl Engine {
                                 .find(|p| p.record_id.as_deref() == Some(id))
                                 .map(|p| p.page_id.clone());
                             summary.problems.push(format!("Airtable row {id}: {e}"));
+                            if let Some(page) = &page {
+                                self.raise_row_refusal(pair, page, id, &e).await?;
+                            }
                             failed.extend(page);
                         }
                     }
@@ -771,6 +835,34 @@ impl Engine {
             }
         }
         Ok(failed)
+    }
+
+    /// Airtable refused a row's update: nothing of the record is stored (it
+    /// is planned again from a fresh read next time, so no edit is lost),
+    /// and the record carries an issue until a write of it succeeds (its
+    /// next commit replaces its issues).
+    async fn raise_row_refusal(
+        &self,
+        pair: &ResolvedPair,
+        page_id: &str,
+        record_id: &str,
+        error: &ApiError,
+    ) -> anyhow::Result<()> {
+        let message = format!(
+            "Airtable refused the update of row {record_id}: {}",
+            error_message(error)
+        );
+        let issue = NewIssue {
+            pair: pair.name(),
+            scope: IssueScope::Record,
+            subject: page_id,
+            field: "",
+            message: &message,
+        };
+        if self.store.raise_issue(&issue, now_ms()).await? {
+            tracing::warn!(pair = pair.name(), page_id, record_id, "{message}");
+        }
+        Ok(())
     }
 
     /// Notion refused a page update (400). If its message names one of the

@@ -512,11 +512,14 @@ fn merge_people(
     listed
 }
 
-/// Airtable refused a read or write naming a field it does not have.
+/// Airtable refused a read or write naming a field it does not have, or
+/// the engine found a mapped field retyped (`SchemaMoved`).
 fn names_unknown_field(err: &anyhow::Error) -> bool {
-    err.chain()
-        .filter_map(|c| c.downcast_ref::<ApiError>())
-        .any(|e| e.code() == UNKNOWN_FIELD)
+    err.chain().any(|c| {
+        c.downcast_ref::<ApiError>()
+            .is_some_and(|e| e.code() == UNKNOWN_FIELD)
+            || c.downcast_ref::<super::engine::SchemaMoved>().is_some()
+    })
 }
 
 fn cause(trigger: Trigger) -> Cause {

@@ -112,7 +112,12 @@ async fn authenticate(
 fn webhook_id_of(body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     let id = value.pointer("/webhook/id")?.as_str()?;
-    (!id.is_empty() && id.len() <= MAX_WEBHOOK_ID_LEN).then(|| id.to_owned())
+    // Airtable's ids are letters and digits (`ach` + 14); anything else
+    // (a NUL, which Postgres refuses in text) is no webhook of ours.
+    let plausible = !id.is_empty()
+        && id.len() <= MAX_WEBHOOK_ID_LEN
+        && id.chars().all(|c| c.is_ascii_alphanumeric());
+    plausible.then(|| id.to_owned())
 }
 
 /// A body with no readable webhook id: 400 if one of the registered secrets

@@ -165,6 +165,21 @@ fn check_ids(event: &Event) -> Result<(), HttpError> {
             )));
         }
     }
+    // These are stored (inbox key and summary); control characters such as
+    // NUL are never in Notion's ids or type names, and Postgres refuses NUL
+    // in text.
+    for (name, value) in [
+        ("id", &event.id),
+        ("entity.id", &event.entity.id),
+        ("type", &event.kind),
+        ("entity.type", &event.entity.kind),
+    ] {
+        if value.chars().any(char::is_control) {
+            return Err(HttpError::bad_request(format!(
+                "event {name} contains control characters"
+            )));
+        }
+    }
     Ok(())
 }
 
