@@ -68,11 +68,25 @@ pub async fn a_killed_worker_s_job_is_reclaimed_and_completed_once(
 
     // Reclaimed only once the lease has run out, then completed.
     for job in &caught {
-        let done = eventually(LEASE.as_secs() + 30, "the reclaimed job done", async || {
-            let j = d.store.get_job(job.id).await.ok()??;
-            (j.state == JobState::Done).then_some(j)
-        })
-        .await;
+        let (done, merged) =
+            eventually(LEASE.as_secs() + 30, "the reclaimed job done", async || {
+                match d.store.get_job(job.id).await.ok()? {
+                    Some(j) => (j.state == JobState::Done).then_some((j, false)),
+                    // Reclaimed, then put back (a payload drain waits for the
+                    // reclaimed sweep) while a new ping had queued its key
+                    // again: the queue merged it into that pending job, which
+                    // carries its work.
+                    None => d
+                        .store
+                        .list_jobs(Some(JobState::Done), 10_000)
+                        .await
+                        .ok()?
+                        .into_iter()
+                        .find(|j| j.key == job.key && j.id > job.id)
+                        .map(|j| (j, true)),
+                }
+            })
+            .await;
         let started = done.started_at.unwrap();
         let lease_end = job.locked_until.unwrap();
         assert!(
@@ -80,7 +94,9 @@ pub async fn a_killed_worker_s_job_is_reclaimed_and_completed_once(
             "job {} reclaimed at {started}, before its lease ended at {lease_end}",
             job.id
         );
-        assert_eq!(done.attempts, job.attempts + 1, "reclaimed once: {done:?}");
+        if !merged {
+            assert_eq!(done.attempts, job.attempts + 1, "reclaimed once: {done:?}");
+        }
     }
     eprintln!(
         "reclaimed and completed {:?} after the kill",
