@@ -107,20 +107,6 @@ impl AirtableClient {
         self.get(Some(base), self.url(&[base, table, id])).await
     }
 
-    /// `GET /v0/{base}/{table}/{id}?returnFieldsByFieldId=true`: cells keyed
-    /// by field id, which survives renames.
-    pub async fn get_record_by_field_id(
-        &self,
-        base: &str,
-        table: &str,
-        id: &str,
-    ) -> Result<Record, ApiError> {
-        let mut url = self.url(&[base, table, id]);
-        url.query_pairs_mut()
-            .append_pair("returnFieldsByFieldId", "true");
-        self.get(Some(base), url).await
-    }
-
     /// Create records, 10 per request.
     pub async fn create_records(
         &self,
@@ -130,19 +116,6 @@ impl AirtableClient {
         typecast: bool,
     ) -> Result<Vec<Record>, ApiError> {
         self.create(base, table, records, Write::typecast(typecast))
-            .await
-    }
-
-    /// Create records, 10 per request, with cells keyed by field id both
-    /// ways (`returnFieldsByFieldId`).
-    pub async fn create_records_by_field_id(
-        &self,
-        base: &str,
-        table: &str,
-        records: Vec<Fields>,
-        typecast: bool,
-    ) -> Result<Vec<Record>, ApiError> {
-        self.create(base, table, records, Write::by_field_id(typecast))
             .await
     }
 

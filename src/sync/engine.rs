@@ -918,6 +918,16 @@ impl Engine {
         cause: Cause,
     ) -> anyhow::Result<()> {
         let now = now_ms();
+        // Records with open issues, read once: only they (and records with
+        // a refusal now) touch the issues table in the commit below.
+        let with_issues: std::collections::HashSet<String> = self
+            .store
+            .open_issues(Some(pair.name()))
+            .await?
+            .into_iter()
+            .filter(|i| i.scope == IssueScope::Record)
+            .map(|i| i.subject)
+            .collect();
         let mut tx = self.store.begin().await?;
         for plan in plans {
             if let (Some(snapshot), Some(state)) = (&plan.snapshot, plan.state) {
@@ -949,7 +959,9 @@ impl Engine {
             if !entries.is_empty() {
                 tx.append_log(&entries).await?;
             }
-            record_refusals(&mut tx, pair, plan, now).await?;
+            if !plan.refused.is_empty() || with_issues.contains(&plan.page_id) {
+                record_refusals(&mut tx, pair, plan, now).await?;
+            }
         }
         crate::jobs::fence::check(&mut tx).await?;
         tx.commit().await?;

@@ -132,13 +132,14 @@ pub fn merge_field(input: &FieldInput<'_>) -> Decision {
 /// No snapshot: an empty side takes the other's value (for a one-way field,
 /// only the mirror side); two values are a conflict.
 fn first_contact(input: &FieldInput<'_>) -> Decision {
-    let source = one_way_source(input.direction);
-    match (input.notion.is_empty(), input.airtable.is_empty(), source) {
-        (true, _, Some(Side::Notion)) | (_, true, Some(Side::Airtable)) => {
-            restore_source(source.unwrap_or(Side::Notion), input, true)
-        }
-        (true, _, _) => write(Side::Airtable, input, Reason::Filled),
-        (_, true, _) => write(Side::Notion, input, Reason::Filled),
+    let empty = |side: Side| match side {
+        Side::Notion => input.notion.is_empty(),
+        Side::Airtable => input.airtable.is_empty(),
+    };
+    match one_way_source(input.direction) {
+        Some(source) if empty(source) => restore_source(source, input, true),
+        _ if empty(Side::Notion) => write(Side::Airtable, input, Reason::Filled),
+        _ if empty(Side::Airtable) => write(Side::Notion, input, Reason::Filled),
         _ => conflict(input),
     }
 }
