@@ -41,7 +41,7 @@ macro_rules! both_backends {
 
 both_backends! {
     notion::verification_request_is_pending_and_never_the_secret,
-    notion::a_configured_server_refuses_verification_tokens_and_stores_nothing,
+    notion::a_configured_server_shows_a_new_token_and_keeps_its_secret,
     notion::a_flood_of_tokens_before_the_secret_is_rate_limited_and_capped,
     notion::verification_tokens_are_logged_by_fingerprint_only,
     notion::a_title_edit_arrives_as_content_updated_and_is_reconciled,

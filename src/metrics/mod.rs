@@ -161,9 +161,6 @@ pub enum Rejection {
     UnknownWebhook,
     /// 400: authentic (or unsigned handshake) but not a valid body.
     Malformed,
-    /// 403: an unsigned Notion verification token once
-    /// `NOTION_WEBHOOK_SECRET` is set.
-    VerificationClosed,
     /// 429: more verification tokens than the service records per minute.
     RateLimited,
     /// 413: over the body limit.
@@ -185,7 +182,6 @@ impl Rejection {
             Rejection::SecretUnset => "secret_unset",
             Rejection::UnknownWebhook => "unknown_webhook",
             Rejection::Malformed => "malformed",
-            Rejection::VerificationClosed => "verification_closed",
             Rejection::RateLimited => "rate_limited",
             Rejection::TooLarge => "too_large",
             Rejection::Timeout => "timeout",

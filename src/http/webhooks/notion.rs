@@ -2,7 +2,7 @@
 //!
 //! 1. The one-time verification request `{"verification_token": "..."}` is
 //!    handled by [`super::verification`]: kept as *pending* (a few, newest
-//!    first) until `NOTION_WEBHOOK_SECRET` is set, refused after.
+//!    first) for the operator, never trusted by itself.
 //! 2. Anything else is an event: `X-Notion-Signature` is checked over the raw
 //!    bytes, in constant time, before the body is parsed or anything stored.
 //! 3. A page change in a synced database becomes one reconcile job for the

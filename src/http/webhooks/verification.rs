@@ -10,11 +10,12 @@
 //!   Newest rather than first kept: Notion's "Resend token" then always
 //!   brings the real token back to the top, where a full table of junk kept
 //!   first would refuse it until the operator cleared it by hand.
-//! - Once the secret is set, the subscription is verified: an unsigned token
-//!   is refused with 403 and nothing is stored. A token body signed with the
-//!   secret (Notion re-sending the verified subscription's own token) is
-//!   acknowledged, and nothing is stored either. To verify a new
-//!   subscription, unset the secret (the status page then shows its token).
+//! - Once the secret is set, a token body signed with it (Notion re-sending
+//!   the verified subscription's own token) is acknowledged and nothing is
+//!   stored. Any other token is recorded as pending under the same limits:
+//!   it is how a second subscription, or one recreated for a new URL, shows
+//!   its token to the operator, and it changes nothing the service trusts
+//!   (the secret stays the configured one until the operator changes it).
 //!
 //! A token is never logged: the log shows a fingerprint (the first hex
 //! digits of its SHA-256), which the status page shows beside the token.
@@ -49,10 +50,6 @@ const MAX_TOKEN_LEN: usize = 200;
 pub const TOKENS_PER_WINDOW: usize = 5;
 const WINDOW: Duration = Duration::from_secs(60);
 
-/// How often the refusal of a token (secret set) is logged at `warn`; the
-/// others go to `debug`, so that a flood does not flood the log.
-const WARN_EVERY: Duration = Duration::from_secs(60);
-
 /// The process-wide budget of recorded tokens: a sliding window of the
 /// times of the last [`TOKENS_PER_WINDOW`] recordings.
 #[derive(Debug, Clone, Default)]
@@ -63,7 +60,6 @@ pub struct VerificationLimiter {
 #[derive(Debug, Default)]
 struct LimiterState {
     recorded: VecDeque<Instant>,
-    last_warned: Option<Instant>,
 }
 
 impl VerificationLimiter {
@@ -83,18 +79,6 @@ impl VerificationLimiter {
         }
         state.recorded.push_back(now);
         Ok(())
-    }
-
-    /// Whether a refusal seen now should be logged at `warn`.
-    fn should_warn(&self, now: Instant) -> bool {
-        let mut state = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let due = state
-            .last_warned
-            .is_none_or(|at| now.duration_since(at) >= WARN_EVERY);
-        if due {
-            state.last_warned = Some(now);
-        }
-        due
     }
 }
 
@@ -118,8 +102,14 @@ pub(super) async fn receive(
             "verification_token must be a non-empty string",
         ));
     }
-    if let Some(secret) = &state.notion_webhook_secret {
-        return already_verified(state, secret, headers, body, &token, remote);
+    if let Some(secret) = &state.notion_webhook_secret
+        && signed_with(secret, headers, body)
+    {
+        tracing::info!(
+            token_fingerprint = %fingerprint(&token),
+            "Notion re-sent the verification token of the verified subscription; nothing to do"
+        );
+        return Ok(Json(json!({"status": "already verified"})).into_response());
     }
     if let Err(wait) = state.verification_limiter.try_take(Instant::now()) {
         reject_as(Rejection::RateLimited);
@@ -134,38 +124,11 @@ pub(super) async fn receive(
     record(state, Secret::new(token), remote).await
 }
 
-/// The secret is set: a token body is either Notion re-sending the verified
-/// subscription's token (signed with it) or not to be trusted.
-fn already_verified(
-    state: &Shared,
-    secret: &Secret,
-    headers: &HeaderMap,
-    body: &[u8],
-    token: &str,
-    remote: Option<String>,
-) -> Result<Response, HttpError> {
+/// Whether the body carries a valid signature made with the configured
+/// secret: only Notion re-sending the verified subscription's token does.
+fn signed_with(secret: &Secret, headers: &HeaderMap, body: &[u8]) -> bool {
     let signature = header_str(headers, NOTION_SIGNATURE_HEADER);
-    if verify_notion(secret.expose(), body, signature).is_ok() {
-        tracing::info!(
-            token_fingerprint = %fingerprint(token),
-            "Notion re-sent the verification token of the verified subscription; nothing to do"
-        );
-        return Ok(Json(json!({"status": "already verified"})).into_response());
-    }
-    let message = "NOTION_WEBHOOK_SECRET is set, so verification tokens are refused; to verify \
-                   a new subscription, unset NOTION_WEBHOOK_SECRET, restart, and press \
-                   \"Resend token\" in Notion";
-    if state.verification_limiter.should_warn(Instant::now()) {
-        tracing::warn!(
-            token_fingerprint = %fingerprint(token),
-            ?remote,
-            "refused an unsigned Notion verification token: {message}"
-        );
-    } else {
-        tracing::debug!(token_fingerprint = %fingerprint(token), ?remote, "refused an unsigned Notion verification token");
-    }
-    reject_as(Rejection::VerificationClosed);
-    Err(HttpError::Forbidden(message.to_owned()))
+    verify_notion(secret.expose(), body, signature).is_ok()
 }
 
 /// Store the token as pending and tell the operator what to do.
@@ -179,13 +142,18 @@ async fn record(
         .record_verification_token(&token, now_ms(), remote.as_deref())
         .await?;
     let fingerprint = fingerprint(token.expose());
+    let meanwhile = if state.notion_webhook_secret.is_some() {
+        "until then events keep being checked against the current NOTION_WEBHOOK_SECRET"
+    } else {
+        "until then Notion events are rejected"
+    };
     tracing::warn!(
         token_fingerprint = %fingerprint,
         new,
         ?remote,
         "Notion sent a subscription verification token (fingerprint {fingerprint}; the token is \
          on the status page): paste it into the integration's Webhooks tab (Verify subscription) \
-         and set NOTION_WEBHOOK_SECRET to it; until then Notion events are rejected"
+         and set NOTION_WEBHOOK_SECRET to it; {meanwhile}"
     );
     Ok(Json(json!({"status": "verification token recorded as pending"})).into_response())
 }
@@ -209,15 +177,6 @@ mod tests {
         // A minute after the first, its slot is free again (one only).
         assert!(limiter.try_take(start + WINDOW).is_ok());
         assert!(limiter.try_take(start + WINDOW).is_err());
-    }
-
-    #[test]
-    fn refusals_warn_once_a_minute() {
-        let limiter = VerificationLimiter::default();
-        let start = Instant::now();
-        assert!(limiter.should_warn(start));
-        assert!(!limiter.should_warn(start + Duration::from_secs(59)));
-        assert!(limiter.should_warn(start + WARN_EVERY));
     }
 
     #[test]
