@@ -10,19 +10,19 @@
 //! - [`sandbox`]: faithful Notion and Airtable sandbox servers.
 
 pub mod airtable;
-pub mod api_error;
-pub mod commands;
+pub mod app;
+pub mod clients;
 pub mod config;
-pub mod demo;
+pub mod engine;
 pub mod http;
 pub mod jobs;
 pub mod metrics;
 pub mod notion;
-pub mod ratelimit;
+pub mod queue;
 pub mod sandbox;
 pub mod secret;
-pub mod serve;
 pub mod signature;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+pub mod worker;

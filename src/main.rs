@@ -5,7 +5,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use notion_airtable_sync::{
-    commands, config::Env, sandbox::launch::SandboxArgs, serve, store::Store, telemetry,
+    app::{commands, serve},
+    config::Env,
+    sandbox::launch::SandboxArgs,
+    store::Store,
+    telemetry,
 };
 
 #[derive(Parser)]
@@ -191,7 +195,7 @@ async fn run(command: Command, env: Env) -> anyhow::Result<ExitCode> {
             commands::log(&env, &args).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { keep_running } => notion_airtable_sync::demo::run(keep_running).await,
+        Command::Demo { keep_running } => notion_airtable_sync::app::demo::run(keep_running).await,
     }
 }
 

@@ -25,7 +25,7 @@ use tracing_subscriber::{
     registry::LookupSpan,
 };
 
-use crate::{config::LogFormat, jobs::kinds::JobSpec, store::JobId};
+use crate::{config::LogFormat, jobs::spec::JobSpec, store::JobId};
 
 /// Install the global subscriber. Logs go to stderr so that commands can
 /// keep stdout for their output (e.g. the sandbox's JSON line).

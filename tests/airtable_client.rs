@@ -9,8 +9,8 @@ use std::{sync::Arc, time::Duration};
 use notion_airtable_sync::airtable::{
     AirtableClient, Fields, ListParams, RetryPolicy, Sort, chunks_of_10,
 };
-use notion_airtable_sync::api_error::ApiError;
-use notion_airtable_sync::ratelimit::Budget;
+use notion_airtable_sync::clients::api_error::ApiError;
+use notion_airtable_sync::clients::ratelimit::Budget;
 use notion_airtable_sync::sandbox::airtable::{
     AirtableSandbox, AirtableSandboxConfig, FieldSchema, FieldType,
 };

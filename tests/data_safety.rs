@@ -256,9 +256,10 @@ async fn a_refused_value_leaves_the_rest_of_the_record_syncing(db: TestDb) {
 /// Notion, and the service's own writes come back as echoes (no rewrite).
 async fn rich_text_formatting_round_trips_and_echoes_are_quiet(db: TestDb) {
     use notion_airtable_sync::{
+        engine::SweepOptions,
         sandbox::airtable::{FieldEdit, FieldType},
         store::Cause,
-        sync::{engine::SweepOptions, pair},
+        sync::pair,
     };
     let w = world(db).await;
     let (base, table) = (&w.team_a.base_id, &w.team_a.table_id);
@@ -394,10 +395,10 @@ async fn a_date_range_keeps_its_end_when_airtable_moves_the_start(db: TestDb) {
 /// record syncs again.
 async fn a_field_retyped_in_airtable_never_empties_notion(db: TestDb) {
     use notion_airtable_sync::{
-        jobs::kinds::{JobSpec, Trigger},
+        jobs::spec::{JobSpec, Trigger},
         sandbox::airtable::{FieldEdit, FieldType},
         store::{Cause, IssueScope},
-        sync::service::SyncService,
+        worker::service::SyncService,
     };
     let w = world(db).await;
     let (base, table) = (&w.team_a.base_id, &w.team_a.table_id);

@@ -11,13 +11,13 @@ use std::{
 
 use notion_airtable_sync::{
     airtable::{AirtableClient, ListParams, Record},
-    config::SyncConfig,
-    demo::{
+    app::demo::{
         compare::{Link, compare},
         stage::sync_toml,
     },
+    clients::ratelimit::{Budget, NOTION_RATE_PER_SEC},
+    config::SyncConfig,
     notion::{NotionClient, Page},
-    ratelimit::{Budget, NOTION_RATE_PER_SEC},
     sandbox::{
         airtable::{AirtableSandbox, AirtableSandboxConfig},
         notion::{NotionSandbox, NotionSandboxConfig},

@@ -21,17 +21,12 @@ use common::{
     world::{World, world_with},
 };
 use notion_airtable_sync::{
-    jobs::{
-        Runner, RunnerConfig,
-        kinds::{JobSpec, Trigger},
-    },
+    engine::{NotYet, SweepOptions, adopt::QUERY_LAG_WINDOW},
+    jobs::spec::{JobSpec, Trigger},
+    queue::{Runner, RunnerConfig},
     sandbox::common::Faults,
     store::{Cause, ClaimOutcome, Claimant, JobState, now_ms},
-    sync::{
-        adopt::QUERY_LAG_WINDOW,
-        engine::SweepOptions,
-        service::{NotYet, SyncService},
-    },
+    worker::service::SyncService,
 };
 use serde_json::json;
 

@@ -6,11 +6,11 @@
 
 use std::{sync::Arc, time::Duration};
 
-use notion_airtable_sync::api_error::ApiError;
+use notion_airtable_sync::clients::api_error::ApiError;
+use notion_airtable_sync::clients::ratelimit::Budget;
 use notion_airtable_sync::notion::{
     NotionClient, PropertyData, PropertyWrites, Query, ResolveError, RetryPolicy, write,
 };
-use notion_airtable_sync::ratelimit::Budget;
 use notion_airtable_sync::sandbox::common::Faults;
 use notion_airtable_sync::sandbox::notion::{
     NotionSandbox, NotionSandboxConfig, PropertyKind, PropertySchema,

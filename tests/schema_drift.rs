@@ -14,13 +14,15 @@ use common::{
     world::{World, select_of, text_of, world},
 };
 use notion_airtable_sync::{
-    jobs::kinds::{JobSpec, Trigger},
+    engine::webhooks::Ensured,
+    jobs::spec::{JobSpec, Trigger},
+    queue::JobError,
     sandbox::{airtable::FieldEdit, notion::UserInformation},
     store::{Issue, IssueScope},
-    sync::{
-        pair,
-        service::{ErrorClass, JobOutcome, SyncService, USERS_ISSUE, classify},
-        webhooks::Ensured,
+    sync::pair,
+    worker::{
+        classify::classify,
+        service::{JobOutcome, SyncService, USERS_ISSUE},
     },
 };
 use serde_json::{Value, json};
@@ -181,7 +183,7 @@ async fn a_deleted_airtable_field_stops_alone_and_notion_keeps_its_values(db: Te
     // pair is resolved again and the job comes back soon.
     let err = service.run(&reconcile(&w, 0)).await.unwrap_err();
     assert!(
-        matches!(classify(&err), ErrorClass::RateLimited(_)),
+        matches!(classify(&err), JobError::RateLimited { .. }),
         "{err:#}"
     );
     run(&service, &reconcile(&w, 0)).await;

@@ -40,15 +40,13 @@ use registry::{CounterVec, HistogramVec, render_gauge};
 use tokio::time::Instant;
 
 use crate::{
-    api_error::Vendor,
+    clients::api_error::Vendor,
+    engine::Summary,
     http::Shared,
-    jobs::kinds::{JobSpec, Trigger},
+    jobs::spec::{JobSpec, Trigger},
     store::{ClaimedJob, Store, now_ms},
-    sync::{
-        engine::Summary,
-        plan::{AirtableWrite, NotionWrite, Plan},
-        service::JobOutcome,
-    },
+    sync::plan::{AirtableWrite, NotionWrite, Plan},
+    worker::service::JobOutcome,
 };
 
 pub use registry::CONTENT_TYPE as TEXT_FORMAT;
@@ -111,7 +109,7 @@ pub static SYNC_LAG: HistogramVec = HistogramVec::new(
     LAG_SECONDS,
 );
 
-/// The job kinds of `jobs::kinds`, reported at 0 when the queue has none
+/// The job kinds of `jobs::spec`, reported at 0 when the queue has none
 /// (a kind the table holds and this list lacks is reported too).
 const JOB_KINDS: &[&str] = &[
     "reconcile_page",

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::{
     airtable::{AirtableClient, FieldSchema, Fields, Record, TableSchema},
-    api_error::ApiError,
+    clients::api_error::ApiError,
     config::{ConflictRule, Direction, NotionTrashAction, PairConfig},
     notion::{DataSource, NotionClient, Page, PropertySchema, User},
 };

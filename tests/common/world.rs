@@ -6,9 +6,10 @@ use std::{sync::Arc, time::Duration};
 
 use notion_airtable_sync::{
     airtable::AirtableClient,
+    clients::ratelimit::{Budget, NOTION_BURST, NOTION_RATE_PER_SEC},
     config::SyncConfig,
+    engine::{Engine, Summary, SweepOptions},
     notion::NotionClient,
-    ratelimit::{Budget, NOTION_BURST, NOTION_RATE_PER_SEC},
     sandbox::{
         airtable::{AirtableSandbox, AirtableSandboxConfig, TeamAirtable},
         notion::{NotionSandbox, NotionSandboxConfig, TeamNotion},
@@ -16,10 +17,7 @@ use notion_airtable_sync::{
     },
     secret::Secret,
     store::Cause,
-    sync::{
-        engine::{Engine, Summary, SweepOptions},
-        pair::{self, ResolvedPair},
-    },
+    sync::pair::{self, ResolvedPair},
 };
 use serde_json::{Value, json};
 

@@ -4,7 +4,7 @@
 //! payload cursor whose payloads expired).
 
 use notion_airtable_sync::{
-    jobs::kinds::JobSpec,
+    jobs::spec::JobSpec,
     sandbox::{
         common::{DeliveryKnobs, DeliveryRecord},
         team,

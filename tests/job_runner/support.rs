@@ -8,10 +8,9 @@ use std::{
 };
 
 use notion_airtable_sync::{
-    jobs::{
-        Backoff, JobError, JobHandler, Runner, RunnerConfig, RunnerStats, SharedBudget,
-        kinds::{JobSpec, Trigger},
-    },
+    clients::SharedBudget,
+    jobs::spec::{JobSpec, Trigger},
+    queue::{Backoff, JobError, JobHandler, Runner, RunnerConfig, RunnerStats},
     store::{ClaimedJob, Job, JobId, Store, now_ms},
 };
 use tokio::{sync::oneshot, task::JoinHandle};

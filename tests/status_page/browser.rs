@@ -16,7 +16,7 @@ use std::{
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use notion_airtable_sync::{
-    jobs::kinds::{JobSpec, Trigger},
+    jobs::spec::{JobSpec, Trigger},
     sandbox::{
         airtable::{AirtableSandbox, AirtableSandboxConfig},
         common::Faults,

@@ -7,11 +7,11 @@ use std::{
 };
 
 use notion_airtable_sync::{
+    engine::{Summary, SweepOptions},
     notion::RetryPolicy,
     sandbox::common::Faults,
     store::{Cause, LinkState, LogQuery, Side, SyncDirection},
     sync::{
-        engine::{Summary, SweepOptions},
         plan::{AirtableWrite, NotionWrite, plan_page},
         value::Value as Canonical,
     },

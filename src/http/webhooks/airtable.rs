@@ -23,7 +23,7 @@ use serde::Deserialize;
 use super::header_str;
 use crate::{
     http::{HttpError, Shared},
-    jobs::kinds::JobSpec,
+    jobs::spec::JobSpec,
     signature::{AIRTABLE_MAC_HEADER, SignatureError, verify_airtable},
     store::{AirtableWebhook, Store, now_ms},
 };

@@ -24,7 +24,7 @@ use serde_json::json;
 use super::{Recorded, RemoteAddr, header_str, record_and_enqueue};
 use crate::{
     http::{HttpError, Shared, pairs::normalize_id},
-    jobs::kinds::{JobSpec, Trigger},
+    jobs::spec::{JobSpec, Trigger},
     signature::{NOTION_SIGNATURE_HEADER, verify_notion},
     store::{InboxEvent, now_ms},
 };

@@ -9,7 +9,8 @@
 use serde_json::{Value as Json, json};
 use time::OffsetDateTime;
 
-use super::{engine::Engine, pair::ResolvedPair};
+use super::Engine;
+use crate::sync::pair::ResolvedPair;
 use crate::{
     airtable::WebhookInfo,
     store::{NewAirtableWebhook, WebhookStatus, now_ms},
@@ -165,7 +166,7 @@ impl Engine {
                     pair: s.pair,
                     expires_at: info
                         .and_then(|i| i.expiration_time)
-                        .map(super::value::format_instant),
+                        .map(crate::sync::value::format_instant),
                     notifications_enabled: info.is_some_and(|i| i.are_notifications_enabled),
                     hook_enabled: info.is_some_and(|i| i.is_hook_enabled),
                     last_result: info.and_then(|i| i.last_notification_result.clone()),

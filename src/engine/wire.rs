@@ -11,10 +11,11 @@
 
 use serde_json::Value as Json;
 
-use super::{convert::Kind, engine::Engine, pair::ResolvedPair};
+use super::Engine;
+use crate::sync::{convert::Kind, pair::ResolvedPair};
 use crate::{
     airtable::{Fields, ListParams, Record, RecordPage, UpsertResult},
-    api_error::{ApiError, Vendor},
+    clients::api_error::{ApiError, Vendor},
     notion::{Page, Query, QueryPage},
 };
 

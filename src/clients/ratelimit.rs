@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::{sync::Mutex, time::Instant};
 
-use crate::jobs::SharedBudget;
+use crate::clients::SharedBudget;
 
 /// How a budget spaces its calls.
 #[derive(Debug, Clone, Copy, PartialEq)]

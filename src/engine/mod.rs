@@ -1,4 +1,4 @@
-//! The engine: reads both sides, plans each record ([`super::plan`]),
+//! The engine: reads both sides, plans each record ([`crate::sync::plan`]),
 //! executes the plans with as few requests as the APIs allow, then stores the
 //! new snapshots and the sync log in one transaction.
 //!
@@ -8,18 +8,27 @@
 //! (`n == a`), stores that, and writes nothing: no duplicate (rows are created
 //! by an upsert on the page-id field) and no spurious conflict.
 
-use std::collections::{BTreeMap, HashMap};
+use std::{
+    collections::{BTreeMap, HashMap},
+    time::Duration,
+};
 
 use serde_json::{Map, Value as Json};
 use time::OffsetDateTime;
 
-use super::{
+pub mod adopt;
+mod claims;
+pub mod payloads;
+pub mod webhooks;
+pub mod wire;
+
+use crate::sync::{
     pair::ResolvedPair,
     plan::{AirtableWrite, Change, ChangeKind, NotionWrite, Plan, plan_page},
 };
 use crate::{
     airtable::{AirtableClient, ListParams, Record},
-    api_error::ApiError,
+    clients::api_error::ApiError,
     notion::{NotionClient, Page},
     store::{
         Cause, IssueScope, LinkState, LinkUpsert, LogAction, NewIssue, NewLogEntry, RecordLink,
@@ -32,6 +41,15 @@ use crate::{
 /// start: Notion's `last_edited_time` is rounded down to the minute, so an
 /// edit in the minute the last sweep started may carry an earlier stamp.
 const INCREMENTAL_OVERLAP: time::Duration = time::Duration::minutes(2);
+
+/// A job that must wait for other work to finish: not a failure, it runs
+/// again after `retry_after` without spending an attempt.
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}: running again in {retry_after:?}")]
+pub struct NotYet {
+    pub reason: String,
+    pub retry_after: Duration,
+}
 
 /// An Airtable field changed type (or went away) since the pair was
 /// resolved: its cells cannot be trusted, so nothing was written; the
@@ -157,9 +175,9 @@ impl Engine {
     /// sweep is always full).
     pub async fn sweep(&self, pair: &ResolvedPair, opts: SweepOptions) -> anyhow::Result<Summary> {
         // Record claims: the writes skip records other jobs hold or wrote
-        // after this sweep's read (sync::claims).
+        // after this sweep's read (engine::claims).
         let work = self.sweep_in_scope(pair, opts);
-        super::claims::scoped(&self.store, super::claims::Mode::Sweep, work).await
+        claims::scoped(&self.store, claims::Mode::Sweep, work).await
     }
 
     async fn sweep_in_scope(
@@ -221,12 +239,12 @@ impl Engine {
         cause: Cause,
     ) -> anyhow::Result<Summary> {
         // Record claims: the record is claimed before it is read, or the
-        // job runs again shortly (sync::claims).
+        // job runs again shortly (engine::claims).
         let work = async {
             self.claim_page_before_read(pair, page_id).await?;
             self.reconcile_page_claimed(pair, page_id, cause).await
         };
-        super::claims::scoped(&self.store, super::claims::Mode::Record, work).await
+        claims::scoped(&self.store, claims::Mode::Record, work).await
     }
 
     async fn reconcile_page_claimed(
@@ -286,13 +304,13 @@ impl Engine {
         cause: Cause,
     ) -> anyhow::Result<Summary> {
         // Record claims: the row is claimed before it is read, or the job
-        // runs again shortly (sync::claims).
+        // runs again shortly (engine::claims).
         let work = async {
-            let row = vec![super::claims::row_key(record_id)];
+            let row = vec![claims::row_key(record_id)];
             self.claim_before_read(pair, row).await?;
             self.reconcile_record_claimed(pair, record_id, cause).await
         };
-        super::claims::scoped(&self.store, super::claims::Mode::Record, work).await
+        claims::scoped(&self.store, claims::Mode::Record, work).await
     }
 
     async fn reconcile_record_claimed(
@@ -519,7 +537,7 @@ impl Engine {
     ) -> anyhow::Result<SideSnapshot> {
         let filter = crate::notion::last_edited_on_or_after(since);
         let pages = self.query_all_pages(pair, Some(filter)).await?;
-        let stamp = super::value::format_instant(since);
+        let stamp = crate::sync::value::format_instant(since);
         let params = ListParams {
             filter_by_formula: Some(format!(
                 "IS_AFTER(LAST_MODIFIED_TIME(), DATETIME_PARSE('{stamp}'))"
@@ -599,7 +617,7 @@ impl Engine {
             // A row already archived for a page known to be gone needs no read.
             let settled = link.is_some_and(|l| {
                 matches!(l.state, LinkState::NotionTrashed | LinkState::NotionMoved)
-                    && super::plan::archived(pair, Some(record))
+                    && crate::sync::plan::archived(pair, Some(record))
             });
             let page_id = link
                 .map(|l| l.notion_page_id.clone())
@@ -641,7 +659,7 @@ impl Engine {
         }
         self.confirm_airtable_empties(pair, &plans).await?;
         // Record claims: only the plans whose records this run holds are
-        // written; released once committed (sync::claims).
+        // written; released once committed (engine::claims).
         let (mut plans, claimed) = self.claim_plans(pair, plans, opts, &mut summary).await?;
         for plan in &plans {
             summary.count(plan);
@@ -686,7 +704,9 @@ impl Engine {
             .filter(|c| {
                 c.what == ChangeKind::Update
                     && c.to == Some(Side::Notion)
-                    && c.new.as_ref().is_some_and(super::value::Value::is_empty)
+                    && c.new
+                        .as_ref()
+                        .is_some_and(crate::sync::value::Value::is_empty)
             })
             .filter_map(|c| c.field.as_deref())
             .collect();
@@ -963,7 +983,7 @@ impl Engine {
                 record_refusals(&mut tx, pair, plan, now).await?;
             }
         }
-        crate::jobs::fence::check(&mut tx).await?;
+        crate::queue::fence::check(&mut tx).await?;
         tx.commit().await?;
         crate::metrics::plans_committed(plans);
         Ok(())
@@ -1017,7 +1037,7 @@ fn carry_new_url(pair: &ResolvedPair, plan: &mut Plan, url: Option<String>) {
     let stamp = |fields: &mut Map<String, Json>| {
         fields.insert(field.clone(), Json::String(url.clone()));
         if let Some(synced) = &pair.config.airtable_last_synced_field {
-            let now = super::value::format_instant(OffsetDateTime::now_utc());
+            let now = crate::sync::value::format_instant(OffsetDateTime::now_utc());
             fields.insert(synced.clone(), Json::String(now));
         }
     };
@@ -1078,7 +1098,7 @@ fn source_of(plan: &Plan) -> SyncSource {
 }
 
 fn log_entry(pair: &ResolvedPair, plan: &Plan, c: &Change, cause: Cause, now: i64) -> NewLogEntry {
-    let json = |v: &Option<super::value::Value>| {
+    let json = |v: &Option<crate::sync::value::Value>| {
         v.as_ref()
             .map(|v| serde_json::to_value(v).expect("values serialize"))
     };

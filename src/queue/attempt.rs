@@ -9,12 +9,11 @@ use tracing::Instrument as _;
 
 use super::{
     handler::{JobError, JobHandler},
-    kinds::JobSpec,
     runner::{AbortOnDrop, Inner, Shared},
-    shared_budget::SharedBudget,
 };
 use crate::{
-    api_error::Vendor,
+    clients::{SharedBudget, api_error::Vendor},
+    jobs::spec::JobSpec,
     store::{ClaimedJob, FailOutcome, JobId, Store, StoreError, now_ms},
 };
 

@@ -14,16 +14,12 @@ use std::{
 
 use tokio::time::Instant;
 
-use super::{
-    engine::{Engine, Summary, SweepOptions},
-    pair::{Drift, NO_USER_CAPABILITY, ResolvedPair, list_people, read_schemas},
-    payloads::DrainOutcome,
-    wire::UNKNOWN_FIELD,
-};
 use crate::{
-    api_error::ApiError,
-    jobs::kinds::{JobSpec, Trigger},
-    store::{Cause, IssueScope, NewIssue, StoreError, now_ms},
+    clients::api_error::ApiError,
+    engine::{Engine, NotYet, Summary, SweepOptions, payloads::DrainOutcome, wire::UNKNOWN_FIELD},
+    jobs::spec::{JobSpec, Trigger},
+    store::{Cause, IssueScope, NewIssue, now_ms},
+    sync::pair::{Drift, NO_USER_CAPABILITY, ResolvedPair, list_people, read_schemas},
 };
 
 /// What a job did, for logs and tests.
@@ -77,54 +73,8 @@ impl PairSlot {
     }
 }
 
-/// What the runner should do with a failed job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// Wait this long, then run again; not a failure.
-    RateLimited(Duration),
-    /// A transient fault: retry with backoff.
-    Retryable,
-    /// Retrying the same job cannot succeed.
-    Fatal,
-}
-
-/// A job that must wait for other work to finish: not a failure, it runs
-/// again after `retry_after` without spending an attempt.
-#[derive(Debug, thiserror::Error)]
-#[error("{reason}: running again in {retry_after:?}")]
-pub struct NotYet {
-    pub reason: String,
-    pub retry_after: Duration,
-}
-
 /// How often a payload fetch looks again for the end of a running sweep.
 const SWEEP_WAIT: Duration = Duration::from_secs(2);
-
-/// Classify an error from [`SyncService::run`].
-pub fn classify(err: &anyhow::Error) -> ErrorClass {
-    for cause in err.chain() {
-        if let Some(wait) = cause.downcast_ref::<NotYet>() {
-            return ErrorClass::RateLimited(wait.retry_after);
-        }
-        if let Some(api) = cause.downcast_ref::<ApiError>() {
-            return match api {
-                ApiError::RateLimited { retry_after, .. } => ErrorClass::RateLimited(*retry_after),
-                ApiError::Retryable { .. } => ErrorClass::Retryable,
-                ApiError::Fatal { .. } => ErrorClass::Fatal,
-            };
-        }
-        if let Some(store) = cause.downcast_ref::<StoreError>() {
-            return if store.is_transient() {
-                ErrorClass::Retryable
-            } else {
-                ErrorClass::Fatal
-            };
-        }
-    }
-    // Anything unexpected (a bug, an unparsable answer) is retried a few times
-    // before the job goes dead with its error kept for the operator.
-    ErrorClass::Retryable
-}
 
 /// Every pair, resolved, with what jobs need.
 pub struct SyncService {
@@ -501,9 +451,9 @@ impl SyncService {
 
 /// Listed users first, then people only seen on pages (by id).
 fn merge_people(
-    mut listed: Vec<super::convert::Person>,
-    seen: Vec<super::convert::Person>,
-) -> Vec<super::convert::Person> {
+    mut listed: Vec<crate::sync::convert::Person>,
+    seen: Vec<crate::sync::convert::Person>,
+) -> Vec<crate::sync::convert::Person> {
     for person in seen {
         if !listed.iter().any(|u| u.id == person.id) {
             listed.push(person);
@@ -518,7 +468,7 @@ fn names_unknown_field(err: &anyhow::Error) -> bool {
     err.chain().any(|c| {
         c.downcast_ref::<ApiError>()
             .is_some_and(|e| e.code() == UNKNOWN_FIELD)
-            || c.downcast_ref::<super::engine::SchemaMoved>().is_some()
+            || c.downcast_ref::<crate::engine::SchemaMoved>().is_some()
     })
 }
 
@@ -527,38 +477,5 @@ fn cause(trigger: Trigger) -> Cause {
         Trigger::Webhook => Cause::Webhook,
         Trigger::Sweep => Cause::Sweep,
         Trigger::Manual => Cause::Manual,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::api_error::Vendor;
-
-    #[test]
-    fn errors_are_classified_through_context() {
-        let limited = anyhow::Error::new(ApiError::RateLimited {
-            vendor: Vendor::Airtable,
-            status: 429,
-            code: "RATE_LIMIT_REACHED".into(),
-            message: String::new(),
-            retry_after: Duration::from_secs(30),
-        })
-        .context("sweeping pair \"specs\"");
-        assert_eq!(
-            classify(&limited),
-            ErrorClass::RateLimited(Duration::from_secs(30))
-        );
-        let fatal = anyhow::Error::new(ApiError::Fatal {
-            vendor: Vendor::Notion,
-            status: 400,
-            code: "validation_error".into(),
-            message: String::new(),
-        });
-        assert_eq!(classify(&fatal), ErrorClass::Fatal);
-        assert_eq!(
-            classify(&anyhow::anyhow!("surprise")),
-            ErrorClass::Retryable
-        );
     }
 }

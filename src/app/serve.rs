@@ -20,13 +20,16 @@ use axum::{extract::Request, middleware::Next, response::Response};
 use tokio::sync::watch;
 
 use crate::{
-    commands::{open_store, resolve_pairs, shared_clients},
+    app::commands::{open_store, resolve_pairs, shared_clients},
     config::{Env, PairConfig, SyncConfig, shared_data_source_problems},
+    engine::Engine,
     http::{self, AppState, IngestConfig, PairDirectory},
-    jobs::{JobsNotifier, Runner, RunnerConfig, kinds::JobSpec, wakeup::is_postgres_url},
+    jobs::spec::JobSpec,
     notion::RetryPolicy,
+    queue::{JobsNotifier, Runner, RunnerConfig, wakeup::is_postgres_url},
     store::{PruneBefore, Store, now_ms},
-    sync::{engine::Engine, pair::ResolvedPair, service::SyncService},
+    sync::pair::ResolvedPair,
+    worker::service::SyncService,
 };
 
 /// Which parts run in this process.
@@ -156,7 +159,7 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 
 /// Wake-ups for the workers after each ingest commit: in process when the
 /// worker runs here, and through Postgres NOTIFY for other processes.
-fn notifier_for<H: crate::jobs::JobHandler>(
+fn notifier_for<H: crate::queue::JobHandler>(
     runner: &Runner<H>,
     role: Role,
     database_url: &str,

@@ -1,6 +1,6 @@
 //! API budgets shared by every worker of every replica, kept in the store's
 //! `rate_limits` table: the same pacing as the in-process
-//! [`Budget`](crate::ratelimit::Budget) (GCRA with a small burst, a 429
+//! [`Budget`](crate::clients::ratelimit::Budget) (GCRA with a small burst, a 429
 //! pausing every call until its `Retry-After`), but one schedule per budget
 //! for the whole deployment.
 //!
@@ -13,10 +13,12 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-pub use crate::ratelimit::NOTION_BURST;
+pub use crate::clients::ratelimit::NOTION_BURST;
 use crate::{
-    api_error::Vendor,
-    ratelimit::{NOTION_RATE_PER_SEC, Pace},
+    clients::{
+        api_error::Vendor,
+        ratelimit::{NOTION_RATE_PER_SEC, Pace},
+    },
     secret::Secret,
     store::{Reservation, Store, StoreError, now_ms},
 };

@@ -29,10 +29,12 @@ use tokio::sync::oneshot;
 
 use crate::{
     airtable::{AirtableClient, ListParams},
-    commands::clients,
+    app::{
+        commands::clients,
+        serve::{self, Role},
+    },
     notion::NotionClient,
     sandbox::launch::shutdown_signal,
-    serve::{self, Role},
     store::{LinkState, Store},
     sync::pair::{self, ResolvedPair},
 };

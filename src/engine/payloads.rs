@@ -16,10 +16,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value as Json};
 
-use super::{convert::from_airtable, engine::Engine, pair::ResolvedPair, value::Value};
+use super::Engine;
+use crate::sync::{convert::from_airtable, pair::ResolvedPair, value::Value};
 use crate::{
     airtable::{Payload, Source, TableChanged},
-    jobs::kinds::{JobSpec, Trigger},
+    jobs::spec::{JobSpec, Trigger},
     store::{AirtableWebhook, NewJob, RecordLink, now_ms},
 };
 
@@ -106,7 +107,7 @@ impl Engine {
         tx.enqueue_many(&jobs, now).await?;
         tx.set_webhook_cursor(&webhook.webhook_id, i64::try_from(drain.cursor)?, now)
             .await?;
-        crate::jobs::fence::check(&mut tx).await?;
+        crate::queue::fence::check(&mut tx).await?;
         tx.commit().await?;
         Ok(outcome)
     }

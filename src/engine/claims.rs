@@ -24,14 +24,10 @@ use std::{
     time::Duration,
 };
 
-use super::{
-    engine::{Engine, Summary, SweepOptions},
-    pair::ResolvedPair,
-    plan::Plan,
-    service::NotYet,
-};
+use super::{Engine, NotYet, Summary, SweepOptions};
+use crate::sync::{pair::ResolvedPair, plan::Plan};
 use crate::{
-    jobs::fence::{LEASE, Lease},
+    queue::fence::{LEASE, Lease},
     store::{ClaimOutcome, Claimant, Store, now_ms},
 };
 
@@ -137,7 +133,7 @@ pub(crate) async fn scoped<T>(
 /// The current claim scope.
 pub(crate) fn current() -> anyhow::Result<Scope> {
     SCOPE.try_with(Scope::clone).map_err(|_| {
-        anyhow::anyhow!("bug: a record write outside a claim scope (see sync::claims)")
+        anyhow::anyhow!("bug: a record write outside a claim scope (see engine::claims)")
     })
 }
 

@@ -1,15 +1,12 @@
 //! Transport pieces both API clients share: the `reqwest` client, URL
 //! building, reading a JSON body and the per-call debug log.
-//!
-//! Nothing here is Notion-specific; it lives beside the Notion client only
-//! because that is where the first client was written.
 
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use crate::api_error::{ApiError, Vendor};
+use crate::clients::api_error::{ApiError, Vendor};
 
 const USER_AGENT: &str = concat!("notion-airtable-sync/", env!("CARGO_PKG_VERSION"));
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -10,15 +10,12 @@ use anyhow::Context as _;
 
 use crate::{
     airtable::AirtableClient,
+    clients::ratelimit::{Budget, NOTION_BURST, NOTION_RATE_PER_SEC},
     config::{Env, SyncConfig},
+    engine::{Engine, SweepOptions, webhooks::Ensured},
     notion::NotionClient,
-    ratelimit::{Budget, NOTION_BURST, NOTION_RATE_PER_SEC},
     store::{Cause, Store, now_ms},
-    sync::{
-        engine::{Engine, SweepOptions},
-        pair::{self, ResolvedPair},
-        webhooks::Ensured,
-    },
+    sync::pair::{self, ResolvedPair},
 };
 
 pub use check::{Finding, Report, check, check_schemas};

@@ -12,7 +12,7 @@ use std::{collections::BTreeSet, io::Write};
 
 use crate::{
     airtable::{AirtableClient, FieldSchema, ListParams, TableSchema},
-    api_error::ApiError,
+    clients::api_error::ApiError,
     config::{Direction, Env, NotionTrashAction, PairConfig},
     notion::{DataSource, NotionClient, PropertySchema, Query, ResolveError, User},
     sync::{convert::Kind, pair},

@@ -4,13 +4,16 @@
 
 use std::sync::Arc;
 
-use super::{
-    fence::{LEASE, Lease},
-    handler::{JobError, JobHandler},
-    kinds::JobSpec,
-    shared_budget::SharedBudget,
+use super::service::SyncService;
+use crate::{
+    clients::SharedBudget,
+    jobs::spec::JobSpec,
+    queue::{
+        fence::{LEASE, Lease},
+        handler::{JobError, JobHandler},
+    },
+    store::ClaimedJob,
 };
-use crate::{store::ClaimedJob, sync::service::SyncService};
 
 impl JobHandler for SyncService {
     async fn run(&self, job: &ClaimedJob, spec: JobSpec) -> Result<(), JobError> {

@@ -4,7 +4,7 @@
 //! repeat without the caller's knowledge:
 //! - a rate limit (429/529): the request was refused, not executed, so it is
 //!   repeated after the vendor's `Retry-After` (the wait itself happens in the
-//!   client's [`Budget`](crate::ratelimit::Budget), which every caller shares);
+//!   client's [`Budget`](crate::clients::ratelimit::Budget), which every caller shares);
 //! - a transient fault on an idempotent read (GET, or Airtable's POST
 //!   `listRecords`), with a short exponential backoff.
 //!
@@ -13,7 +13,7 @@
 
 use std::{future::Future, time::Duration};
 
-use crate::api_error::ApiError;
+use crate::clients::api_error::ApiError;
 
 /// How often one client call repeats a request before giving up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +102,7 @@ struct Counts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api_error::Vendor;
+    use crate::clients::api_error::Vendor;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     fn transient() -> ApiError {

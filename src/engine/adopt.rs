@@ -5,7 +5,7 @@
 //! its query lags behind new pages, so looking for the page and then
 //! creating it is not enough when two jobs (or a retry) do it at once:
 //!
-//! 1. The row is claimed first (`sync::claims`): one writer at a time. A
+//! 1. The row is claimed first (`engine::claims`): one writer at a time. A
 //!    sweep leaves a row another job holds, or wrote after the sweep read
 //!    it; a record job waits for it.
 //! 2. A row that got its link meanwhile is done. Otherwise the create is
@@ -27,9 +27,11 @@ use serde_json::{Map, Value as Json};
 use time::OffsetDateTime;
 
 use super::{
+    Engine, Summary, SweepOptions,
     claims::{self, BUSY_RETRY, Mode},
+};
+use crate::sync::{
     convert::{ConvertError, check_notion_write, from_airtable, to_notion_with},
-    engine::{Engine, Summary, SweepOptions},
     pair::ResolvedPair,
     value::{Value, format_instant},
 };
@@ -340,7 +342,7 @@ impl Engine {
         }])
         .await?;
         tx.finish_page_create(pair.name(), &row.id).await?;
-        crate::jobs::fence::check(&mut tx).await?;
+        crate::queue::fence::check(&mut tx).await?;
         tx.commit().await?;
         crate::metrics::row_adopted();
         Ok(())

@@ -22,7 +22,7 @@ use crate::{
 
 /// The mapping the demo runs, the README's example (compiled in, so the
 /// demo works from any directory).
-const EXAMPLE_CONFIG: &str = include_str!("../../sync.example.toml");
+const EXAMPLE_CONFIG: &str = include_str!("../../../sync.example.toml");
 const EXAMPLE_DATABASE_ID: &str = "00000000-0000-0000-0000-000000000000";
 const EXAMPLE_BASE_ID: &str = "appXXXXXXXXXXXXXX";
 const EXAMPLE_DEBOUNCE: &str = "debounce_ms = 2000";
