@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::NewJob;
+use crate::{store::NewJob, telemetry::JobFields};
 
 /// Why a reconcile runs; copied into the sync log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +98,23 @@ impl JobSpec {
             Some(pair) => job.with_pair(pair),
             None => job,
         }
+    }
+
+    /// The ids the job's log lines carry.
+    pub fn log_fields(&self) -> JobFields<'_> {
+        let mut fields = JobFields {
+            pair: self.pair(),
+            ..JobFields::default()
+        };
+        match self {
+            JobSpec::ReconcilePage { page_id, .. } | JobSpec::LocatePage { page_id } => {
+                fields.page_id = Some(page_id);
+            }
+            JobSpec::ReconcileRecord { record_id, .. } => fields.record_id = Some(record_id),
+            JobSpec::AirtablePayloads { webhook_id } => fields.webhook_id = Some(webhook_id),
+            JobSpec::Sweep { .. } | JobSpec::ResolveSchema { .. } => {}
+        }
+        fields
     }
 
     /// Read a claimed job's payload back.

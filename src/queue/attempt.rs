@@ -13,7 +13,6 @@ use super::{
 };
 use crate::{
     clients::{SharedBudget, api_error::Vendor},
-    jobs::spec::JobSpec,
     store::{ClaimedJob, FailOutcome, JobId, Store, StoreError, now_ms},
 };
 
@@ -64,9 +63,9 @@ enum Interrupted {
     Abandoned,
 }
 
-/// Starts the handler on a job in a task of its own (so that a panic is
-/// caught as a `JoinError` and the run can be aborted).
-type StartHandler = Box<dyn FnOnce(ClaimedJob, JobSpec) -> JoinHandle<Result<(), JobError>> + Send>;
+/// Starts the handler on the job's spec in a task of its own (so that a
+/// panic is caught as a `JoinError` and the run can be aborted).
+type StartHandler = Box<dyn FnOnce(ClaimedJob) -> JoinHandle<Result<(), JobError>> + Send>;
 
 /// Run `job` to an outcome and count it. `abandon` turns true when shutdown
 /// gives up waiting: the job is stopped and its lease released. Only this
@@ -76,26 +75,31 @@ pub(super) fn run_job<H: JobHandler>(
     job: ClaimedJob,
     abandon: watch::Receiver<bool>,
 ) -> impl Future<Output = ()> + Send + 'static {
-    let spec = JobSpec::from_payload(&job.payload)
-        .map_err(|e| JobError::Fatal(format!("the payload is not a job this build knows: {e}")));
     let handler = Arc::clone(&inner.handler);
+    let spec = handler.parse(&job);
     let budgets = spec
         .as_ref()
         .map(|spec| handler.budgets(spec))
         .unwrap_or_default();
     // Every line logged while the job runs carries its id, pair and record
     // (the handler runs in a task of its own, so it gets the span too).
-    let span = crate::telemetry::job_span(job.id, &job.kind, spec.as_ref().ok());
+    let fields = spec
+        .as_ref()
+        .map(|spec| handler.log_fields(spec))
+        .unwrap_or_default();
+    let span = crate::telemetry::job_span(job.id, &job.kind, fields);
     let handler_span = span.clone();
-    let start: StartHandler = Box::new(move |job, spec| {
-        tokio::spawn(async move { handler.run(&job, spec).await }.instrument(handler_span))
+    let start = spec.map(|spec| -> StartHandler {
+        Box::new(move |job| {
+            tokio::spawn(async move { handler.run(&job, spec).await }.instrument(handler_span))
+        })
     });
     let attempt = Attempt {
         shared: Arc::clone(&inner.shared),
         job,
         budgets,
     };
-    attempt.run_and_count(spec, start, abandon).instrument(span)
+    attempt.run_and_count(start, abandon).instrument(span)
 }
 
 /// One claimed job and what the runner needs to see it through.
@@ -108,12 +112,11 @@ struct Attempt {
 impl Attempt {
     async fn run_and_count(
         self,
-        spec: Result<JobSpec, JobError>,
-        start: StartHandler,
+        start: Result<StartHandler, JobError>,
         abandon: watch::Receiver<bool>,
     ) {
         let started = std::time::Instant::now();
-        let outcome = match self.run(spec, start, abandon).await {
+        let outcome = match self.run(start, abandon).await {
             Ok(outcome) => outcome,
             Err(e) => {
                 tracing::error!(job = self.job.id, key = %self.job.key, error = %e,
@@ -127,18 +130,17 @@ impl Attempt {
 
     async fn run(
         &self,
-        spec: Result<JobSpec, JobError>,
-        start: StartHandler,
+        start: Result<StartHandler, JobError>,
         mut abandon: watch::Receiver<bool>,
     ) -> Result<Outcome, StoreError> {
-        let spec = match spec {
-            Ok(spec) => spec,
+        let start = match start {
+            Ok(start) => start,
             Err(error) => return self.settle(Err(error)).await,
         };
         if let Some((budget, until)) = penalty(&self.budgets).await {
             return self.defer(budget, until).await;
         }
-        let mut work = AbortOnDrop(start(self.job.clone(), spec));
+        let mut work = AbortOnDrop(start(self.job.clone()));
         let interrupted = tokio::select! {
             joined = &mut work.0 => {
                 return self.settle(joined.unwrap_or_else(|e| Err(join_error(e)))).await;

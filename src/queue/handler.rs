@@ -9,18 +9,33 @@ use crate::{
         SharedBudget,
         api_error::{ApiError, Vendor},
     },
-    jobs::spec::JobSpec,
     store::{ClaimedJob, StoreError},
+    telemetry::JobFields,
 };
 
-/// Runs one job. The sync engine implements it; tests use small closures.
+/// Runs one job: the queue knows no job kind, the handler reads the
+/// payload into its own `Spec`. The sync worker implements it; tests use
+/// small closures.
 pub trait JobHandler: Send + Sync + 'static {
-    /// Do the job's work. `job` carries the lease (id, attempt number); the
-    /// runner heartbeats and completes it, so the handler never touches it.
+    /// What a job's payload says to do.
+    type Spec: Send + 'static;
+
+    /// Read the claimed job's payload. An error makes the job dead: no
+    /// retry reads a payload differently.
+    fn parse(&self, job: &ClaimedJob) -> Result<Self::Spec, JobError>;
+
+    /// The ids every line logged while the job runs carries.
+    fn log_fields<'a>(&self, _spec: &'a Self::Spec) -> JobFields<'a> {
+        JobFields::default()
+    }
+
+    /// Do the job's work. `job` carries the lease (id, token, attempt
+    /// number); the runner heartbeats and completes it, so the handler never
+    /// touches it.
     fn run(
         &self,
         job: &ClaimedJob,
-        spec: JobSpec,
+        spec: Self::Spec,
     ) -> impl Future<Output = Result<(), JobError>> + Send;
 
     /// The shared budgets the job will spend. The runner checks their 429
@@ -28,7 +43,7 @@ pub trait JobHandler: Send + Sync + 'static {
     /// back until the penalty ends, without spending an attempt) and, when
     /// the job ends rate limited by a vendor or finds it down, penalizes
     /// that vendor's budgets so that every replica pauses.
-    fn budgets(&self, _spec: &JobSpec) -> Vec<Arc<SharedBudget>> {
+    fn budgets(&self, _spec: &Self::Spec) -> Vec<Arc<SharedBudget>> {
         Vec::new()
     }
 }

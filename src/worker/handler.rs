@@ -13,9 +13,20 @@ use crate::{
         handler::{JobError, JobHandler},
     },
     store::ClaimedJob,
+    telemetry::JobFields,
 };
 
 impl JobHandler for SyncService {
+    type Spec = JobSpec;
+
+    fn parse(&self, job: &ClaimedJob) -> Result<JobSpec, JobError> {
+        parse(job)
+    }
+
+    fn log_fields<'a>(&self, spec: &'a JobSpec) -> JobFields<'a> {
+        spec.log_fields()
+    }
+
     async fn run(&self, job: &ClaimedJob, spec: JobSpec) -> Result<(), JobError> {
         let lease = Lease {
             job_id: job.id,
@@ -46,4 +57,11 @@ impl JobHandler for SyncService {
             .filter_map(|b| b.shared().cloned().map(Arc::new))
             .collect()
     }
+}
+
+/// Read a claimed job's payload as a [`JobSpec`]; a payload this build does
+/// not know is fatal (no retry reads it differently).
+pub fn parse(job: &ClaimedJob) -> Result<JobSpec, JobError> {
+    JobSpec::from_payload(&job.payload)
+        .map_err(|e| JobError::Fatal(format!("the payload is not a job this build knows: {e}")))
 }

@@ -3,5 +3,5 @@
 //! errors to retry, defer or dead.
 
 pub mod classify;
-mod handler;
+pub mod handler;
 pub mod service;

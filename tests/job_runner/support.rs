@@ -67,6 +67,12 @@ where
     F: Fn(ClaimedJob, JobSpec) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), JobError>> + Send + 'static,
 {
+    type Spec = JobSpec;
+
+    fn parse(&self, job: &ClaimedJob) -> Result<JobSpec, JobError> {
+        notion_airtable_sync::worker::handler::parse(job)
+    }
+
     fn run(
         &self,
         job: &ClaimedJob,
