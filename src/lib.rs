@@ -7,7 +7,10 @@
 //! - [`signature`]: webhook signature computation and verification.
 //! - [`notion`], [`airtable`]: the API clients and their models.
 //! - [`store`]: the database (SQLite or Postgres) behind one interface.
-//! - [`sandbox`]: faithful Notion and Airtable sandbox servers.
+//!
+//! The Notion and Airtable sandbox servers are their own crate,
+//! `notion_airtable_sandbox` (`sandbox/`), used here only by the `demo` and
+//! `sandbox` commands.
 
 pub mod airtable;
 pub mod api_error;
@@ -19,7 +22,6 @@ pub mod jobs;
 pub mod metrics;
 pub mod notion;
 pub mod ratelimit;
-pub mod sandbox;
 pub mod secret;
 pub mod serve;
 pub mod signature;

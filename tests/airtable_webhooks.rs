@@ -13,9 +13,9 @@ use common::{
 };
 use std::time::Duration;
 
+use notion_airtable_sandbox::common::DeliveryKnobs;
 use notion_airtable_sync::{
     jobs::kinds::JobSpec,
-    sandbox::common::DeliveryKnobs,
     store::{AirtableWebhook, Cause, JobState, now_ms},
     sync::{
         service::{ErrorClass, JobOutcome, SyncService, classify},

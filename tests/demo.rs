@@ -9,6 +9,10 @@ use std::{
     time::{Duration, Instant},
 };
 
+use notion_airtable_sandbox::{
+    airtable::{AirtableSandbox, AirtableSandboxConfig},
+    notion::{NotionSandbox, NotionSandboxConfig},
+};
 use notion_airtable_sync::{
     airtable::{AirtableClient, ListParams, Record},
     config::SyncConfig,
@@ -18,10 +22,6 @@ use notion_airtable_sync::{
     },
     notion::{NotionClient, Page},
     ratelimit::{Budget, NOTION_RATE_PER_SEC},
-    sandbox::{
-        airtable::{AirtableSandbox, AirtableSandboxConfig},
-        notion::{NotionSandbox, NotionSandboxConfig},
-    },
     secret::Secret,
     sync::{
         convert::{from_notion, to_airtable},

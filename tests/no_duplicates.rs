@@ -20,12 +20,12 @@ use common::{
     TestDb,
     world::{World, world_with},
 };
+use notion_airtable_sandbox::common::Faults;
 use notion_airtable_sync::{
     jobs::{
         Runner, RunnerConfig,
         kinds::{JobSpec, Trigger},
     },
-    sandbox::common::Faults,
     store::{Cause, ClaimOutcome, Claimant, JobState, now_ms},
     sync::{
         adopt::QUERY_LAG_WINDOW,

@@ -13,9 +13,9 @@ use common::{
     TestDb,
     world::{World, select_of, text_of, world},
 };
+use notion_airtable_sandbox::{airtable::FieldEdit, notion::UserInformation};
 use notion_airtable_sync::{
     jobs::kinds::{JobSpec, Trigger},
-    sandbox::{airtable::FieldEdit, notion::UserInformation},
     store::{Issue, IssueScope},
     sync::{
         pair,

@@ -31,12 +31,12 @@ use crate::{
     airtable::{AirtableClient, ListParams},
     commands::clients,
     notion::NotionClient,
-    sandbox::launch::shutdown_signal,
     serve::{self, Role},
     store::{LinkState, Store},
     sync::pair::{self, ResolvedPair},
 };
 use compare::{Comparison, Link, compare};
+use notion_airtable_sandbox::launch::shutdown_signal;
 use stage::Stage;
 use timeline::{Origin, Timeline, until};
 

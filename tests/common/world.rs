@@ -4,16 +4,16 @@
 
 use std::{sync::Arc, time::Duration};
 
+use notion_airtable_sandbox::{
+    airtable::{AirtableSandbox, AirtableSandboxConfig, TeamAirtable},
+    notion::{NotionSandbox, NotionSandboxConfig, TeamNotion},
+    team::{NotionStatus, TeamOptions},
+};
 use notion_airtable_sync::{
     airtable::AirtableClient,
     config::SyncConfig,
     notion::NotionClient,
     ratelimit::{Budget, NOTION_BURST, NOTION_RATE_PER_SEC},
-    sandbox::{
-        airtable::{AirtableSandbox, AirtableSandboxConfig, TeamAirtable},
-        notion::{NotionSandbox, NotionSandboxConfig, TeamNotion},
-        team::{NotionStatus, TeamOptions},
-    },
     secret::Secret,
     store::Cause,
     sync::{

@@ -6,9 +6,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+use notion_airtable_sandbox::common::Faults;
 use notion_airtable_sync::{
     notion::RetryPolicy,
-    sandbox::common::Faults,
     store::{Cause, LinkState, LogQuery, Side, SyncDirection},
     sync::{
         engine::{Summary, SweepOptions},
