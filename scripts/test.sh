@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --all-targets --locked
+cargo build --workspace --all-targets --locked
 
 if [[ "${SKIP_COMPAT:-0}" != "1" ]]; then
   if command -v python3 >/dev/null; then
@@ -19,9 +19,9 @@ if [[ "${SKIP_COMPAT:-0}" != "1" ]]; then
 fi
 
 if cargo nextest --version >/dev/null 2>&1; then
-  runner=(cargo nextest run --locked --no-fail-fast)
+  runner=(cargo nextest run --workspace --locked --no-fail-fast)
 else
   echo "cargo-nextest not found: using cargo test" >&2
-  runner=(cargo test --locked --no-fail-fast)
+  runner=(cargo test --workspace --locked --no-fail-fast)
 fi
 exec scripts/with-postgres.sh "${runner[@]}" "$@"

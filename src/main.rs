@@ -4,10 +4,10 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use notion_airtable_sandbox::launch::SandboxArgs;
 use notion_airtable_sync::{
     app::{commands, serve},
     config::Env,
-    sandbox::launch::SandboxArgs,
     store::Store,
     telemetry,
 };
@@ -135,7 +135,7 @@ async fn run(command: Command, env: Env) -> anyhow::Result<ExitCode> {
     match command {
         Command::Migrate => migrate(&env).await,
         Command::Sandbox(args) => {
-            notion_airtable_sync::sandbox::launch::run(args).await?;
+            notion_airtable_sandbox::launch::run(args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { role } => {
@@ -147,7 +147,7 @@ async fn run(command: Command, env: Env) -> anyhow::Result<ExitCode> {
             serve::serve(
                 &env,
                 role,
-                notion_airtable_sync::sandbox::launch::shutdown_signal(),
+                notion_airtable_sandbox::launch::shutdown_signal(),
             )
             .await?;
             Ok(ExitCode::SUCCESS)

@@ -13,11 +13,11 @@ use common::{
 };
 use std::time::Duration;
 
+use notion_airtable_sandbox::common::DeliveryKnobs;
 use notion_airtable_sync::{
     engine::webhooks::Ensured,
     jobs::spec::JobSpec,
     queue::JobError,
-    sandbox::common::DeliveryKnobs,
     store::{AirtableWebhook, Cause, JobState, now_ms},
     worker::{
         classify::classify,

@@ -255,12 +255,8 @@ async fn a_refused_value_leaves_the_rest_of_the_record_syncing(db: TestDb) {
 /// annotations, a format-only edit is seen, the newline never reaches
 /// Notion, and the service's own writes come back as echoes (no rewrite).
 async fn rich_text_formatting_round_trips_and_echoes_are_quiet(db: TestDb) {
-    use notion_airtable_sync::{
-        engine::SweepOptions,
-        sandbox::airtable::{FieldEdit, FieldType},
-        store::Cause,
-        sync::pair,
-    };
+    use notion_airtable_sandbox::airtable::{FieldEdit, FieldType};
+    use notion_airtable_sync::{engine::SweepOptions, store::Cause, sync::pair};
     let w = world(db).await;
     let (base, table) = (&w.team_a.base_id, &w.team_a.table_id);
     let edit = FieldEdit {
@@ -394,9 +390,9 @@ async fn a_date_range_keeps_its_end_when_airtable_moves_the_start(db: TestDb) {
 /// take leaves the record as it is with a record issue, cleared once the
 /// record syncs again.
 async fn a_field_retyped_in_airtable_never_empties_notion(db: TestDb) {
+    use notion_airtable_sandbox::airtable::{FieldEdit, FieldType};
     use notion_airtable_sync::{
         jobs::spec::{JobSpec, Trigger},
-        sandbox::airtable::{FieldEdit, FieldType},
         store::{Cause, IssueScope},
         worker::service::SyncService,
     };

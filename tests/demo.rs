@@ -9,6 +9,10 @@ use std::{
     time::{Duration, Instant},
 };
 
+use notion_airtable_sandbox::{
+    airtable::{AirtableSandbox, AirtableSandboxConfig},
+    notion::{NotionSandbox, NotionSandboxConfig},
+};
 use notion_airtable_sync::{
     airtable::{AirtableClient, ListParams, Record},
     app::demo::{
@@ -18,10 +22,6 @@ use notion_airtable_sync::{
     clients::ratelimit::{Budget, NOTION_RATE_PER_SEC},
     config::SyncConfig,
     notion::{NotionClient, Page},
-    sandbox::{
-        airtable::{AirtableSandbox, AirtableSandboxConfig},
-        notion::{NotionSandbox, NotionSandboxConfig},
-    },
     secret::Secret,
     sync::{
         convert::{from_notion, to_airtable},

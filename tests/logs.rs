@@ -16,12 +16,12 @@ use std::{
 };
 
 use common::TestDb;
+use notion_airtable_sandbox::{
+    airtable::{AirtableSandbox, AirtableSandboxConfig},
+    notion::{NotionSandbox, NotionSandboxConfig},
+};
 use notion_airtable_sync::{
     http::{AppState, PairDirectory, router, serve},
-    sandbox::{
-        airtable::{AirtableSandbox, AirtableSandboxConfig},
-        notion::{NotionSandbox, NotionSandboxConfig},
-    },
     secret::Secret,
     store::{Cause, LogAction, NewLogEntry, Side, SyncDirection, now_ms},
 };

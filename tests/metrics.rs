@@ -28,14 +28,14 @@ use std::{
 };
 
 use common::{TestDb, world::world};
+use notion_airtable_sandbox::{
+    airtable::{AirtableSandbox, AirtableSandboxConfig},
+    common::Faults,
+    notion::{NotionSandbox, NotionSandboxConfig},
+};
 use notion_airtable_sync::{
     http::{AppState, PairDirectory, router, serve},
     metrics,
-    sandbox::{
-        airtable::{AirtableSandbox, AirtableSandboxConfig},
-        common::Faults,
-        notion::{NotionSandbox, NotionSandboxConfig},
-    },
     secret::Secret,
     signature::{airtable_mac, notion_signature},
     store::{Cause, IssueScope, NewAirtableWebhook, NewIssue, Store},

@@ -20,11 +20,11 @@ use common::{
     TestDb,
     world::{World, world_with},
 };
+use notion_airtable_sandbox::common::Faults;
 use notion_airtable_sync::{
     engine::{NotYet, SweepOptions, adopt::QUERY_LAG_WINDOW},
     jobs::spec::{JobSpec, Trigger},
     queue::{Runner, RunnerConfig},
-    sandbox::common::Faults,
     store::{Cause, ClaimOutcome, Claimant, JobState, now_ms},
     worker::service::SyncService,
 };

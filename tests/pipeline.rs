@@ -31,7 +31,7 @@ mod pipeline {
 }
 
 use common::TestDb;
-use notion_airtable_sync::sandbox::team::NotionStatus;
+use notion_airtable_sandbox::team::NotionStatus;
 use pipeline::{
     burst::a_thousand_events_for_one_record_are_at_most_two_reconciles,
     crash::a_killed_worker_s_job_is_reclaimed_and_completed_once,

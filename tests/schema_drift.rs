@@ -13,11 +13,11 @@ use common::{
     TestDb,
     world::{World, select_of, text_of, world},
 };
+use notion_airtable_sandbox::{airtable::FieldEdit, notion::UserInformation};
 use notion_airtable_sync::{
     engine::webhooks::Ensured,
     jobs::spec::{JobSpec, Trigger},
     queue::JobError,
-    sandbox::{airtable::FieldEdit, notion::UserInformation},
     store::{Issue, IssueScope},
     sync::pair,
     worker::{

@@ -13,13 +13,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use notion_airtable_sync::{
-    sandbox::{
-        airtable::{AirtableSandbox, AirtableSandboxConfig},
-        notion::{NotionSandbox, NotionSandboxConfig},
-    },
-    store::Store,
+use notion_airtable_sandbox::{
+    airtable::{AirtableSandbox, AirtableSandboxConfig},
+    notion::{NotionSandbox, NotionSandboxConfig},
 };
+use notion_airtable_sync::store::Store;
 use serde_json::{Value, json};
 
 struct Serve(Child);

@@ -63,13 +63,11 @@ use common::{
     TestDb,
     world::{World, world_unthrottled, world_unthrottled_with},
 };
-use notion_airtable_sync::{
-    sandbox::{
-        airtable::{FieldEdit, FieldType},
-        team::NotionStatus,
-    },
-    sync::pair,
+use notion_airtable_sandbox::{
+    airtable::{FieldEdit, FieldType},
+    team::NotionStatus,
 };
+use notion_airtable_sync::sync::pair;
 use rand::{
     Rng,
     seq::{IndexedRandom, SliceRandom},

@@ -4,17 +4,17 @@
 
 use std::{sync::Arc, time::Duration};
 
+use notion_airtable_sandbox::{
+    airtable::{AirtableSandbox, AirtableSandboxConfig, TeamAirtable},
+    notion::{NotionSandbox, NotionSandboxConfig, TeamNotion},
+    team::{NotionStatus, TeamOptions},
+};
 use notion_airtable_sync::{
     airtable::AirtableClient,
     clients::ratelimit::{Budget, NOTION_BURST, NOTION_RATE_PER_SEC},
     config::SyncConfig,
     engine::{Engine, Summary, SweepOptions},
     notion::NotionClient,
-    sandbox::{
-        airtable::{AirtableSandbox, AirtableSandboxConfig, TeamAirtable},
-        notion::{NotionSandbox, NotionSandboxConfig, TeamNotion},
-        team::{NotionStatus, TeamOptions},
-    },
     secret::Secret,
     store::Cause,
     sync::pair::{self, ResolvedPair},

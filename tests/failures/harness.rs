@@ -12,11 +12,11 @@ use std::{
     time::{Duration, Instant},
 };
 
+use notion_airtable_sandbox::{
+    airtable::{AirtableSandbox, AirtableSandboxConfig, TeamAirtable},
+    notion::{NotionSandbox, NotionSandboxConfig, TeamNotion},
+};
 use notion_airtable_sync::{
-    sandbox::{
-        airtable::{AirtableSandbox, AirtableSandboxConfig, TeamAirtable},
-        notion::{NotionSandbox, NotionSandboxConfig, TeamNotion},
-    },
     signature::notion_signature,
     store::{JobState, Store},
 };

@@ -3,12 +3,12 @@
 //! of order, and events that never arrive (dropped webhooks, an Airtable
 //! payload cursor whose payloads expired).
 
+use notion_airtable_sandbox::{
+    common::{DeliveryKnobs, DeliveryRecord},
+    team,
+};
 use notion_airtable_sync::{
     jobs::spec::JobSpec,
-    sandbox::{
-        common::{DeliveryKnobs, DeliveryRecord},
-        team,
-    },
     store::{Cause, JobState, now_ms},
 };
 use serde_json::{Value, json};

@@ -15,13 +15,13 @@ use std::{
 };
 
 use base64::{Engine, engine::general_purpose::STANDARD};
+use notion_airtable_sandbox::{
+    airtable::{AirtableSandbox, AirtableSandboxConfig},
+    common::Faults,
+    notion::{NotionSandbox, NotionSandboxConfig},
+};
 use notion_airtable_sync::{
     jobs::spec::{JobSpec, Trigger},
-    sandbox::{
-        airtable::{AirtableSandbox, AirtableSandboxConfig},
-        common::Faults,
-        notion::{NotionSandbox, NotionSandboxConfig},
-    },
     store::{JobId, JobState, Store, now_ms},
 };
 use serde_json::{Value, json};

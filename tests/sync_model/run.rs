@@ -6,10 +6,10 @@ use std::{
     time::{Duration, Instant},
 };
 
+use notion_airtable_sandbox::common::Faults;
 use notion_airtable_sync::{
     engine::{Summary, SweepOptions},
     notion::RetryPolicy,
-    sandbox::common::Faults,
     store::{Cause, LinkState, LogQuery, Side, SyncDirection},
     sync::{
         plan::{AirtableWrite, NotionWrite, plan_page},

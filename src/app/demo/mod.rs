@@ -34,11 +34,11 @@ use crate::{
         serve::{self, Role},
     },
     notion::NotionClient,
-    sandbox::launch::shutdown_signal,
     store::{LinkState, Store},
     sync::pair::{self, ResolvedPair},
 };
 use compare::{Comparison, Link, compare};
+use notion_airtable_sandbox::launch::shutdown_signal;
 use stage::Stage;
 use timeline::{Origin, Timeline, until};
 

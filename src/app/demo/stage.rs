@@ -12,12 +12,10 @@ use std::{
 
 use anyhow::Context as _;
 
-use crate::{
-    config::Env,
-    sandbox::{
-        airtable::{AirtableSandbox, AirtableSandboxConfig, TeamAirtable},
-        notion::{NotionSandbox, NotionSandboxConfig, TeamNotion},
-    },
+use crate::config::Env;
+use notion_airtable_sandbox::{
+    airtable::{AirtableSandbox, AirtableSandboxConfig, TeamAirtable},
+    notion::{NotionSandbox, NotionSandboxConfig, TeamNotion},
 };
 
 /// The mapping the demo runs, the README's example (compiled in, so the

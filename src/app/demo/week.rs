@@ -19,7 +19,6 @@ use crate::{
     airtable::Record,
     config::{ConflictRule, NotionTrashAction},
     notion::Page,
-    sandbox::team::{self, Spec},
     store::{LogQuery, Side as LogSide, Store},
     sync::{
         convert::{to_airtable, to_notion},
@@ -28,6 +27,7 @@ use crate::{
         value::Value,
     },
 };
+use notion_airtable_sandbox::team::{self, Spec};
 
 /// The PM who writes specs in Notion.
 const PM: &str = "Priya Raman";
