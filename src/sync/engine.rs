@@ -965,8 +965,20 @@ impl Engine {
         }
         crate::jobs::fence::check(&mut tx).await?;
         tx.commit().await?;
-        crate::metrics::plans_committed(plans);
+        count_committed(plans);
         Ok(())
+    }
+}
+
+/// The committed plans' writes and resolved conflicts, for the metrics.
+fn count_committed(plans: &[&Plan]) {
+    for plan in plans {
+        let notion = u64::from(plan.notion != NotionWrite::None);
+        let airtable = u64::from(plan.airtable != AirtableWrite::None);
+        crate::metrics::writes(crate::metrics::Side::Notion, notion);
+        crate::metrics::writes(crate::metrics::Side::Airtable, airtable);
+        let conflicts = plan.changes.iter().filter(|c| c.conflict).count();
+        crate::metrics::conflicts(u64::try_from(conflicts).unwrap_or(u64::MAX));
     }
 }
 
