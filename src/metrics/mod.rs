@@ -46,7 +46,8 @@ use families::{
     RejectedLabels, SYNC_LAG, SideLabels, SourceLabels, VendorLabels, WEBHOOKS_RECEIVED,
     WEBHOOKS_REJECTED, WRITES,
 };
-pub use labels::{ApiStatus, Rejection, Side, Vendor, WebhookSource};
+use labels::ApiStatus;
+pub use labels::{Rejection, Side, Vendor, WebhookSource};
 pub use render::{Gauges, IssueCount, JobCount, QueueGauges, TEXT_FORMAT, render};
 
 /// A delivery to a webhook endpoint, whatever the answer.
