@@ -209,7 +209,9 @@ impl AirtableClient {
         body: Option<&Json>,
     ) -> Result<T, ApiError> {
         let acquired = budget.acquire_within(self.penalty_wait_limit);
-        if let Err(left) = crate::metrics::budget_wait(Vendor::Airtable, acquired).await {
+        if let Err(left) =
+            crate::metrics::budget_wait(crate::metrics::Vendor::Airtable, acquired).await
+        {
             return Err(ApiError::budget_paused(Vendor::Airtable, left));
         }
         let started = Instant::now();

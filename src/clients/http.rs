@@ -89,7 +89,7 @@ pub fn log_call(
     status: Option<u16>,
     elapsed: Duration,
 ) {
-    crate::metrics::api_call(vendor, method, url, status);
+    crate::metrics::api_call(metrics_vendor(vendor), method.as_str(), url.path(), status);
     tracing::debug!(
         %vendor,
         %method,
@@ -98,6 +98,14 @@ pub fn log_call(
         duration_ms = elapsed.as_millis() as u64,
         "api call"
     );
+}
+
+/// The `vendor` label of a call's metrics.
+fn metrics_vendor(vendor: Vendor) -> crate::metrics::Vendor {
+    match vendor {
+        Vendor::Notion => crate::metrics::Vendor::Notion,
+        Vendor::Airtable => crate::metrics::Vendor::Airtable,
+    }
 }
 
 #[cfg(test)]

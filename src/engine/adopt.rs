@@ -344,7 +344,9 @@ impl Engine {
         tx.finish_page_create(pair.name(), &row.id).await?;
         crate::queue::fence::check(&mut tx).await?;
         tx.commit().await?;
-        crate::metrics::row_adopted();
+        // The page created, and its id written back into the row.
+        crate::metrics::writes(crate::metrics::Side::Notion, 1);
+        crate::metrics::writes(crate::metrics::Side::Airtable, 1);
         Ok(())
     }
 }

@@ -73,7 +73,7 @@ impl Engine {
         }
         crate::queue::fence::check(&mut tx).await?;
         tx.commit().await?;
-        crate::metrics::plans_committed(plans);
+        count_committed(plans);
         Ok(())
     }
 }
@@ -193,4 +193,16 @@ pub(super) fn describe(plan: &Plan) -> Vec<String> {
         NotionWrite::Trash { page_id } => out.push(format!("Notion: trash {page_id}")),
     }
     out
+}
+
+/// The committed plans' writes and resolved conflicts, for the metrics.
+fn count_committed(plans: &[&Plan]) {
+    for plan in plans {
+        let notion = u64::from(plan.notion != NotionWrite::None);
+        let airtable = u64::from(plan.airtable != AirtableWrite::None);
+        crate::metrics::writes(crate::metrics::Side::Notion, notion);
+        crate::metrics::writes(crate::metrics::Side::Airtable, airtable);
+        let conflicts = plan.changes.iter().filter(|c| c.conflict).count();
+        crate::metrics::conflicts(u64::try_from(conflicts).unwrap_or(u64::MAX));
+    }
 }

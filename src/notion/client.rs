@@ -143,7 +143,9 @@ impl NotionClient {
         body: Option<&Json>,
     ) -> Result<T, ApiError> {
         let acquired = self.budget.acquire_within(self.penalty_wait_limit);
-        if let Err(left) = crate::metrics::budget_wait(Vendor::Notion, acquired).await {
+        if let Err(left) =
+            crate::metrics::budget_wait(crate::metrics::Vendor::Notion, acquired).await
+        {
             return Err(ApiError::budget_paused(Vendor::Notion, left));
         }
         let started = Instant::now();

@@ -146,7 +146,7 @@ pub(crate) async fn receive(
 /// The signature over the raw bytes, before anything is parsed or stored.
 fn authenticate(state: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<(), HttpError> {
     let Some(secret) = &state.notion_webhook_secret else {
-        crate::metrics::reject_as(crate::metrics::Rejection::SecretUnset);
+        crate::http::metrics::reject_as(crate::metrics::Rejection::SecretUnset);
         return Err(HttpError::unauthenticated(
             "Notion events are rejected until NOTION_WEBHOOK_SECRET is set to the \
              subscription's verification token",
