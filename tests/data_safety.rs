@@ -256,7 +256,7 @@ async fn a_refused_value_leaves_the_rest_of_the_record_syncing(db: TestDb) {
 /// Notion, and the service's own writes come back as echoes (no rewrite).
 async fn rich_text_formatting_round_trips_and_echoes_are_quiet(db: TestDb) {
     use notion_airtable_sandbox::airtable::{FieldEdit, FieldType};
-    use notion_airtable_sync::{engine::SweepOptions, store::Cause, sync::pair};
+    use notion_airtable_sync::{engine::SweepOptions, store::Cause};
     let w = world(db).await;
     let (base, table) = (&w.team_a.base_id, &w.team_a.table_id);
     let edit = FieldEdit {
@@ -266,9 +266,13 @@ async fn rich_text_formatting_round_trips_and_echoes_are_quiet(db: TestDb) {
     w.airtable
         .edit_field_as_person(base, table, "Blockers", edit)
         .unwrap();
-    let pair = pair::load(&w.pair.config, &w.engine.notion, &w.engine.airtable)
-        .await
-        .unwrap();
+    let pair = notion_airtable_sync::engine::load_pair(
+        &w.pair.config,
+        &w.engine.notion,
+        &w.engine.airtable,
+    )
+    .await
+    .unwrap();
     let sweep = async || {
         let opts = SweepOptions {
             full: true,

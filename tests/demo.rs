@@ -25,7 +25,7 @@ use notion_airtable_sync::{
     secret::Secret,
     sync::{
         convert::{from_notion, to_airtable},
-        pair::{self, ResolvedPair},
+        pair::ResolvedPair,
         value::Value,
     },
 };
@@ -114,9 +114,13 @@ impl Fixture {
             NotionClient::new(&notion.base_url(), Secret::new(notion.token()), budget).unwrap();
         let airtable_client =
             AirtableClient::new(&airtable.base_url(), Secret::new(airtable.token())).unwrap();
-        let pair = pair::load(&config.pairs[0], &notion_client, &airtable_client)
-            .await
-            .unwrap();
+        let pair = notion_airtable_sync::engine::load_pair(
+            &config.pairs[0],
+            &notion_client,
+            &airtable_client,
+        )
+        .await
+        .unwrap();
         let pages: Vec<Page> = team_n.page_ids[..2]
             .iter()
             .map(|id| serde_json::from_value(notion.page(id).unwrap()).unwrap())

@@ -19,7 +19,6 @@ use notion_airtable_sync::{
     jobs::spec::{JobSpec, Trigger},
     queue::JobError,
     store::{Issue, IssueScope},
-    sync::pair,
     worker::{
         classify::classify,
         service::{JobOutcome, SyncService, USERS_ISSUE},
@@ -303,9 +302,13 @@ async fn without_user_information_the_service_starts_and_learns_people_later(db:
     w.sweep(true).await;
     w.notion.set_user_information(UserInformation::None);
     // A people field is mapped, and the token cannot list users: start anyway.
-    let pair = pair::load(&w.pair.config, &w.engine.notion, &w.engine.airtable)
-        .await
-        .expect("a pair whose users cannot be listed still resolves");
+    let pair = notion_airtable_sync::engine::load_pair(
+        &w.pair.config,
+        &w.engine.notion,
+        &w.engine.airtable,
+    )
+    .await
+    .expect("a pair whose users cannot be listed still resolves");
     assert!(!pair.wire.users_listed);
     assert!(pair.users.is_empty());
     let service = SyncService::new(w.engine.clone(), vec![pair], String::new());

@@ -67,7 +67,6 @@ use notion_airtable_sandbox::{
     airtable::{FieldEdit, FieldType},
     team::NotionStatus,
 };
-use notion_airtable_sync::sync::pair;
 use rand::{
     Rng,
     seq::{IndexedRandom, SliceRandom},
@@ -162,9 +161,13 @@ async fn world_shaped(db: TestDb, shape: Shape) -> World {
         w.airtable
             .edit_field_as_person(base, table, "Blockers", edit)
             .unwrap();
-        w.pair = pair::load(&w.pair.config, &w.engine.notion, &w.engine.airtable)
-            .await
-            .unwrap();
+        w.pair = notion_airtable_sync::engine::load_pair(
+            &w.pair.config,
+            &w.engine.notion,
+            &w.engine.airtable,
+        )
+        .await
+        .unwrap();
     }
     w
 }

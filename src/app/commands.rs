@@ -15,7 +15,7 @@ use crate::{
     engine::{Engine, SweepOptions, webhooks::Ensured},
     notion::NotionClient,
     store::{Cause, Store, now_ms},
-    sync::pair::{self, ResolvedPair},
+    sync::pair::ResolvedPair,
 };
 
 pub use check::{Finding, Report, check, check_schemas};
@@ -74,7 +74,7 @@ pub async fn resolve_pairs(
         .iter()
         .filter(|p| only.is_none_or(|n| n == p.name))
     {
-        pairs.push(pair::load(p, notion, airtable).await?);
+        pairs.push(crate::engine::load_pair(p, notion, airtable).await?);
     }
     Ok(pairs)
 }

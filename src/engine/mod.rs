@@ -12,6 +12,7 @@ use std::time::Duration;
 
 pub mod adopt;
 mod claims;
+mod load;
 mod matching;
 pub mod payloads;
 mod persist;
@@ -20,6 +21,8 @@ mod sweep;
 pub mod webhooks;
 pub mod wire;
 mod write;
+
+pub use load::{list_people, load_pair, read_schemas};
 
 use crate::sync::plan::{AirtableWrite, ChangeKind, NotionWrite, Plan};
 use crate::{

@@ -16,10 +16,13 @@ use tokio::time::Instant;
 
 use crate::{
     clients::api_error::ApiError,
-    engine::{Engine, NotYet, Summary, SweepOptions, payloads::DrainOutcome, wire::UNKNOWN_FIELD},
+    engine::{
+        Engine, NotYet, Summary, SweepOptions, list_people, payloads::DrainOutcome, read_schemas,
+        wire::UNKNOWN_FIELD,
+    },
     jobs::spec::{JobSpec, Trigger},
     store::{Cause, IssueScope, NewIssue, now_ms},
-    sync::pair::{Drift, NO_USER_CAPABILITY, ResolvedPair, list_people, read_schemas},
+    sync::pair::{Drift, NO_USER_CAPABILITY, ResolvedPair},
 };
 
 /// What a job did, for logs and tests.

@@ -17,7 +17,7 @@ use notion_airtable_sync::{
     notion::NotionClient,
     secret::Secret,
     store::Cause,
-    sync::pair::{self, ResolvedPair},
+    sync::pair::ResolvedPair,
 };
 use serde_json::{Value, json};
 
@@ -123,9 +123,10 @@ async fn build(
     } else {
         airtable_client.with_rate(10_000.0)
     };
-    let pair = pair::load(&config.pairs[0], &notion_client, &airtable_client)
-        .await
-        .unwrap();
+    let pair =
+        notion_airtable_sync::engine::load_pair(&config.pairs[0], &notion_client, &airtable_client)
+            .await
+            .unwrap();
     let engine = Engine {
         notion: notion_client,
         airtable: airtable_client,

@@ -35,7 +35,7 @@ use crate::{
     },
     notion::NotionClient,
     store::{LinkState, Store},
-    sync::pair::{self, ResolvedPair},
+    sync::pair::ResolvedPair,
 };
 use compare::{Comparison, Link, compare};
 use notion_airtable_sandbox::launch::shutdown_signal;
@@ -180,7 +180,7 @@ impl Observer {
         let (notion, airtable) = clients(&stage.env)?;
         let notion = notion.with_shared_budget(store.clone());
         let airtable = airtable.with_shared_budgets(store.clone());
-        let pair = pair::load(pair_config, &notion, &airtable).await?;
+        let pair = crate::engine::load_pair(pair_config, &notion, &airtable).await?;
         Ok(Self {
             notion,
             airtable,
