@@ -19,7 +19,7 @@ use crate::{
 };
 
 pub use check::{Finding, Report, check, check_schemas};
-pub use log::{LogArgs, log, parse_since};
+pub use log::{LogArgs, log};
 
 /// The API clients built from the environment.
 pub fn clients(env: &Env) -> anyhow::Result<(NotionClient, AirtableClient)> {
