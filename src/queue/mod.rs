@@ -1,11 +1,10 @@
 //! The durable job queue's runtime: how jobs run ([`runner`], dispatching
 //! to a [`handler::JobHandler`]), how a job's failure is classified for the
-//! runner ([`handler::JobError`]), backoff, the lease fence and how workers
+//! runner ([`handler::JobError`]), backoff, and how workers
 //! are woken ([`wakeup`]).
 
 mod attempt;
 pub mod backoff;
-pub mod fence;
 pub mod handler;
 pub mod runner;
 pub mod wakeup;

@@ -111,7 +111,7 @@ pub use issues::{Issue, IssueScope, NewIssue};
 pub use job_gauges::{IssueGauge, JobGauge};
 pub use jobs::{
     ClaimedJob, DEFAULT_MAX_ATTEMPTS, EnqueueOutcome, FailOutcome, Job, JobCounts, JobId, JobState,
-    NewJob,
+    Lease, LeaseLost, NewJob,
 };
 pub use links::{LinkState, LinkUpsert, RecordLink, Snapshot, SyncSource};
 pub use pace::Pace;
