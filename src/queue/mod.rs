@@ -7,9 +7,11 @@ mod attempt;
 pub mod backoff;
 pub mod handler;
 pub mod runner;
+mod state;
 pub mod wakeup;
 
 pub use backoff::Backoff;
 pub use handler::{JobError, JobHandler};
-pub use runner::{Runner, RunnerConfig, RunnerStats};
+pub use runner::Runner;
+pub use state::{RunnerConfig, RunnerStats};
 pub use wakeup::{JOBS_READY_CHANNEL, JobsNotifier};
