@@ -6,7 +6,12 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use crate::clients::api_error::{ApiError, Vendor};
+use tokio::time::Instant;
+
+use crate::clients::{
+    api_error::{ApiError, Vendor},
+    ratelimit::Budget,
+};
 
 const USER_AGENT: &str = concat!("notion-airtable-sync/", env!("CARGO_PKG_VERSION"));
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -81,8 +86,33 @@ pub fn body_excerpt(body: &[u8]) -> String {
     text.chars().take(200).collect::<String>().trim().to_owned()
 }
 
+/// One attempt of one call, the path both clients share: wait for the
+/// budget's slot (or give up while it is paused longer than `wait_limit`),
+/// send, log and count the call. The response is the caller's to read; a
+/// request that got no answer is classified here.
+pub async fn send(
+    vendor: Vendor,
+    budget: &Budget,
+    wait_limit: Option<Duration>,
+    request: reqwest::RequestBuilder,
+    (method, url): (&reqwest::Method, &Url),
+) -> Result<reqwest::Response, ApiError> {
+    let acquired = budget.acquire_within(wait_limit);
+    if let Err(left) = crate::metrics::budget_wait(metrics_vendor(vendor), acquired).await {
+        return Err(ApiError::budget_paused(vendor, left));
+    }
+    let started = Instant::now();
+    let response = request.send().await.map_err(|e| {
+        log_call(vendor, method, url, None, started.elapsed());
+        ApiError::transport(vendor, &e)
+    })?;
+    let status = Some(response.status().as_u16());
+    log_call(vendor, method, url, status, started.elapsed());
+    Ok(response)
+}
+
 /// The debug line of one call: never the token, never the body.
-pub fn log_call(
+fn log_call(
     vendor: Vendor,
     method: &reqwest::Method,
     url: &Url,

@@ -6,6 +6,7 @@
 
 pub mod api_error;
 pub mod http;
+pub mod limits;
 pub mod ratelimit;
 pub mod retry;
 pub mod shared_budget;

@@ -13,9 +13,12 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-pub use crate::clients::ratelimit::NOTION_BURST;
+pub use super::limits::NOTION_BURST;
 use crate::{
-    clients::{api_error::Vendor, ratelimit::NOTION_RATE_PER_SEC},
+    clients::{
+        api_error::Vendor,
+        limits::{NOTION_RATE_PER_SEC, airtable_pace},
+    },
     secret::Secret,
     store::Pace,
     store::{Reservation, Store, StoreError, now_ms},
@@ -62,12 +65,8 @@ impl SharedBudget {
 
     /// The budget of one Airtable base.
     pub fn airtable(store: Store, base_id: &str) -> Self {
-        Self::with_pace(
-            store,
-            airtable_name(base_id),
-            crate::clients::ratelimit::airtable_pace(),
-        )
-        .with_vendor(Vendor::Airtable)
+        Self::with_pace(store, airtable_name(base_id), airtable_pace())
+            .with_vendor(Vendor::Airtable)
     }
 
     /// Whose 429s penalize this budget when a job reports them.

@@ -12,13 +12,12 @@ use std::{sync::Arc, time::Duration};
 use reqwest::{Method, header::RETRY_AFTER};
 use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
-use tokio::time::Instant;
 use url::Url;
 
 use super::error::classify;
 use crate::clients::api_error::{ApiError, Vendor, parse_retry_after};
 use crate::clients::http::{
-    api_root, build_http_client, join_path, log_call, read_error_body, read_json,
+    api_root, build_http_client, join_path, read_error_body, read_json, send,
 };
 use crate::clients::retry::RetryPolicy;
 use crate::secret::Secret;
@@ -142,28 +141,25 @@ impl NotionClient {
         url: &Url,
         body: Option<&Json>,
     ) -> Result<T, ApiError> {
-        let acquired = self.budget.acquire_within(self.penalty_wait_limit);
-        if let Err(left) =
-            crate::metrics::budget_wait(crate::metrics::Vendor::Notion, acquired).await
-        {
-            return Err(ApiError::budget_paused(Vendor::Notion, left));
-        }
-        let started = Instant::now();
-        let mut request = self
+        let request = self
             .http
             .request(method.clone(), url.clone())
             .bearer_auth(self.token.expose())
             .header("Notion-Version", NOTION_VERSION)
             .timeout(self.timeout);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request.send().await.map_err(|e| {
-            log_call(Vendor::Notion, method, url, None, started.elapsed());
-            ApiError::transport(Vendor::Notion, &e)
-        })?;
-        let status = response.status().as_u16();
-        log_call(Vendor::Notion, method, url, Some(status), started.elapsed());
+        let request = match body {
+            Some(body) => request.json(body),
+            None => request,
+        };
+        let wait_limit = self.penalty_wait_limit;
+        let response = send(
+            Vendor::Notion,
+            &self.budget,
+            wait_limit,
+            request,
+            (method, url),
+        )
+        .await?;
         if response.status().is_success() {
             return read_json(Vendor::Notion, response).await;
         }

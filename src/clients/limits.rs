@@ -1,0 +1,28 @@
+//! The vendors' documented request limits, and how far below them the
+//! budgets run.
+
+use std::time::Duration;
+
+use crate::store::Pace;
+
+/// Notion averages three requests per second per integration; we stay below it.
+pub const NOTION_RATE_PER_SEC: f64 = 2.8;
+/// Calls allowed back to back on a Notion integration ("bursts allowed";
+/// newer docs count a budget per 60 s): enough for the two or three calls
+/// of one change to go out at once, far below any such budget.
+pub const NOTION_BURST: u32 = 5;
+/// Airtable allows five requests per second per base: five calls in any
+/// window of a second and a little (the margin absorbs network jitter).
+pub const AIRTABLE_CALLS_PER_WINDOW: u32 = 5;
+pub const AIRTABLE_WINDOW: Duration = Duration::from_millis(1_060);
+/// The sustained rate that window allows (for estimates and bounds).
+pub const AIRTABLE_RATE_PER_SEC: f64 = 5.0 * 1000.0 / 1060.0;
+
+/// Airtable's per-base limit, five calls in any second, with a margin so
+/// that network jitter cannot squeeze six into the vendor's window.
+pub fn airtable_pace() -> Pace {
+    Pace::Window {
+        calls: AIRTABLE_CALLS_PER_WINDOW,
+        window: AIRTABLE_WINDOW,
+    }
+}
