@@ -6,7 +6,7 @@
 //! read (`UNKNOWN_FIELD_NAME`) instead of reading as an empty cell, which the
 //! merge would take for a person's edit and copy into Notion. Notion pages
 //! are read and written by property id. Inside the service, cells and
-//! properties are keyed by the mapping's names ([`super::pair::Wire`]), so a
+//! properties are keyed by the mapping's names ([`crate::sync::pair::Wire`]), so a
 //! rename on either side changes nothing the planner sees.
 
 use serde_json::Value as Json;

@@ -9,7 +9,7 @@
 //! - **Each job** runs in a task of its own, next to a heartbeat that extends
 //!   its lease; when the lease is lost (another worker reclaimed the job
 //!   after it expired) the run is abandoned. Completion is fenced by the
-//!   lease token, so a late finisher changes nothing. See [`super::attempt`].
+//!   lease token, so a late finisher changes nothing. See `attempt.rs`.
 //! - **Shutdown**: stop claiming, give in-flight jobs the grace period, then
 //!   abandon the rest and release their leases (pending again, attempt not
 //!   spent) before returning.

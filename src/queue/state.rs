@@ -30,7 +30,7 @@ pub struct RunnerConfig {
     pub backoff: Backoff,
     /// The Postgres URL to `LISTEN jobs_ready` on (the store does not share
     /// its pool, so the runner opens its own connection). None: wake-ups
-    /// come only from [`Runner::waker`], and the poll loop.
+    /// come only from [`Runner::waker`](super::Runner::waker), and the poll loop.
     pub listen_url: Option<String>,
 }
 

@@ -1,10 +1,10 @@
 //! The sync engine as the job runner sees it: every resolved pair, the
 //! service's own identities, and one method that runs a job.
 //!
-//! Errors keep their cause (`ApiError`, `StoreError`) inside `anyhow`, and
-//! [`classify`] tells the runner what to do with one: wait out a rate limit
-//! without spending an attempt, retry a transient fault with backoff, or
-//! give up on a request that cannot succeed.
+//! Errors keep their cause (`ApiError`, `StoreError`, `NotYet`) inside
+//! `anyhow`, and [`super::classify`] tells the queue what to do with one:
+//! wait without spending an attempt, retry a transient fault with backoff,
+//! or give up on a request that cannot succeed.
 
 use std::{
     collections::HashMap,

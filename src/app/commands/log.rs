@@ -17,7 +17,7 @@ use crate::{
 pub struct LogArgs {
     pub pair: Option<String>,
     pub record: Option<String>,
-    /// See [`parse_since`].
+    /// See [`crate::store::parse_since`].
     pub since: Option<String>,
     /// Only entries with a smaller id (the next page).
     pub before: Option<i64>,

@@ -11,7 +11,7 @@
 //! - [`stage`]: sandboxes, seed, config, environment;
 //! - [`week`]: the scripted edits and the waits for them;
 //! - [`timeline`]: the printed story and the polling helper;
-//! - [`compare`]: the verdict, through the engine's conversions.
+//! - [`mod@compare`]: the verdict, through the engine's conversions.
 
 pub mod compare;
 pub mod stage;

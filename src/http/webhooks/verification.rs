@@ -46,7 +46,7 @@ use crate::{
 /// Longest verification token stored (real ones are ~50 chars).
 const MAX_TOKEN_LEN: usize = 200;
 
-/// Tokens this process records per [`WINDOW`]; more are refused with 429.
+/// Tokens this process records per minute; more are refused with 429.
 pub const TOKENS_PER_WINDOW: usize = 5;
 const WINDOW: Duration = Duration::from_secs(60);
 
