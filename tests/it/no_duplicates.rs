@@ -11,8 +11,7 @@
 //! query lags behind new pages, which widens the race (and is why a create
 //! cut short waits out `QUERY_LAG_WINDOW` before creating again).
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 

@@ -6,8 +6,7 @@
 //! user-information capability still starts, and people who join later are
 //! matched without a restart.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::{
     TestDb,

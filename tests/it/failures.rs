@@ -2,26 +2,24 @@
 //! binary against both sandbox servers while the world misbehaves. Each test
 //! runs on SQLite and on Postgres.
 //!
-//!     scripts/with-postgres.sh cargo nextest run --test failures
+//!     scripts/with-postgres.sh cargo nextest run --test it failures::
 //!
 //! Without `TEST_POSTGRES_URL` the Postgres tests fail (never pass silently).
 //! Set `FAILURES_RUST_LOG=info` to see the service's log.
 
-mod common;
-mod failures {
-    pub mod crashes;
-    pub mod database;
-    pub mod harness;
-    pub mod ingress;
-    pub mod load;
-    pub mod maintenance;
-    pub mod outages;
-    pub mod sync_safety;
-    pub mod traffic;
-}
+use crate::common;
+pub mod crashes;
+pub mod database;
+pub mod harness;
+pub mod ingress;
+pub mod load;
+pub mod maintenance;
+pub mod outages;
+pub mod sync_safety;
+pub mod traffic;
 
 use common::TestDb;
-use failures::{crashes, harness::Backend, ingress, load, maintenance, outages, sync_safety};
+use harness::Backend;
 
 /// Generates `sqlite::<test>` and `postgres::<test>` for each
 /// `module::test(backend)`.
@@ -75,7 +73,7 @@ async fn slow_clients_do_not_hold_up_shutdown() {
 /// Its own cluster (stopped and started by the test): Postgres only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_stopped_during_traffic_is_503_and_loses_nothing() {
-    failures::database::postgres_stopped_during_traffic_is_503_and_loses_nothing().await;
+    database::postgres_stopped_during_traffic_is_503_and_loses_nothing().await;
 }
 
 /// In process (the engine and a real store), on both backends.

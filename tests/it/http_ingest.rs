@@ -2,19 +2,16 @@
 //! real store: every test runs against SQLite (a fresh file) and Postgres (a
 //! fresh database through `TEST_POSTGRES_URL`).
 //!
-//!     scripts/with-postgres.sh cargo test --test http_ingest
+//!     scripts/with-postgres.sh cargo nextest run --test it http_ingest::
 //!
 //! Without `TEST_POSTGRES_URL` the Postgres tests fail (never pass silently).
 
-mod common;
-mod http_ingest {
-    pub mod admin;
-    pub mod airtable;
-    pub mod notion;
-    pub mod support;
-}
+pub mod admin;
+pub mod airtable;
+pub mod notion;
+pub mod support;
 
-use http_ingest::{admin, airtable, notion, support::TestDb};
+use support::TestDb;
 
 /// Generates `sqlite::<test>` and `postgres::<test>` for each
 /// `module::test(db: TestDb)`.

@@ -3,8 +3,7 @@
 //! or while a source side was still empty, survive every sweep. End to end
 //! against both sandboxes over HTTP, on SQLite and Postgres.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::{
     TestDb,

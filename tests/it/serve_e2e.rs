@@ -5,7 +5,7 @@
 //! Notion, a new page becomes a row, a trashed page archives its row, and
 //! once converged the service makes no further writes (echo free).
 
-mod common;
+use crate::common;
 
 use std::{
     net::TcpListener,

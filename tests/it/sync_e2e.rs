@@ -4,8 +4,7 @@
 //! edits on both sides converges with one more sweep, and a further sweep
 //! writes nothing.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::{
     TestDb,

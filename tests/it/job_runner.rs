@@ -3,19 +3,16 @@
 //! created through `TEST_POSTGRES_URL`).
 //!
 //! Run with
-//!     scripts/with-postgres.sh cargo test --test job_runner
+//!     scripts/with-postgres.sh cargo nextest run --test it job_runner::
 //! Without `TEST_POSTGRES_URL` the Postgres tests fail (never pass silently).
 
-mod common;
-mod job_runner {
-    pub mod budgets;
-    pub mod draining;
-    pub mod failures;
-    pub mod leases;
-    pub mod support;
-}
+pub mod budgets;
+pub mod draining;
+pub mod failures;
+pub mod leases;
+pub mod support;
 
-use job_runner::{budgets, draining, failures, leases, support::TestDb};
+use support::TestDb;
 
 /// Generates `sqlite::<test>` and `postgres::<test>` for each
 /// `module::test(db: TestDb)`.

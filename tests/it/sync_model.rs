@@ -42,20 +42,14 @@
 //! reaches two minutes before the previous sweep); failure messages show the
 //! elapsed time.
 
-mod common;
+use crate::common;
 
-#[path = "sync_model/invariant.rs"]
-mod invariant;
-#[path = "sync_model/model.rs"]
-mod model;
-#[path = "sync_model/person.rs"]
-mod person;
-#[path = "sync_model/run.rs"]
-mod run;
-#[path = "sync_model/sides.rs"]
-mod sides;
-#[path = "sync_model/values.rs"]
-mod values;
+pub mod invariant;
+pub mod model;
+pub mod person;
+pub mod run;
+pub mod sides;
+pub mod values;
 
 use std::{collections::BTreeMap, time::Instant};
 

@@ -2,23 +2,18 @@
 //! store (SQLite file and fresh Postgres database), plus a real-browser test
 //! (headless Chromium driving the `serve` binary against both sandboxes).
 //!
-//!     scripts/with-postgres.sh cargo nextest run --test status_page
+//!     scripts/with-postgres.sh cargo nextest run --test it status_page::
 //!
 //! The browser test needs `/usr/bin/chromium` and `/usr/bin/chromedriver`
 //! (Debian's `chromium` and `chromium-driver`, which `.ci/run` installs); it
 //! says so and skips when they are absent.
 
-#[macro_use]
-mod common;
-#[path = "http_ingest/support.rs"]
-mod support;
-mod status_page {
-    pub mod browser;
-    pub mod http;
-}
+use crate::common;
+pub mod browser;
+pub mod http;
 
+use self::http::*;
 use common::TestDb;
-use status_page::http::*;
 
 both_backends! {
     without_credentials_a_browser_is_asked_to_log_in,

@@ -9,11 +9,9 @@
 //! `SOAK_SECS` sets how long the edits and faults last (default 60; CI runs
 //! 600). `SOAK_SEED` replays one run's choices (the seed is printed).
 //!
-//!     SOAK_SECS=600 scripts/with-postgres.sh cargo nextest run --test soak
+//!     SOAK_SECS=600 scripts/with-postgres.sh cargo nextest run --test it soak::
 
-mod common;
-#[path = "failures/harness.rs"]
-mod harness;
+use crate::failures::harness;
 
 use std::{
     collections::BTreeMap,

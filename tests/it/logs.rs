@@ -6,8 +6,7 @@
 //!   written during a job carry its id, kind, pair and record, and no token
 //!   or secret appears anywhere in the output.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::{
     net::TcpListener,

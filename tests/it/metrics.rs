@@ -17,8 +17,7 @@
 //! hold [`SERIAL`] so that `cargo test` (threads in one process) measures
 //! the same deltas as nextest (a process per test).
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::{
     collections::{BTreeMap, HashMap},

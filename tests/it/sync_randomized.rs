@@ -15,9 +15,8 @@
 //!
 //! `SYNC_MODEL_SEED=<n>` replays one seed.
 
-mod common;
-#[path = "sync_model/invariant.rs"]
-mod invariant;
+use crate::common;
+use crate::sync_model::invariant;
 
 use std::collections::BTreeMap;
 

@@ -14,7 +14,7 @@ use notion_airtable_sync::{
 };
 use serde_json::json;
 
-use crate::support::{self, ADMIN_TOKEN, Server, TestDb};
+use crate::http_ingest::support::{self, ADMIN_TOKEN, Server, TestDb};
 
 const PAGE_ID: &str = "1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b";
 const RECORD_ID: &str = "recA1b2C3d4E5f6G7";

@@ -11,9 +11,9 @@
 //! mutations of valid documents, deep nesting). The seed is printed; rerun
 //! one with `FUZZ_SEED=<n>`, and more cases with `FUZZ_CASES=<n>`.
 //!
-//!     scripts/with-postgres.sh cargo nextest run --test parsers_fuzz
+//!     scripts/with-postgres.sh cargo nextest run --test it parsers_fuzz::
 
-mod common;
+use crate::common;
 
 use notion_airtable_sync::{
     airtable::{PayloadPage, gap_in},

@@ -4,8 +4,7 @@
 //! writes are echoes that queue nothing, a cursor gap queues a full sweep,
 //! and refresh re-enables notifications Airtable turned off.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::{
     TestDb,

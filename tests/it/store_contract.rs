@@ -3,25 +3,22 @@
 //! test, created through `TEST_POSTGRES_URL`).
 //!
 //! The Postgres half needs a server: run
-//!     scripts/with-postgres.sh cargo test --test store_contract
+//!     scripts/with-postgres.sh cargo nextest run --test it store_contract::
 //! Without `TEST_POSTGRES_URL` the Postgres tests fail (never pass silently).
 
-mod common;
-mod store_contract {
-    pub mod jobs;
-    pub mod jobs_lifecycle;
-    pub mod pruning;
-    pub mod record_claims;
-    pub mod records;
-    pub mod webhooks;
-}
+use crate::common;
+pub mod jobs;
+pub mod jobs_lifecycle;
+pub mod pruning;
+pub mod record_claims;
+pub mod records;
+pub mod webhooks;
 
 use std::time::Duration;
 
 use notion_airtable_sync::store::{Backend, NewJob, Store, StoreOptions};
 
 use common::{TestDb, unique_temp_folder};
-use store_contract::{jobs, jobs_lifecycle, pruning, record_claims, records, webhooks};
 
 /// Generates `sqlite::<test>` and `postgres::<test>` for each contract test
 /// `module::test(store: Store)`.

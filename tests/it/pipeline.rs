@@ -2,7 +2,7 @@
 //! the real `serve` binary against both sandbox servers, on SQLite and on
 //! Postgres.
 //!
-//!     scripts/with-postgres.sh cargo nextest run --test pipeline
+//!     scripts/with-postgres.sh cargo nextest run --test it pipeline::
 //!
 //! - `burst`: 1,000 events for one record in about a second → at most two
 //!   reconciles, the last edit on both sides;
@@ -18,27 +18,24 @@
 //!
 //! Set `PIPELINE_RUST_LOG=info` to see the service's log.
 
-#[macro_use]
-mod common;
-mod pipeline {
-    pub mod burst;
-    pub mod crash;
-    pub mod deliveries;
-    pub mod gap;
-    pub mod replicas;
-    pub mod storm;
-    pub mod support;
-}
+use crate::common;
+pub mod burst;
+pub mod crash;
+pub mod deliveries;
+pub mod gap;
+pub mod replicas;
+pub mod storm;
+pub mod support;
 
-use common::TestDb;
-use notion_airtable_sync::sandbox::team::NotionStatus;
-use pipeline::{
+use self::{
     burst::a_thousand_events_for_one_record_are_at_most_two_reconciles,
     crash::a_killed_worker_s_job_is_reclaimed_and_completed_once,
     deliveries::lossy_deliveries_converge_after_the_next_sweep,
     gap::a_cursor_gap_runs_a_full_sweep_and_converges,
     storm::a_429_storm_pauses_the_calls_and_every_job_completes,
 };
+use common::TestDb;
+use notion_airtable_sync::sandbox::team::NotionStatus;
 
 /// Each test on the team's seed as it is (Notion's Status a `select`) and,
 /// as real databases mostly have it, with Status a `status` property whose
@@ -69,8 +66,6 @@ on_both_seeds! {
 /// Several processes sharing one database is what Postgres is for.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_three_replicas_never_run_a_job_twice_and_share_the_budgets() {
-    pipeline::replicas::three_replicas_never_run_a_job_twice_and_share_the_budgets(
-        TestDb::postgres().await,
-    )
-    .await;
+    replicas::three_replicas_never_run_a_job_twice_and_share_the_budgets(TestDb::postgres().await)
+        .await;
 }
