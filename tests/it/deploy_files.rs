@@ -8,7 +8,7 @@
 
 use std::{collections::BTreeSet, process::Command};
 
-use serde_yaml::Value;
+use yaml_rust2::{Yaml, YamlEmitter, YamlLoader};
 
 /// Read by the logging setup through `EnvFilter`, not by `config`.
 const OTHER_VARIABLES: [&str; 1] = ["RUST_LOG"];
@@ -54,15 +54,27 @@ fn every_variable() -> BTreeSet<String> {
     all
 }
 
-fn compose() -> Value {
-    serde_yaml::from_str(&read("docker-compose.yml")).expect("docker-compose.yml is YAML")
+fn compose() -> Yaml {
+    let mut docs =
+        YamlLoader::load_from_str(&read("docker-compose.yml")).expect("docker-compose.yml is YAML");
+    assert_eq!(docs.len(), 1, "docker-compose.yml is one YAML document");
+    docs.remove(0)
 }
 
-fn text(v: &Value) -> String {
+/// A scalar as text, a list's items joined by spaces, anything else as YAML.
+fn text(v: &Yaml) -> String {
     match v {
-        Value::String(s) => s.clone(),
-        Value::Sequence(items) => items.iter().map(text).collect::<Vec<_>>().join(" "),
-        other => serde_yaml::to_string(other).unwrap(),
+        Yaml::String(s) | Yaml::Real(s) => s.clone(),
+        Yaml::Integer(n) => n.to_string(),
+        Yaml::Boolean(b) => b.to_string(),
+        Yaml::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(" "),
+        other => {
+            let mut out = String::new();
+            YamlEmitter::new(&mut out)
+                .dump(other)
+                .unwrap_or_else(|e| panic!("{other:?} as YAML: {e}"));
+            out
+        }
     }
 }
 
@@ -72,7 +84,7 @@ fn compose_runs_postgres_the_service_and_a_reconcile_cron() {
     let services = &compose["services"];
     for name in ["postgres", "sync", "reconcile-cron"] {
         let service = &services[name];
-        assert!(service.is_mapping(), "service {name} is missing");
+        assert!(service.is_hash(), "service {name} is missing");
         let restart = service["restart"].as_str().unwrap_or_default();
         assert!(
             ["always", "unless-stopped", "on-failure"].contains(&restart),
@@ -83,12 +95,13 @@ fn compose_runs_postgres_the_service_and_a_reconcile_cron() {
     let postgres = &services["postgres"];
     assert!(text(&postgres["image"]).starts_with("postgres:"));
     assert!(text(&postgres["volumes"]).contains("pgdata:/var/lib/postgresql/data"));
-    assert!(compose["volumes"]["pgdata"].is_null() || compose["volumes"]["pgdata"].is_mapping());
+    // `pgdata:` alone (null) or with options (a mapping): both declare it.
+    assert!(compose["volumes"]["pgdata"].is_null() || compose["volumes"]["pgdata"].is_hash());
     assert!(
         compose["volumes"]
-            .as_mapping()
+            .as_hash()
             .unwrap()
-            .contains_key("pgdata"),
+            .contains_key(&Yaml::String("pgdata".into())),
         "the named volume is declared"
     );
     assert!(text(&postgres["healthcheck"]["test"]).contains("pg_isready"));
@@ -115,7 +128,7 @@ fn compose_runs_postgres_the_service_and_a_reconcile_cron() {
         text(&cron["environment"]["ADMIN_TOKEN"]),
         "${ADMIN_TOKEN:?set ADMIN_TOKEN in .env}"
     );
-    assert!(cron["env_file"].is_null());
+    assert!(cron["env_file"].is_badvalue(), "the cron has no env_file");
     let command = text(&cron["command"]);
     for needle in [
         "sleep 900",

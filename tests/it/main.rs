@@ -8,6 +8,10 @@
 //! The harness they share (databases on both backends, the sandboxes, the
 //! `serve` binary, waits with deadlines) is `tests/common`.
 
+// Tests unwrap: a failed step is a failed test (the service may not:
+// Cargo.toml [lints]).
+#![allow(clippy::unwrap_used)]
+
 #[macro_use]
 #[path = "../common/mod.rs"]
 mod common;
