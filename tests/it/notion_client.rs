@@ -328,27 +328,37 @@ async fn a_wrong_token_is_fatal_unauthorized() {
     );
 }
 
+/// One request every 3 s: the second call, made at once, is refused with
+/// `Retry-After: 3` (the wait for the bucket's next token, rounded up).
+const SLOW_RATE: f64 = 1.0 / 3.0;
+const SLOW_RETRY_AFTER: Duration = Duration::from_secs(3);
+
 #[tokio::test]
 async fn a_429_is_waited_out_and_the_call_succeeds() {
     let (sandbox, client) = sandbox_with(NotionSandboxConfig {
         rate_limit: true,
-        requests_per_second: 1.0,
+        requests_per_second: SLOW_RATE,
         burst: 1,
         ..NotionSandboxConfig::default()
     })
     .await;
 
-    client.me().await.unwrap();
     let started = std::time::Instant::now();
+    client.me().await.unwrap();
     client.me().await.unwrap(); // refused once, then retried after Retry-After
 
+    // One refusal only: a retry before the next token (the client's own
+    // one-second default, say) would have been refused again. The bucket
+    // refills SLOW_RETRY_AFTER after the first call, which began after
+    // `started`; the pause is Retry-After, not a much longer one.
     let calls = sandbox.calls();
     assert_eq!(calls.count_status(429), 1);
     assert_eq!(calls.count_status(200), 2);
     assert_eq!(calls.total(), 3);
+    let took = started.elapsed();
     assert!(
-        started.elapsed() >= Duration::from_millis(500),
-        "waited for Retry-After"
+        took >= SLOW_RETRY_AFTER && took < SLOW_RETRY_AFTER + Duration::from_secs(2),
+        "the retry waited for Retry-After ({SLOW_RETRY_AFTER:?}): both calls took {took:?}"
     );
 }
 
@@ -368,7 +378,17 @@ async fn with_no_rate_limit_retries_the_429_goes_to_the_caller_and_pauses_the_bu
         panic!("expected a rate limit, got {err:?}");
     };
     assert!(*retry_after >= Duration::from_secs(1));
-    assert!(client.budget().blocked_for().await.is_some());
+    // Every call on this integration's budget now waits out the vendor's
+    // Retry-After: the pause is that long (less the moments since), no less.
+    let paused = client
+        .budget()
+        .blocked_for()
+        .await
+        .expect("the budget paused");
+    assert!(
+        paused <= *retry_after && paused > *retry_after - Duration::from_millis(500),
+        "paused {paused:?} for Retry-After {retry_after:?}"
+    );
     assert_eq!(sandbox.calls().total(), 2);
 }
 

@@ -69,6 +69,13 @@ async fn a_browser_logs_in_sees_the_pair_and_retries_a_dead_job() {
         .filter(|p| !Path::new(p).exists())
         .collect();
     if !missing.is_empty() {
+        // CI installs both (.ci/run): there a missing browser is a failure,
+        // never a silent pass.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{} not installed, and CI is set (apt-get install chromium chromium-driver)",
+            missing.join(" and ")
+        );
         println!(
             "SKIPPED a_browser_logs_in_sees_the_pair_and_retries_a_dead_job: {} not installed \
              (apt-get install chromium chromium-driver)",
@@ -80,7 +87,7 @@ async fn a_browser_logs_in_sees_the_pair_and_retries_a_dead_job() {
     let dir = folder.0.clone();
     let db_url = format!("sqlite://{}", dir.join("sync.db").display());
     let world = World::start(&dir, &db_url).await;
-    let dead = world.make_a_real_dead_job().await;
+    let (dead, error) = world.make_a_real_dead_job().await;
     let shots = screenshot_dir();
 
     let driver = Driver::start(&dir).await;
@@ -103,8 +110,12 @@ async fn a_browser_logs_in_sees_the_pair_and_retries_a_dead_job() {
         "the dead job's Retry button"
     );
     assert!(
-        html.contains("Notion answered") || html.contains("Notion"),
-        "its error"
+        error.contains("Notion temporary failure"),
+        "the job died of Notion's outage: {error}"
+    );
+    assert!(
+        section_text(&html, "dead-jobs").contains(&dom_text(&error)),
+        "its error, {error:?}, on the page"
     );
     assert!(
         html.contains(&world.pending_token),
@@ -187,6 +198,15 @@ fn screenshot_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("status-page");
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Text as a browser serializes it back into HTML (a text node escapes
+/// only `&`, `<` and `>`; the page's own escaping of quotes is parsed away).
+fn dom_text(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\u{a0}', "&nbsp;")
 }
 
 fn section_text<'a>(html: &'a str, id: &str) -> &'a str {
@@ -359,7 +379,8 @@ impl World {
 
     /// Notion fails every call while a reconcile with a single attempt
     /// runs: the job dies with Notion's error. Notion then recovers.
-    async fn make_a_real_dead_job(&self) -> JobId {
+    /// The dead job and the error it died of, as recorded.
+    async fn make_a_real_dead_job(&self) -> (JobId, String) {
         // Only this job should meet the outage: let the echoes of the edits
         // above drain first.
         eventually(60, "an idle queue", async || {
@@ -386,8 +407,8 @@ impl World {
         })
         .await;
         self.notion.set_faults(Faults::default());
-        assert!(died.last_error.is_some(), "a dead job keeps its error");
-        id
+        let error = died.last_error.expect("a dead job keeps its error");
+        (id, error)
     }
 }
 
