@@ -13,6 +13,8 @@ use notion_airtable_sync::sandbox::{
     team,
 };
 
+use crate::common::{mapping::Mapping, serve::BIN};
+
 struct Workspace {
     notion: NotionSandbox,
     airtable: AirtableSandbox,
@@ -88,11 +90,7 @@ fn with_config(
 ) -> Workspace {
     let dir = std::env::temp_dir().join(format!("nas-check-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
-    let config = std::fs::read_to_string("sync.example.toml")
-        .unwrap()
-        .replace("00000000-0000-0000-0000-000000000000", &database_id)
-        .replace("appXXXXXXXXXXXXXX", &base_id);
-    std::fs::write(dir.join("sync.toml"), config).unwrap();
+    Mapping::example(&database_id, &base_id).write_to(&dir);
     Workspace {
         notion,
         airtable,
@@ -103,7 +101,7 @@ fn with_config(
 /// Run `check` with the workspace's tokens, or the ones given.
 async fn check(ws: &Workspace, tokens: Option<(&str, &str)>) -> (Output, Vec<String>) {
     let (notion_token, airtable_token) = tokens.unwrap_or((ws.notion.token(), ws.airtable.token()));
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_notion-airtable-sync"))
+    let output = tokio::process::Command::new(BIN)
         .arg("check")
         .current_dir(&ws.dir)
         .env("NOTION_TOKEN", notion_token)

@@ -9,8 +9,10 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::common::{mapping::Mapping, serve::BIN};
+
 fn bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_notion-airtable-sync"));
+    let mut cmd = Command::new(BIN);
     // Keep the tests independent of the developer's environment.
     for var in [
         "DATABASE_URL",
@@ -181,14 +183,7 @@ fn reconcile_dry_run_then_real_then_log() {
     let info = &sandbox.info;
     let s = |k: &str| info[k].as_str().unwrap().to_owned();
     let dir = temp_dir("reconcile");
-    let config = std::fs::read_to_string("sync.example.toml")
-        .unwrap()
-        .replace(
-            "00000000-0000-0000-0000-000000000000",
-            &s("notion_database_id"),
-        )
-        .replace("appXXXXXXXXXXXXXX", &s("airtable_base_id"));
-    std::fs::write(dir.join("sync.toml"), config).unwrap();
+    Mapping::example(&s("notion_database_id"), &s("airtable_base_id")).write_to(&dir);
     let run = |args: &[&str]| {
         let out = bin()
             .args(args)

@@ -8,6 +8,8 @@ use notion_airtable_sync::config::{
     AirtableDeleteAction, ConflictRule, Direction, NotionTrashAction, SyncConfig,
 };
 
+use crate::common::mapping::EXAMPLE;
+
 const MINIMAL: &str = r#"
 [[pair]]
 name = "specs"
@@ -28,7 +30,7 @@ fn parse_err(text: &str) -> String {
 
 #[test]
 fn the_example_reproduces_the_team_schema() {
-    let cfg = SyncConfig::load(Path::new("sync.example.toml")).unwrap();
+    let cfg = SyncConfig::load(Path::new(EXAMPLE)).unwrap();
     let pair = cfg.pair("specs").unwrap();
     assert_eq!(pair.airtable_table, "Delivery Tracker");
     assert_eq!(pair.airtable_page_id_field, "Notion Page ID");

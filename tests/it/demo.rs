@@ -31,6 +31,8 @@ use notion_airtable_sync::{
 };
 use serde_json::{Map, Value as Json, json};
 
+use crate::common::serve::BIN;
+
 /// The README promises "well under two minutes"; this leaves room for a
 /// loaded machine (and one Airtable 30 s lockout) without hiding a hang.
 const DEMO_DEADLINE: Duration = Duration::from_secs(150);
@@ -38,7 +40,7 @@ const DEMO_DEADLINE: Duration = Duration::from_secs(150);
 #[test]
 fn the_demo_plays_the_week_and_ends_with_both_sides_agreeing() {
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_notion-airtable-sync"))
+    let mut child = Command::new(BIN)
         .arg("demo")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())

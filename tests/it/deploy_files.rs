@@ -10,6 +10,8 @@ use std::{collections::BTreeSet, process::Command};
 
 use yaml_rust2::{Yaml, YamlEmitter, YamlLoader};
 
+use crate::common::serve::BIN;
+
 /// Read by the logging setup through `EnvFilter`, not by `config`.
 const OTHER_VARIABLES: [&str; 1] = ["RUST_LOG"];
 /// Used by docker-compose.yml only (the bundled Postgres).
@@ -323,10 +325,7 @@ fn sources_under(dirs: &[&str]) -> Vec<String> {
 
 /// The subcommands `--help` lists.
 fn subcommands() -> BTreeSet<String> {
-    let output = Command::new(env!("CARGO_BIN_EXE_notion-airtable-sync"))
-        .arg("--help")
-        .output()
-        .unwrap();
+    let output = Command::new(BIN).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&output.stdout).into_owned();
     let commands = help
         .split("Commands:")

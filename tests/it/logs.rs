@@ -8,19 +8,18 @@
 
 use crate::common;
 
-use std::{
-    net::TcpListener,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::{process::Command, time::Instant};
 
-use common::TestDb;
+use common::{
+    TestDb,
+    mapping::Mapping,
+    sandboxes::Sandboxes,
+    serve::{BIN, Serve, ServeConfig},
+    wait::eventually,
+};
 use notion_airtable_sync::{
     http::{AppState, PairDirectory, router, serve},
-    sandbox::{
-        airtable::{AirtableSandbox, AirtableSandboxConfig},
-        notion::{NotionSandbox, NotionSandboxConfig},
-    },
+    sandbox::{airtable::AirtableSandbox, notion::NotionSandbox},
     secret::Secret,
     store::{Cause, LogAction, NewLogEntry, Side, SyncDirection, now_ms},
 };
@@ -70,7 +69,7 @@ fn expected(filter: impl Fn(i64) -> bool) -> usize {
 }
 
 fn run_log(db: &TestDb, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_notion-airtable-sync"))
+    let output = Command::new(BIN)
         .arg("log")
         .args(args)
         .env("DATABASE_URL", &db.url)
@@ -163,7 +162,7 @@ async fn log_command_filters_and_pages_in_a_stable_order(db: TestDb) {
         "{table}"
     );
     assert_eq!(lines[4], format!("(more: add --before {})", all_ids[2]));
-    let bad = Command::new(env!("CARGO_BIN_EXE_notion-airtable-sync"))
+    let bad = Command::new(BIN)
         .args(["log", "--since", "yesterday"])
         .env("DATABASE_URL", &db.url)
         .output()
@@ -244,34 +243,6 @@ async fn api_log_filters_and_pages_through_link_headers(db: TestDb) {
 
 // ------------------------------------------------------------ process logs
 
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn eventually<T>(secs: u64, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 fn row<'a>(rows: &'a [Value], page_id: &str) -> Option<&'a Value> {
     rows.iter()
         .find(|r| r["fields"]["Notion Page ID"] == json!(page_id))
@@ -303,57 +274,29 @@ impl Drop for Running {
 
 impl Running {
     async fn start(log_format: &str) -> Running {
-        let dir = std::env::temp_dir().join(format!("nas-logs-{}", uuid::Uuid::new_v4().simple()));
+        let dir = common::unique_temp_folder();
         std::fs::create_dir_all(&dir).unwrap();
-        let notion = NotionSandbox::start_local(NotionSandboxConfig::default())
-            .await
-            .unwrap();
-        let airtable = AirtableSandbox::start_local(AirtableSandboxConfig {
-            penalty: Duration::from_secs(1),
-            ..AirtableSandboxConfig::default()
-        })
-        .await
-        .unwrap();
-        let team_n = notion.seed_team();
-        let team_a = airtable.seed_team();
-        let port = free_port();
-        let base_url = format!("http://127.0.0.1:{port}");
-        let subscription = notion.subscribe(&format!("{base_url}/webhooks/notion"));
-        notion
-            .verify_subscription(&subscription.id, &subscription.verification_token)
-            .unwrap();
-        let config = std::fs::read_to_string("sync.example.toml")
-            .unwrap()
-            .replace("00000000-0000-0000-0000-000000000000", &team_n.database_id)
-            .replace("appXXXXXXXXXXXXXX", &team_a.base_id)
-            .replace("debounce_ms = 2000", "debounce_ms = 0");
-        std::fs::write(dir.join("sync.toml"), config).unwrap();
-        let stderr = dir.join("stderr.log");
+        let Sandboxes {
+            notion,
+            airtable,
+            team_n,
+            team_a,
+        } = Sandboxes::start().await;
+        let db_url = format!("sqlite://{}", dir.join("sync.db").display());
+        let mut config = ServeConfig::new(&notion, &airtable, &dir, &db_url);
+        config.subscribe_notion(&notion);
         let admin_token = "admin-Xq7w9SecretAdminToken".to_owned();
-        let serve = Serve(
-            Command::new(env!("CARGO_BIN_EXE_notion-airtable-sync"))
-                .arg("serve")
-                .current_dir(&dir)
-                .env(
-                    "DATABASE_URL",
-                    format!("sqlite://{}", dir.join("sync.db").display()),
-                )
-                .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-                .env("NOTION_TOKEN", notion.token())
-                .env("AIRTABLE_TOKEN", airtable.token())
-                .env("NOTION_API_URL", notion.base_url())
-                .env("AIRTABLE_API_URL", airtable.base_url())
-                .env("NOTION_WEBHOOK_SECRET", &subscription.verification_token)
-                .env("PUBLIC_URL", &base_url)
-                .env("ADMIN_TOKEN", &admin_token)
-                .env("LOG_FORMAT", log_format)
-                // Debug for the service: every job logs its API calls and outcome.
-                .env("RUST_LOG", "info,notion_airtable_sync=debug")
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&stderr).unwrap())
-                .spawn()
-                .unwrap(),
-        );
+        config.admin_token = admin_token.clone();
+        config.env("LOG_FORMAT", log_format);
+        // Debug for the service: every job logs its API calls and outcome.
+        config.rust_log = "info,notion_airtable_sync=debug".to_owned();
+        let stderr = dir.join("stderr.log");
+        config.stderr = Some(stderr.clone());
+        Mapping::example(&team_n.database_id, &team_a.base_id)
+            .debounce_ms(0)
+            .write_to(&dir);
+        let serve = config.spawn();
+        let (base_url, webhook_secret) = (config.url(), config.notion_secret);
         Running {
             page_ids: team_n.page_ids.clone(),
             person: team_n.people[0].1.clone(),
@@ -363,7 +306,7 @@ impl Running {
             airtable,
             base_url,
             admin_token,
-            webhook_secret: subscription.verification_token.clone(),
+            webhook_secret,
             dir,
             stderr,
             serve: Some(serve),

@@ -21,20 +21,17 @@ use crate::common;
 
 use std::{
     collections::{BTreeMap, HashMap},
-    net::TcpListener,
-    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use common::{TestDb, world::world};
+use common::{
+    TempDir, TestDb, mapping::Mapping, sandboxes::Sandboxes, serve::ServeConfig, wait::eventually,
+    world::world,
+};
 use notion_airtable_sync::{
     http::{AppState, PairDirectory, router, serve},
     metrics,
-    sandbox::{
-        airtable::{AirtableSandbox, AirtableSandboxConfig},
-        common::Faults,
-        notion::{NotionSandbox, NotionSandboxConfig},
-    },
+    sandbox::{airtable::AirtableSandbox, common::Faults, notion::NotionSandbox},
     secret::Secret,
     signature::{airtable_mac, notion_signature},
     store::{Cause, IssueScope, NewAirtableWebhook, NewIssue, Store},
@@ -648,32 +645,6 @@ fn served_calls(
 
 // -------------------------------------------------------------- serve binary
 
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-/// Poll `check` until it returns `Some`, or fail after `secs` seconds.
-async fn eventually<T>(secs: u64, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 fn row<'a>(rows: &'a [Value], page_id: &str) -> Option<&'a Value> {
     rows.iter()
         .find(|r| r["fields"]["Notion Page ID"] == json!(page_id))
@@ -700,51 +671,22 @@ fn assert_lag(scrape: &Scrape, side: &str, edited: Instant) {
 }
 
 async fn serve_reports_lag_durations_and_calls_without_secrets(db: TestDb) {
-    let dir = common::unique_temp_folder();
-    std::fs::create_dir_all(&dir).unwrap();
-    let notion = NotionSandbox::start_local(NotionSandboxConfig::default())
-        .await
-        .unwrap();
-    let airtable = AirtableSandbox::start_local(AirtableSandboxConfig {
-        penalty: Duration::from_secs(1),
-        ..AirtableSandboxConfig::default()
-    })
-    .await
-    .unwrap();
-    let team_n = notion.seed_team();
-    let team_a = airtable.seed_team();
-    let port = free_port();
-    let base_url = format!("http://127.0.0.1:{port}");
-    let subscription = notion.subscribe(&format!("{base_url}/webhooks/notion"));
-    notion
-        .verify_subscription(&subscription.id, &subscription.verification_token)
-        .unwrap();
-    let config = std::fs::read_to_string("sync.example.toml")
-        .unwrap()
-        .replace("00000000-0000-0000-0000-000000000000", &team_n.database_id)
-        .replace("appXXXXXXXXXXXXXX", &team_a.base_id)
-        .replace("debounce_ms = 2000", "debounce_ms = 0");
-    std::fs::write(dir.join("sync.toml"), config).unwrap();
+    let dir = TempDir::new();
+    let Sandboxes {
+        notion,
+        airtable,
+        team_n,
+        team_a,
+    } = Sandboxes::start().await;
+    let mut serve = ServeConfig::new(&notion, &airtable, &dir.0, &db.url);
+    serve.subscribe_notion(&notion);
     let admin_token = "metrics-test-admin-token";
-    let _serve = Serve(
-        Command::new(env!("CARGO_BIN_EXE_notion-airtable-sync"))
-            .arg("serve")
-            .current_dir(&dir)
-            .env("DATABASE_URL", &db.url)
-            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-            .env("NOTION_TOKEN", notion.token())
-            .env("AIRTABLE_TOKEN", airtable.token())
-            .env("NOTION_API_URL", notion.base_url())
-            .env("AIRTABLE_API_URL", airtable.base_url())
-            .env("NOTION_WEBHOOK_SECRET", &subscription.verification_token)
-            .env("PUBLIC_URL", &base_url)
-            .env("ADMIN_TOKEN", admin_token)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
+    serve.admin_token = admin_token.to_owned();
+    Mapping::example(&team_n.database_id, &team_a.base_id)
+        .debounce_ms(0)
+        .write_to(&dir.0);
+    let (base_url, webhook_secret) = (serve.url(), serve.notion_secret.clone());
+    let _serve = serve.spawn();
     let (base, table) = (&team_a.base_id, &team_a.table_id);
     eventually(90, "the initial sync", async || {
         (airtable.records(base, table).len() == 47).then_some(())
@@ -860,7 +802,7 @@ async fn serve_reports_lag_durations_and_calls_without_secrets(db: TestDb) {
         notion.token().to_owned(),
         airtable.token().to_owned(),
         admin_token.to_owned(),
-        subscription.verification_token.clone(),
+        webhook_secret,
         hooks[0].mac_secret_base64.expose().to_owned(),
         hooks[0].webhook_id.clone(),
         base.clone(),
@@ -871,7 +813,6 @@ async fn serve_reports_lag_durations_and_calls_without_secrets(db: TestDb) {
     for secret in secrets {
         assert!(!last.text.contains(&secret), "{secret} in the metrics");
     }
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// Issues are read from the store at scrape time; every configured pair has

@@ -1,10 +1,7 @@
 //! The Airtable sandbox over HTTP, with raw reqwest: every test starts its own sandbox on
 //! port 0 and waits on conditions with a deadline, never on fixed sleeps.
 
-use std::{
-    future::Future,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use axum::{body::Bytes, http::HeaderMap, http::StatusCode, routing::post};
 use notion_airtable_sync::sandbox::airtable::{
@@ -14,6 +11,8 @@ use notion_airtable_sync::sandbox::common::{DeliveryKnobs, Faults};
 use notion_airtable_sync::signature::verify_airtable;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+
+use crate::common::wait::eventually;
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -83,22 +82,6 @@ fn error_type(body: &Value) -> &str {
 
 fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-/// Poll `f` until it yields `Some`, for at most `secs` seconds.
-async fn eventually<T, Fut: Future<Output = Option<T>>>(
-    secs: u64,
-    what: &str,
-    mut f: impl FnMut() -> Fut,
-) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn table_path(t: &TeamAirtable) -> String {
@@ -745,7 +728,7 @@ async fn the_sixth_request_in_a_second_is_429_until_the_penalty_passes() {
     assert_eq!(error_type(&body), "RATE_LIMIT_REACHED");
     // Another base is not affected.
     assert_eq!(api.get(&format!("/v0/{other}/T")).await.0, 200);
-    eventually(5, "the penalty to pass", || async {
+    eventually(5, "the penalty to pass", async || {
         (api.get(&table_path(&t)).await.0 == 200).then_some(())
     })
     .await;
@@ -1148,7 +1131,7 @@ async fn a_mac_signed_ping_reaches_the_receiver() {
     assert_eq!(ping["base"]["id"], t.base_id);
     assert_eq!(ping["webhook"]["id"], hook);
     assert!(ping["timestamp"].as_str().unwrap().ends_with('Z'));
-    let listed = eventually(10, "the success to be recorded", || async {
+    let listed = eventually(10, "the success to be recorded", async || {
         let l = webhook_listing(&api, &t, &hook).await;
         l["lastSuccessfulNotificationTime"].is_string().then_some(l)
     })
@@ -1184,7 +1167,7 @@ async fn a_failing_receiver_is_retried_13_times_then_notifications_are_disabled(
     sb.insert_record_as_person(&t.base_id, &t.table_id, json!({"Spec Name": "x"}))
         .unwrap();
 
-    let listed = eventually(20, "notifications to be disabled", || async {
+    let listed = eventually(20, "notifications to be disabled", async || {
         let l = webhook_listing(&api, &t, &hook).await;
         (l["areNotificationsEnabled"] == false).then_some(l)
     })

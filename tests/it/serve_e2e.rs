@@ -5,51 +5,18 @@
 //! Notion, a new page becomes a row, a trashed page archives its row, and
 //! once converged the service makes no further writes (echo free).
 
-use crate::common;
-
-use std::{
-    net::TcpListener,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use notion_airtable_sync::{
-    sandbox::{
-        airtable::{AirtableSandbox, AirtableSandboxConfig},
-        notion::{NotionSandbox, NotionSandboxConfig},
-    },
+    sandbox::{airtable::AirtableSandbox, notion::NotionSandbox},
     store::Store,
 };
 use serde_json::{Value, json};
 
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Poll `check` until it returns `Some`, or fail after `secs` seconds.
-async fn eventually<T>(secs: u64, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+use crate::common::{
+    Backend, TempDir, database_url, mapping::Mapping, sandboxes::Sandboxes, serve::ServeConfig,
+    wait::eventually,
+};
 
 fn row<'a>(rows: &'a [Value], page_id: &str) -> Option<&'a Value> {
     rows.iter()
@@ -70,66 +37,30 @@ fn writes(notion: &NotionSandbox, airtable: &AirtableSandbox) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_edits_flow_both_ways_through_webhooks_without_echoes() {
-    let dir = std::env::temp_dir().join(format!("nas-serve-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let db_url = format!("sqlite://{}", dir.join("sync.db").display());
-    edits_flow_both_ways(&dir, &db_url).await;
-    std::fs::remove_dir_all(&dir).ok();
+    edits_flow_both_ways(Backend::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_edits_flow_both_ways_through_webhooks_without_echoes() {
-    let dir = std::env::temp_dir().join(format!("nas-serve-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let db_url = common::fresh_postgres_database().await;
-    edits_flow_both_ways(&dir, &db_url).await;
-    std::fs::remove_dir_all(&dir).ok();
+    edits_flow_both_ways(Backend::Postgres).await;
 }
 
-async fn edits_flow_both_ways(dir: &std::path::Path, db_url: &str) {
-    let notion = NotionSandbox::start_local(NotionSandboxConfig::default())
-        .await
-        .unwrap();
-    let airtable = AirtableSandbox::start_local(AirtableSandboxConfig {
-        penalty: Duration::from_secs(1),
-        ..AirtableSandboxConfig::default()
-    })
-    .await
-    .unwrap();
-    let team_n = notion.seed_team();
-    let team_a = airtable.seed_team();
-    let port = free_port();
-    let base_url = format!("http://127.0.0.1:{port}");
-    let subscription = notion.subscribe(&format!("{base_url}/webhooks/notion"));
-    notion
-        .verify_subscription(&subscription.id, &subscription.verification_token)
-        .unwrap();
-
-    let config = std::fs::read_to_string("sync.example.toml")
-        .unwrap()
-        .replace("00000000-0000-0000-0000-000000000000", &team_n.database_id)
-        .replace("appXXXXXXXXXXXXXX", &team_a.base_id)
-        .replace("debounce_ms = 2000", "debounce_ms = 0");
-    std::fs::write(dir.join("sync.toml"), config).unwrap();
-    let _serve = Serve(
-        Command::new(env!("CARGO_BIN_EXE_notion-airtable-sync"))
-            .arg("serve")
-            .current_dir(dir)
-            .env("DATABASE_URL", db_url)
-            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-            .env("NOTION_TOKEN", notion.token())
-            .env("AIRTABLE_TOKEN", airtable.token())
-            .env("NOTION_API_URL", notion.base_url())
-            .env("AIRTABLE_API_URL", airtable.base_url())
-            .env("NOTION_WEBHOOK_SECRET", &subscription.verification_token)
-            .env("PUBLIC_URL", &base_url)
-            .env("ADMIN_TOKEN", "test-admin")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
+async fn edits_flow_both_ways(backend: Backend) {
+    let dir = TempDir::new();
+    let db_url = database_url(backend, &dir.0).await;
+    let Sandboxes {
+        notion,
+        airtable,
+        team_n,
+        team_a,
+    } = Sandboxes::start().await;
+    let mut serve = ServeConfig::new(&notion, &airtable, &dir.0, &db_url);
+    serve.subscribe_notion(&notion);
+    Mapping::example(&team_n.database_id, &team_a.base_id)
+        .debounce_ms(0)
+        .write_to(&dir.0);
+    let base_url = serve.url();
+    let _serve = serve.spawn();
     let (base, table) = (&team_a.base_id, &team_a.table_id);
     // The sweep at start creates every row.
     eventually(60, "the initial sync", async || {
@@ -200,7 +131,7 @@ async fn edits_flow_both_ways(dir: &std::path::Path, db_url: &str) {
     // Echo free: once the queue is empty and the counters stop moving for
     // two seconds (the sandbox delivers our own writes' webhooks meanwhile),
     // nothing more is written.
-    let store = Store::connect(db_url).await.unwrap();
+    let store = Store::connect(&db_url).await.unwrap();
     let mut stable_since: Option<(Instant, u64)> = None;
     let converged = eventually(30, "a quiet, idle service", async || {
         let counts = store.job_counts().await.ok()?;

@@ -5,231 +5,27 @@
 //! acknowledged, store inspection, and polling with deadlines.
 #![allow(dead_code)]
 
-use std::{
-    net::TcpListener,
-    path::{Path, PathBuf},
-    process::{Child, Command, ExitStatus, Stdio},
-    time::{Duration, Instant},
-};
+use std::{path::Path, process::ExitStatus, time::Duration};
 
 use notion_airtable_sync::{
-    sandbox::{
-        airtable::{AirtableSandbox, AirtableSandboxConfig, TeamAirtable},
-        notion::{NotionSandbox, NotionSandboxConfig, TeamNotion},
-    },
     signature::notion_signature,
     store::{JobState, Store},
 };
 use serde_json::{Value, json};
 use sqlx::Connection;
 
+// The shared harness, as the failure tests have always named it here.
+pub use crate::common::{
+    Backend, TempDir, database_url,
+    sandboxes::{Sandboxes, plain_text, select_name},
+    wait::{eventually, free_port, try_until_none},
+};
+use crate::common::{
+    mapping::Mapping,
+    serve::{Serve, ServeConfig},
+};
+
 pub const ADMIN_TOKEN: &str = "failure-suite-admin";
-
-/// Which database a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// A fresh database of `backend` for a test whose files live in `dir`.
-pub async fn database_url(backend: Backend, dir: &Path) -> String {
-    match backend {
-        Backend::Sqlite => format!("sqlite://{}", dir.join("sync.db").display()),
-        Backend::Postgres => crate::common::fresh_postgres_database().await,
-    }
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A temporary folder, removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new() -> Self {
-        let dir = crate::common::unique_temp_folder();
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Poll `check` until it returns `Some`, or fail after `secs` seconds.
-pub async fn eventually<T>(secs: u64, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Poll `mismatches` until it returns none, or fail after `secs` seconds
-/// showing the last ones.
-pub async fn until_none(secs: u64, what: &str, mismatches: impl AsyncFnMut() -> Vec<String>) {
-    if let Err(left) = try_until_none(secs, mismatches).await {
-        panic!("timed out waiting for {what}; still: {left:#?}");
-    }
-}
-
-/// Poll `mismatches` until it returns none; after `secs` seconds, the last
-/// ones (so the caller can show more before failing).
-pub async fn try_until_none(
-    secs: u64,
-    mut mismatches: impl AsyncFnMut() -> Vec<String>,
-) -> Result<(), Vec<String>> {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let left = mismatches().await;
-        if left.is_empty() {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(left);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-// ----------------------------------------------------------------- sandboxes
-
-/// Both vendors' sandboxes with the team's 47 specs, real rate limits on.
-pub struct Sandboxes {
-    pub notion: NotionSandbox,
-    pub airtable: AirtableSandbox,
-    pub team_n: TeamNotion,
-    pub team_a: TeamAirtable,
-}
-
-impl Sandboxes {
-    pub async fn start() -> Self {
-        let notion = NotionSandbox::start_local(NotionSandboxConfig::default())
-            .await
-            .unwrap();
-        let airtable = AirtableSandbox::start_local(AirtableSandboxConfig {
-            penalty: Duration::from_secs(1),
-            ..AirtableSandboxConfig::default()
-        })
-        .await
-        .unwrap();
-        let team_n = notion.seed_team();
-        let team_a = airtable.seed_team();
-        Sandboxes {
-            notion,
-            airtable,
-            team_n,
-            team_a,
-        }
-    }
-
-    pub fn person(&self) -> String {
-        self.team_n.people[0].1.clone()
-    }
-
-    pub fn rows(&self) -> Vec<Value> {
-        self.airtable
-            .records(&self.team_a.base_id, &self.team_a.table_id)
-    }
-
-    /// Rows whose link field names `page_id` (exactly one when in sync).
-    pub fn rows_for(&self, page_id: &str) -> Vec<Value> {
-        self.rows()
-            .into_iter()
-            .filter(|r| r["fields"]["Notion Page ID"] == json!(page_id))
-            .collect()
-    }
-
-    pub fn row_for(&self, page_id: &str) -> Option<Value> {
-        self.rows_for(page_id).into_iter().next()
-    }
-
-    pub fn record_id(&self, page_id: &str) -> String {
-        self.row_for(page_id).expect("a linked row")["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    /// A person renames a page (the `Name` title, synced both ways).
-    pub fn rename_page(&self, page_id: &str, name: &str) {
-        self.notion
-            .update_page_as_person(
-                page_id,
-                &self.person(),
-                json!({ "Name": { "title": [{ "text": { "content": name } }] } }),
-            )
-            .unwrap();
-    }
-
-    /// A person edits a row's cells.
-    pub fn edit_row(&self, page_id: &str, fields: Value) {
-        let record = self.record_id(page_id);
-        self.airtable
-            .update_record_as_person(&self.team_a.base_id, &self.team_a.table_id, &record, fields)
-            .unwrap();
-    }
-
-    pub fn notion_name(&self, page_id: &str) -> String {
-        plain_text(&self.notion.page(page_id).unwrap()["properties"]["Name"])
-    }
-
-    /// `Spec Name` of the page's row, if it has exactly one.
-    pub fn airtable_name(&self, page_id: &str) -> Option<String> {
-        let rows = self.rows_for(page_id);
-        (rows.len() == 1).then(|| {
-            rows[0]["fields"]["Spec Name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()
-        })
-    }
-
-    /// Write requests both sandboxes have answered (reads and queries aside).
-    pub fn writes(&self) -> u64 {
-        let n = self.notion.calls().snapshot();
-        let a = self.airtable.calls().snapshot();
-        n.iter()
-            .chain(&a)
-            .filter(|c| {
-                c.method != "GET" && !c.route.contains("/query") && !c.route.contains("listRecords")
-            })
-            .map(|c| c.count)
-            .sum()
-    }
-}
-
-/// The text of a title or rich text property.
-pub fn plain_text(prop: &Value) -> String {
-    let ty = prop["type"].as_str().unwrap_or("rich_text");
-    prop[ty]
-        .as_array()
-        .map(|parts| {
-            parts
-                .iter()
-                .filter_map(|t| t["plain_text"].as_str())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The name of a select or status property.
-pub fn select_name(prop: &Value) -> Value {
-    let ty = prop["type"].as_str().unwrap_or("select");
-    prop[ty]["name"].clone()
-}
 
 // ------------------------------------------------------------------ service
 
@@ -241,17 +37,9 @@ pub struct Service {
     /// The Notion webhook secret the service verifies with (the
     /// subscription's token, or one the test signs with itself).
     pub notion_secret: String,
-    port: u16,
-    dir: PathBuf,
-    /// Register an Airtable webhook at start (`PUBLIC_URL` set).
-    public_url: bool,
-    notion_url: String,
-    airtable_url: String,
-    notion_token: String,
-    airtable_token: String,
+    config: ServeConfig,
     sweep_at_start: bool,
-    env: Vec<(String, String)>,
-    child: Option<Child>,
+    serve: Option<Serve>,
 }
 
 /// How the service is set up.
@@ -288,127 +76,61 @@ impl Default for Options {
 
 impl Service {
     pub fn new(sb: &Sandboxes, dir: &Path, db_url: &str, options: Options) -> Self {
-        let port = free_port();
-        let url = format!("http://127.0.0.1:{port}");
-        let notion_secret = if options.notion_webhooks {
-            let endpoint = format!("{url}/webhooks/notion");
-            let sub = match &options.notion_event_types {
-                Some(types) => sb.notion.subscribe_to(&endpoint, types),
-                None => sb.notion.subscribe(&endpoint),
-            };
-            sb.notion
-                .verify_subscription(&sub.id, &sub.verification_token)
-                .unwrap();
-            sub.verification_token
-        } else {
-            format!("secret_{}", uuid::Uuid::new_v4().simple())
-        };
-        let mut config = std::fs::read_to_string("sync.example.toml")
-            .unwrap()
-            .replace(
-                "00000000-0000-0000-0000-000000000000",
-                &sb.team_n.database_id,
-            )
-            .replace("appXXXXXXXXXXXXXX", &sb.team_a.base_id)
-            .replace("debounce_ms = 2000", "debounce_ms = 0");
-        for (from, to) in &options.config_edits {
-            assert!(config.contains(from.as_str()), "config has {from}");
-            config = config.replace(from.as_str(), to);
+        let mut config = ServeConfig::new(&sb.notion, &sb.airtable, dir, db_url);
+        if options.notion_webhooks {
+            match &options.notion_event_types {
+                Some(types) => config.subscribe_notion_to(&sb.notion, types),
+                None => config.subscribe_notion(&sb.notion),
+            }
         }
-        std::fs::write(dir.join("sync.toml"), config).unwrap();
+        if !options.airtable_webhooks {
+            config.public_url = None;
+        }
+        config.admin_token = ADMIN_TOKEN.to_owned();
+        config.rust_log = std::env::var("FAILURES_RUST_LOG").unwrap_or_else(|_| "error".into());
+        config.env("SWEEP_AT_START", options.sweep_at_start.to_string());
+        config.env.extend(options.env);
+        let mut mapping =
+            Mapping::example(&sb.team_n.database_id, &sb.team_a.base_id).debounce_ms(0);
+        for (from, to) in &options.config_edits {
+            mapping = mapping.edit(from, to);
+        }
+        mapping.write_to(dir);
         Service {
             db_url: db_url.to_owned(),
-            url,
-            notion_secret,
-            port,
-            dir: dir.to_owned(),
-            public_url: options.airtable_webhooks,
-            notion_url: sb.notion.base_url(),
-            airtable_url: sb.airtable.base_url(),
-            notion_token: sb.notion.token().to_owned(),
-            airtable_token: sb.airtable.token().to_owned(),
+            url: config.url(),
+            notion_secret: config.notion_secret.clone(),
+            config,
             sweep_at_start: options.sweep_at_start,
-            env: options.env,
-            child: None,
+            serve: None,
         }
     }
 
     /// Start the process (again).
     pub fn start(&mut self) {
-        assert!(self.child.is_none(), "already running");
-        // An empty PUBLIC_URL counts as unset: no Airtable webhook.
-        let public_url = if self.public_url {
-            self.url.clone()
-        } else {
-            String::new()
-        };
-        let mut command = Command::new(env!("CARGO_BIN_EXE_notion-airtable-sync"));
-        command
-            .arg("serve")
-            .current_dir(&self.dir)
-            .env("DATABASE_URL", &self.db_url)
-            .env("LISTEN_ADDR", format!("127.0.0.1:{}", self.port))
-            .env("NOTION_TOKEN", &self.notion_token)
-            .env("AIRTABLE_TOKEN", &self.airtable_token)
-            .env("NOTION_API_URL", &self.notion_url)
-            .env("AIRTABLE_API_URL", &self.airtable_url)
-            .env("NOTION_WEBHOOK_SECRET", &self.notion_secret)
-            .env("PUBLIC_URL", public_url)
-            .env("ADMIN_TOKEN", ADMIN_TOKEN)
-            .env(
-                "RUST_LOG",
-                std::env::var("FAILURES_RUST_LOG").unwrap_or_else(|_| "error".into()),
-            )
-            .env("SWEEP_AT_START", self.sweep_at_start.to_string())
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        self.child = Some(command.spawn().unwrap());
+        assert!(self.serve.is_none(), "already running");
+        self.serve = Some(self.config.spawn());
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("running").id()
+        self.serve.as_ref().expect("running").pid()
     }
 
     /// SIGKILL: no shutdown code runs.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(mut serve) = self.serve.take() {
+            serve.kill();
         }
     }
 
     /// SIGTERM, then wait for the exit (failing after `secs`).
     pub fn terminate(&mut self, secs: u64) -> ExitStatus {
-        let mut child = self.child.take().expect("running");
-        let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -TERM");
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("serve did not exit within {secs} s of SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.serve.take().expect("running").terminate(secs)
     }
 
     /// Wait until `/readyz` answers 200.
     pub async fn ready(&self, secs: u64) {
-        let http = reqwest::Client::new();
-        let url = format!("{}/readyz", self.url);
-        eventually(secs, "serve to be ready", async || {
-            let r = http.get(&url).send().await.ok()?;
-            (r.status() == 200).then_some(())
-        })
-        .await;
+        self.serve.as_ref().expect("running").ready(secs).await;
     }
 
     /// Start and wait until the initial sweep (at start, or asked for

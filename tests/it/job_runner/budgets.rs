@@ -17,7 +17,7 @@ use notion_airtable_sync::{
 };
 
 use super::support::{
-    TestDb, config, enqueue_page, eventually, handler_with_budgets, job, page_of, until_due,
+    TICK, TestDb, config, enqueue_page, handler_with_budgets, job, page_of, until, until_due,
 };
 
 /// Two replicas' budgets at 20/s (burst 1): 20 acquisitions between them
@@ -187,9 +187,10 @@ pub async fn an_unavailable_vendor_pauses_its_budgets_and_the_rest_wait(db: Test
                 };
                 match page.as_str() {
                     "probe" => {
-                        eventually(
-                            "the other job to start",
+                        until(
                             Duration::from_secs(10),
+                            TICK,
+                            "the other job to start",
                             || async { started.load(Ordering::SeqCst) },
                         )
                         .await;
@@ -197,9 +198,12 @@ pub async fn an_unavailable_vendor_pauses_its_budgets_and_the_rest_wait(db: Test
                     }
                     "concurrent" => {
                         started.store(true, Ordering::SeqCst);
-                        eventually("the breaker to trip", Duration::from_secs(10), || async {
-                            watched.blocked_until().await.expect("read").is_some()
-                        })
+                        until(
+                            Duration::from_secs(10),
+                            TICK,
+                            "the breaker to trip",
+                            || async { watched.blocked_until().await.expect("read").is_some() },
+                        )
                         .await;
                         Err(down())
                     }

@@ -15,7 +15,7 @@ use notion_airtable_sync::{
     store::{Backend, JobState},
 };
 
-use super::support::{TestDb, config, enqueue_page, eventually, handler, job, page_of, start};
+use super::support::{TICK, TestDb, config, enqueue_page, handler, job, page_of, start, until};
 
 /// Jobs handled per page, and the most handled at once.
 #[derive(Default)]
@@ -141,16 +141,20 @@ pub async fn a_wake_up_beats_the_poll_interval(db: TestDb) {
     // The first job is found by the runner's first look; then it idles.
     let first = enqueue_page(&db.store, "first", 5).await;
     let background = start(&runner);
-    eventually("the first job done", Duration::from_secs(10), || async {
-        job(&db.store, first).await.state == JobState::Done
-    })
+    until(
+        Duration::from_secs(10),
+        TICK,
+        "the first job done",
+        || async { job(&db.store, first).await.state == JobState::Done },
+    )
     .await;
 
     let second = enqueue_page(&db.store, "second", 5).await;
     // The LISTEN connection may not be up yet: a lost hint is re-sent.
-    eventually(
-        "the woken runner to run the job",
+    until(
         Duration::from_secs(10),
+        TICK,
+        "the woken runner to run the job",
         || async {
             notifier.notify();
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -13,7 +13,7 @@ use notion_airtable_sync::{
     store::{JobState, NewJob, now_ms},
 };
 
-use super::support::{TestDb, config, enqueue_page, eventually, handler, job, page_of, until_due};
+use super::support::{TICK, TestDb, config, enqueue_page, handler, job, page_of, until, until_due};
 
 /// Counts calls; `n` is the call number (1-based).
 fn counting<F>(
@@ -105,7 +105,7 @@ pub async fn retryable_failures_back_off_then_die_with_the_last_error(db: TestDb
     let backoff = config.backoff;
     let runner = Runner::new(db.store.clone(), handler, config);
 
-    eventually("the job to die", Duration::from_secs(10), || async {
+    until(Duration::from_secs(10), TICK, "the job to die", || async {
         runner.run_until_idle().await.expect("drain");
         job(&db.store, id).await.state == JobState::Dead
     })
@@ -192,7 +192,7 @@ pub async fn panicking_handler_is_retried_and_the_runner_carries_on(db: TestDb) 
     });
     let runner = Runner::new(db.store.clone(), handler, config());
 
-    eventually("both jobs done", Duration::from_secs(10), || async {
+    until(Duration::from_secs(10), TICK, "both jobs done", || async {
         runner.run_until_idle().await.expect("drain");
         job(&db.store, flaky).await.state == JobState::Done
     })

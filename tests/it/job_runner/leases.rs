@@ -17,17 +17,22 @@ use notion_airtable_sync::{
 use tokio::sync::Notify;
 
 use super::support::{
-    DropFlag, TestDb, config, enqueue_page, eventually, handler, job, page_of, start,
+    DropFlag, TICK, TestDb, config, enqueue_page, handler, job, page_of, start, until,
 };
 
 /// Wait until the job's lease has expired.
 async fn until_lease_expired(db: &TestDb, id: i64) {
-    eventually("the lease to expire", Duration::from_secs(10), || async {
-        job(&db.store, id)
-            .await
-            .locked_until
-            .is_some_and(|until| now_ms() > until)
-    })
+    until(
+        Duration::from_secs(10),
+        TICK,
+        "the lease to expire",
+        || async {
+            job(&db.store, id)
+                .await
+                .locked_until
+                .is_some_and(|until| now_ms() > until)
+        },
+    )
     .await;
 }
 
@@ -67,9 +72,10 @@ pub async fn late_completion_after_losing_the_lease_is_rejected(db: TestDb) {
         let a = Arc::clone(&a);
         async move { a.run_until_idle().await }
     });
-    eventually(
-        "the first attempt to start",
+    until(
         Duration::from_secs(10),
+        TICK,
+        "the first attempt to start",
         || async { started.load(Ordering::SeqCst) == 1 },
     )
     .await;
@@ -170,9 +176,10 @@ pub async fn shutdown_releases_unfinished_jobs_after_the_grace_period(db: TestDb
     };
     let runner = Arc::new(Runner::new(db.store.clone(), handler, config));
     let background = start(&runner);
-    eventually(
-        "the quick job done, the stuck one running",
+    until(
         Duration::from_secs(10),
+        TICK,
+        "the quick job done, the stuck one running",
         || async {
             job(&db.store, quick).await.state == JobState::Done
                 && job(&db.store, stuck).await.state == JobState::Running
@@ -210,9 +217,12 @@ pub async fn shutdown_lets_in_flight_jobs_finish_within_the_grace_period(db: Tes
     });
     let runner = Arc::new(Runner::new(db.store.clone(), handler, config()));
     let background = start(&runner);
-    eventually("the job to start", Duration::from_secs(10), || async {
-        started.load(Ordering::SeqCst)
-    })
+    until(
+        Duration::from_secs(10),
+        TICK,
+        "the job to start",
+        || async { started.load(Ordering::SeqCst) },
+    )
     .await;
 
     let stats = background.stop().await;

@@ -1,11 +1,7 @@
 //! Shared by the runner tests: a migrated database per test, closure
 //! handlers, and waiting on conditions with a deadline.
 
-use std::{
-    future::Future,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use notion_airtable_sync::{
     jobs::{
@@ -108,25 +104,21 @@ pub async fn job(store: &Store, id: JobId) -> Job {
         .expect("job exists")
 }
 
-/// Poll `check` until it holds; panic naming `what` after `timeout`.
-pub async fn eventually<F, Fut>(what: &str, timeout: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
+/// How often the runner tests look again: their checks are in-process
+/// and cheap, and some wait on sub-second timing.
+pub const TICK: Duration = Duration::from_millis(10);
+
+pub use crate::common::wait::until;
 
 /// Wait until a pending job is due (its backoff or rate-limit wait passed).
 pub async fn until_due(store: &Store, id: JobId) {
     let run_at = job(store, id).await.run_at;
-    eventually("the job to be due", Duration::from_secs(10), || async {
-        now_ms() >= run_at
-    })
+    until(
+        Duration::from_secs(10),
+        TICK,
+        "the job to be due",
+        || async { now_ms() >= run_at },
+    )
     .await;
 }
 

@@ -14,14 +14,14 @@ use serde_json::json;
 use notion_airtable_sync::sandbox::team::NotionStatus;
 
 use super::support::{Deployment, Options, eventually, page_key, runs_of};
-use crate::common::{TestDb, world::assert_in_sync};
+use crate::common::{TestDb, mapping::EXAMPLE, world::assert_in_sync};
 
 const WAVES: usize = 10;
 const EVENTS_PER_WAVE: usize = 100;
 
 /// The debounce the example mapping ships with (2 s).
 fn shipped_debounce() -> Duration {
-    let config = SyncConfig::load(Path::new("sync.example.toml")).unwrap();
+    let config = SyncConfig::load(Path::new(EXAMPLE)).unwrap();
     Duration::from_millis(config.pairs[0].options.debounce_ms)
 }
 

@@ -5,9 +5,7 @@
 
 use std::{
     collections::HashMap,
-    net::TcpListener,
     path::PathBuf,
-    process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -21,7 +19,13 @@ use serde_json::{Value, json};
 
 use crate::common::{
     TestDb,
+    mapping::Mapping,
+    serve::ServeConfig,
     world::{World, world_seeded},
+};
+pub use crate::common::{
+    serve::Serve,
+    wait::{eventually, free_port},
 };
 
 pub const ADMIN_TOKEN: &str = "pipeline-admin";
@@ -41,9 +45,7 @@ pub struct Options {
 /// A seeded world, a database and a folder with `sync.toml`; `serve`
 /// processes are started on it with [`Deployment::spawn`].
 pub struct Deployment {
-    pub lease_secs: Option<u64>,
     pub w: World,
-    pub db_url: String,
     pub store: Store,
     /// The port of the first process with an HTTP server (the one the
     /// sandboxes deliver webhooks to).
@@ -51,6 +53,8 @@ pub struct Deployment {
     /// The Notion subscription's verification token (the webhook secret).
     pub secret: String,
     pub http: reqwest::Client,
+    /// How every process is started (port and role set per spawn).
+    serve: ServeConfig,
     dir: PathBuf,
 }
 
@@ -61,37 +65,27 @@ impl Deployment {
         let w = world_seeded(db, options.status).await;
         let dir = crate::common::unique_temp_folder();
         std::fs::create_dir_all(&dir).unwrap();
-        let port = free_port();
-        let subscription = w
-            .notion
-            .subscribe(&format!("http://127.0.0.1:{port}/webhooks/notion"));
-        w.notion
-            .verify_subscription(&subscription.id, &subscription.verification_token)
-            .unwrap();
-        let config = std::fs::read_to_string("sync.example.toml")
-            .unwrap()
-            .replace(
-                "00000000-0000-0000-0000-000000000000",
-                &w.team_n.database_id,
-            )
-            .replace("appXXXXXXXXXXXXXX", &w.team_a.base_id)
-            .replace(
-                "debounce_ms = 2000",
-                &format!("debounce_ms = {}", options.debounce_ms),
-            );
-        std::fs::write(dir.join("sync.toml"), config).unwrap();
+        let mut serve = ServeConfig::new(&w.notion, &w.airtable, &dir, &db_url);
+        serve.subscribe_notion(&w.notion);
+        serve.admin_token = ADMIN_TOKEN.to_owned();
+        serve.rust_log = std::env::var("PIPELINE_RUST_LOG").unwrap_or_else(|_| "warn".into());
+        if let Some(secs) = options.lease_secs {
+            serve.env("JOB_LEASE_SECS", secs.to_string());
+        }
+        Mapping::example(&w.team_n.database_id, &w.team_a.base_id)
+            .debounce_ms(options.debounce_ms)
+            .write_to(&dir);
         // Building the world read both schemas through the API; Airtable
         // counts those calls against the base's per-second limit, which the
         // service's budget knows nothing of. Let that second pass.
         tokio::time::sleep(Duration::from_millis(1_100)).await;
         Deployment {
-            lease_secs: options.lease_secs,
+            port: serve.port,
+            secret: serve.notion_secret.clone(),
             w,
-            db_url,
             store,
-            port,
-            secret: subscription.verification_token,
             http: reqwest::Client::new(),
+            serve,
             dir,
         }
     }
@@ -104,31 +98,10 @@ impl Deployment {
     /// (ignored by workers, which serve none). Every process registers the
     /// Airtable webhook at [`Deployment::url`] (idempotent).
     pub fn spawn(&self, role: &str, port: u16) -> Serve {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_notion-airtable-sync"));
-        if let Some(secs) = self.lease_secs {
-            command.env("JOB_LEASE_SECS", secs.to_string());
-        }
-        let child = command
-            .args(["serve", "--role", role])
-            .current_dir(&self.dir)
-            .env("DATABASE_URL", &self.db_url)
-            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-            .env("NOTION_TOKEN", self.w.notion.token())
-            .env("AIRTABLE_TOKEN", self.w.airtable.token())
-            .env("NOTION_API_URL", self.w.notion.base_url())
-            .env("AIRTABLE_API_URL", self.w.airtable.base_url())
-            .env("NOTION_WEBHOOK_SECRET", &self.secret)
-            .env("PUBLIC_URL", self.url())
-            .env("ADMIN_TOKEN", ADMIN_TOKEN)
-            .env(
-                "RUST_LOG",
-                std::env::var("PIPELINE_RUST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the serve binary");
-        Serve { child: Some(child) }
+        let mut serve = self.serve.clone();
+        serve.role = Some(role.to_owned());
+        serve.port = port;
+        serve.spawn()
     }
 
     /// `serve` (role all) on [`Deployment::port`].
@@ -270,54 +243,6 @@ impl Deployment {
 impl Drop for Deployment {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A `serve` process, SIGKILLed on drop.
-pub struct Serve {
-    child: Option<Child>,
-}
-
-impl Serve {
-    /// SIGKILL (what `Child::kill` sends on Unix): no shutdown, no release.
-    pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Still running (it did not exit on an error).
-    pub fn assert_running(&mut self) {
-        let child = self.child.as_mut().expect("started");
-        let status = child.try_wait().unwrap();
-        assert!(status.is_none(), "serve exited: {status:?}");
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Poll `check` every 100 ms until it returns `Some`, or fail after `secs`.
-pub async fn eventually<T>(secs: u64, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -8,7 +8,7 @@
 
 use std::{
     io::{Read, Write},
-    net::{TcpListener, TcpStream},
+    net::TcpStream,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -17,14 +17,17 @@ use std::{
 use base64::{Engine, engine::general_purpose::STANDARD};
 use notion_airtable_sync::{
     jobs::kinds::{JobSpec, Trigger},
-    sandbox::{
-        airtable::{AirtableSandbox, AirtableSandboxConfig},
-        common::Faults,
-        notion::{NotionSandbox, NotionSandboxConfig},
-    },
+    sandbox::{airtable::AirtableSandbox, common::Faults, notion::NotionSandbox},
     store::{JobId, JobState, Store, now_ms},
 };
 use serde_json::{Value, json};
+
+use crate::common::{
+    mapping::Mapping,
+    sandboxes::Sandboxes,
+    serve::{Serve, ServeConfig},
+    wait::{eventually, free_port},
+};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -39,26 +42,6 @@ impl Drop for Killed {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Poll `check` until it returns `Some`, or fail after `secs` seconds.
-async fn eventually<T>(secs: u64, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -225,53 +208,25 @@ struct World {
     port: u16,
     page_ids: Vec<String>,
     pending_token: String,
-    _serve: Killed,
+    _serve: Serve,
 }
 
 impl World {
     async fn start(dir: &Path, db_url: &str) -> World {
-        let notion = NotionSandbox::start_local(NotionSandboxConfig::default())
-            .await
-            .unwrap();
-        let airtable = AirtableSandbox::start_local(AirtableSandboxConfig {
-            penalty: Duration::from_secs(1),
-            ..AirtableSandboxConfig::default()
-        })
-        .await
-        .unwrap();
-        let team_n = notion.seed_team();
-        let team_a = airtable.seed_team();
-        let port = free_port();
-        let base_url = format!("http://127.0.0.1:{port}");
-        let subscription = notion.subscribe(&format!("{base_url}/webhooks/notion"));
-        notion
-            .verify_subscription(&subscription.id, &subscription.verification_token)
-            .unwrap();
-        let config = std::fs::read_to_string("sync.example.toml")
-            .unwrap()
-            .replace("00000000-0000-0000-0000-000000000000", &team_n.database_id)
-            .replace("appXXXXXXXXXXXXXX", &team_a.base_id)
-            .replace("debounce_ms = 2000", "debounce_ms = 1500");
-        std::fs::write(dir.join("sync.toml"), config).unwrap();
-        let serve = Killed(
-            Command::new(env!("CARGO_BIN_EXE_notion-airtable-sync"))
-                .arg("serve")
-                .current_dir(dir)
-                .env("DATABASE_URL", db_url)
-                .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-                .env("NOTION_TOKEN", notion.token())
-                .env("AIRTABLE_TOKEN", airtable.token())
-                .env("NOTION_API_URL", notion.base_url())
-                .env("AIRTABLE_API_URL", airtable.base_url())
-                .env("NOTION_WEBHOOK_SECRET", &subscription.verification_token)
-                .env("PUBLIC_URL", &base_url)
-                .env("ADMIN_TOKEN", ADMIN_TOKEN)
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .unwrap(),
-        );
+        let Sandboxes {
+            notion,
+            airtable,
+            team_n,
+            team_a,
+        } = Sandboxes::start().await;
+        let mut config = ServeConfig::new(&notion, &airtable, dir, db_url);
+        config.subscribe_notion(&notion);
+        config.admin_token = ADMIN_TOKEN.to_owned();
+        Mapping::example(&team_n.database_id, &team_a.base_id)
+            .debounce_ms(1500)
+            .write_to(dir);
+        let (port, base_url) = (config.port, config.url());
+        let serve = config.spawn();
         let (base, table) = (team_a.base_id.clone(), team_a.table_id.clone());
         eventually(60, "the initial sync", async || {
             (airtable.records(&base, &table).len() == 47).then_some(())
