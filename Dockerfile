@@ -4,7 +4,9 @@
 # applies them at start.
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
-# Everything the workspace declares (see .dockerignore for what stays out).
+# Everything the workspace declares: the service at the root and the sandbox
+# crate in sandbox/, which the binary's `demo` and `sandbox` commands ship
+# (see .dockerignore for what stays out).
 COPY . .
 RUN cargo build --release --locked --bin notion-airtable-sync \
  && strip target/release/notion-airtable-sync

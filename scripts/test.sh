@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 # One dev build of everything (the binary the tests spawn, the tests, the
 # bench harness); nextest below reuses it.
-cargo build --all-targets --locked
+cargo build --workspace --all-targets --locked
 
 if [[ "${SKIP_COMPAT:-0}" != "1" ]]; then
   if command -v python3 >/dev/null; then
@@ -27,4 +27,4 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   echo "cargo-nextest not found: cargo install --locked cargo-nextest" >&2
   exit 1
 fi
-exec scripts/with-postgres.sh cargo nextest run --locked --no-fail-fast "$@"
+exec scripts/with-postgres.sh cargo nextest run --workspace --locked --no-fail-fast "$@"

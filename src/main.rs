@@ -4,8 +4,12 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use notion_airtable_sandbox::launch::SandboxArgs;
 use notion_airtable_sync::{
-    commands, config::Env, sandbox::launch::SandboxArgs, serve, store::Store, telemetry,
+    app::{commands, serve},
+    config::Env,
+    store::Store,
+    telemetry,
 };
 
 #[derive(Parser)]
@@ -131,7 +135,7 @@ async fn run(command: Command, env: Env) -> anyhow::Result<ExitCode> {
     match command {
         Command::Migrate => migrate(&env).await,
         Command::Sandbox(args) => {
-            notion_airtable_sync::sandbox::launch::run(args).await?;
+            notion_airtable_sandbox::launch::run(args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { role } => {
@@ -143,7 +147,7 @@ async fn run(command: Command, env: Env) -> anyhow::Result<ExitCode> {
             serve::serve(
                 &env,
                 role,
-                notion_airtable_sync::sandbox::launch::shutdown_signal(),
+                notion_airtable_sandbox::launch::shutdown_signal(),
             )
             .await?;
             Ok(ExitCode::SUCCESS)
@@ -191,7 +195,7 @@ async fn run(command: Command, env: Env) -> anyhow::Result<ExitCode> {
             commands::log(&env, &args).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { keep_running } => notion_airtable_sync::demo::run(keep_running).await,
+        Command::Demo { keep_running } => notion_airtable_sync::app::demo::run(keep_running).await,
     }
 }
 

@@ -1,5 +1,6 @@
-//! Webhook signatures, both computed (by the sandbox) and verified (by the
-//! service), over the raw request body exactly as it crossed the wire.
+//! Webhook signatures, verified (by the service) and computed (by the tests,
+//! which sign requests as a vendor would), over the raw request body exactly
+//! as it crossed the wire. The sandbox crate signs with its own code.
 //!
 //! - Notion: `X-Notion-Signature: sha256=<64 hex>`, HMAC-SHA256 keyed with the
 //!   subscription's `verification_token` string as UTF-8 bytes.

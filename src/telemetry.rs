@@ -25,7 +25,7 @@ use tracing_subscriber::{
     registry::LookupSpan,
 };
 
-use crate::{config::LogFormat, jobs::kinds::JobSpec, store::JobId};
+use crate::{config::LogFormat, store::JobId};
 
 /// Install the global subscriber. Logs go to stderr so that commands can
 /// keep stdout for their output (e.g. the sandbox's JSON line).
@@ -47,9 +47,18 @@ pub fn init(format: LogFormat) {
     };
 }
 
+/// What a job is about, for its span: the ids that apply to its kind.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JobFields<'a> {
+    pub pair: Option<&'a str>,
+    pub page_id: Option<&'a str>,
+    pub record_id: Option<&'a str>,
+    pub webhook_id: Option<&'a str>,
+}
+
 /// The span one job runs in. Fields that do not apply to the job's kind
 /// stay empty and are left out of the lines.
-pub fn job_span(job_id: JobId, kind: &str, spec: Option<&JobSpec>) -> tracing::Span {
+pub fn job_span(job_id: JobId, kind: &str, fields: JobFields<'_>) -> tracing::Span {
     let span = tracing::info_span!(
         "job",
         job_id,
@@ -59,27 +68,16 @@ pub fn job_span(job_id: JobId, kind: &str, spec: Option<&JobSpec>) -> tracing::S
         record_id = tracing::field::Empty,
         webhook_id = tracing::field::Empty,
     );
-    match spec {
-        Some(JobSpec::ReconcilePage { pair, page_id, .. }) => {
-            span.record("pair", pair.as_str());
-            span.record("page_id", page_id.as_str());
+    let named = [
+        ("pair", fields.pair),
+        ("page_id", fields.page_id),
+        ("record_id", fields.record_id),
+        ("webhook_id", fields.webhook_id),
+    ];
+    for (name, value) in named {
+        if let Some(value) = value {
+            span.record(name, value);
         }
-        Some(JobSpec::ReconcileRecord {
-            pair, record_id, ..
-        }) => {
-            span.record("pair", pair.as_str());
-            span.record("record_id", record_id.as_str());
-        }
-        Some(JobSpec::Sweep { pair, .. } | JobSpec::ResolveSchema { pair }) => {
-            span.record("pair", pair.as_str());
-        }
-        Some(JobSpec::LocatePage { page_id }) => {
-            span.record("page_id", page_id.as_str());
-        }
-        Some(JobSpec::AirtablePayloads { webhook_id }) => {
-            span.record("webhook_id", webhook_id.as_str());
-        }
-        None => {}
     }
     span
 }

@@ -20,7 +20,7 @@ use axum::{
     http::{HeaderMap, Method, StatusCode, Uri},
     response::{IntoResponse, Response},
 };
-use notion_airtable_sync::sandbox::common::ShutdownGuard;
+use notion_airtable_sandbox::common::ShutdownGuard;
 
 const OLD_VERSION: &str = "2022-06-28";
 const SANDBOX_VERSION: &str = "2025-09-03";

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use notion_airtable_sync::sandbox::{
+use notion_airtable_sandbox::{
     airtable::{AirtableSandbox, AirtableSandboxConfig, TeamAirtable},
     common::{CallCount, Faults},
     notion::{NotionSandbox, NotionSandboxConfig, TeamNotion},

@@ -21,15 +21,18 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::error::classify;
-use crate::api_error::{ApiError, Vendor, parse_retry_after};
-use crate::notion::http::{
+use crate::clients::api_error::{ApiError, Vendor, parse_retry_after};
+use crate::clients::http::{
     api_root, build_http_client, join_path, log_call, read_error_body, read_json,
 };
-use crate::notion::retry::RetryPolicy;
+use crate::clients::retry::RetryPolicy;
 use crate::secret::Secret;
 use crate::{
-    jobs::{SharedBudget, shared_budget::airtable_name},
-    ratelimit::{Budget, Pace},
+    clients::{
+        SharedBudget,
+        ratelimit::{Budget, Pace},
+        shared_budget::airtable_name,
+    },
     store::Store,
 };
 
@@ -206,7 +209,9 @@ impl AirtableClient {
         body: Option<&Json>,
     ) -> Result<T, ApiError> {
         let acquired = budget.acquire_within(self.penalty_wait_limit);
-        if let Err(left) = crate::metrics::budget_wait(Vendor::Airtable, acquired).await {
+        if let Err(left) =
+            crate::metrics::budget_wait(crate::metrics::Vendor::Airtable, acquired).await
+        {
             return Err(ApiError::budget_paused(Vendor::Airtable, left));
         }
         let started = Instant::now();

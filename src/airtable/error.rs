@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
-use crate::api_error::{ApiError, Vendor};
-use crate::notion::http::body_excerpt;
+use crate::clients::api_error::{ApiError, Vendor};
+use crate::clients::http::body_excerpt;
 
 /// The 429 type that must never be retried.
 pub const BILLING_LIMIT_EXCEEDED: &str = "PUBLIC_API_BILLING_LIMIT_EXCEEDED";

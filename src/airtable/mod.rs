@@ -2,7 +2,7 @@
 //! payload cursor walk.
 //!
 //! - [`AirtableClient`]: records (writes chunked by 10), schema, whoami and
-//!   webhooks, paced by one [`Budget`](crate::ratelimit::Budget) per base.
+//!   webhooks, paced by one [`Budget`](crate::clients::ratelimit::Budget) per base.
 //! - [`model`]: records and schema (REST cells in the V1 format, as JSON).
 //! - [`webhook`]: payloads (V2 cells), [`PayloadDrain`] and gap detection.
 
@@ -13,7 +13,7 @@ mod records;
 pub mod webhook;
 mod webhook_api;
 
-pub use crate::notion::retry::RetryPolicy;
+pub use crate::clients::retry::RetryPolicy;
 pub use client::{AirtableClient, DEFAULT_PENALTY, DEFAULT_TIMEOUT};
 pub use error::BILLING_LIMIT_EXCEEDED;
 pub use model::{

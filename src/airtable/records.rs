@@ -14,7 +14,7 @@ use super::client::{AirtableClient, Idempotent};
 use super::model::{
     DeletedRecord, Fields, ListParams, Record, RecordPage, TableSchema, UpsertResult, WhoAmI,
 };
-use crate::api_error::ApiError;
+use crate::clients::api_error::ApiError;
 
 /// Most records per create, update, upsert or delete request.
 pub const MAX_RECORDS_PER_WRITE: usize = 10;

@@ -14,7 +14,7 @@ use serde_json::{Map, Value as Json};
 use time::OffsetDateTime;
 
 use super::client::AirtableClient;
-use crate::api_error::ApiError;
+use crate::clients::api_error::ApiError;
 
 /// Most payloads Airtable returns per request.
 pub const MAX_PAYLOADS_PER_PAGE: u32 = 50;

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use super::client::{AirtableClient, Idempotent};
 use super::model::{CreatedWebhook, WebhookInfo};
 use super::webhook::PayloadPage;
-use crate::api_error::ApiError;
+use crate::clients::api_error::ApiError;
 
 #[derive(Deserialize)]
 struct Webhooks {

@@ -18,7 +18,7 @@ use serde_json::json;
 
 use super::{HttpError, Shared, auth::Admin};
 use crate::{
-    jobs::kinds::JobSpec,
+    jobs::spec::JobSpec,
     store::{Issue, Job, JobId, JobState, LogEntry, LogQuery, Store, now_ms},
 };
 
@@ -185,7 +185,7 @@ async fn sync_log(
         .since
         .as_deref()
         .map(|s| {
-            crate::commands::parse_since(s, now_ms())
+            crate::app::commands::parse_since(s, now_ms())
                 .map_err(|e| HttpError::bad_request(format!("since {e}")))
         })
         .transpose()?;

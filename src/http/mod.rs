@@ -12,11 +12,13 @@
 //! | `POST /reconcile`, `GET /api/jobs`, `POST /api/jobs/{id}/retry`, `GET /api/log`, `GET /api/conflicts`, `GET /api/issues` | [`admin`] | `Authorization: Bearer ADMIN_TOKEN`, or Basic with the password `ADMIN_TOKEN` (same-origin only for POST) |
 //! | `GET /` (status page), `POST /jobs/{id}/retry`, `POST /notion/verification-tokens/dismiss` (its forms) | `status` | Basic (password `ADMIN_TOKEN`) or Bearer; the forms also need their CSRF token |
 //! | `GET /healthz`, `GET /readyz` | [`health`] | none |
+//! | `GET /metrics` | [`metrics`] | none |
 
 pub mod admin;
 mod auth;
 pub mod error;
 pub mod health;
+pub mod metrics;
 mod pairs;
 mod status;
 pub mod webhooks;
@@ -151,7 +153,7 @@ pub fn router(state: AppState) -> Router {
         .merge(status::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(crate::metrics::scrape))
+        .route("/metrics", get(metrics::scrape))
         .with_state(Arc::new(state))
         // The limit layer refuses a declared oversize body at once (413) and
         // caps a streamed one; axum's own default (2 MB) is aligned with it.
@@ -162,7 +164,7 @@ pub fn router(state: AppState) -> Router {
             timeout,
         ))
         // Outside the limit and the timeout, to count their 413 and 408 too.
-        .layer(axum::middleware::from_fn(crate::metrics::track_webhooks))
+        .layer(axum::middleware::from_fn(metrics::track_webhooks))
         .layer(TraceLayer::new_for_http())
 }
 

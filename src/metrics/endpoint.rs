@@ -7,7 +7,7 @@
 //! has a bounded number of values. The placeholders are named as in the
 //! vendors' documentation (and the sandbox's route table).
 
-use crate::api_error::Vendor;
+use super::labels::Vendor;
 
 /// Words of the Notion (`/v1`) and Airtable (`/v0`) paths the service calls.
 const LITERALS: &[&str] = &[

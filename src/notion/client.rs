@@ -16,13 +16,17 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::error::classify;
-use super::http::{api_root, build_http_client, join_path, log_call, read_error_body, read_json};
-use super::retry::RetryPolicy;
-use crate::api_error::{ApiError, Vendor, parse_retry_after};
+use crate::clients::api_error::{ApiError, Vendor, parse_retry_after};
+use crate::clients::http::{
+    api_root, build_http_client, join_path, log_call, read_error_body, read_json,
+};
+use crate::clients::retry::RetryPolicy;
 use crate::secret::Secret;
 use crate::{
-    jobs::SharedBudget,
-    ratelimit::{Budget, NOTION_BURST, NOTION_RATE_PER_SEC},
+    clients::{
+        SharedBudget,
+        ratelimit::{Budget, NOTION_BURST, NOTION_RATE_PER_SEC},
+    },
     store::Store,
 };
 
@@ -139,7 +143,9 @@ impl NotionClient {
         body: Option<&Json>,
     ) -> Result<T, ApiError> {
         let acquired = self.budget.acquire_within(self.penalty_wait_limit);
-        if let Err(left) = crate::metrics::budget_wait(Vendor::Notion, acquired).await {
+        if let Err(left) =
+            crate::metrics::budget_wait(crate::metrics::Vendor::Notion, acquired).await
+        {
             return Err(ApiError::budget_paused(Vendor::Notion, left));
         }
         let started = Instant::now();

@@ -6,7 +6,7 @@ use serde_json::{Map, Value as Json, json};
 use super::client::NotionClient;
 use super::model::{DataSource, DataSourceRef, Database, ListPage, Page, User};
 use super::query::Query;
-use crate::api_error::{ApiError, Vendor};
+use crate::clients::api_error::{ApiError, Vendor};
 
 /// Property write bodies by property name or id (see `property::write`).
 pub type PropertyWrites = Map<String, Json>;

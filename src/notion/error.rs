@@ -10,9 +10,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
-use crate::api_error::{ApiError, Vendor};
+use crate::clients::api_error::{ApiError, Vendor};
 
-use super::http::body_excerpt;
+use crate::clients::http::body_excerpt;
 
 /// Wait this long after a 429/529 that carries no `Retry-After`.
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);

@@ -1,24 +1,21 @@
 //! The Notion API client (version `2025-09-03`) and its models.
 //!
 //! - [`NotionClient`]: one method per endpoint, paced by a shared
-//!   [`Budget`](crate::ratelimit::Budget), errors classified as [`ApiError`](crate::api_error::ApiError).
+//!   [`Budget`](crate::clients::ratelimit::Budget), errors classified as [`ApiError`](crate::clients::api_error::ApiError).
 //! - [`model`]: pages, users, databases and data sources (tolerant reads).
 //! - [`property`]: typed property values and write-body builders.
 //! - [`rich_text`]: plain text and the 2,000-unit split for writes.
-//! - [`http`], [`retry`]: transport and retry policy, shared with the
-//!   Airtable client.
 
 mod client;
 mod endpoints;
 mod error;
-pub mod http;
 mod ids;
 pub mod model;
 pub mod property;
 pub mod query;
-pub mod retry;
 pub mod rich_text;
 
+pub use crate::clients::retry::RetryPolicy;
 pub use client::{DEFAULT_TIMEOUT, NOTION_VERSION, NotionClient};
 pub use endpoints::{PropertyWrites, QueryPage, ResolveError};
 pub use error::DEFAULT_RETRY_AFTER;
@@ -26,5 +23,4 @@ pub use ids::canonical_id;
 pub use model::{DataSource, DataSourceRef, Database, Page, Parent, PropertySchema, User};
 pub use property::{DateValue, PropertyData, PropertyValue, SelectOption, write};
 pub use query::{Query, last_edited_on_or_after, sort_by_last_edited_time};
-pub use retry::RetryPolicy;
 pub use rich_text::{RichText, plain_text, rich_text_objects};

@@ -4,7 +4,7 @@
 //! their calls as if they were one client.
 
 use super::{Backend, Store, StoreError, error::Context};
-use crate::ratelimit::Pace;
+use crate::clients::ratelimit::Pace;
 
 impl Store {
     /// No call on `budget` before `until` (a 429's Retry-After). An earlier

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use notion_airtable_sync::sandbox::{
+use notion_airtable_sandbox::{
     airtable::{AirtableSandbox, AirtableSandboxConfig, TeamAirtable},
     notion::{NotionSandbox, NotionSandboxConfig, TeamNotion},
 };

@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use notion_airtable_sync::sandbox::{airtable::AirtableSandbox, notion::NotionSandbox};
+use notion_airtable_sandbox::{airtable::AirtableSandbox, notion::NotionSandbox};
 
 use super::wait::{eventually, free_port};
 

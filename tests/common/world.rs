@@ -4,22 +4,20 @@
 
 use std::{sync::Arc, time::Duration};
 
+use notion_airtable_sandbox::{
+    airtable::{AirtableSandbox, AirtableSandboxConfig, TeamAirtable},
+    notion::{NotionSandbox, NotionSandboxConfig, TeamNotion},
+    team::{NotionStatus, TeamOptions},
+};
 use notion_airtable_sync::{
     airtable::AirtableClient,
+    clients::ratelimit::{Budget, NOTION_BURST, NOTION_RATE_PER_SEC},
     config::SyncConfig,
+    engine::{Engine, Summary, SweepOptions},
     notion::NotionClient,
-    ratelimit::{Budget, NOTION_BURST, NOTION_RATE_PER_SEC},
-    sandbox::{
-        airtable::{AirtableSandbox, AirtableSandboxConfig, TeamAirtable},
-        notion::{NotionSandbox, NotionSandboxConfig, TeamNotion},
-        team::{NotionStatus, TeamOptions},
-    },
     secret::Secret,
     store::Cause,
-    sync::{
-        engine::{Engine, Summary, SweepOptions},
-        pair::{self, ResolvedPair},
-    },
+    sync::pair::ResolvedPair,
 };
 use serde_json::{Value, json};
 
@@ -122,9 +120,10 @@ async fn build(
     } else {
         airtable_client.with_rate(10_000.0)
     };
-    let pair = pair::load(&config.pairs[0], &notion_client, &airtable_client)
-        .await
-        .unwrap();
+    let pair =
+        notion_airtable_sync::engine::load_pair(&config.pairs[0], &notion_client, &airtable_client)
+            .await
+            .unwrap();
     let engine = Engine {
         notion: notion_client,
         airtable: airtable_client,

@@ -6,14 +6,14 @@
 
 use std::{sync::Arc, time::Duration};
 
+use notion_airtable_sandbox::airtable::{
+    AirtableSandbox, AirtableSandboxConfig, FieldSchema, FieldType,
+};
 use notion_airtable_sync::airtable::{
     AirtableClient, Fields, ListParams, RetryPolicy, Sort, chunks_of_10,
 };
-use notion_airtable_sync::api_error::ApiError;
-use notion_airtable_sync::ratelimit::Budget;
-use notion_airtable_sync::sandbox::airtable::{
-    AirtableSandbox, AirtableSandboxConfig, FieldSchema, FieldType,
-};
+use notion_airtable_sync::clients::api_error::ApiError;
+use notion_airtable_sync::clients::ratelimit::Budget;
 use notion_airtable_sync::secret::Secret;
 use serde_json::{Value, json};
 
@@ -526,7 +526,7 @@ async fn a_purge_past_the_cursor_is_reported_as_a_gap() {
 
 #[tokio::test]
 async fn server_errors_are_retryable_and_only_reads_are_repeated() {
-    use notion_airtable_sync::sandbox::common::Faults;
+    use notion_airtable_sandbox::common::Faults;
     let s = setup().await;
     s.sandbox.set_faults(Faults {
         error_rate: 1.0,

@@ -12,13 +12,15 @@ use common::{
 };
 use std::time::Duration;
 
+use notion_airtable_sandbox::common::DeliveryKnobs;
 use notion_airtable_sync::{
-    jobs::kinds::JobSpec,
-    sandbox::common::DeliveryKnobs,
+    engine::webhooks::Ensured,
+    jobs::spec::JobSpec,
+    queue::JobError,
     store::{AirtableWebhook, Cause, JobState, now_ms},
-    sync::{
-        service::{ErrorClass, JobOutcome, SyncService, classify},
-        webhooks::Ensured,
+    worker::{
+        classify::classify,
+        service::{JobOutcome, SyncService},
     },
 };
 use serde_json::json;
@@ -45,7 +47,7 @@ async fn drain(
     w: &World,
     id: &str,
     me: &str,
-) -> notion_airtable_sync::sync::payloads::DrainOutcome {
+) -> notion_airtable_sync::engine::payloads::DrainOutcome {
     let hook = w.engine.store.get_webhook(id).await.unwrap().unwrap();
     w.engine
         .drain_airtable_webhook(&w.pair, &hook, me, 0)
@@ -264,7 +266,7 @@ async fn payloads_wait_for_a_running_sweep_of_their_pair(db: TestDb) {
         .await
         .expect_err("must wait for the sweep");
     assert!(
-        matches!(classify(&err), ErrorClass::RateLimited(_)),
+        matches!(classify(&err), JobError::RateLimited { .. }),
         "waiting is not a failure: {err:#}"
     );
     assert!(err.to_string().contains("sweep"), "{err:#}");

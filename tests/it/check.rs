@@ -7,7 +7,7 @@
 
 use std::{path::PathBuf, process::Output};
 
-use notion_airtable_sync::sandbox::{
+use notion_airtable_sandbox::{
     airtable::{AirtableSandbox, AirtableSandboxConfig, FieldSchema, FieldType},
     notion::{NotionSandbox, NotionSandboxConfig, PropertyKind, PropertySchema},
     team,
@@ -324,7 +324,7 @@ async fn a_token_that_cannot_list_users_is_a_note_not_a_failure() {
     let (notion, airtable) = sandboxes().await;
     let team_n = notion.seed_team();
     let team_a = airtable.seed_team();
-    notion.set_user_information(notion_airtable_sync::sandbox::notion::UserInformation::None);
+    notion.set_user_information(notion_airtable_sandbox::notion::UserInformation::None);
     let ws = with_config(notion, airtable, team_n.database_id, team_a.base_id);
     let (output, problems) = check(&ws, None).await;
     let out = stdout(&output);

@@ -254,11 +254,8 @@ async fn a_refused_value_leaves_the_rest_of_the_record_syncing(db: TestDb) {
 /// annotations, a format-only edit is seen, the newline never reaches
 /// Notion, and the service's own writes come back as echoes (no rewrite).
 async fn rich_text_formatting_round_trips_and_echoes_are_quiet(db: TestDb) {
-    use notion_airtable_sync::{
-        sandbox::airtable::{FieldEdit, FieldType},
-        store::Cause,
-        sync::{engine::SweepOptions, pair},
-    };
+    use notion_airtable_sandbox::airtable::{FieldEdit, FieldType};
+    use notion_airtable_sync::{engine::SweepOptions, store::Cause};
     let w = world(db).await;
     let (base, table) = (&w.team_a.base_id, &w.team_a.table_id);
     let edit = FieldEdit {
@@ -268,9 +265,13 @@ async fn rich_text_formatting_round_trips_and_echoes_are_quiet(db: TestDb) {
     w.airtable
         .edit_field_as_person(base, table, "Blockers", edit)
         .unwrap();
-    let pair = pair::load(&w.pair.config, &w.engine.notion, &w.engine.airtable)
-        .await
-        .unwrap();
+    let pair = notion_airtable_sync::engine::load_pair(
+        &w.pair.config,
+        &w.engine.notion,
+        &w.engine.airtable,
+    )
+    .await
+    .unwrap();
     let sweep = async || {
         let opts = SweepOptions {
             full: true,
@@ -392,11 +393,11 @@ async fn a_date_range_keeps_its_end_when_airtable_moves_the_start(db: TestDb) {
 /// take leaves the record as it is with a record issue, cleared once the
 /// record syncs again.
 async fn a_field_retyped_in_airtable_never_empties_notion(db: TestDb) {
+    use notion_airtable_sandbox::airtable::{FieldEdit, FieldType};
     use notion_airtable_sync::{
-        jobs::kinds::{JobSpec, Trigger},
-        sandbox::airtable::{FieldEdit, FieldType},
+        jobs::spec::{JobSpec, Trigger},
         store::{Cause, IssueScope},
-        sync::service::SyncService,
+        worker::service::SyncService,
     };
     let w = world(db).await;
     let (base, table) = (&w.team_a.base_id, &w.team_a.table_id);

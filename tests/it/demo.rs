@@ -9,23 +9,23 @@ use std::{
     time::{Duration, Instant},
 };
 
+use notion_airtable_sandbox::{
+    airtable::{AirtableSandbox, AirtableSandboxConfig},
+    notion::{NotionSandbox, NotionSandboxConfig},
+};
 use notion_airtable_sync::{
     airtable::{AirtableClient, ListParams, Record},
-    config::SyncConfig,
-    demo::{
+    app::demo::{
         compare::{Link, compare},
         stage::sync_toml,
     },
+    clients::ratelimit::{Budget, NOTION_RATE_PER_SEC},
+    config::SyncConfig,
     notion::{NotionClient, Page},
-    ratelimit::{Budget, NOTION_RATE_PER_SEC},
-    sandbox::{
-        airtable::{AirtableSandbox, AirtableSandboxConfig},
-        notion::{NotionSandbox, NotionSandboxConfig},
-    },
     secret::Secret,
     sync::{
         convert::{from_notion, to_airtable},
-        pair::{self, ResolvedPair},
+        pair::ResolvedPair,
         value::Value,
     },
 };
@@ -116,9 +116,13 @@ impl Fixture {
             NotionClient::new(&notion.base_url(), Secret::new(notion.token()), budget).unwrap();
         let airtable_client =
             AirtableClient::new(&airtable.base_url(), Secret::new(airtable.token())).unwrap();
-        let pair = pair::load(&config.pairs[0], &notion_client, &airtable_client)
-            .await
-            .unwrap();
+        let pair = notion_airtable_sync::engine::load_pair(
+            &config.pairs[0],
+            &notion_client,
+            &airtable_client,
+        )
+        .await
+        .unwrap();
         let pages: Vec<Page> = team_n.page_ids[..2]
             .iter()
             .map(|id| serde_json::from_value(notion.page(id).unwrap()).unwrap())

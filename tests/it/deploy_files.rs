@@ -222,6 +222,44 @@ fn dockerfile_is_multi_stage_slim_non_root_and_health_checked() {
     assert!(arg("RUN").contains("curl"));
 }
 
+/// The build stage compiles the whole workspace's sources: the sandbox crate
+/// (`sandbox/`) is part of the binary (`demo`, `sandbox`), so a COPY that
+/// leaves a member out, or a `.dockerignore` line that drops one, breaks
+/// `docker build` (which no test here can run).
+#[test]
+fn the_docker_build_copies_every_workspace_member() {
+    let manifest: toml::Value = toml::from_str(&read("Cargo.toml")).unwrap();
+    let members = manifest["workspace"]["members"].as_array().unwrap();
+    let steps = dockerfile_instructions();
+    let runtime = steps.iter().rposition(|(op, _)| op == "FROM").unwrap();
+    let copied: Vec<&str> = steps[..runtime]
+        .iter()
+        .filter(|(op, _)| op == "COPY")
+        .flat_map(|(_, args)| {
+            let words: Vec<&str> = args.split_whitespace().collect();
+            words[..words.len() - 1].to_vec()
+        })
+        .map(|source| source.trim_end_matches('/'))
+        .collect();
+    let ignored: Vec<String> = read(".dockerignore")
+        .lines()
+        .map(|l| l.trim().trim_end_matches('/').to_owned())
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    assert!(members.len() >= 2, "{members:?}");
+    for member in members {
+        let member = member.as_str().unwrap().trim_end_matches('/');
+        assert!(
+            copied.contains(&".") || copied.contains(&member),
+            "the build stage does not copy workspace member {member}: {copied:?}"
+        );
+        assert!(
+            !ignored.iter().any(|pattern| pattern == member),
+            ".dockerignore leaves out workspace member {member}"
+        );
+    }
+}
+
 /// The names `.env.example` assigns (uncommented `NAME=` lines).
 fn env_example() -> BTreeSet<String> {
     read(".env.example")

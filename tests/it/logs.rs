@@ -17,9 +17,9 @@ use common::{
     serve::{BIN, Serve, ServeConfig},
     wait::eventually,
 };
+use notion_airtable_sandbox::{airtable::AirtableSandbox, notion::NotionSandbox};
 use notion_airtable_sync::{
     http::{AppState, PairDirectory, router, serve},
-    sandbox::{airtable::AirtableSandbox, notion::NotionSandbox},
     secret::Secret,
     store::{Cause, LogAction, NewLogEntry, Side, SyncDirection, now_ms},
 };

@@ -28,10 +28,10 @@ use common::{
     TempDir, TestDb, mapping::Mapping, sandboxes::Sandboxes, serve::ServeConfig, wait::eventually,
     world::world,
 };
+use notion_airtable_sandbox::{airtable::AirtableSandbox, common::Faults, notion::NotionSandbox};
 use notion_airtable_sync::{
-    http::{AppState, PairDirectory, router, serve},
+    http::{self, AppState, PairDirectory, router, serve},
     metrics,
-    sandbox::{airtable::AirtableSandbox, common::Faults, notion::NotionSandbox},
     secret::Secret,
     signature::{airtable_mac, notion_signature},
     store::{Cause, IssueScope, NewAirtableWebhook, NewIssue, Store},
@@ -511,7 +511,7 @@ async fn webhook_deliveries_are_counted_by_source_and_reason(db: TestDb) {
 async fn api_calls_conflicts_and_writes_match_what_happened(db: TestDb) {
     let _serial = SERIAL.lock().await;
     let store = db.store.clone();
-    let before = Scrape::parse(&metrics::render(&store).await);
+    let before = Scrape::parse(&http::metrics::render(&store).await);
     // Resolving the pair calls both APIs; every call from here is counted
     // by the sandboxes and (in this process) by the metrics.
     let w = world(db).await;
@@ -540,7 +540,7 @@ async fn api_calls_conflicts_and_writes_match_what_happened(db: TestDb) {
     assert_eq!(summary.conflicts, 1, "{summary:?}");
 
     // A 429: the client waits out Retry-After on its budget, then retries.
-    let before_429 = Scrape::parse(&metrics::render(&store).await);
+    let before_429 = Scrape::parse(&http::metrics::render(&store).await);
     let limited = || {
         let calls = w.notion.calls().snapshot();
         calls
@@ -561,7 +561,7 @@ async fn api_calls_conflicts_and_writes_match_what_happened(db: TestDb) {
         .unwrap()
         .expect("the retry after the 429 succeeds");
 
-    let after = Scrape::parse(&metrics::render(&store).await);
+    let after = Scrape::parse(&http::metrics::render(&store).await);
     let limited_now = after.get(RATE_LIMITED, &[("vendor", "notion")]);
     assert_eq!(
         limited_now - before_429.get(RATE_LIMITED, &[("vendor", "notion")]),

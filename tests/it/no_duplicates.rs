@@ -19,18 +19,13 @@ use common::{
     TestDb,
     world::{World, world_with},
 };
+use notion_airtable_sandbox::common::Faults;
 use notion_airtable_sync::{
-    jobs::{
-        Runner, RunnerConfig,
-        kinds::{JobSpec, Trigger},
-    },
-    sandbox::common::Faults,
+    engine::{NotYet, SweepOptions, adopt::QUERY_LAG_WINDOW},
+    jobs::spec::{JobSpec, Trigger},
+    queue::{Runner, RunnerConfig},
     store::{Cause, ClaimOutcome, Claimant, JobState, now_ms},
-    sync::{
-        adopt::QUERY_LAG_WINDOW,
-        engine::SweepOptions,
-        service::{NotYet, SyncService},
-    },
+    worker::service::SyncService,
 };
 use serde_json::json;
 

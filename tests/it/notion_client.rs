@@ -6,14 +6,14 @@
 
 use std::{sync::Arc, time::Duration};
 
-use notion_airtable_sync::api_error::ApiError;
+use notion_airtable_sandbox::common::Faults;
+use notion_airtable_sandbox::notion::{
+    NotionSandbox, NotionSandboxConfig, PropertyKind, PropertySchema,
+};
+use notion_airtable_sync::clients::api_error::ApiError;
+use notion_airtable_sync::clients::ratelimit::Budget;
 use notion_airtable_sync::notion::{
     NotionClient, PropertyData, PropertyWrites, Query, ResolveError, RetryPolicy, write,
-};
-use notion_airtable_sync::ratelimit::Budget;
-use notion_airtable_sync::sandbox::common::Faults;
-use notion_airtable_sync::sandbox::notion::{
-    NotionSandbox, NotionSandboxConfig, PropertyKind, PropertySchema,
 };
 use notion_airtable_sync::secret::Secret;
 use serde_json::{Value, json};

@@ -18,7 +18,7 @@ use crate::common;
 use notion_airtable_sync::{
     airtable::{PayloadPage, gap_in},
     http::{AppState, PairDirectory, router, serve},
-    jobs::kinds::JobSpec,
+    jobs::spec::JobSpec,
     notion::Page,
     secret::Secret,
     signature::{airtable_mac, notion_signature},

@@ -35,7 +35,7 @@ use self::{
     storm::a_429_storm_pauses_the_calls_and_every_job_completes,
 };
 use common::TestDb;
-use notion_airtable_sync::sandbox::team::NotionStatus;
+use notion_airtable_sandbox::team::NotionStatus;
 
 /// Each test on the team's seed as it is (Notion's Status a `select`) and,
 /// as real databases mostly have it, with Status a `status` property whose

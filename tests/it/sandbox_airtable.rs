@@ -4,10 +4,10 @@
 use std::time::{Duration, Instant};
 
 use axum::{body::Bytes, http::HeaderMap, http::StatusCode, routing::post};
-use notion_airtable_sync::sandbox::airtable::{
+use notion_airtable_sandbox::airtable::{
     AirtableSandbox, AirtableSandboxConfig, FieldSchema, FieldType, TeamAirtable,
 };
-use notion_airtable_sync::sandbox::common::{DeliveryKnobs, Faults};
+use notion_airtable_sandbox::common::{DeliveryKnobs, Faults};
 use notion_airtable_sync::signature::verify_airtable;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;

@@ -16,7 +16,7 @@ use axum::{
     http::{HeaderMap, StatusCode},
     routing::post,
 };
-use notion_airtable_sync::sandbox::{
+use notion_airtable_sandbox::{
     common::{DeliveryKnobs, Faults},
     launch::{self, SandboxArgs, Seed},
     notion::{

@@ -12,14 +12,15 @@ use common::{
     TestDb,
     world::{World, select_of, text_of, world},
 };
+use notion_airtable_sandbox::{airtable::FieldEdit, notion::UserInformation};
 use notion_airtable_sync::{
-    jobs::kinds::{JobSpec, Trigger},
-    sandbox::{airtable::FieldEdit, notion::UserInformation},
+    engine::webhooks::Ensured,
+    jobs::spec::{JobSpec, Trigger},
+    queue::JobError,
     store::{Issue, IssueScope},
-    sync::{
-        pair,
-        service::{ErrorClass, JobOutcome, SyncService, USERS_ISSUE, classify},
-        webhooks::Ensured,
+    worker::{
+        classify::classify,
+        service::{JobOutcome, SyncService, USERS_ISSUE},
     },
 };
 use serde_json::{Value, json};
@@ -180,7 +181,7 @@ async fn a_deleted_airtable_field_stops_alone_and_notion_keeps_its_values(db: Te
     // pair is resolved again and the job comes back soon.
     let err = service.run(&reconcile(&w, 0)).await.unwrap_err();
     assert!(
-        matches!(classify(&err), ErrorClass::RateLimited(_)),
+        matches!(classify(&err), JobError::RateLimited { .. }),
         "{err:#}"
     );
     run(&service, &reconcile(&w, 0)).await;
@@ -300,9 +301,13 @@ async fn without_user_information_the_service_starts_and_learns_people_later(db:
     w.sweep(true).await;
     w.notion.set_user_information(UserInformation::None);
     // A people field is mapped, and the token cannot list users: start anyway.
-    let pair = pair::load(&w.pair.config, &w.engine.notion, &w.engine.airtable)
-        .await
-        .expect("a pair whose users cannot be listed still resolves");
+    let pair = notion_airtable_sync::engine::load_pair(
+        &w.pair.config,
+        &w.engine.notion,
+        &w.engine.airtable,
+    )
+    .await
+    .expect("a pair whose users cannot be listed still resolves");
     assert!(!pair.wire.users_listed);
     assert!(pair.users.is_empty());
     let service = SyncService::new(w.engine.clone(), vec![pair], String::new());

@@ -7,10 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use notion_airtable_sync::{
-    sandbox::{airtable::AirtableSandbox, notion::NotionSandbox},
-    store::Store,
-};
+use notion_airtable_sandbox::{airtable::AirtableSandbox, notion::NotionSandbox};
+use notion_airtable_sync::store::Store;
 use serde_json::{Value, json};
 
 use crate::common::{

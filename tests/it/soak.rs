@@ -22,13 +22,11 @@ use harness::{
     Backend, Options, Sandboxes, Service, TempDir, assert_no_dead_jobs, database_url, plain_text,
     select_name, try_until_none, until_idle,
 };
-use notion_airtable_sync::{
-    sandbox::{
-        common::{DeliveryKnobs, Faults},
-        team,
-    },
-    store::{LogQuery, Store, SyncDirection, now_ms},
+use notion_airtable_sandbox::{
+    common::{DeliveryKnobs, Faults},
+    team,
 };
+use notion_airtable_sync::store::{LogQuery, Store, SyncDirection, now_ms};
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
 use serde_json::{Value, json};
 

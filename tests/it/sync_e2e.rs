@@ -13,12 +13,10 @@ use common::{
 use std::time::Duration;
 
 use notion_airtable_sync::{
-    jobs::{
-        fence::{LEASE, Lease, LeaseLost},
-        kinds::{JobSpec, Trigger},
-    },
+    jobs::spec::{JobSpec, Trigger},
+    queue::fence::{LEASE, Lease, LeaseLost},
     store::{Cause, LogQuery, now_ms},
-    sync::service::{JobOutcome, SyncService},
+    worker::service::{JobOutcome, SyncService},
 };
 use serde_json::json;
 

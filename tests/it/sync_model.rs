@@ -57,12 +57,9 @@ use common::{
     TestDb,
     world::{World, world_unthrottled, world_unthrottled_with},
 };
-use notion_airtable_sync::{
-    sandbox::{
-        airtable::{FieldEdit, FieldType},
-        team::NotionStatus,
-    },
-    sync::pair,
+use notion_airtable_sandbox::{
+    airtable::{FieldEdit, FieldType},
+    team::NotionStatus,
 };
 use rand::{
     Rng,
@@ -158,9 +155,13 @@ async fn world_shaped(db: TestDb, shape: Shape) -> World {
         w.airtable
             .edit_field_as_person(base, table, "Blockers", edit)
             .unwrap();
-        w.pair = pair::load(&w.pair.config, &w.engine.notion, &w.engine.airtable)
-            .await
-            .unwrap();
+        w.pair = notion_airtable_sync::engine::load_pair(
+            &w.pair.config,
+            &w.engine.notion,
+            &w.engine.airtable,
+        )
+        .await
+        .unwrap();
     }
     w
 }

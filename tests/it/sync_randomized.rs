@@ -26,11 +26,9 @@ use common::{
 };
 use invariant::{Edits, Evidence, Sides};
 use notion_airtable_sync::{
+    engine::SweepOptions,
     store::Cause,
-    sync::{
-        engine::SweepOptions,
-        plan::{AirtableWrite, plan_page},
-    },
+    sync::plan::{AirtableWrite, plan_page},
 };
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
 use serde_json::{Value, json};

@@ -1,9 +1,9 @@
-//! Small pieces for writing HTML by hand: escaping (every value shown on the
-//! page comes from users or vendors), times, durations, JSON values, links
-//! to both sides, and tables that stack into cards on a phone.
+//! Small pieces of the status page's HTML, written with `maud`: every value
+//! interpolated into its `html!` templates is escaped (every value shown on
+//! the page comes from users or vendors). Times, durations, JSON values,
+//! links to both sides, and tables that stack into cards on a phone.
 
-use std::fmt::{self, Display, Write as _};
-
+use maud::{Markup, html};
 use serde_json::Value;
 use time::{OffsetDateTime, format_description::well_known::Rfc3339, macros::format_description};
 
@@ -11,34 +11,16 @@ use time::{OffsetDateTime, format_description::well_known::Rfc3339, macros::form
 /// sync log and the admin API).
 const MAX_VALUE_CHARS: usize = 300;
 
-/// `text`, escaped for HTML text and attribute values (quoted with `"`).
-pub(super) fn esc(text: &str) -> Escaped<'_> {
-    Escaped(text)
-}
-
-pub(super) struct Escaped<'a>(&'a str);
-
-impl Display for Escaped<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in self.0.chars() {
-            match c {
-                '&' => f.write_str("&amp;")?,
-                '<' => f.write_str("&lt;")?,
-                '>' => f.write_str("&gt;")?,
-                '"' => f.write_str("&quot;")?,
-                '\'' => f.write_str("&#39;")?,
-                c => f.write_char(c)?,
-            }
-        }
-        Ok(())
-    }
+/// Text in the muted color ("never", "(empty)", "—").
+pub(super) fn muted(text: &str) -> Markup {
+    html! { span.muted { (text) } }
 }
 
 /// A point in time: the UTC date and time, and how long ago (or until) it is
 /// relative to `now`, in a `<time>` element.
-pub(super) fn when(at_ms: i64, now_ms: i64) -> String {
+pub(super) fn when(at_ms: i64, now_ms: i64) -> Markup {
     let Some(at) = datetime(at_ms) else {
-        return format!("{at_ms}");
+        return html! { (at_ms) };
     };
     let iso = at.format(&Rfc3339).unwrap_or_default();
     let shown = at
@@ -46,20 +28,15 @@ pub(super) fn when(at_ms: i64, now_ms: i64) -> String {
             "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
         ))
         .unwrap_or_default();
-    format!(
-        "<time datetime=\"{}\" title=\"{}\">{}</time>",
-        esc(&iso),
-        esc(&shown),
-        esc(&relative(at_ms, now_ms))
-    )
+    html! { time datetime=(iso) title=(shown) { (relative(at_ms, now_ms)) } }
 }
 
-/// `when`, or a dash when there is no time.
-pub(super) fn when_opt(at_ms: Option<i64>, now_ms: i64) -> String {
-    at_ms.map_or_else(
-        || "<span class=\"muted\">never</span>".to_owned(),
-        |at| when(at, now_ms),
-    )
+/// `when`, or "never" when there is no time.
+pub(super) fn when_opt(at_ms: Option<i64>, now_ms: i64) -> Markup {
+    match at_ms {
+        Some(at) => when(at, now_ms),
+        None => muted("never"),
+    }
 }
 
 fn datetime(at_ms: i64) -> Option<OffsetDateTime> {
@@ -93,14 +70,14 @@ pub(super) fn duration(ms: u64) -> String {
 }
 
 /// A synced value as a person reads it: text without quotes, lists joined,
-/// nothing as an empty marker; long values cut. Escaped. The sync log holds
-/// the engine's canonical values, `{"type": "text", "value": "P1"}`.
-pub(super) fn value(value: Option<&Value>) -> String {
+/// nothing as an empty marker; long values cut. The sync log holds the
+/// engine's canonical values, `{"type": "text", "value": "P1"}`.
+pub(super) fn value(value: Option<&Value>) -> Markup {
     let text = value.map(plain).unwrap_or_default();
     if text.is_empty() {
-        return "<span class=\"muted\">(empty)</span>".to_owned();
+        return muted("(empty)");
     }
-    esc(&cut(&text, MAX_VALUE_CHARS)).to_string()
+    html! { (cut(&text, MAX_VALUE_CHARS)) }
 }
 
 fn plain(value: &Value) -> String {
@@ -131,38 +108,31 @@ fn id_like(id: &str) -> bool {
 }
 
 /// The Notion page, linked (`https://www.notion.so/<id without dashes>`).
-pub(super) fn notion_link(page_id: &str) -> String {
+pub(super) fn notion_link(page_id: &str) -> Markup {
     if !id_like(page_id) {
-        return format!("<code>{}</code>", esc(page_id));
+        return html! { code { (page_id) } };
     }
     let bare: String = page_id.chars().filter(|c| *c != '-').collect();
-    format!(
-        "<a href=\"https://www.notion.so/{}\" rel=\"noreferrer\" target=\"_blank\">Notion ↗</a>",
-        esc(&bare)
-    )
+    html! {
+        a href={ "https://www.notion.so/" (bare) } rel="noreferrer" target="_blank" { "Notion ↗" }
+    }
 }
 
 /// The Airtable record, linked when the pair's base and table are known
 /// (`https://airtable.com/<base>/<table>/<record>`).
-pub(super) fn airtable_link(table: Option<(&str, &str)>, record_id: &str) -> String {
+pub(super) fn airtable_link(table: Option<(&str, &str)>, record_id: &str) -> Markup {
     match table {
-        Some((base, table)) if [base, table, record_id].iter().all(|id| id_like(id)) => format!(
-            "<a href=\"https://airtable.com/{}/{}/{}\" rel=\"noreferrer\" target=\"_blank\">Airtable ↗</a>",
-            esc(base),
-            esc(table),
-            esc(record_id)
-        ),
-        _ => format!("<code>{}</code>", esc(record_id)),
+        Some((base, table)) if [base, table, record_id].iter().all(|id| id_like(id)) => html! {
+            a href={ "https://airtable.com/" (base) "/" (table) "/" (record_id) }
+                rel="noreferrer" target="_blank" { "Airtable ↗" }
+        },
+        _ => html! { code { (record_id) } },
     }
 }
 
 /// A status word with its color.
-pub(super) fn badge(class: Tone, text: &str) -> String {
-    format!(
-        "<span class=\"badge {}\">{}</span>",
-        class.as_str(),
-        esc(text)
-    )
+pub(super) fn badge(tone: Tone, text: &str) -> Markup {
+    html! { span.badge.(tone.as_str()) { (text) } }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,28 +154,29 @@ impl Tone {
     }
 }
 
-/// A table whose cells (already HTML) carry their column's name, so that on
-/// a narrow screen each row becomes a card of labelled lines (see the CSS).
-pub(super) fn table(class: &str, headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut out = format!(
-        "<div class=\"table-wrap\"><table class=\"stack {}\"><thead><tr>",
-        esc(class)
-    );
-    for h in headers {
-        let _ = write!(out, "<th scope=\"col\">{}</th>", esc(h));
+/// A table whose cells carry their column's name, so that on a narrow
+/// screen each row becomes a card of labelled lines (see the CSS).
+pub(super) fn table(class: &str, headers: &[&str], rows: &[Vec<Markup>]) -> Markup {
+    html! {
+        div.table-wrap {
+            table class={ "stack " (class) } {
+                thead { tr { @for h in headers { th scope="col" { (h) } } } }
+                tbody { @for row in rows { (table_row(headers, row)) } }
+            }
+        }
     }
-    out.push_str("</tr></thead><tbody>");
-    for row in rows {
-        out.push_str("<tr>");
-        for (cell, h) in row.iter().zip(headers) {
+}
+
+fn table_row(headers: &[&str], cells: &[Markup]) -> Markup {
+    html! {
+        tr {
             // One child, so that the stacked layout's grid has two items:
             // the label and the whole cell.
-            let _ = write!(out, "<td data-label=\"{}\"><div>{cell}</div></td>", esc(h));
+            @for (cell, h) in cells.iter().zip(headers) {
+                td data-label=(h) { div { (cell) } }
+            }
         }
-        out.push_str("</tr>");
     }
-    out.push_str("</tbody></table></div>");
-    out
 }
 
 #[cfg(test)]
@@ -215,10 +186,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escaping_covers_text_and_attributes() {
+    fn text_and_attributes_are_escaped() {
+        let hostile = r#"<script>alert("x")</script> & 'y'"#;
         assert_eq!(
-            esc(r#"<script>alert("x")</script> & 'y'"#).to_string(),
-            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
+            badge(Tone::Bad, hostile).into_string(),
+            "<span class=\"badge bad\">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; 'y'</span>"
+        );
+        let cell = table(hostile, &[hostile], &[vec![html! { "v" }]]).into_string();
+        assert!(!cell.contains("<script>"), "{cell}");
+        assert!(
+            cell.contains("data-label=\"&lt;script&gt;alert(&quot;x&quot;)"),
+            "{cell}"
         );
     }
 
@@ -234,22 +212,35 @@ mod tests {
     }
 
     #[test]
-    fn values_are_plain_escaped_and_cut() {
-        assert_eq!(value(Some(&json!("P1"))), "P1");
-        assert_eq!(value(Some(&json!({"type": "text", "value": "P1"}))), "P1");
+    fn times_are_time_elements() {
         assert_eq!(
-            value(Some(&json!({"type": "set", "value": ["a", "b"]}))),
+            when(0, 120_000).into_string(),
+            "<time datetime=\"1970-01-01T00:00:00Z\" title=\"1970-01-01 00:00:00 UTC\">2 min 0 s ago</time>"
+        );
+        assert!(when_opt(None, 0).into_string().contains("never"));
+    }
+
+    fn shown(v: Option<&Value>) -> String {
+        value(v).into_string()
+    }
+
+    #[test]
+    fn values_are_plain_escaped_and_cut() {
+        assert_eq!(shown(Some(&json!("P1"))), "P1");
+        assert_eq!(shown(Some(&json!({"type": "text", "value": "P1"}))), "P1");
+        assert_eq!(
+            shown(Some(&json!({"type": "set", "value": ["a", "b"]}))),
             "a, b"
         );
-        assert_eq!(value(Some(&json!({"type": "number", "value": 2.5}))), "2.5");
-        assert_eq!(value(Some(&json!({"type": "bool", "value": true}))), "yes");
-        assert!(value(Some(&json!({"type": "empty"}))).contains("(empty)"));
-        assert_eq!(value(Some(&json!(["a", "b<"]))), "a, b&lt;");
-        assert!(value(None).contains("(empty)"));
-        assert!(value(Some(&json!(""))).contains("(empty)"));
+        assert_eq!(shown(Some(&json!({"type": "number", "value": 2.5}))), "2.5");
+        assert_eq!(shown(Some(&json!({"type": "bool", "value": true}))), "yes");
+        assert!(shown(Some(&json!({"type": "empty"}))).contains("(empty)"));
+        assert_eq!(shown(Some(&json!(["a", "b<"]))), "a, b&lt;");
+        assert!(shown(None).contains("(empty)"));
+        assert!(shown(Some(&json!(""))).contains("(empty)"));
         let long = "x".repeat(400);
         assert_eq!(
-            value(Some(&json!(long))).chars().count(),
+            shown(Some(&json!(long))).chars().count(),
             MAX_VALUE_CHARS + 1
         );
     }
@@ -258,12 +249,25 @@ mod tests {
     fn links_are_built_only_from_id_like_values() {
         assert!(
             notion_link("36cc9195-760f-4fff-a67e-3a46c559b176")
+                .into_string()
                 .contains("https://www.notion.so/36cc9195760f4fffa67e3a46c559b176")
         );
-        assert!(!notion_link("javascript:alert(1)").contains("href"));
+        assert!(
+            !notion_link("javascript:alert(1)")
+                .into_string()
+                .contains("href")
+        );
         let t = Some(("appA", "tblB"));
-        assert!(airtable_link(t, "recC").contains("https://airtable.com/appA/tblB/recC"));
-        assert!(!airtable_link(None, "recC").contains("href"));
-        assert!(!airtable_link(t, "rec\"><x").contains("href"));
+        assert!(
+            airtable_link(t, "recC")
+                .into_string()
+                .contains("https://airtable.com/appA/tblB/recC")
+        );
+        assert!(!airtable_link(None, "recC").into_string().contains("href"));
+        let odd = airtable_link(t, "rec\"><x").into_string();
+        assert!(
+            !odd.contains("href") && odd.contains("rec&quot;&gt;&lt;x"),
+            "{odd}"
+        );
     }
 }

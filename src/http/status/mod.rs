@@ -26,6 +26,7 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
+use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
 use super::{
@@ -241,15 +242,7 @@ impl IntoResponse for PageError {
                 (status, message.to_owned())
             }
         };
-        let page = format!(
-            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>{code} · notion-airtable-sync</title></head><body style=\"font-family:system-ui,sans-serif;margin:2em\">\
-             <h1>{code}</h1><p>{message}</p><p><a href=\"/\">Status page</a></p></body></html>\n",
-            code = status.as_u16(),
-            message = html::esc(&message),
-        );
-        let mut response = html_response(status, page);
+        let mut response = html_response(status, error_page(status, &message));
         if status == StatusCode::UNAUTHORIZED {
             let challenge = format!("Basic realm=\"{REALM}\"");
             if let Ok(value) = HeaderValue::from_str(&challenge) {
@@ -262,9 +255,29 @@ impl IntoResponse for PageError {
     }
 }
 
+/// The page of a refusal or failure: its status and why, and a way back.
+fn error_page(status: StatusCode, message: &str) -> Markup {
+    let code = status.as_u16();
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (code) " · notion-airtable-sync" }
+            }
+            body style="font-family:system-ui,sans-serif;margin:2em" {
+                h1 { (code) }
+                p { (message) }
+                p { a href="/" { "Status page" } }
+            }
+        }
+    }
+}
+
 /// HTML that is never cached, never framed, and runs no script.
-fn html_response(status: StatusCode, html: String) -> Response {
-    let mut response = (status, html).into_response();
+fn html_response(status: StatusCode, html: Markup) -> Response {
+    let mut response = (status, html.into_string()).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

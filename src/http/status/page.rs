@@ -1,19 +1,25 @@
 //! The status page's HTML: what needs attention, then per pair the links,
 //! queue and sweeps, webhook health, dead jobs (with Retry), conflicts and
-//! recent changes. Every value goes through [`esc`] or a helper that does.
+//! recent changes. One function per section, each a `maud` template, which
+//! escapes every value it interpolates.
 
-use std::fmt::Write as _;
-
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde_json::Value;
 
 use super::{
     Notice, csrf,
     data::{PairStatus, StatusData},
-    html::{Tone, badge, cut, duration, esc, notion_link, relative, table, value, when, when_opt},
+    html::{
+        Tone, airtable_link, badge, cut, duration, muted, notion_link, relative, table, value,
+        when, when_opt,
+    },
 };
 use crate::{
     http::webhooks::verification::fingerprint,
-    store::{AirtableWebhook, Issue, Job, LogEntry, Side, Sweep, SyncDirection},
+    store::{
+        AirtableWebhook, Issue, Job, LogEntry, PairQueue, Side, Sweep, SyncDirection,
+        VerificationToken,
+    },
 };
 
 /// Queue lag above which the page calls the queue late.
@@ -72,29 +78,39 @@ details summary{cursor:pointer;color:var(--muted)}
 "#;
 
 /// The whole page.
-pub(super) fn render(data: &StatusData, admin_token: &str, notice: Option<Notice>) -> String {
-    let mut body = String::new();
-    if let Some(notice) = notice {
-        body.push_str(&notice_section(notice));
+pub(super) fn render(data: &StatusData, admin_token: &str, notice: Option<Notice>) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "Status · notion-airtable-sync" }
+                // Our own constant stylesheet, no value in it: escaping would
+                // turn its quotes into entities, which CSS does not decode.
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                header {
+                    h1 { "notion-airtable-sync" }
+                    p { "Status at " (when(data.now, data.now)) " · " a href="/" { "refresh" } }
+                }
+                main {
+                    @if let Some(notice) = notice { (notice_section(notice)) }
+                    (attention(data))
+                    (pairs_section(data))
+                    (issues_section(data))
+                    (webhooks_section(data, admin_token))
+                    (dead_jobs_section(data, admin_token))
+                    (conflicts_section(data))
+                    (changes_section(data))
+                }
+            }
+        }
     }
-    body.push_str(&attention(data));
-    body.push_str(&pairs_section(data));
-    body.push_str(&issues_section(data));
-    body.push_str(&webhooks_section(data, admin_token));
-    body.push_str(&dead_jobs_section(data, admin_token));
-    body.push_str(&conflicts_section(data));
-    body.push_str(&changes_section(data));
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Status · notion-airtable-sync</title><style>{STYLE}</style></head>\
-         <body><header><h1>notion-airtable-sync</h1><p>Status at {} · <a href=\"/\">refresh</a></p>\
-         </header><main>{body}</main></body></html>\n",
-        when(data.now, data.now)
-    )
 }
 
-fn notice_section(notice: Notice) -> String {
+fn notice_section(notice: Notice) -> Markup {
     let text = match notice {
         Notice::Retried { job, pending } if job == pending => {
             format!("Job {job} is pending again and runs shortly.")
@@ -110,72 +126,74 @@ fn notice_section(notice: Notice) -> String {
         Notice::Dismissed => "The verification token was dismissed.".to_owned(),
         Notice::NotPending => "That verification token was not pending: nothing to do.".to_owned(),
     };
-    format!(
-        "<section class=\"notice\" role=\"status\">{}</section>",
-        esc(&text)
-    )
+    html! { section.notice role="status" { (text) } }
 }
 
 /// One line per thing an operator should act on; "all good" otherwise.
-fn attention(data: &StatusData) -> String {
-    let mut items: Vec<String> = Vec::new();
+fn attention(data: &StatusData) -> Markup {
+    let items = attention_items(data);
+    html! {
+        section #attention {
+            h2 { "Attention" }
+            @if items.is_empty() {
+                p { (badge(Tone::Good, "all good")) " Nothing needs attention." }
+            } @else {
+                ul.attention { @for item in &items { li { (item) } } }
+            }
+        }
+    }
+}
+
+fn attention_items(data: &StatusData) -> Vec<Markup> {
+    let mut items = Vec::new();
     if !data.dead_jobs.is_empty() {
-        items.push(format!(
-            "{} <a href=\"#dead-jobs\">{} dead job(s)</a>: read the error, fix the cause, then Retry.",
-            badge(Tone::Bad, "dead jobs"),
-            data.dead_jobs.len()
-        ));
+        items.push(html! {
+            (badge(Tone::Bad, "dead jobs")) " "
+            a href="#dead-jobs" { (data.dead_jobs.len()) " dead job(s)" }
+            ": read the error, fix the cause, then Retry."
+        });
     }
     let open_issues: i64 = data.issue_counts.iter().map(|c| c.count).sum();
     if open_issues > 0 {
-        items.push(format!(
-            "{} <a href=\"#issues\">{open_issues} sync issue(s)</a>: fields, values or \
-             permissions the service cannot sync until someone fixes them.",
-            badge(Tone::Bad, "sync issues"),
-        ));
+        items.push(html! {
+            (badge(Tone::Bad, "sync issues")) " "
+            a href="#issues" { (open_issues) " sync issue(s)" }
+            ": fields, values or permissions the service cannot sync until someone fixes them."
+        });
     }
     if !data.verification_tokens.is_empty() {
-        items.push(format!(
-            "{} Notion sent a <a href=\"#webhooks\">verification token</a> to paste into the \
-             integration's webhook settings.",
-            badge(Tone::Warn, "Notion webhook")
-        ));
+        items.push(html! {
+            (badge(Tone::Warn, "Notion webhook")) " Notion sent a "
+            a href="#webhooks" { "verification token" }
+            " to paste into the integration's webhook settings."
+        });
     }
-    for w in &data.airtable_webhooks {
-        if let Some(problem) = webhook_problem(w, data.now) {
-            items.push(format!(
-                "{} Airtable webhook <code>{}</code> ({}): {}.",
-                badge(Tone::Bad, "Airtable webhook"),
-                esc(&w.webhook_id),
-                esc(&w.pair),
-                esc(&problem)
-            ));
-        }
-    }
-    for p in &data.pairs {
-        if let Some(due) = p
-            .queue
-            .oldest_due_at
-            .filter(|at| data.now - at > LATE_AFTER_MS)
-        {
-            items.push(format!(
-                "{} pair <b>{}</b>: the oldest pending job has waited {}.",
-                badge(Tone::Warn, "queue late"),
-                esc(&p.name),
-                esc(&duration(u64::try_from(data.now - due).unwrap_or(0)))
-            ));
-        }
-    }
-    let list = if items.is_empty() {
-        format!(
-            "<p>{} Nothing needs attention.</p>",
-            badge(Tone::Good, "all good")
-        )
-    } else {
-        let lis: String = items.iter().map(|i| format!("<li>{i}</li>")).collect();
-        format!("<ul class=\"attention\">{lis}</ul>")
-    };
-    format!("<section id=\"attention\"><h2>Attention</h2>{list}</section>")
+    items.extend(data.airtable_webhooks.iter().filter_map(|w| {
+        let problem = webhook_problem(w, data.now)?;
+        Some(html! {
+            (badge(Tone::Bad, "Airtable webhook")) " Airtable webhook "
+            code { (w.webhook_id) } " (" (w.pair) "): " (problem) "."
+        })
+    }));
+    items.extend(data.pairs.iter().filter_map(|p| late_queue(p, data.now)));
+    items
+}
+
+/// The pair's queue, when its oldest pending job has waited too long.
+fn late_queue(p: &PairStatus, now: i64) -> Option<Markup> {
+    let due = p
+        .queue
+        .oldest_due_at
+        .filter(|at| now - at > LATE_AFTER_MS)?;
+    Some(html! {
+        (badge(Tone::Warn, "queue late")) " pair " b { (p.name) }
+        ": the oldest pending job has waited " (waited(now, due)) "."
+    })
+}
+
+/// How long a job due at `due` has waited.
+fn waited(now: i64, due: i64) -> String {
+    duration(u64::try_from(now - due).unwrap_or(0))
 }
 
 fn webhook_problem(w: &AirtableWebhook, now: i64) -> Option<String> {
@@ -194,120 +212,119 @@ fn webhook_problem(w: &AirtableWebhook, now: i64) -> Option<String> {
     }
 }
 
-fn pairs_section(data: &StatusData) -> String {
-    let mut out = String::from("<section id=\"pairs\"><h2>Pairs</h2><div class=\"pairs\">");
-    if data.pairs.is_empty() {
-        out.push_str("<p class=\"muted\">No pair is configured.</p>");
+fn pairs_section(data: &StatusData) -> Markup {
+    html! {
+        section #pairs {
+            h2 { "Pairs" }
+            div.pairs {
+                @if data.pairs.is_empty() { p.muted { "No pair is configured." } }
+                @for pair in &data.pairs {
+                    (pair_card(pair, data.issue_count(&pair.name), data.now))
+                }
+            }
+            @if let Some(q) = &data.unpaired_queue {
+                p.muted {
+                    "Jobs of no pair (Airtable payload fetches): " (q.pending) " pending, "
+                    (q.running) " running, " (q.dead) " dead."
+                }
+            }
+        }
     }
-    for pair in &data.pairs {
-        out.push_str(&pair_card(pair, data.issue_count(&pair.name), data.now));
-    }
-    out.push_str("</div>");
-    if let Some(q) = &data.unpaired_queue {
-        let _ = write!(
-            out,
-            "<p class=\"muted\">Jobs of no pair (Airtable payload fetches): {} pending, {} running, {} dead.</p>",
-            q.pending, q.running, q.dead
-        );
-    }
-    out.push_str("</section>");
-    out
 }
 
-fn pair_card(p: &PairStatus, issues: i64, now: i64) -> String {
+fn pair_card(p: &PairStatus, issues: i64, now: i64) -> Markup {
     let q = &p.queue;
-    let dead = if q.dead > 0 {
+    html! {
+        div.pair data-pair=(p.name) {
+            h3 {
+                (p.name)
+                @if !p.configured { " " (badge(Tone::Warn, "not in the mapping file")) }
+            }
+            dl.facts {
+                dt { "Linked records" } dd { (link_counts(p)) }
+                dt { "Airtable table" } dd { (airtable_table(p)) }
+                dt { "Jobs" }
+                dd { (q.pending) " pending · " (q.running) " running · " (dead_count(q)) " dead" }
+                dt { "Sync issues" } dd { (issue_count(issues)) }
+                dt { "Oldest pending" } dd { (oldest_pending(q, now)) }
+                dt { "Last sweep" } dd { (sweep(p.incremental.as_ref(), now)) }
+                dt { "Last full sweep" } dd { (sweep(p.full.as_ref(), now)) }
+            }
+        }
+    }
+}
+
+fn dead_count(q: &PairQueue) -> Markup {
+    if q.dead > 0 {
         badge(Tone::Bad, &q.dead.to_string())
     } else {
-        "0".to_owned()
-    };
-    let oldest = match q.oldest_due_at {
-        Some(at) => esc(&duration(u64::try_from(now - at).unwrap_or(0))).to_string(),
-        None => "<span class=\"muted\">none due</span>".to_owned(),
-    };
-    let configured = if p.configured {
-        String::new()
-    } else {
-        format!(" {}", badge(Tone::Warn, "not in the mapping file"))
-    };
-    let issues = if issues > 0 {
-        format!(
-            "<a href=\"#issues\">{}</a>",
-            badge(Tone::Bad, &issues.to_string())
-        )
-    } else {
-        "0".to_owned()
-    };
-    let table = match &p.airtable_table {
-        Some((base, table)) => format!("<code>{}</code> / <code>{}</code>", esc(base), esc(table)),
-        None => "<span class=\"muted\">unknown</span>".to_owned(),
-    };
-    format!(
-        "<div class=\"pair\" data-pair=\"{name}\"><h3>{name}{configured}</h3><dl class=\"facts\">\
-         <dt>Linked records</dt><dd>{links}</dd>\
-         <dt>Airtable table</dt><dd>{table}</dd>\
-         <dt>Jobs</dt><dd>{pending} pending · {running} running · {dead} dead</dd>\
-         <dt>Sync issues</dt><dd>{issues}</dd>\
-         <dt>Oldest pending</dt><dd>{oldest}</dd>\
-         <dt>Last sweep</dt><dd>{incremental}</dd>\
-         <dt>Last full sweep</dt><dd>{full}</dd></dl></div>",
-        name = esc(&p.name),
-        links = link_counts(p),
-        pending = q.pending,
-        running = q.running,
-        incremental = sweep(p.incremental.as_ref(), now),
-        full = sweep(p.full.as_ref(), now),
-    )
+        html! { "0" }
+    }
 }
 
-fn link_counts(p: &PairStatus) -> String {
-    let other = p.links.total - p.links.active;
-    if other == 0 {
-        p.links.total.to_string()
+fn issue_count(issues: i64) -> Markup {
+    if issues > 0 {
+        html! { a href="#issues" { (badge(Tone::Bad, &issues.to_string())) } }
     } else {
-        format!(
-            "{} <span class=\"muted\">({} active, {} trashed, moved or deleted on one side)</span>",
-            p.links.total, p.links.active, other
-        )
+        html! { "0" }
+    }
+}
+
+fn oldest_pending(q: &PairQueue, now: i64) -> Markup {
+    match q.oldest_due_at {
+        Some(at) => html! { (waited(now, at)) },
+        None => muted("none due"),
+    }
+}
+
+fn airtable_table(p: &PairStatus) -> Markup {
+    match &p.airtable_table {
+        Some((base, table)) => html! { code { (base) } " / " code { (table) } },
+        None => muted("unknown"),
+    }
+}
+
+fn link_counts(p: &PairStatus) -> Markup {
+    let other = p.links.total - p.links.active;
+    html! {
+        (p.links.total)
+        @if other != 0 {
+            " "
+            span.muted {
+                "(" (p.links.active) " active, " (other) " trashed, moved or deleted on one side)"
+            }
+        }
     }
 }
 
 /// When the sweep last finished and what it did; a start after the last
 /// finish means it is running now or failed (its job says which).
-fn sweep(sweep: Option<&Sweep>, now: i64) -> String {
+fn sweep(sweep: Option<&Sweep>, now: i64) -> Markup {
     let Some(s) = sweep else {
-        return "<span class=\"muted\">never</span>".to_owned();
+        return muted("never");
     };
     let unfinished = match (s.last_started_at, s.last_finished_at) {
         (Some(started), Some(finished)) => started > finished,
         (Some(_), None) => true,
         _ => false,
     };
-    let mut out = String::new();
-    if let Some(finished) = s.last_finished_at {
-        let _ = write!(
-            out,
-            "{} {}",
-            when(finished, now),
-            sweep_result(s.last_result.as_ref())
-        );
+    html! {
+        @if let Some(finished) = s.last_finished_at {
+            (when(finished, now)) " " (sweep_result(s.last_result.as_ref()))
+        }
+        @if unfinished {
+            br;
+            (badge(Tone::Warn, "in progress or failed")) " started "
+            (when(s.last_started_at.unwrap_or(now), now))
+            " and has not finished (running now, or it failed: see its job)"
+        }
     }
-    if unfinished {
-        let started = s.last_started_at.unwrap_or(now);
-        let _ = write!(
-            out,
-            "<br>{} started {} and has not finished (running now, or it failed: see its job)",
-            badge(Tone::Warn, "in progress or failed"),
-            when(started, now)
-        );
-    }
-    out
 }
 
 /// The sweep summary's non-zero counts, and its problems folded away.
-fn sweep_result(result: Option<&Value>) -> String {
+fn sweep_result(result: Option<&Value>) -> Markup {
     let Some(Value::Object(summary)) = result else {
-        return String::new();
+        return html! {};
     };
     let counts: Vec<String> = summary
         .iter()
@@ -321,209 +338,197 @@ fn sweep_result(result: Option<&Value>) -> String {
         .and_then(Value::as_array)
         .map(|items| items.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let mut out = if problems.is_empty() {
-        badge(Tone::Good, "ok")
-    } else {
-        badge(Tone::Warn, &format!("{} problem(s)", problems.len()))
-    };
-    if !counts.is_empty() {
-        let _ = write!(
-            out,
-            " <span class=\"muted\">{}</span>",
-            esc(&counts.join(" · "))
-        );
+    html! {
+        @if problems.is_empty() {
+            (badge(Tone::Good, "ok"))
+        } @else {
+            (badge(Tone::Warn, &format!("{} problem(s)", problems.len())))
+        }
+        @if !counts.is_empty() { " " span.muted { (counts.join(" · ")) } }
+        @if !problems.is_empty() {
+            details {
+                summary { "problems" }
+                ul { @for p in problems.iter().take(10) { li { (cut(p, 300)) } } }
+            }
+        }
     }
-    if !problems.is_empty() {
-        let items: String = problems
-            .iter()
-            .take(10)
-            .map(|p| format!("<li>{}</li>", esc(&cut(p, 300))))
-            .collect();
-        let _ = write!(
-            out,
-            "<details><summary>problems</summary><ul>{items}</ul></details>"
-        );
-    }
-    out
 }
 
 /// Open sync issues, per pair: what the service cannot sync until someone
 /// acts (a field stopped by schema drift, a value a side refused, a bad
 /// link cell, a missing capability), each shown until it is resolved.
-fn issues_section(data: &StatusData) -> String {
-    let mut out = String::from(
-        "<section id=\"issues\"><h2>Sync issues</h2><p class=\"muted\">What the service \
-         cannot sync until someone acts; each disappears once it can. All of them: \
-         <code>GET /api/issues</code>.</p>",
-    );
-    if data.issue_counts.is_empty() {
-        out.push_str("<p class=\"muted\">None.</p></section>");
-        return out;
-    }
+fn issues_section(data: &StatusData) -> Markup {
     let mut pairs: Vec<&str> = data.issue_counts.iter().map(|c| c.pair.as_str()).collect();
     pairs.dedup();
-    for pair in pairs {
-        out.push_str(&pair_issues(data, pair));
+    html! {
+        section #issues {
+            h2 { "Sync issues" }
+            p.muted {
+                "What the service cannot sync until someone acts; each disappears once it can. \
+                 All of them: " code { "GET /api/issues" } "."
+            }
+            @if pairs.is_empty() { p.muted { "None." } }
+            @for pair in pairs { (pair_issues(data, pair)) }
+        }
     }
-    out.push_str("</section>");
-    out
 }
 
-fn pair_issues(data: &StatusData, pair: &str) -> String {
+fn pair_issues(data: &StatusData, pair: &str) -> Markup {
     let counts: Vec<String> = data
         .issue_counts
         .iter()
         .filter(|c| c.pair == pair)
-        .map(|c| format!("{} {}", c.count, esc(&c.scope)))
+        .map(|c| format!("{} {}", c.count, c.scope))
         .collect();
     let total = data.issue_count(pair);
-    let rows: Vec<Vec<String>> = data
+    let rows: Vec<Vec<Markup>> = data
         .issues
         .iter()
         .filter(|i| i.pair == pair)
-        .map(|i| issue_row(i, data))
+        .map(|i| issue_row(i, data.now))
         .collect();
-    let mut out = format!(
-        "<div class=\"pair-issues\" data-pair=\"{name}\"><h3>{name} <span class=\"muted\">({})</span></h3>",
-        counts.join(" · "),
-        name = esc(pair),
-    );
-    out.push_str(&table(
-        "issues",
-        &["Scope", "Subject", "Field", "Problem", "Since", "Last seen"],
-        &rows,
-    ));
     let shown = rows.len() as i64;
-    if shown < total {
-        let _ = write!(
-            out,
-            "<p class=\"muted\">{shown} of {total} shown (the newest); the rest are in \
-             <code>GET /api/issues?pair={}</code>.</p>",
-            esc(pair)
-        );
+    let headers = ["Scope", "Subject", "Field", "Problem", "Since", "Last seen"];
+    html! {
+        div.pair-issues data-pair=(pair) {
+            h3 { (pair) " " span.muted { "(" (counts.join(" · ")) ")" } }
+            (table("issues", &headers, &rows))
+            @if shown < total {
+                p.muted {
+                    (shown) " of " (total) " shown (the newest); the rest are in "
+                    code { "GET /api/issues?pair=" (pair) } "."
+                }
+            }
+        }
     }
-    out.push_str("</div>");
-    out
 }
 
-fn issue_row(issue: &Issue, data: &StatusData) -> Vec<String> {
+fn issue_row(issue: &Issue, now: i64) -> Vec<Markup> {
     let field = if issue.field.is_empty() {
-        "<span class=\"muted\">—</span>".to_owned()
+        muted("—")
     } else {
-        esc(&issue.field).to_string()
+        html! { (issue.field) }
     };
     vec![
         badge(Tone::Warn, issue.scope.as_str()),
-        format!("<code>{}</code>", esc(&cut(&issue.subject, 200))),
+        html! { code { (cut(&issue.subject, 200)) } },
         field,
-        esc(&cut(&issue.message, 1000)).to_string(),
-        when(issue.first_seen_at, data.now),
-        when(issue.last_seen_at, data.now),
+        html! { (cut(&issue.message, 1000)) },
+        when(issue.first_seen_at, now),
+        when(issue.last_seen_at, now),
     ]
 }
 
-fn webhooks_section(data: &StatusData, admin_token: &str) -> String {
-    let now = data.now;
-    let mut out = String::from("<section id=\"webhooks\"><h2>Webhooks</h2><h3>Airtable</h3>");
-    let _ = write!(
-        out,
-        "<p>Last ping received: {}</p>",
-        when_opt(data.airtable_last_ping, now)
-    );
-    if data.airtable_webhooks.is_empty() {
-        out.push_str(
-            "<p class=\"muted\">No Airtable webhook is registered: set PUBLIC_URL so that the \
-             service registers one at start (until then, changes arrive with the sweeps).</p>",
-        );
-    } else {
-        let rows: Vec<Vec<String>> = data
-            .airtable_webhooks
-            .iter()
-            .map(|w| webhook_row(w, now))
-            .collect();
-        out.push_str(&table(
-            "webhooks",
-            &[
-                "Pair",
-                "Webhook",
-                "Expires",
-                "Notifications",
-                "Last ping",
-                "Last result",
-            ],
-            &rows,
-        ));
+fn webhooks_section(data: &StatusData, admin_token: &str) -> Markup {
+    html! {
+        section #webhooks {
+            h2 { "Webhooks" }
+            (airtable_webhooks(data))
+            (notion_webhooks(data, admin_token))
+        }
     }
-    out.push_str("<h3>Notion</h3>");
-    let _ = write!(
-        out,
-        "<p>Last event received: {}</p>",
-        when_opt(data.notion_last_event, now)
-    );
-    for token in &data.verification_tokens {
-        let from = token
-            .remote_addr
-            .as_deref()
-            .map(|a| format!(" from {}", esc(a)))
-            .unwrap_or_default();
-        let _ = write!(
-            out,
-            "<div class=\"verification\"><p>{} Notion sent a verification token {}{} \
-             (fingerprint <code>{print}</code> in the log). Paste it into \
-             the integration's <b>Webhooks</b> tab (Verify), and set <code>NOTION_WEBHOOK_SECRET</code> \
-             to it so that events are accepted:</p><code class=\"token\">{token}</code>\
-             <form method=\"post\" action=\"/notion/verification-tokens/dismiss\" class=\"inline\">\
-             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-             <input type=\"hidden\" name=\"token\" value=\"{token}\">\
-             <button type=\"submit\" class=\"secondary\">Dismiss</button> \
-             <span class=\"muted\">once it is pasted, or if it belongs to a subscription you deleted</span>\
-             </form></div>",
-            badge(Tone::Warn, "to verify"),
-            when(token.received_at, now),
-            from,
-            token = esc(token.token.expose()),
-            print = esc(&fingerprint(token.token.expose())),
-            csrf = esc(&csrf::dismiss_token(admin_token)),
-        );
-    }
-    out.push_str("</section>");
-    out
 }
 
-fn webhook_row(w: &AirtableWebhook, now: i64) -> Vec<String> {
-    let expires = match w.expires_at {
-        None => "<span class=\"muted\">unknown</span>".to_owned(),
-        Some(at) => {
-            let tone = if at <= now {
-                Tone::Bad
-            } else if at - now < EXPIRY_WARNING_MS {
-                Tone::Warn
-            } else {
-                Tone::Good
-            };
-            let word = if at <= now { "expired" } else { "valid" };
-            format!("{} {}", badge(tone, word), when(at, now))
+fn airtable_webhooks(data: &StatusData) -> Markup {
+    let rows: Vec<Vec<Markup>> = data
+        .airtable_webhooks
+        .iter()
+        .map(|w| webhook_row(w, data.now))
+        .collect();
+    let headers = [
+        "Pair",
+        "Webhook",
+        "Expires",
+        "Notifications",
+        "Last ping",
+        "Last result",
+    ];
+    html! {
+        h3 { "Airtable" }
+        p { "Last ping received: " (when_opt(data.airtable_last_ping, data.now)) }
+        @if rows.is_empty() {
+            p.muted {
+                "No Airtable webhook is registered: set PUBLIC_URL so that the service registers \
+                 one at start (until then, changes arrive with the sweeps)."
+            }
+        } @else {
+            (table("webhooks", &headers, &rows))
         }
-    };
+    }
+}
+
+fn notion_webhooks(data: &StatusData, admin_token: &str) -> Markup {
+    // The same token for every Dismiss form: it is bound to the action only.
+    let csrf = csrf::dismiss_token(admin_token);
+    html! {
+        h3 { "Notion" }
+        p { "Last event received: " (when_opt(data.notion_last_event, data.now)) }
+        @for token in &data.verification_tokens {
+            (verification_token(token, data.now, &csrf))
+        }
+    }
+}
+
+/// A pending Notion verification token to paste, with its Dismiss form.
+fn verification_token(token: &VerificationToken, now: i64, csrf: &str) -> Markup {
+    let secret = token.token.expose();
+    html! {
+        div.verification {
+            p {
+                (badge(Tone::Warn, "to verify")) " Notion sent a verification token "
+                (when(token.received_at, now))
+                @if let Some(from) = &token.remote_addr { " from " (from) }
+                " (fingerprint " code { (fingerprint(secret)) } " in the log). Paste it into \
+                 the integration's " b { "Webhooks" } " tab (Verify), and set "
+                code { "NOTION_WEBHOOK_SECRET" } " to it so that events are accepted:"
+            }
+            code.token { (secret) }
+            form method="post" action="/notion/verification-tokens/dismiss" class="inline" {
+                input type="hidden" name=(csrf::FIELD) value=(csrf);
+                input type="hidden" name="token" value=(secret);
+                button type="submit" class="secondary" { "Dismiss" }
+                " "
+                span.muted { "once it is pasted, or if it belongs to a subscription you deleted" }
+            }
+        }
+    }
+}
+
+fn webhook_row(w: &AirtableWebhook, now: i64) -> Vec<Markup> {
     let notifications = match (w.hook_enabled, w.notifications_enabled) {
         (false, _) => badge(Tone::Bad, "hook disabled"),
         (true, false) => badge(Tone::Bad, "off"),
         (true, true) => badge(Tone::Good, "on"),
     };
     vec![
-        esc(&w.pair).to_string(),
-        format!("<code>{}</code>", esc(&w.webhook_id)),
-        expires,
+        html! { (w.pair) },
+        html! { code { (w.webhook_id) } },
+        expiry(w.expires_at, now),
         notifications,
         when_opt(w.last_ping_at, now),
-        notification_result(w.last_result.as_ref(), now),
+        notification_result(w.last_result.as_ref()),
     ]
 }
 
+/// An Airtable webhook's expiry, colored by how close it is.
+fn expiry(expires_at: Option<i64>, now: i64) -> Markup {
+    let Some(at) = expires_at else {
+        return muted("unknown");
+    };
+    let (tone, word) = if at <= now {
+        (Tone::Bad, "expired")
+    } else if at - now < EXPIRY_WARNING_MS {
+        (Tone::Warn, "valid")
+    } else {
+        (Tone::Good, "valid")
+    };
+    html! { (badge(tone, word)) " " (when(at, now)) }
+}
+
 /// Airtable's `lastNotificationResult`: `{success, error?, completionTimestamp, ...}`.
-fn notification_result(result: Option<&Value>, _now: i64) -> String {
+fn notification_result(result: Option<&Value>) -> Markup {
     let Some(result) = result else {
-        return "<span class=\"muted\">none yet</span>".to_owned();
+        return muted("none yet");
     };
     match result.get("success").and_then(Value::as_bool) {
         Some(true) => badge(Tone::Good, "delivered"),
@@ -536,109 +541,112 @@ fn notification_result(result: Option<&Value>, _now: i64) -> String {
                         .map_or_else(|| e.to_string(), str::to_owned)
                 })
                 .unwrap_or_default();
-            format!("{} {}", badge(Tone::Bad, "failed"), esc(&cut(&error, 200)))
+            html! { (badge(Tone::Bad, "failed")) " " (cut(&error, 200)) }
         }
-        None => format!("<code>{}</code>", esc(&cut(&result.to_string(), 200))),
+        None => html! { code { (cut(&result.to_string(), 200)) } },
     }
 }
 
-fn dead_jobs_section(data: &StatusData, admin_token: &str) -> String {
-    let mut out = String::from("<section id=\"dead-jobs\"><h2>Dead jobs</h2>");
-    if data.dead_jobs.is_empty() {
-        out.push_str("<p class=\"muted\">None.</p></section>");
-        return out;
-    }
-    out.push_str(
-        "<p class=\"muted\">Jobs that failed every attempt. Fix the cause (token, schema, \
-         mapping), then Retry: the job runs again with a fresh set of attempts.</p>",
-    );
-    let rows: Vec<Vec<String>> = data
+fn dead_jobs_section(data: &StatusData, admin_token: &str) -> Markup {
+    let rows: Vec<Vec<Markup>> = data
         .dead_jobs
         .iter()
-        .map(|job| dead_job_row(job, data, admin_token))
+        .map(|job| dead_job_row(job, data.now, admin_token))
         .collect();
-    out.push_str(&table(
-        "dead-jobs",
-        &["Job", "Pair", "Work", "Attempts", "Died", "Last error", ""],
-        &rows,
-    ));
-    out.push_str("</section>");
-    out
+    let headers = ["Job", "Pair", "Work", "Attempts", "Died", "Last error", ""];
+    html! {
+        section #dead-jobs {
+            h2 { "Dead jobs" }
+            @if rows.is_empty() {
+                p.muted { "None." }
+            } @else {
+                p.muted {
+                    "Jobs that failed every attempt. Fix the cause (token, schema, mapping), \
+                     then Retry: the job runs again with a fresh set of attempts."
+                }
+                (table("dead-jobs", &headers, &rows))
+            }
+        }
+    }
 }
 
-fn dead_job_row(job: &Job, data: &StatusData, admin_token: &str) -> Vec<String> {
+fn dead_job_row(job: &Job, now: i64, admin_token: &str) -> Vec<Markup> {
     let error = job.last_error.as_deref().unwrap_or("(no error recorded)");
-    let retry = format!(
-        "<form method=\"post\" action=\"/jobs/{id}/retry\">\
-         <input type=\"hidden\" name=\"{field}\" value=\"{token}\">\
-         <button type=\"submit\" id=\"retry-{id}\">Retry</button></form>",
-        id = job.id,
-        field = csrf::FIELD,
-        token = esc(&csrf::retry_token(admin_token, job.id)),
-    );
     vec![
-        format!("<span data-job=\"{}\">{}</span>", job.id, job.id),
-        esc(job.pair.as_deref().unwrap_or("—")).to_string(),
-        format!("{}<br><code>{}</code>", esc(&job.kind), esc(&job.key)),
-        format!("{} / {}", job.attempts, job.max_attempts),
-        when_opt(job.finished_at, data.now),
-        format!("<pre>{}</pre>", esc(&cut(error, 2000))),
-        retry,
+        html! { span data-job=(job.id) { (job.id) } },
+        html! { (job.pair.as_deref().unwrap_or("—")) },
+        html! { (job.kind) br; code { (job.key) } },
+        html! { (job.attempts) " / " (job.max_attempts) },
+        when_opt(job.finished_at, now),
+        html! { pre { (cut(error, 2000)) } },
+        retry_form(job, admin_token),
     ]
 }
 
-fn conflicts_section(data: &StatusData) -> String {
-    let mut out = String::from(
-        "<section id=\"conflicts\"><h2>Conflicts</h2><p class=\"muted\">Fields edited on both \
-         sides since the last sync, decided by the field's rule. Newest first.</p>",
-    );
-    if data.conflicts.is_empty() {
-        out.push_str("<p class=\"muted\">None.</p></section>");
-        return out;
+/// The Retry button of a dead job, with its form's CSRF token.
+fn retry_form(job: &Job, admin_token: &str) -> Markup {
+    html! {
+        form method="post" action={ "/jobs/" (job.id) "/retry" } {
+            input type="hidden" name=(csrf::FIELD) value=(csrf::retry_token(admin_token, job.id));
+            button type="submit" id={ "retry-" (job.id) } { "Retry" }
+        }
     }
-    let rows: Vec<Vec<String>> = data
+}
+
+fn conflicts_section(data: &StatusData) -> Markup {
+    let rows: Vec<Vec<Markup>> = data
         .conflicts
         .iter()
-        .map(|e| {
-            let (notion_value, airtable_value) = both_values(e);
-            let winner = match e.winner {
-                Some(Side::Notion) => badge(Tone::Quiet, "Notion"),
-                Some(Side::Airtable) => badge(Tone::Quiet, "Airtable"),
-                None => "<span class=\"muted\">—</span>".to_owned(),
-            };
-            vec![
-                when(e.at, data.now),
-                esc(&e.pair).to_string(),
-                record_links(e, data),
-                esc(e.field.as_deref().unwrap_or("—")).to_string(),
-                notion_value,
-                airtable_value,
-                winner,
-                esc(e.detail.as_deref().unwrap_or("")).to_string(),
-            ]
-        })
+        .map(|e| conflict_row(e, data))
         .collect();
-    out.push_str(&table(
-        "conflicts",
-        &[
-            "When",
-            "Pair",
-            "Record",
-            "Field",
-            "Notion had",
-            "Airtable had",
-            "Winner",
-            "Rule",
-        ],
-        &rows,
-    ));
-    out.push_str("</section>");
-    out
+    let headers = [
+        "When",
+        "Pair",
+        "Record",
+        "Field",
+        "Notion had",
+        "Airtable had",
+        "Winner",
+        "Rule",
+    ];
+    html! {
+        section #conflicts {
+            h2 { "Conflicts" }
+            p.muted {
+                "Fields edited on both sides since the last sync, decided by the field's rule. \
+                 Newest first."
+            }
+            @if rows.is_empty() {
+                p.muted { "None." }
+            } @else {
+                (table("conflicts", &headers, &rows))
+            }
+        }
+    }
+}
+
+fn conflict_row(e: &LogEntry, data: &StatusData) -> Vec<Markup> {
+    let (notion_value, airtable_value) = both_values(e);
+    let winner = match e.winner {
+        Some(Side::Notion) => badge(Tone::Quiet, "Notion"),
+        Some(Side::Airtable) => badge(Tone::Quiet, "Airtable"),
+        None => muted("—"),
+    };
+    vec![
+        when(e.at, data.now),
+        html! { (e.pair) },
+        record_links(e, data),
+        html! { (e.field.as_deref().unwrap_or("—")) },
+        notion_value,
+        airtable_value,
+        winner,
+        html! { (e.detail.as_deref().unwrap_or("")) },
+    ]
 }
 
 /// The Notion and Airtable values of a conflict: the winner's value was
 /// written over the other side's (`new` over `old`).
-fn both_values(e: &LogEntry) -> (String, String) {
+fn both_values(e: &LogEntry) -> (Markup, Markup) {
     let old = value(e.old_value.as_ref());
     let new = value(e.new_value.as_ref());
     match e.winner {
@@ -647,74 +655,67 @@ fn both_values(e: &LogEntry) -> (String, String) {
     }
 }
 
-fn record_links(e: &LogEntry, data: &StatusData) -> String {
+fn record_links(e: &LogEntry, data: &StatusData) -> Markup {
     let mut parts = Vec::new();
     if let Some(page) = &e.notion_page_id {
         parts.push(notion_link(page));
     }
     if let Some(record) = &e.airtable_record_id {
-        parts.push(super::html::airtable_link(
-            data.airtable_table_of(&e.pair),
-            record,
-        ));
+        parts.push(airtable_link(data.airtable_table_of(&e.pair), record));
     }
     if parts.is_empty() {
-        "<span class=\"muted\">—</span>".to_owned()
-    } else {
-        parts.join(" · ")
+        return muted("—");
+    }
+    html! {
+        @for (i, part) in parts.iter().enumerate() {
+            @if i > 0 { " · " }
+            (part)
+        }
     }
 }
 
-fn changes_section(data: &StatusData) -> String {
-    let mut out = String::from("<section id=\"changes\"><h2>Recent changes</h2>");
-    if data.changes.is_empty() {
-        out.push_str("<p class=\"muted\">Nothing synced yet.</p></section>");
-        return out;
+fn changes_section(data: &StatusData) -> Markup {
+    let rows: Vec<Vec<Markup>> = data.changes.iter().map(|e| change_row(e, data)).collect();
+    let headers = [
+        "When",
+        "Pair",
+        "Action",
+        "Change",
+        "Direction",
+        "Cause",
+        "Record",
+    ];
+    html! {
+        section #changes {
+            h2 { "Recent changes" }
+            @if rows.is_empty() {
+                p.muted { "Nothing synced yet." }
+            } @else {
+                (table("changes", &headers, &rows))
+            }
+        }
     }
-    let rows: Vec<Vec<String>> = data
-        .changes
-        .iter()
-        .map(|e| {
-            let change = match &e.field {
-                Some(field) => format!(
-                    "<b>{}</b>: {} → {}",
-                    esc(field),
-                    value(e.old_value.as_ref()),
-                    value(e.new_value.as_ref())
-                ),
-                None => esc(e.detail.as_deref().unwrap_or("")).to_string(),
-            };
-            let conflict = if e.conflict {
-                format!(" {}", badge(Tone::Warn, "conflict"))
-            } else {
-                String::new()
-            };
-            vec![
-                when(e.at, data.now),
-                esc(&e.pair).to_string(),
-                format!("{}{}", esc(e.action.as_str()), conflict),
-                change,
-                direction(e.direction).to_owned(),
-                esc(e.cause.as_str()).to_string(),
-                record_links(e, data),
-            ]
-        })
-        .collect();
-    out.push_str(&table(
-        "changes",
-        &[
-            "When",
-            "Pair",
-            "Action",
-            "Change",
-            "Direction",
-            "Cause",
-            "Record",
-        ],
-        &rows,
-    ));
-    out.push_str("</section>");
-    out
+}
+
+fn change_row(e: &LogEntry, data: &StatusData) -> Vec<Markup> {
+    let change = match &e.field {
+        Some(field) => html! {
+            b { (field) } ": " (value(e.old_value.as_ref())) " → " (value(e.new_value.as_ref()))
+        },
+        None => html! { (e.detail.as_deref().unwrap_or("")) },
+    };
+    vec![
+        when(e.at, data.now),
+        html! { (e.pair) },
+        html! {
+            (e.action.as_str())
+            @if e.conflict { " " (badge(Tone::Warn, "conflict")) }
+        },
+        change,
+        html! { (direction(e.direction)) },
+        html! { (e.cause.as_str()) },
+        record_links(e, data),
+    ]
 }
 
 fn direction(d: SyncDirection) -> &'static str {

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use super::header_str;
 use crate::{
     http::{HttpError, Shared},
-    jobs::kinds::JobSpec,
+    jobs::spec::JobSpec,
     signature::{AIRTABLE_MAC_HEADER, SignatureError, verify_airtable},
     store::{AirtableWebhook, Store, now_ms},
 };
@@ -98,7 +98,7 @@ async fn authenticate(
         return Err(unreadable_ping(store, body, mac).await);
     };
     let Some(webhook) = store.get_webhook(&webhook_id).await? else {
-        crate::metrics::reject_as(crate::metrics::Rejection::UnknownWebhook);
+        crate::http::metrics::reject_as(crate::metrics::Rejection::UnknownWebhook);
         return Err(HttpError::unauthenticated(
             "unknown Airtable webhook id: there is no MAC secret to authenticate this ping with",
         ));

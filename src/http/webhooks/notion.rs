@@ -24,7 +24,7 @@ use serde_json::json;
 use super::{Recorded, RemoteAddr, header_str, record_and_enqueue};
 use crate::{
     http::{HttpError, Shared, pairs::normalize_id},
-    jobs::kinds::{JobSpec, Trigger},
+    jobs::spec::{JobSpec, Trigger},
     signature::{NOTION_SIGNATURE_HEADER, verify_notion},
     store::{InboxEvent, now_ms},
 };
@@ -146,7 +146,7 @@ pub(crate) async fn receive(
 /// The signature over the raw bytes, before anything is parsed or stored.
 fn authenticate(state: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<(), HttpError> {
     let Some(secret) = &state.notion_webhook_secret else {
-        crate::metrics::reject_as(crate::metrics::Rejection::SecretUnset);
+        crate::http::metrics::reject_as(crate::metrics::Rejection::SecretUnset);
         return Err(HttpError::unauthenticated(
             "Notion events are rejected until NOTION_WEBHOOK_SECRET is set to the \
              subscription's verification token",

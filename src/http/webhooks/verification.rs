@@ -36,8 +36,8 @@ use sha2::{Digest, Sha256};
 
 use super::header_str;
 use crate::{
-    http::{HttpError, Shared},
-    metrics::{Rejection, reject_as},
+    http::{HttpError, Shared, metrics::reject_as},
+    metrics::Rejection,
     secret::Secret,
     signature::{NOTION_SIGNATURE_HEADER, verify_notion},
     store::now_ms,

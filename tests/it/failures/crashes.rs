@@ -11,7 +11,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use notion_airtable_sync::sandbox::common::Faults;
+use notion_airtable_sandbox::common::Faults;
 
 use notion_airtable_sync::store::now_ms;
 

@@ -8,7 +8,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use notion_airtable_sync::{ratelimit::NOTION_RATE_PER_SEC, sandbox::common::Faults};
+use notion_airtable_sandbox::common::Faults;
+use notion_airtable_sync::clients::ratelimit::NOTION_RATE_PER_SEC;
 use serde_json::json;
 
 use super::harness::{

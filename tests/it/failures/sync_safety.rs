@@ -3,12 +3,12 @@
 //! of order, and events that never arrive (dropped webhooks, an Airtable
 //! payload cursor whose payloads expired).
 
+use notion_airtable_sandbox::{
+    common::{DeliveryKnobs, DeliveryRecord},
+    team,
+};
 use notion_airtable_sync::{
-    jobs::kinds::JobSpec,
-    sandbox::{
-        common::{DeliveryKnobs, DeliveryRecord},
-        team,
-    },
+    jobs::spec::JobSpec,
     store::{Cause, JobState, now_ms},
 };
 use serde_json::{Value, json};

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use notion_airtable_sync::{
-    jobs::kinds::JobSpec,
+    jobs::spec::JobSpec,
     store::{
         Cause, FailOutcome, IssueScope, JobState, LogAction, NewIssue, NewJob, NewLogEntry, Side,
         SyncDirection, now_ms,

@@ -2,7 +2,7 @@
 
 use futures::future::join_all;
 use notion_airtable_sync::{
-    jobs::kinds::JobSpec,
+    jobs::spec::JobSpec,
     signature::airtable_mac,
     store::{JobState, now_ms},
 };

@@ -2,7 +2,7 @@
 
 use futures::future::join_all;
 use notion_airtable_sync::{
-    jobs::kinds::{JobSpec, Trigger},
+    jobs::spec::{JobSpec, Trigger},
     signature::notion_signature,
     store::{JobState, LinkState, LinkUpsert, SyncSource, now_ms},
 };

@@ -10,8 +10,8 @@ use std::{
 };
 
 use notion_airtable_sync::{
-    api_error::Vendor,
-    jobs::{Backoff, JobError, Runner, RunnerConfig, SharedBudget},
+    clients::{SharedBudget, api_error::Vendor},
+    queue::{Backoff, JobError, Runner, RunnerConfig},
     secret::Secret,
     store::{JobState, now_ms},
 };

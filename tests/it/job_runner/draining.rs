@@ -11,7 +11,7 @@ use std::{
 };
 
 use notion_airtable_sync::{
-    jobs::{JobsNotifier, Runner, RunnerConfig},
+    queue::{JobsNotifier, Runner, RunnerConfig},
     store::{Backend, JobState},
 };
 
@@ -60,7 +60,7 @@ impl Tally {
     }
 }
 
-fn tallying_handler(tally: &Arc<Tally>) -> Arc<impl notion_airtable_sync::jobs::JobHandler> {
+fn tallying_handler(tally: &Arc<Tally>) -> Arc<impl notion_airtable_sync::queue::JobHandler> {
     let tally = Arc::clone(tally);
     handler(move |_job, spec| {
         let tally = Arc::clone(&tally);

@@ -9,7 +9,7 @@ use std::{
 };
 
 use notion_airtable_sync::{
-    jobs::{JobError, Runner},
+    queue::{JobError, Runner},
     store::{JobState, NewJob, now_ms},
 };
 
@@ -20,7 +20,7 @@ fn counting<F>(
     respond: F,
 ) -> (
     Arc<AtomicI32>,
-    Arc<impl notion_airtable_sync::jobs::JobHandler>,
+    Arc<impl notion_airtable_sync::queue::JobHandler>,
 )
 where
     F: Fn(i32) -> Result<(), JobError> + Send + Sync + 'static,

@@ -11,7 +11,7 @@ use std::{
 
 use futures::FutureExt;
 use notion_airtable_sync::{
-    jobs::{Runner, RunnerConfig},
+    queue::{Runner, RunnerConfig},
     store::{JobState, now_ms},
 };
 use tokio::sync::Notify;

@@ -4,10 +4,9 @@
 use std::{future::Future, sync::Arc, time::Duration};
 
 use notion_airtable_sync::{
-    jobs::{
-        Backoff, JobError, JobHandler, Runner, RunnerConfig, RunnerStats, SharedBudget,
-        kinds::{JobSpec, Trigger},
-    },
+    clients::SharedBudget,
+    jobs::spec::{JobSpec, Trigger},
+    queue::{Backoff, JobError, JobHandler, Runner, RunnerConfig, RunnerStats},
     store::{ClaimedJob, Job, JobId, Store, now_ms},
 };
 use tokio::{sync::oneshot, task::JoinHandle};
@@ -64,6 +63,12 @@ where
     F: Fn(ClaimedJob, JobSpec) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), JobError>> + Send + 'static,
 {
+    type Spec = JobSpec;
+
+    fn parse(&self, job: &ClaimedJob) -> Result<JobSpec, JobError> {
+        notion_airtable_sync::worker::handler::parse(job)
+    }
+
     fn run(
         &self,
         job: &ClaimedJob,

@@ -11,7 +11,7 @@ use futures::future::join_all;
 use notion_airtable_sync::{config::SyncConfig, store::JobState};
 use serde_json::json;
 
-use notion_airtable_sync::sandbox::team::NotionStatus;
+use notion_airtable_sandbox::team::NotionStatus;
 
 use super::support::{Deployment, Options, eventually, page_key, runs_of};
 use crate::common::{TestDb, mapping::EXAMPLE, world::assert_in_sync};

@@ -9,12 +9,10 @@
 
 use std::time::{Duration, Instant};
 
-use notion_airtable_sync::{
-    sandbox::common::Faults,
-    store::{Job, JobState},
-};
+use notion_airtable_sandbox::common::Faults;
+use notion_airtable_sync::store::{Job, JobState};
 
-use notion_airtable_sync::sandbox::team::NotionStatus;
+use notion_airtable_sandbox::team::NotionStatus;
 
 use super::support::{Deployment, Options, eventually, free_port};
 use crate::common::{TestDb, world::assert_in_sync};

@@ -6,10 +6,11 @@
 
 use std::time::Duration;
 
-use notion_airtable_sync::{sandbox::common::DeliveryKnobs, store::JobState};
+use notion_airtable_sandbox::common::DeliveryKnobs;
+use notion_airtable_sync::store::JobState;
 use serde_json::json;
 
-use notion_airtable_sync::sandbox::team::NotionStatus;
+use notion_airtable_sandbox::team::NotionStatus;
 
 use super::support::{Deployment, Options, eventually};
 use crate::common::{

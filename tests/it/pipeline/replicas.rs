@@ -14,8 +14,10 @@
 use std::time::Duration;
 
 use notion_airtable_sync::{
-    jobs::shared_budget::NOTION_BURST,
-    ratelimit::{AIRTABLE_CALLS_PER_WINDOW, AIRTABLE_WINDOW, NOTION_RATE_PER_SEC},
+    clients::{
+        ratelimit::{AIRTABLE_CALLS_PER_WINDOW, AIRTABLE_WINDOW, NOTION_RATE_PER_SEC},
+        shared_budget::NOTION_BURST,
+    },
     store::JobState,
 };
 use serde_json::json;

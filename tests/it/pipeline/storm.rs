@@ -7,10 +7,10 @@
 
 use std::time::{Duration, Instant};
 
-use notion_airtable_sync::sandbox::common::Faults;
+use notion_airtable_sandbox::common::Faults;
 use serde_json::json;
 
-use notion_airtable_sync::sandbox::team::NotionStatus;
+use notion_airtable_sandbox::team::NotionStatus;
 
 use super::support::{Deployment, Options, Sample, Sampler, eventually};
 use crate::common::{

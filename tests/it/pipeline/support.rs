@@ -10,8 +10,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use notion_airtable_sandbox::{common::CallLog, team::NotionStatus};
 use notion_airtable_sync::{
-    sandbox::{common::CallLog, team::NotionStatus},
     signature::notion_signature,
     store::{Job, JobState, Store},
 };

@@ -15,9 +15,9 @@ use std::{
 };
 
 use base64::{Engine, engine::general_purpose::STANDARD};
+use notion_airtable_sandbox::{airtable::AirtableSandbox, common::Faults, notion::NotionSandbox};
 use notion_airtable_sync::{
-    jobs::kinds::{JobSpec, Trigger},
-    sandbox::{airtable::AirtableSandbox, common::Faults, notion::NotionSandbox},
+    jobs::spec::{JobSpec, Trigger},
     store::{JobId, JobState, Store, now_ms},
 };
 use serde_json::{Value, json};

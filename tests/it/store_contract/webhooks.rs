@@ -4,7 +4,7 @@
 use std::{collections::HashSet, time::Duration};
 
 use notion_airtable_sync::{
-    ratelimit::Pace,
+    clients::ratelimit::Pace,
     secret::Secret,
     store::{NewAirtableWebhook, Store, WebhookStatus, now_ms},
 };

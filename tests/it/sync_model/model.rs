@@ -28,7 +28,7 @@
 
 use std::collections::BTreeMap;
 
-use notion_airtable_sync::sandbox::team::STATUSES;
+use notion_airtable_sandbox::team::STATUSES;
 
 /// One mapped field as the test sees it.
 #[derive(Debug, Clone, Copy)]

@@ -6,12 +6,12 @@ use std::{
     time::{Duration, Instant},
 };
 
+use notion_airtable_sandbox::common::Faults;
 use notion_airtable_sync::{
+    engine::{Summary, SweepOptions},
     notion::RetryPolicy,
-    sandbox::common::Faults,
     store::{Cause, LinkState, LogQuery, Side, SyncDirection},
     sync::{
-        engine::{Summary, SweepOptions},
         plan::{AirtableWrite, NotionWrite, plan_page},
         value::Value as Canonical,
     },

@@ -5,7 +5,7 @@
 //! cleared values; bold and italic blockers where Airtable's Blockers is
 //! rich text.
 
-use notion_airtable_sync::sandbox::team::{PEOPLE, PRIORITIES, QUARTERS, STATUSES};
+use notion_airtable_sandbox::team::{PEOPLE, PRIORITIES, QUARTERS, STATUSES};
 use rand::{Rng, rngs::StdRng, seq::IndexedRandom};
 
 use super::sides::Shape;

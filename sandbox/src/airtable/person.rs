@@ -1,0 +1,259 @@
+//! What a person does in the Airtable app (edits attributed to a person user, source
+//! `client`), and the setup the sandbox offers outside the API: bases, tables, the team seed.
+//! Shared by the Rust handle and the HTTP control API; nothing here is counted or rate
+//! limited.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::errors::{AtError, AtResult};
+use super::fields;
+use super::schema::{FieldSchema, FieldType};
+use super::state::Shared;
+use super::table::{Base, RenderOptions, Table};
+use super::writes::{self, RecordInput, UpdateMode};
+use crate::team;
+
+/// The team's Airtable side: ids of the seeded base, table and fields (name → id).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamAirtable {
+    pub base_id: String,
+    pub table_id: String,
+    pub field_ids: BTreeMap<String, String>,
+}
+
+/// The "Delivery Tracker" fields; `Spec Name` is the primary field.
+pub(crate) fn team_fields() -> Vec<FieldSchema> {
+    let mut statuses: Vec<&str> = team::STATUSES.to_vec();
+    statuses.push("Archived");
+    let text = |n: &str| FieldSchema::new(n, FieldType::SingleLineText);
+    vec![
+        text("Spec Name"),
+        FieldSchema::single_select("Status", &statuses),
+        FieldSchema::single_select("Priority", &team::PRIORITIES),
+        text("Owner"),
+        FieldSchema::single_select("Target Quarter", &team::QUARTERS),
+        FieldSchema::new("Notion URL", FieldType::Url),
+        text("Sprint"),
+        FieldSchema::new("Ship Date", FieldType::Date),
+        FieldSchema::new("Blockers", FieldType::MultilineText),
+        FieldSchema::new("Last Synced", FieldType::DateTime),
+        text("Notion Page ID"),
+    ]
+}
+
+/// Seed the team base and table (empty: the service creates the rows). Idempotent: a
+/// second call returns the same base.
+pub(crate) fn seed_team(shared: &Shared) -> TeamAirtable {
+    let mut store = shared.store();
+    let existing = store.bases.iter().find_map(|b| {
+        let table = b.table(team::AIRTABLE_TABLE_NAME)?;
+        (b.name == team::AIRTABLE_BASE_NAME).then(|| team_ids(b, table))
+    });
+    if let Some(ids) = existing {
+        return ids;
+    }
+    let mut base = Base::new(team::AIRTABLE_BASE_NAME);
+    base.tables
+        .push(Table::new(team::AIRTABLE_TABLE_NAME, &team_fields()));
+    let ids = team_ids(&base, &base.tables[0]);
+    store.bases.push(base);
+    ids
+}
+
+fn team_ids(base: &Base, table: &Table) -> TeamAirtable {
+    TeamAirtable {
+        base_id: base.id.clone(),
+        table_id: table.id.clone(),
+        field_ids: table
+            .fields
+            .iter()
+            .map(|f| (f.name.clone(), f.id.clone()))
+            .collect(),
+    }
+}
+
+pub(crate) fn create_base(shared: &Shared, name: &str) -> String {
+    let base = Base::new(name);
+    let id = base.id.clone();
+    shared.store().bases.push(base);
+    id
+}
+
+/// Create a table; returns its id and its field ids (name → id).
+pub(crate) fn create_table(
+    shared: &Shared,
+    base_id: &str,
+    name: &str,
+    fields: &[FieldSchema],
+) -> AtResult<(String, BTreeMap<String, String>)> {
+    if fields.is_empty() {
+        return Err(AtError::invalid_request("a table needs at least one field"));
+    }
+    let mut store = shared.store();
+    let base = store.base_mut(base_id)?;
+    if base.table(name).is_some() {
+        return Err(AtError::invalid_request(format!(
+            "table \"{name}\" already exists"
+        )));
+    }
+    let table = Table::new(name, fields);
+    let ids = table
+        .fields
+        .iter()
+        .map(|f| (f.name.clone(), f.id.clone()))
+        .collect();
+    let id = table.id.clone();
+    base.tables.push(table);
+    Ok((id, ids))
+}
+
+fn fields_object(fields: &Value) -> AtResult<Map<String, Value>> {
+    fields
+        .as_object()
+        .cloned()
+        .ok_or_else(|| AtError::invalid_request("fields must be a JSON object"))
+}
+
+/// A person creates a record (typing a new select option creates it, as in the app).
+pub(crate) fn create_record(
+    shared: &Arc<Shared>,
+    base: &str,
+    table: &str,
+    fields: &Value,
+) -> AtResult<String> {
+    let fields = fields_object(fields)?;
+    let actor = shared.person_actor.clone();
+    shared.write(base, table, &actor, |t, now| {
+        let out = writes::create(t, &[fields], true, now)?;
+        Ok((
+            out.record_ids.first().cloned().unwrap_or_default(),
+            out.changes,
+        ))
+    })
+}
+
+pub(crate) fn update_record(
+    shared: &Arc<Shared>,
+    base: &str,
+    table: &str,
+    record: &str,
+    fields: &Value,
+) -> AtResult<()> {
+    let input = RecordInput {
+        id: Some(record.to_string()),
+        fields: fields_object(fields)?,
+    };
+    let mode = UpdateMode {
+        typecast: true,
+        ..UpdateMode::default()
+    };
+    let actor = shared.person_actor.clone();
+    shared.write(base, table, &actor, |t, now| {
+        if t.record(record).is_none() {
+            return Err(AtError::not_found());
+        }
+        Ok(((), writes::update(t, &[input], &mode, now)?.changes))
+    })
+}
+
+pub(crate) fn delete_record(
+    shared: &Arc<Shared>,
+    base: &str,
+    table: &str,
+    record: &str,
+) -> AtResult<()> {
+    let actor = shared.person_actor.clone();
+    shared.write(base, table, &actor, |t, _now| {
+        Ok(((), writes::delete(t, &[record.to_string()])?.changes))
+    })
+}
+
+/// Every record of a table in the REST shape (fields by name), in table order.
+pub(crate) fn all_records(shared: &Shared, base: &str, table: &str) -> AtResult<Vec<Value>> {
+    let store = shared.store();
+    let (bi, ti) = store.locate(base, table)?;
+    let t = &store.bases[bi].tables[ti];
+    Ok(t.records
+        .iter()
+        .map(|r| t.render(r, RenderOptions::default(), None))
+        .collect())
+}
+
+pub(crate) fn one_record(shared: &Shared, base: &str, table: &str, record: &str) -> Option<Value> {
+    let store = shared.store();
+    let (bi, ti) = store.locate(base, table).ok()?;
+    let t = &store.bases[bi].tables[ti];
+    t.record(record)
+        .map(|r| t.render(r, RenderOptions::default(), None))
+}
+
+/// What a person changes about a field in the app: its name, description and type (with
+/// the options a select type starts with). Every part is optional.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldEdit {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub field_type: Option<FieldType>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
+}
+
+/// A person adds a field → the field model.
+pub(crate) fn create_field(
+    shared: &Arc<Shared>,
+    base: &str,
+    table: &str,
+    schema: &FieldSchema,
+    description: Option<String>,
+) -> AtResult<Value> {
+    let actor = shared.person_actor.clone();
+    shared.write(base, table, &actor, |t, _now| {
+        let (field, changes) = fields::create(t, schema, description)?;
+        Ok((field.to_schema_json(), changes))
+    })
+}
+
+/// A person renames, describes and/or changes the type of a field (by id or name), as one
+/// transaction → the field model.
+pub(crate) fn edit_field(
+    shared: &Arc<Shared>,
+    base: &str,
+    table: &str,
+    field: &str,
+    edit: &FieldEdit,
+) -> AtResult<Value> {
+    let actor = shared.person_actor.clone();
+    shared.write(base, table, &actor, |t, now| {
+        let index = fields::index_by_key(t, field)?;
+        let (mut result, mut changes) =
+            fields::update(t, index, edit.name.as_deref(), edit.description.as_deref())?;
+        if let Some(new_type) = edit.field_type {
+            let (converted, more) = fields::change_type(t, index, new_type, &edit.choices, now)?;
+            result = converted;
+            changes.extend(more);
+        }
+        Ok((result.to_schema_json(), changes))
+    })
+}
+
+/// A person deletes a field (by id or name): its cells disappear from every record.
+pub(crate) fn delete_field(
+    shared: &Arc<Shared>,
+    base: &str,
+    table: &str,
+    field: &str,
+) -> AtResult<String> {
+    let actor = shared.person_actor.clone();
+    shared.write(base, table, &actor, |t, _now| {
+        let index = fields::index_by_key(t, field)?;
+        let id = t.fields[index].id.clone();
+        Ok((id, fields::delete(t, index)?))
+    })
+}

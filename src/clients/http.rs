@@ -1,0 +1,134 @@
+//! Transport pieces both API clients share: the `reqwest` client, URL
+//! building, reading a JSON body and the per-call debug log.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use crate::clients::api_error::{ApiError, Vendor};
+
+const USER_AGENT: &str = concat!("notion-airtable-sync/", env!("CARGO_PKG_VERSION"));
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The one `reqwest` client of an API client (rustls, connection pooling).
+pub fn build_http_client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .build()?)
+}
+
+/// Parse an API root such as `https://api.notion.com` and append `prefix`
+/// (`v1`, `v0`); a trailing slash or an existing path prefix is kept.
+pub fn api_root(base_url: &str, prefix: &str) -> anyhow::Result<Url> {
+    let url = Url::parse(base_url)
+        .map_err(|e| anyhow::anyhow!("invalid API base URL `{base_url}`: {e}"))?;
+    if url.cannot_be_a_base() || !matches!(url.scheme(), "http" | "https") {
+        anyhow::bail!("invalid API base URL `{base_url}`: expected http(s)://host");
+    }
+    Ok(join_path(&url, &[prefix]))
+}
+
+/// `base` with `segments` appended, each percent-encoded as one segment
+/// (so a table name like `Specs / 2025` stays one path segment).
+pub fn join_path(base: &Url, segments: &[&str]) -> Url {
+    let mut url = base.clone();
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty().extend(segments);
+    }
+    url
+}
+
+/// Read a success body as `T`; an empty body reads as JSON `null` (some
+/// endpoints answer 200 with nothing). A body that does not parse is
+/// `Fatal`: repeating the request would return the same body.
+pub async fn read_json<T: DeserializeOwned>(
+    vendor: Vendor,
+    response: reqwest::Response,
+) -> Result<T, ApiError> {
+    let status = response.status().as_u16();
+    let path = response.url().path().to_owned();
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| ApiError::transport(vendor, &e))?;
+    let body: &[u8] = if bytes.trim_ascii().is_empty() {
+        b"null"
+    } else {
+        &bytes
+    };
+    serde_json::from_slice(body).map_err(|e| ApiError::Fatal {
+        vendor,
+        status,
+        code: "unexpected_response".into(),
+        message: format!("{path}: cannot read the response body: {e}"),
+    })
+}
+
+/// Read an error body as text (best effort: a failed read is an empty body).
+pub async fn read_error_body(response: reqwest::Response) -> Vec<u8> {
+    response
+        .bytes()
+        .await
+        .map(|b| b.to_vec())
+        .unwrap_or_default()
+}
+
+/// A short excerpt of a non-JSON error body for the error message.
+pub fn body_excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    text.chars().take(200).collect::<String>().trim().to_owned()
+}
+
+/// The debug line of one call: never the token, never the body.
+pub fn log_call(
+    vendor: Vendor,
+    method: &reqwest::Method,
+    url: &Url,
+    status: Option<u16>,
+    elapsed: Duration,
+) {
+    crate::metrics::api_call(metrics_vendor(vendor), method.as_str(), url.path(), status);
+    tracing::debug!(
+        %vendor,
+        %method,
+        path = url.path(),
+        status,
+        duration_ms = elapsed.as_millis() as u64,
+        "api call"
+    );
+}
+
+/// The `vendor` label of a call's metrics.
+fn metrics_vendor(vendor: Vendor) -> crate::metrics::Vendor {
+    match vendor {
+        Vendor::Notion => crate::metrics::Vendor::Notion,
+        Vendor::Airtable => crate::metrics::Vendor::Airtable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_root_appends_the_version_prefix() {
+        for base in ["https://api.notion.com", "https://api.notion.com/"] {
+            assert_eq!(
+                api_root(base, "v1").unwrap().as_str(),
+                "https://api.notion.com/v1"
+            );
+        }
+        let proxied = api_root("http://127.0.0.1:9/proxy/", "v0").unwrap();
+        assert_eq!(proxied.as_str(), "http://127.0.0.1:9/proxy/v0");
+        assert!(api_root("api.notion.com", "v1").is_err());
+    }
+
+    #[test]
+    fn segments_are_percent_encoded() {
+        let root = api_root("https://api.airtable.com", "v0").unwrap();
+        let url = join_path(&root, &["app1", "Specs / 2025?"]);
+        assert_eq!(url.path(), "/v0/app1/Specs%20%2F%202025%3F");
+    }
+}

@@ -1,0 +1,319 @@
+//! Request budgets: one per Notion integration, one per Airtable base.
+//!
+//! A [`Budget`] paces calls below the vendor's limit (a GCRA / leaky bucket
+//! with a small burst) and, after a 429, stops every call on that budget
+//! until the vendor's `Retry-After` has passed. On its own a budget is
+//! shared by every task of one process; [`Budget::with_shared`] backs it by
+//! the database ([`SharedBudget`]) so that every replica of the service
+//! draws on one schedule and a 429 seen by one pauses them all. Should the
+//! database not answer, the in-process schedule paces the call instead.
+
+use std::time::Duration;
+
+use tokio::{sync::Mutex, time::Instant};
+
+use crate::clients::SharedBudget;
+
+/// How a budget spaces its calls.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pace {
+    /// A GCRA / leaky bucket: one call per `interval` on average, up to
+    /// `burst` ahead of schedule (Notion: "an average of three requests per
+    /// second", bursts allowed).
+    Spaced { interval: Duration, burst: Duration },
+    /// At most `calls` calls start within any `window` (a sliding log):
+    /// Airtable's "5 requests per second per base" exactly, so that the
+    /// two or three calls of one change go out together instead of a fifth
+    /// of a second apart.
+    Window { calls: u32, window: Duration },
+    /// Never waits (tests that exercise the vendor's own 429s).
+    Unlimited,
+}
+
+impl Pace {
+    /// `per_second` calls per second on average, `burst` back to back.
+    pub fn spaced(per_second: f64, burst: u32) -> Self {
+        assert!(per_second > 0.0, "a budget needs a positive rate");
+        let interval = Duration::from_secs_f64(1.0 / per_second);
+        Pace::Spaced {
+            interval,
+            burst: interval * burst.saturating_sub(1),
+        }
+    }
+
+    /// Airtable's per-base limit, five calls in any second, with a margin
+    /// so that network jitter cannot squeeze six into the vendor's window.
+    pub fn airtable() -> Self {
+        Pace::Window {
+            calls: AIRTABLE_CALLS_PER_WINDOW,
+            window: AIRTABLE_WINDOW,
+        }
+    }
+
+    /// The slot of the next call at or after `earliest` (times in any unit
+    /// of milliseconds), updating the schedule: `tat` for a spaced pace,
+    /// `recent` (ascending starts of the last calls) for a window.
+    pub(crate) fn next_slot(&self, earliest: i64, tat: &mut i64, recent: &mut Vec<i64>) -> i64 {
+        match *self {
+            Pace::Spaced { interval, burst } => {
+                let (interval, burst) = (ms(interval), ms(burst));
+                let scheduled = (*tat).max(earliest);
+                *tat = scheduled + interval;
+                (scheduled - burst).max(earliest)
+            }
+            Pace::Window { calls, window } => {
+                let calls = calls.max(1) as usize;
+                let mut start = earliest.max(recent.last().copied().unwrap_or(i64::MIN));
+                if recent.len() >= calls {
+                    start = start.max(recent[recent.len() - calls] + ms(window));
+                }
+                recent.push(start);
+                let excess = recent.len().saturating_sub(calls);
+                recent.drain(..excess);
+                start
+            }
+            Pace::Unlimited => earliest,
+        }
+    }
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[derive(Debug)]
+pub struct Budget {
+    name: String,
+    pace: Pace,
+    state: Mutex<State>,
+    /// The deployment-wide schedule, when there is one.
+    shared: Option<SharedBudget>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// The schedule, in milliseconds since `origin`.
+    tat: i64,
+    recent: Vec<i64>,
+    origin: Instant,
+    /// No call may start before this instant (set by a 429).
+    blocked_until: Option<Instant>,
+}
+
+impl Budget {
+    /// A budget of `per_second` calls per second on average, allowing `burst`
+    /// calls back to back.
+    pub fn new(name: impl Into<String>, per_second: f64, burst: u32) -> Self {
+        Self::with_pace(name, Pace::spaced(per_second, burst))
+    }
+
+    pub fn with_pace(name: impl Into<String>, pace: Pace) -> Self {
+        Self {
+            name: name.into(),
+            pace,
+            state: Mutex::new(State {
+                tat: 0,
+                recent: Vec::new(),
+                origin: Instant::now(),
+                blocked_until: None,
+            }),
+            shared: None,
+        }
+    }
+
+    /// A budget that never waits (tests that exercise the vendor's own 429s).
+    pub fn unlimited(name: impl Into<String>) -> Self {
+        Self::with_pace(name, Pace::Unlimited)
+    }
+
+    /// Pace calls by the database's schedule for this budget instead (one
+    /// for every replica); this budget's own schedule is the fallback.
+    pub fn with_shared(mut self, shared: SharedBudget) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn pace(&self) -> Pace {
+        self.pace
+    }
+
+    /// The deployment-wide schedule behind this budget, if any.
+    pub fn shared(&self) -> Option<&SharedBudget> {
+        self.shared.as_ref()
+    }
+
+    /// Wait until a call may be made, and reserve its slot.
+    pub async fn acquire(&self) {
+        let waited = self.acquire_within(None).await;
+        debug_assert!(waited.is_ok(), "no limit, no refusal");
+    }
+
+    /// [`Budget::acquire`], unless a 429 penalty would hold the call for
+    /// longer than `penalty_limit`: then no slot is taken and the time left
+    /// comes back. A job uses this for its writes: a write planned from a
+    /// read must go out soon after it, or be planned again from a fresh read
+    /// (a person may edit the record during a 30-second pause, and a stale
+    /// write would silently overwrite that edit).
+    pub async fn acquire_within(&self, penalty_limit: Option<Duration>) -> Result<(), Duration> {
+        if let Some(shared) = &self.shared {
+            match shared.acquire_within(penalty_limit).await {
+                Ok(result) => return result,
+                Err(e) => {
+                    tracing::warn!(budget = %self.name, error = %e, "shared rate budget unavailable: pacing this process alone")
+                }
+            }
+        }
+        let start_at = self.reserve(penalty_limit).await?;
+        tokio::time::sleep_until(start_at).await;
+        Ok(())
+    }
+
+    /// Reserve the next slot and return when it starts (or, past the
+    /// penalty limit, how long the penalty has left).
+    async fn reserve(&self, penalty_limit: Option<Duration>) -> Result<Instant, Duration> {
+        let mut state = self.state.lock().await;
+        let now = Instant::now().max(state.origin);
+        let blocked = state.blocked_until.filter(|b| *b > now);
+        if let (Some(until), Some(limit)) = (blocked, penalty_limit)
+            && until - now > limit
+        {
+            return Err(until - now);
+        }
+        let earliest = ms(blocked.unwrap_or(now) - state.origin);
+        let State { tat, recent, .. } = &mut *state;
+        let start = self.pace.next_slot(earliest, tat, recent);
+        Ok(state.origin + Duration::from_millis(u64::try_from(start).unwrap_or(0)))
+    }
+
+    /// The vendor answered 429: no call on this budget before `retry_after`.
+    pub async fn penalize(&self, retry_after: Duration) {
+        let until = Instant::now() + retry_after;
+        let mut state = self.state.lock().await;
+        state.blocked_until = Some(state.blocked_until.map_or(until, |b| b.max(until)));
+        drop(state);
+        match &self.shared {
+            Some(shared) => {
+                if let Err(e) = shared.penalize(retry_after).await {
+                    tracing::warn!(budget = %self.name, error = %e, "could not share a rate-limit penalty with other replicas");
+                }
+            }
+            None => {
+                tracing::warn!(budget = %self.name, ?retry_after, "rate limited: pausing all calls on this budget")
+            }
+        }
+    }
+
+    /// Time left before calls may resume after a 429, if any.
+    pub async fn blocked_for(&self) -> Option<Duration> {
+        let state = self.state.lock().await;
+        let now = Instant::now();
+        state.blocked_until.filter(|b| *b > now).map(|b| b - now)
+    }
+}
+
+/// Notion averages three requests per second per integration; we stay below it.
+pub const NOTION_RATE_PER_SEC: f64 = 2.8;
+/// Calls allowed back to back on a Notion integration ("bursts allowed";
+/// newer docs count a budget per 60 s): enough for the two or three calls
+/// of one change to go out at once, far below any such budget.
+pub const NOTION_BURST: u32 = 5;
+/// Airtable allows five requests per second per base: five calls in any
+/// window of a second and a little (the margin absorbs network jitter).
+pub const AIRTABLE_CALLS_PER_WINDOW: u32 = 5;
+pub const AIRTABLE_WINDOW: Duration = Duration::from_millis(1_060);
+/// The sustained rate that window allows (for estimates and bounds).
+pub const AIRTABLE_RATE_PER_SEC: f64 = 5.0 * 1000.0 / 1060.0;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn paces_calls_to_the_rate_after_the_burst() {
+        let b = Budget::new("t", 5.0, 2);
+        let t0 = Instant::now();
+        for _ in 0..7 {
+            b.acquire().await;
+        }
+        // 2 calls in the burst, then 5 more at 200 ms spacing ≈ 1.0 s.
+        let elapsed = t0.elapsed();
+        assert!(elapsed >= Duration::from_millis(990), "{elapsed:?}");
+        assert!(elapsed <= Duration::from_millis(1010), "{elapsed:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_window_lets_its_calls_go_together_and_no_more() {
+        let b = Budget::with_pace(
+            "t",
+            Pace::Window {
+                calls: 5,
+                window: Duration::from_secs(1),
+            },
+        );
+        let t0 = Instant::now();
+        let mut starts = Vec::new();
+        for _ in 0..11 {
+            b.acquire().await;
+            starts.push(t0.elapsed().as_millis());
+        }
+        assert_eq!(starts, [0, 0, 0, 0, 0, 1000, 1000, 1000, 1000, 1000, 2000]);
+    }
+
+    #[test]
+    fn no_window_of_the_airtable_pace_holds_more_than_five_calls() {
+        let pace = Pace::airtable();
+        let (mut tat, mut recent) = (0, Vec::new());
+        let mut starts = Vec::new();
+        // Callers arriving at every millisecond for three seconds.
+        for now in (0..3_000).step_by(7) {
+            starts.push(pace.next_slot(now, &mut tat, &mut recent));
+        }
+        for (i, &s) in starts.iter().enumerate() {
+            let within = starts[i..].iter().take_while(|&&t| t < s + 1_000).count();
+            assert!(within <= 5, "{within} calls within a second of {s}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_limited_acquire_refuses_a_long_penalty_without_taking_a_slot() {
+        let b = Budget::with_pace(
+            "t",
+            Pace::Window {
+                calls: 1,
+                window: Duration::from_secs(1),
+            },
+        );
+        b.penalize(Duration::from_secs(30)).await;
+        let left = b
+            .acquire_within(Some(Duration::from_secs(2)))
+            .await
+            .unwrap_err();
+        assert!(left > Duration::from_secs(29), "{left:?}");
+        // Nothing was reserved: after the penalty the first call goes at once.
+        tokio::time::advance(Duration::from_secs(30)).await;
+        let t0 = Instant::now();
+        b.acquire_within(Some(Duration::from_secs(2)))
+            .await
+            .unwrap();
+        assert_eq!(t0.elapsed(), Duration::ZERO);
+        // A short penalty is waited out.
+        b.penalize(Duration::from_secs(1)).await;
+        b.acquire_within(Some(Duration::from_secs(2)))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn penalty_blocks_until_retry_after() {
+        let b = Budget::new("t", 100.0, 10);
+        b.penalize(Duration::from_secs(30)).await;
+        let t0 = Instant::now();
+        b.acquire().await;
+        assert!(t0.elapsed() >= Duration::from_secs(30));
+        assert!(b.blocked_for().await.is_none());
+    }
+}

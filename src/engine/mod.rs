@@ -1,0 +1,164 @@
+//! The engine: reads both sides, plans each record ([`crate::sync::plan`]),
+//! executes the plans with as few requests as the APIs allow, then stores the
+//! new snapshots and the sync log in one transaction.
+//!
+//! Order of work for a plan: write Airtable, write Notion, then commit the
+//! snapshot. A crash after an external write and before the commit is
+//! harmless: the next run finds both sides equal for the written fields
+//! (`n == a`), stores that, and writes nothing: no duplicate (rows are created
+//! by an upsert on the page-id field) and no spurious conflict.
+
+use std::time::Duration;
+
+pub mod adopt;
+mod claims;
+mod load;
+mod matching;
+pub mod payloads;
+mod persist;
+mod reconcile;
+mod sweep;
+pub mod webhooks;
+pub mod wire;
+mod write;
+
+pub use load::{list_people, load_pair, read_schemas};
+
+use crate::sync::plan::{AirtableWrite, ChangeKind, NotionWrite, Plan};
+use crate::{
+    airtable::AirtableClient,
+    notion::NotionClient,
+    store::{Cause, Store},
+};
+
+/// How far back an incremental sweep reaches before the previous sweep's
+/// start: Notion's `last_edited_time` is rounded down to the minute, so an
+/// edit in the minute the last sweep started may carry an earlier stamp.
+const INCREMENTAL_OVERLAP: time::Duration = time::Duration::minutes(2);
+
+/// A job that must wait for other work to finish: not a failure, it runs
+/// again after `retry_after` without spending an attempt.
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}: running again in {retry_after:?}")]
+pub struct NotYet {
+    pub reason: String,
+    pub retry_after: Duration,
+}
+
+/// An Airtable field changed type (or went away) since the pair was
+/// resolved: its cells cannot be trusted, so nothing was written; the
+/// caller resolves the pair again (the field is then stopped).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "Airtable field \"{field}\" is now {now} (the pair was resolved with {was}): nothing written"
+)]
+pub struct SchemaMoved {
+    pub field: String,
+    pub was: String,
+    pub now: String,
+}
+
+/// The clients and the store.
+#[derive(Clone)]
+pub struct Engine {
+    pub notion: NotionClient,
+    pub airtable: AirtableClient,
+    pub store: Store,
+}
+
+/// What a sweep (or one reconcile) did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub records_seen: usize,
+    pub created_in_airtable: usize,
+    pub created_in_notion: usize,
+    pub updated_airtable: usize,
+    pub updated_notion: usize,
+    pub conflicts: usize,
+    pub archived: usize,
+    pub restored: usize,
+    pub deleted: usize,
+    pub linked: usize,
+    pub unchanged: usize,
+    pub skipped: usize,
+    /// Problems that left a record or field alone (reported, not fatal).
+    pub problems: Vec<String>,
+    /// With `--dry-run`: every write the sweep would make.
+    pub planned_writes: Vec<String>,
+}
+
+impl Summary {
+    /// Add another part of the same run (a batch of a sweep).
+    pub(crate) fn absorb(&mut self, other: Summary) {
+        self.records_seen += other.records_seen;
+        self.created_in_airtable += other.created_in_airtable;
+        self.created_in_notion += other.created_in_notion;
+        self.updated_airtable += other.updated_airtable;
+        self.updated_notion += other.updated_notion;
+        self.conflicts += other.conflicts;
+        self.archived += other.archived;
+        self.restored += other.restored;
+        self.deleted += other.deleted;
+        self.linked += other.linked;
+        self.unchanged += other.unchanged;
+        self.skipped += other.skipped;
+        self.problems.extend(other.problems);
+        self.planned_writes.extend(other.planned_writes);
+    }
+
+    fn count(&mut self, plan: &Plan) {
+        self.records_seen += 1;
+        if plan.writes() == 0 && plan.changes.is_empty() {
+            self.unchanged += 1;
+        }
+        match &plan.airtable {
+            AirtableWrite::Upsert(_) => self.created_in_airtable += 1,
+            AirtableWrite::Update { .. } => self.updated_airtable += 1,
+            AirtableWrite::Delete { .. } => self.deleted += 1,
+            AirtableWrite::None => {}
+        }
+        if plan.notion != NotionWrite::None {
+            self.updated_notion += 1;
+        }
+        for c in &plan.changes {
+            self.conflicts += usize::from(c.conflict);
+            match c.what {
+                ChangeKind::Archive => self.archived += 1,
+                ChangeKind::Restore => self.restored += 1,
+                ChangeKind::Link => self.linked += 1,
+                ChangeKind::Skip => self.skipped += 1,
+                _ => {}
+            }
+        }
+    }
+
+    /// One line for the CLI.
+    pub fn line(&self) -> String {
+        format!(
+            "{} records: {} created in Airtable, {} created in Notion, {} updated in Airtable, \
+             {} updated in Notion, {} conflicts, {} archived, {} restored, {} deleted, {} linked, \
+             {} unchanged, {} skipped, {} problems",
+            self.records_seen,
+            self.created_in_airtable,
+            self.created_in_notion,
+            self.updated_airtable,
+            self.updated_notion,
+            self.conflicts,
+            self.archived,
+            self.restored,
+            self.deleted,
+            self.linked,
+            self.unchanged,
+            self.skipped,
+            self.problems.len()
+        )
+    }
+}
+
+/// Options of one sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SweepOptions {
+    pub full: bool,
+    pub dry_run: bool,
+    pub cause: Cause,
+}

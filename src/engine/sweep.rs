@@ -1,0 +1,267 @@
+//! What a sweep reads: every page and row (full) or only what changed since
+//! the previous sweep (incremental), the links, and the rows whose link
+//! cell a person filled with something that is not a page id.
+
+use std::collections::HashMap;
+
+use time::OffsetDateTime;
+
+use crate::sync::pair::ResolvedPair;
+use crate::{
+    airtable::{ListParams, Record},
+    clients::api_error::ApiError,
+    notion::Page,
+    store::{IssueScope, LinkState, NewIssue, RecordLink, now_ms},
+};
+
+use super::{Engine, Summary, SweepOptions, matching::*};
+
+impl Engine {
+    /// Read both sides completely, writing as the Notion query pages arrive:
+    /// every row and link is read first, then each page of a hundred Notion
+    /// pages is planned and written while the next hundred are fetched, so
+    /// that the (slower) Airtable writes overlap the Notion reads. A page whose
+    /// `match_key` value an unlinked row carries (first contact, where
+    /// duplicate keys must be seen to be refused) waits for the end, with
+    /// the pages the query did not return and the rows no page claims.
+    pub(super) async fn full_sweep(
+        &self,
+        pair: &ResolvedPair,
+        opts: SweepOptions,
+        started: OffsetDateTime,
+    ) -> anyhow::Result<Summary> {
+        let records = self.list_rows(pair, &ListParams::default()).await?;
+        if !opts.dry_run {
+            self.report_bad_links(pair, &records, true).await?;
+        }
+        let mut snap = SideSnapshot {
+            pages: Vec::new(),
+            records,
+            links: self.all_links(pair).await?,
+            full: true,
+            extra_pages: Vec::new(),
+        };
+        let rows_naming_a_page: std::collections::HashSet<String> = snap
+            .records
+            .iter()
+            .filter_map(|r| page_id_of(pair, r))
+            .collect();
+        let keys_of_unlinked_rows = unlinked_row_keys(pair, &snap.records);
+        // A page can wait for first contact by key only if a row without a
+        // page carries its key; every other page is decided by what is read.
+        let decided_early = |page: &Page, links: &HashMap<String, RecordLink>| {
+            links.contains_key(&page.id)
+                || rows_naming_a_page.contains(&page.id)
+                || page_key(pair, page).is_none_or(|k| !keys_of_unlinked_rows.contains(&k))
+        };
+        let mut summary = Summary::default();
+        let mut planned = std::collections::HashSet::new();
+        let mut claimed = std::collections::HashSet::new();
+        let mut query = crate::notion::Query::default();
+        let mut ready_plans = Vec::new();
+        loop {
+            // The previous hundred are written while the next are read.
+            let (batch, written) = tokio::join!(
+                self.query_pages(pair, &query),
+                self.run_plans(pair, std::mem::take(&mut ready_plans), opts)
+            );
+            summary.absorb(written?);
+            let batch = batch?;
+            let next = batch.next();
+            let first_new = snap.pages.len();
+            snap.pages.extend(batch.pages);
+            let ready: std::collections::HashSet<String> = snap.pages[first_new..]
+                .iter()
+                .filter(|p| decided_early(p, &snap.links))
+                .map(|p| p.id.clone())
+                .collect();
+            ready_plans = plan_all(pair, &snap, started, |p| ready.contains(&p.id));
+            claimed.extend(claimed_records(&snap, &ready_plans));
+            planned.extend(ready);
+            match next {
+                Some(cursor) => query.start_cursor = Some(cursor),
+                None => break,
+            }
+        }
+        summary.absorb(self.run_plans(pair, ready_plans, opts).await?);
+        self.fetch_missing_pages(pair, &mut snap).await?;
+        let plans = plan_all(pair, &snap, started, |p| !planned.contains(&p.id));
+        claimed.extend(claimed_records(&snap, &plans));
+        let orphans: Vec<Record> = rows_without_page(pair, &snap, &claimed)
+            .into_iter()
+            .cloned()
+            .collect();
+        summary.absorb(self.run_plans(pair, plans, opts).await?);
+        self.adopt_rows(pair, &orphans, opts, &mut summary).await?;
+        Ok(summary)
+    }
+
+    /// Raise an issue for each row whose link cell is not a Notion id (new
+    /// ones are logged once), and clear the issues of rows read here whose
+    /// cell is fine now; `all_rows` (a full read) also clears the issues of
+    /// rows that are gone. Returns how many of `records` are bad.
+    pub(super) async fn report_bad_links(
+        &self,
+        pair: &ResolvedPair,
+        records: &[Record],
+        all_rows: bool,
+    ) -> anyhow::Result<usize> {
+        let field = pair.page_id_field();
+        let now = now_ms();
+        let mut bad = std::collections::HashSet::new();
+        for record in records {
+            let Some(cell) = bad_link_cell(pair, record) else {
+                continue;
+            };
+            bad.insert(record.id.as_str());
+            let shown: String = cell.chars().take(80).collect();
+            let message = format!(
+                "the link field \"{field}\" holds \"{shown}\", which is not a Notion page id: \
+                 the row is left alone; clear the cell, or paste the id of its page"
+            );
+            let issue = NewIssue {
+                pair: pair.name(),
+                scope: IssueScope::Record,
+                subject: &record.id,
+                field,
+                message: &message,
+            };
+            if self.store.raise_issue(&issue, now).await? {
+                tracing::warn!(pair = pair.name(), record_id = %record.id, "{message}");
+            }
+        }
+        let read: std::collections::HashSet<&str> = records.iter().map(|r| r.id.as_str()).collect();
+        for issue in self.store.open_issues(Some(pair.name())).await? {
+            let fixed = issue.scope == IssueScope::Record
+                && issue.field == field
+                && !bad.contains(issue.subject.as_str())
+                && (all_rows || read.contains(issue.subject.as_str()));
+            if fixed {
+                self.store
+                    .clear_issue(pair.name(), IssueScope::Record, &issue.subject, field)
+                    .await?;
+            }
+        }
+        Ok(bad.len())
+    }
+
+    /// Incremental: pages and rows edited since `since`, plus the other side
+    /// of each, fetched in as few calls as possible.
+    pub(super) async fn read_changed(
+        &self,
+        pair: &ResolvedPair,
+        since: OffsetDateTime,
+    ) -> anyhow::Result<SideSnapshot> {
+        let filter = crate::notion::last_edited_on_or_after(since);
+        let pages = self.query_all_pages(pair, Some(filter)).await?;
+        let stamp = crate::sync::value::format_instant(since);
+        let params = ListParams {
+            filter_by_formula: Some(format!(
+                "IS_AFTER(LAST_MODIFIED_TIME(), DATETIME_PARSE('{stamp}'))"
+            )),
+            ..ListParams::default()
+        };
+        let mut records = self.list_rows(pair, &params).await?;
+        let links = self.all_links(pair).await?;
+        let have: std::collections::HashSet<String> =
+            records.iter().map(|r| r.id.clone()).collect();
+        let wanted: Vec<String> = pages
+            .iter()
+            .filter_map(|p| links.get(&p.id).and_then(|l| l.airtable_record_id.clone()))
+            .filter(|id| !have.contains(id))
+            .collect();
+        for chunk in wanted.chunks(50) {
+            let ids: Vec<String> = chunk
+                .iter()
+                .map(|id| format!("RECORD_ID() = '{id}'"))
+                .collect();
+            let params = ListParams {
+                filter_by_formula: Some(format!("OR({})", ids.join(", "))),
+                ..ListParams::default()
+            };
+            records.extend(self.list_rows(pair, &params).await?);
+        }
+        let mut snap = SideSnapshot {
+            pages,
+            records,
+            links,
+            full: false,
+            extra_pages: Vec::new(),
+        };
+        self.fetch_missing_pages(pair, &mut snap).await?;
+        Ok(snap)
+    }
+
+    pub(super) async fn all_links(
+        &self,
+        pair: &ResolvedPair,
+    ) -> anyhow::Result<HashMap<String, RecordLink>> {
+        let mut links = HashMap::new();
+        let mut after: Option<String> = None;
+        loop {
+            let batch = self
+                .store
+                .list_links(pair.name(), after.as_deref(), 500)
+                .await?;
+            let Some(last) = batch.last() else { break };
+            after = Some(last.notion_page_id.clone());
+            links.extend(batch.into_iter().map(|l| (l.notion_page_id.clone(), l)));
+        }
+        Ok(links)
+    }
+
+    /// Pages the query did not return but a link or a changed row points at:
+    /// trashed, moved, or (incremental) simply not edited. One read each.
+    pub(super) async fn fetch_missing_pages(
+        &self,
+        pair: &ResolvedPair,
+        snap: &mut SideSnapshot,
+    ) -> anyhow::Result<()> {
+        let seen: std::collections::HashSet<&str> =
+            snap.pages.iter().map(|p| p.id.as_str()).collect();
+        let mut wanted: Vec<String> = Vec::new();
+        if snap.full {
+            for link in snap.links.values() {
+                if !seen.contains(link.notion_page_id.as_str()) && link.state == LinkState::Active {
+                    wanted.push(link.notion_page_id.clone());
+                }
+            }
+        }
+        let by_record: HashMap<&str, &RecordLink> = snap
+            .links
+            .values()
+            .filter_map(|l| Some((l.airtable_record_id.as_deref()?, l)))
+            .collect();
+        for record in &snap.records {
+            let link = by_record.get(record.id.as_str());
+            // A row already archived for a page known to be gone needs no read.
+            let settled = link.is_some_and(|l| {
+                matches!(l.state, LinkState::NotionTrashed | LinkState::NotionMoved)
+                    && crate::sync::plan::archived(pair, Some(record))
+            });
+            let page_id = link
+                .map(|l| l.notion_page_id.clone())
+                .or_else(|| page_id_of(pair, record));
+            if let Some(id) = page_id.filter(|id| !settled && !seen.contains(id.as_str())) {
+                wanted.push(id);
+            }
+        }
+        wanted.sort();
+        wanted.dedup();
+        for id in wanted {
+            match self.read_page(pair, &id).await {
+                Ok(p) => snap.extra_pages.push(p),
+                Err(e) if e.is_not_found() => {
+                    tracing::info!(pair = pair.name(), page_id = %id, "linked page not found (deleted or unshared)");
+                }
+                // One page Notion refuses to read must not stop the sweep
+                // (the safety net for every other record).
+                Err(e @ ApiError::Fatal { .. }) => {
+                    tracing::warn!(pair = pair.name(), page_id = %id, error = %e, "Notion refused to read a linked page; the sweep goes on without it");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,133 @@
+//! Every metric in the Prometheus text exposition format (version 0.0.4):
+//! the gauges the scrape read, then the process-wide families.
+
+use std::{sync::atomic::AtomicU64, time::Duration};
+
+use prometheus_client::{
+    encoding::{EncodeLabelSet, prometheus_text},
+    metrics::{family::Family, gauge::Gauge},
+    registry::Registry,
+};
+
+/// The `Content-Type` of the text exposition format.
+pub const TEXT_FORMAT: &str = prometheus_text::CONTENT_TYPE;
+
+/// What a scrape read from the store; `None` where the read failed.
+#[derive(Debug, Clone, Default)]
+pub struct Gauges {
+    /// The job queue. `None`: the store could not be read, so `store_up`
+    /// is 0 and the two queue gauges are absent.
+    pub queue: Option<QueueGauges>,
+    /// Open sync issues per pair and scope. `None`: they could not be
+    /// counted, so the gauge is absent.
+    pub issues: Option<Vec<IssueCount>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct QueueGauges {
+    /// One per kind and state, including the ones at 0 that should exist.
+    pub jobs: Vec<JobCount>,
+    /// How long the longest-waiting due pending job has been due (`None`:
+    /// none is due).
+    pub oldest_pending: Option<Duration>,
+}
+
+/// Jobs of one kind in one state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobCount {
+    pub kind: String,
+    pub state: String,
+    pub count: i64,
+}
+
+/// Open sync issues of one pair in one scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueCount {
+    pub pair: String,
+    pub scope: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct JobStateLabels {
+    kind: String,
+    state: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct IssueLabels {
+    pair: String,
+    scope: String,
+}
+
+/// Every metric: `gauges` as read by the scrape, then every counter and
+/// histogram of this process.
+pub fn render(gauges: &Gauges) -> String {
+    let mut registry = Registry::default();
+    register_queue(&mut registry, gauges.queue.as_ref());
+    if let Some(issues) = &gauges.issues {
+        register_issues(&mut registry, issues);
+    }
+    super::families::register(&mut registry);
+    encode(&registry)
+}
+
+pub(super) fn encode(registry: &Registry) -> String {
+    let mut out = String::new();
+    // Writing to a `String` cannot fail, and no label value's encoding does.
+    let _ = prometheus_text::encode(&mut out, registry);
+    out
+}
+
+// Help texts lack their final period: the registry adds it.
+
+fn register_queue(registry: &mut Registry, queue: Option<&QueueGauges>) {
+    let up: Gauge = Gauge::default();
+    up.set(i64::from(queue.is_some()));
+    registry.register(
+        "notion_airtable_sync_store_up",
+        "1 when this scrape could read the job queue from the database, else 0 (the job gauges are then absent)",
+        up,
+    );
+    let Some(queue) = queue else {
+        return;
+    };
+    let jobs: Family<JobStateLabels, Gauge> = Family::default();
+    for job in &queue.jobs {
+        let labels = JobStateLabels {
+            kind: job.kind.clone(),
+            state: job.state.clone(),
+        };
+        jobs.get_or_create(&labels).set(job.count);
+    }
+    registry.register(
+        "notion_airtable_sync_jobs",
+        "Jobs in the queue by kind and state (pending, running, dead), read from the store at scrape time",
+        jobs,
+    );
+    let age: Gauge<f64, AtomicU64> = Gauge::default();
+    age.set(queue.oldest_pending.map_or(0.0, |d| d.as_secs_f64()));
+    registry.register(
+        "notion_airtable_sync_oldest_pending_job_age_seconds",
+        "How long the longest-waiting due pending job has been due (0: none is due)",
+        age,
+    );
+}
+
+fn register_issues(registry: &mut Registry, issues: &[IssueCount]) {
+    let family: Family<IssueLabels, Gauge> = Family::default();
+    for issue in issues {
+        let labels = IssueLabels {
+            pair: issue.pair.clone(),
+            scope: issue.scope.clone(),
+        };
+        family.get_or_create(&labels).set(issue.count);
+    }
+    registry.register(
+        "notion_airtable_sync_issues",
+        "Open sync issues (what the service cannot sync until someone acts: a field stopped by \
+         schema drift, a refused value, a missing capability) by pair and scope, read from the \
+         store at scrape time",
+        family,
+    );
+}

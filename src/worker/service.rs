@@ -1,0 +1,484 @@
+//! The sync engine as the job runner sees it: every resolved pair, the
+//! service's own identities, and one method that runs a job.
+//!
+//! Errors keep their cause (`ApiError`, `StoreError`) inside `anyhow`, and
+//! [`classify`] tells the runner what to do with one: wait out a rate limit
+//! without spending an attempt, retry a transient fault with backoff, or
+//! give up on a request that cannot succeed.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use tokio::time::Instant;
+
+use crate::{
+    clients::api_error::ApiError,
+    engine::{
+        Engine, NotYet, Summary, SweepOptions, list_people, payloads::DrainOutcome, read_schemas,
+        wire::UNKNOWN_FIELD,
+    },
+    jobs::spec::{JobSpec, Trigger},
+    store::{Cause, IssueScope, NewIssue, now_ms},
+    sync::pair::{Drift, NO_USER_CAPABILITY, ResolvedPair},
+};
+
+/// What a job did, for logs and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    Reconciled(Summary),
+    Drained(DrainOutcome),
+    /// The pair's schemas were read again; the mapped fields now stopped.
+    Resolved {
+        stopped: Vec<String>,
+    },
+}
+
+/// The least time between two reads of the Notion user list.
+const USERS_REFRESH_EVERY: Duration = Duration::from_secs(60);
+/// How soon a job that met a schema change runs again (with the pair
+/// resolved anew).
+const AFTER_SCHEMA_CHANGE: Duration = Duration::from_secs(1);
+/// The subject of the pair issue raised when the Notion token cannot list users.
+pub const USERS_ISSUE: &str = "notion_users";
+/// The subject of the pair issue raised when a field the service itself
+/// writes (page id, record id, ...) is gone.
+pub const SCHEMA_ISSUE: &str = "schema";
+
+/// One pair as jobs see it: replaced whole when its schemas are resolved
+/// again, so a job runs with one consistent version from start to end.
+struct PairSlot {
+    current: RwLock<Arc<ResolvedPair>>,
+    /// One re-resolution at a time, and when the users were last listed.
+    refresh: tokio::sync::Mutex<Option<Instant>>,
+    /// The start-up report (stale issues cleared, capability) is done.
+    reported: std::sync::atomic::AtomicBool,
+}
+
+impl PairSlot {
+    fn new(pair: ResolvedPair) -> Self {
+        Self {
+            current: RwLock::new(Arc::new(pair)),
+            refresh: tokio::sync::Mutex::new(None),
+            reported: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn get(&self) -> Arc<ResolvedPair> {
+        // A writer only swaps an Arc: a panic cannot leave it half-done.
+        Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn set(&self, pair: ResolvedPair) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(pair);
+    }
+}
+
+/// How often a payload fetch looks again for the end of a running sweep.
+const SWEEP_WAIT: Duration = Duration::from_secs(2);
+
+/// Every pair, resolved, with what jobs need.
+pub struct SyncService {
+    pub engine: Engine,
+    pairs: HashMap<String, PairSlot>,
+    /// The Airtable user behind the token (echo detection).
+    pub airtable_user_id: String,
+}
+
+impl SyncService {
+    pub fn new(engine: Engine, pairs: Vec<ResolvedPair>, airtable_user_id: String) -> Self {
+        let pairs = pairs
+            .into_iter()
+            .map(|p| (p.name().to_owned(), PairSlot::new(p)))
+            .collect();
+        Self {
+            engine,
+            pairs,
+            airtable_user_id,
+        }
+    }
+
+    /// Every pair as resolved now.
+    pub fn pairs(&self) -> Vec<Arc<ResolvedPair>> {
+        self.pairs.values().map(PairSlot::get).collect()
+    }
+
+    fn slot(&self, name: &str) -> anyhow::Result<&PairSlot> {
+        self.pairs.get(name).ok_or_else(|| {
+            anyhow::anyhow!("job names pair \"{name}\", which is not in the mapping file")
+        })
+    }
+
+    /// The pair as resolved now.
+    pub fn pair(&self, name: &str) -> anyhow::Result<Arc<ResolvedPair>> {
+        self.slot(name).map(PairSlot::get)
+    }
+
+    /// Run one job. A read that names a field Airtable no longer has (it
+    /// was deleted since the pair was resolved) resolves the pair again and
+    /// runs the job soon with the field stopped; a people name that matched
+    /// no user lists the users again (at most once a minute) and, if that
+    /// found someone new, runs the job once more.
+    pub async fn run(&self, spec: &JobSpec) -> anyhow::Result<JobOutcome> {
+        let pair = self.job_pair(spec).await?;
+        if let Some(name) = &pair {
+            self.report_start(name).await;
+        }
+        let outcome = match self.run_once(spec).await {
+            Err(e) if names_unknown_field(&e) => {
+                let Some(name) = &pair else { return Err(e) };
+                tracing::warn!(pair = %name, error = %format!("{e:#}"), "Airtable no longer has a mapped field: resolving the pair again");
+                self.resolve_again(name).await?;
+                return Err(NotYet {
+                    reason: format!("pair \"{name}\" was resolved again after a schema change"),
+                    retry_after: AFTER_SCHEMA_CHANGE,
+                }
+                .into());
+            }
+            other => other?,
+        };
+        match &pair {
+            Some(name) if self.refresh_users_if_unmatched(name).await? => self.run_once(spec).await,
+            _ => Ok(outcome),
+        }
+    }
+
+    /// The pair a job works on (a payload drain's through its webhook).
+    async fn job_pair(&self, spec: &JobSpec) -> anyhow::Result<Option<String>> {
+        if let JobSpec::AirtablePayloads { webhook_id } = spec {
+            let hook = self.engine.store.get_webhook(webhook_id).await?;
+            return Ok(hook.map(|h| h.pair));
+        }
+        Ok(spec.pair().map(str::to_owned))
+    }
+
+    async fn run_once(&self, spec: &JobSpec) -> anyhow::Result<JobOutcome> {
+        match spec {
+            JobSpec::ReconcilePage {
+                pair,
+                page_id,
+                trigger,
+            } => {
+                let summary = self
+                    .engine
+                    .reconcile_page(self.pair(pair)?.as_ref(), page_id, cause(*trigger))
+                    .await?;
+                Ok(JobOutcome::Reconciled(summary))
+            }
+            JobSpec::ReconcileRecord {
+                pair,
+                record_id,
+                trigger,
+            } => {
+                let summary = self
+                    .engine
+                    .reconcile_record(self.pair(pair)?.as_ref(), record_id, cause(*trigger))
+                    .await?;
+                Ok(JobOutcome::Reconciled(summary))
+            }
+            JobSpec::Sweep { pair, full } => {
+                // Every full sweep starts from freshly resolved schemas.
+                if *full {
+                    self.resolve_again(pair).await?;
+                }
+                let opts = SweepOptions {
+                    full: *full,
+                    dry_run: false,
+                    cause: Cause::Sweep,
+                };
+                Ok(JobOutcome::Reconciled(
+                    self.engine.sweep(self.pair(pair)?.as_ref(), opts).await?,
+                ))
+            }
+            JobSpec::LocatePage { page_id } => self.locate_page(page_id).await,
+            JobSpec::AirtablePayloads { webhook_id } => self.drain(webhook_id).await,
+            JobSpec::ResolveSchema { pair } => {
+                let pair = self.resolve_again(pair).await?;
+                Ok(JobOutcome::Resolved {
+                    stopped: pair.wire.stopped.keys().cloned().collect(),
+                })
+            }
+        }
+    }
+
+    /// Read the pair's schemas again and install the result: renames are
+    /// followed, fields removed or retyped are stopped (and raised as
+    /// issues), fields fixed resume. A field the service itself writes
+    /// being gone is a pair issue; the pair is then kept as it was.
+    pub async fn resolve_again(&self, name: &str) -> anyhow::Result<Arc<ResolvedPair>> {
+        let slot = self.slot(name)?;
+        let _one_at_a_time = slot.refresh.lock().await;
+        let old = slot.get();
+        let (ds, table) =
+            read_schemas(&old.config, &self.engine.notion, &self.engine.airtable).await?;
+        let (next, drift) = match old.refresh(&ds, &table) {
+            Ok(resolved) => resolved,
+            Err(problems) => {
+                let message = problems.join("; ");
+                self.raise(name, IssueKind::Pair(SCHEMA_ISSUE), &message)
+                    .await;
+                anyhow::bail!("pair \"{name}\" cannot sync with its live schemas: {message}");
+            }
+        };
+        self.clear(name, IssueKind::Pair(SCHEMA_ISSUE)).await;
+        for d in &drift {
+            self.report_drift(name, d).await;
+        }
+        // Still stopped: reported again, so the issue shows it is current.
+        for (field, why) in &next.wire.stopped {
+            self.raise(name, IssueKind::Field(field, why.side), &why.message)
+                .await;
+        }
+        slot.set(next);
+        Ok(slot.get())
+    }
+
+    async fn report_drift(&self, pair: &str, drift: &Drift) {
+        match drift {
+            Drift::Stopped { field, why } => {
+                tracing::warn!(pair, field = %field, side = why.side, "mapped field stopped: {}", why.message);
+            }
+            Drift::Resumed { field } => {
+                tracing::info!(pair, field = %field, "mapped field syncs again: its schema was fixed");
+                for side in ["notion", "airtable"] {
+                    self.clear(pair, IssueKind::Field(field, side)).await;
+                }
+            }
+            Drift::Renamed { side, from, to } => {
+                tracing::info!(pair, side, from = %from, to = %to, "a mapped field was renamed: followed by id");
+            }
+        }
+    }
+
+    /// Once per pair and process: clear issues a previous run left that no
+    /// longer hold, and report a Notion token that cannot list users.
+    async fn report_start(&self, name: &str) {
+        let Ok(slot) = self.slot(name) else { return };
+        if slot
+            .reported
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
+        }
+        let pair = slot.get();
+        self.clear_stale_field_issues(&pair).await;
+        if pair.maps_people() && !pair.wire.users_listed {
+            self.raise(name, IssueKind::Pair(USERS_ISSUE), NO_USER_CAPABILITY)
+                .await;
+        } else {
+            self.clear(name, IssueKind::Pair(USERS_ISSUE)).await;
+        }
+    }
+
+    /// A name read from Airtable matched no user: list the users again (at
+    /// most once a minute; from pages only when the token may not list
+    /// them). True when someone new was found, so the job is worth a rerun.
+    async fn refresh_users_if_unmatched(&self, name: &str) -> anyhow::Result<bool> {
+        let slot = self.slot(name)?;
+        let pair = slot.get();
+        if !pair.wire.people.take_unmatched() {
+            return Ok(false);
+        }
+        let mut listed_at = slot.refresh.lock().await;
+        if listed_at.is_some_and(|at| at.elapsed() < USERS_REFRESH_EVERY) {
+            return Ok(false);
+        }
+        *listed_at = Some(Instant::now());
+        let pair = slot.get();
+        let listed = list_people(&self.engine.notion).await?;
+        let mut next = (*pair).clone();
+        next.wire.users_listed = listed.is_some();
+        next.users = merge_people(listed.unwrap_or_default(), pair.wire.people.seen());
+        let found_new = next.users.iter().any(|u| !pair.users.contains(u));
+        if found_new {
+            tracing::info!(
+                pair = name,
+                users = next.users.len(),
+                "people list refreshed: a name that matched nobody may match now"
+            );
+            slot.set(next);
+        }
+        Ok(found_new)
+    }
+
+    /// Read a page to learn its database, and reconcile it under that pair;
+    /// a page outside every synced database (or gone) needs nothing.
+    async fn locate_page(&self, page_id: &str) -> anyhow::Result<JobOutcome> {
+        let page = match self.engine.notion.retrieve_page(page_id).await {
+            Ok(page) => page,
+            Err(e) if e.is_not_found() => return Ok(JobOutcome::Reconciled(Summary::default())),
+            Err(e) => return Err(e.into()),
+        };
+        // Every pair of the page's database: several pairs may share one
+        // data source (each syncs its own properties).
+        let parent = &page.parent;
+        let same = |a: Option<&str>, b: &str| {
+            a.and_then(crate::notion::canonical_id) == crate::notion::canonical_id(b)
+        };
+        let pairs: Vec<_> = self
+            .pairs()
+            .into_iter()
+            .filter(|p| {
+                same(parent.data_source_id.as_deref(), &p.data_source_id)
+                    || same(parent.database_id.as_deref(), &p.database_id)
+            })
+            .collect();
+        if pairs.is_empty() {
+            tracing::debug!(
+                page_id,
+                "the page is not in a synced database: nothing to do"
+            );
+        }
+        let mut summary = Summary::default();
+        for pair in pairs {
+            let one = self
+                .engine
+                .reconcile_page(&pair, &page.id, Cause::Webhook)
+                .await?;
+            summary.absorb(one);
+        }
+        Ok(JobOutcome::Reconciled(summary))
+    }
+
+    async fn drain(&self, webhook_id: &str) -> anyhow::Result<JobOutcome> {
+        let hook = self
+            .engine
+            .store
+            .get_webhook(webhook_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("webhook {webhook_id} is not registered"))?;
+        let pair = self.pair(&hook.pair)?;
+        // A sweep writing this pair now makes changes whose payloads arrive
+        // before it commits their snapshots; read them once it has, so that
+        // they are recognised as its own (echoes) instead of each costing a
+        // reconcile. Changes made by people meanwhile simply wait with them.
+        let sweeps = [true, false].map(|full| {
+            JobSpec::Sweep {
+                pair: pair.name().to_owned(),
+                full,
+            }
+            .key()
+        });
+        if self.engine.store.any_running(&sweeps, now_ms()).await? {
+            return Err(NotYet {
+                reason: format!("a sweep of pair \"{}\" is running", pair.name()),
+                retry_after: SWEEP_WAIT,
+            }
+            .into());
+        }
+        let run_at = now_ms() + i64::try_from(pair.config.options.debounce_ms).unwrap_or(0);
+        let outcome = self
+            .engine
+            .drain_airtable_webhook(&pair, &hook, &self.airtable_user_id, run_at)
+            .await?;
+        if outcome.schema_changed {
+            // Jobs this drain queued run after it, with the pair re-resolved.
+            self.resolve_again(pair.name()).await?;
+        }
+        Ok(JobOutcome::Drained(outcome))
+    }
+}
+
+/// What an issue of the service is about.
+#[derive(Debug, Clone, Copy)]
+enum IssueKind<'a> {
+    /// The whole pair, with a short code.
+    Pair(&'static str),
+    /// A mapped field (the mapping's Notion name) and the side that changed.
+    Field(&'a str, &'static str),
+}
+
+impl IssueKind<'_> {
+    fn parts(self) -> (IssueScope, &'static str, String) {
+        match self {
+            IssueKind::Pair(code) => (IssueScope::Pair, "", code.to_owned()),
+            IssueKind::Field(field, side) => (IssueScope::Field, side, field.to_owned()),
+        }
+    }
+}
+
+impl SyncService {
+    /// Open (or refresh) an issue; a store fault is logged, never fatal to
+    /// the job (the log line already says what happened).
+    async fn raise(&self, pair: &str, kind: IssueKind<'_>, message: &str) {
+        let (scope, field, subject) = kind.parts();
+        let issue = NewIssue {
+            pair,
+            scope,
+            subject: &subject,
+            field,
+            message,
+        };
+        if let Err(e) = self.engine.store.raise_issue(&issue, now_ms()).await {
+            tracing::error!(pair, subject = %subject, error = %e, "could not record an issue");
+        }
+    }
+
+    async fn clear(&self, pair: &str, kind: IssueKind<'_>) {
+        let (scope, field, subject) = kind.parts();
+        if let Err(e) = self
+            .engine
+            .store
+            .clear_issue(pair, scope, &subject, field)
+            .await
+        {
+            tracing::error!(pair, subject = %subject, error = %e, "could not clear an issue");
+        }
+    }
+
+    /// Field issues a previous run raised for fields that sync now.
+    async fn clear_stale_field_issues(&self, pair: &ResolvedPair) {
+        let open = match self.engine.store.open_issues(Some(pair.name())).await {
+            Ok(open) => open,
+            Err(e) => {
+                tracing::error!(pair = pair.name(), error = %e, "could not read the open issues");
+                return;
+            }
+        };
+        for issue in open {
+            if issue.scope == IssueScope::Field && !pair.wire.stopped.contains_key(&issue.subject) {
+                let cleared = self
+                    .engine
+                    .store
+                    .clear_issue(pair.name(), IssueScope::Field, &issue.subject, &issue.field)
+                    .await;
+                if let Err(e) = cleared {
+                    tracing::error!(pair = pair.name(), error = %e, "could not clear an issue");
+                }
+            }
+        }
+    }
+}
+
+/// Listed users first, then people only seen on pages (by id).
+fn merge_people(
+    mut listed: Vec<crate::sync::convert::Person>,
+    seen: Vec<crate::sync::convert::Person>,
+) -> Vec<crate::sync::convert::Person> {
+    for person in seen {
+        if !listed.iter().any(|u| u.id == person.id) {
+            listed.push(person);
+        }
+    }
+    listed
+}
+
+/// Airtable refused a read or write naming a field it does not have, or
+/// the engine found a mapped field retyped (`SchemaMoved`).
+fn names_unknown_field(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<ApiError>()
+            .is_some_and(|e| e.code() == UNKNOWN_FIELD)
+            || c.downcast_ref::<crate::engine::SchemaMoved>().is_some()
+    })
+}
+
+fn cause(trigger: Trigger) -> Cause {
+    match trigger {
+        Trigger::Webhook => Cause::Webhook,
+        Trigger::Sweep => Cause::Sweep,
+        Trigger::Manual => Cause::Manual,
+    }
+}
