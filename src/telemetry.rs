@@ -25,7 +25,7 @@ use tracing_subscriber::{
     registry::LookupSpan,
 };
 
-use crate::{config::LogFormat, store::JobId};
+use crate::config::LogFormat;
 
 /// Install the global subscriber. Logs go to stderr so that commands can
 /// keep stdout for their output (e.g. the sandbox's JSON line).
@@ -58,7 +58,7 @@ pub struct JobFields<'a> {
 
 /// The span one job runs in. Fields that do not apply to the job's kind
 /// stay empty and are left out of the lines.
-pub fn job_span(job_id: JobId, kind: &str, fields: JobFields<'_>) -> tracing::Span {
+pub fn job_span(job_id: i64, kind: &str, fields: JobFields<'_>) -> tracing::Span {
     let span = tracing::info_span!(
         "job",
         job_id,

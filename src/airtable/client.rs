@@ -28,11 +28,8 @@ use crate::clients::http::{
 use crate::clients::retry::RetryPolicy;
 use crate::secret::Secret;
 use crate::{
-    clients::{
-        SharedBudget,
-        ratelimit::{Budget, Pace},
-        shared_budget::airtable_name,
-    },
+    clients::{SharedBudget, ratelimit::Budget, shared_budget::airtable_name},
+    store::Pace,
     store::Store,
 };
 
@@ -78,7 +75,7 @@ impl AirtableClient {
             token,
             budgets: Arc::default(),
             shared_budgets: None,
-            pace: Pace::airtable(),
+            pace: crate::clients::ratelimit::airtable_pace(),
             penalty: DEFAULT_PENALTY,
             timeout: DEFAULT_TIMEOUT,
             retry: RetryPolicy::default(),

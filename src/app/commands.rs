@@ -19,7 +19,7 @@ use crate::{
 };
 
 pub use check::{Finding, Report, check, check_schemas};
-pub use log::{LogArgs, log, parse_since};
+pub use log::{LogArgs, log};
 
 /// The API clients built from the environment.
 pub fn clients(env: &Env) -> anyhow::Result<(NotionClient, AirtableClient)> {
@@ -90,11 +90,7 @@ pub async fn reconcile(
     let store = open_store(env).await?;
     let (notion, airtable) = shared_clients(env, &store)?;
     let pairs = resolve_pairs(&config, only, &notion, &airtable).await?;
-    let engine = Engine {
-        notion,
-        airtable,
-        store,
-    };
+    let engine = Engine::new(notion, airtable, store);
     let opts = SweepOptions {
         full,
         dry_run,
@@ -146,11 +142,7 @@ pub async fn webhooks(env: &Env, action: WebhooksAction) -> anyhow::Result<()> {
     let store = open_store(env).await?;
     let (notion, airtable) = shared_clients(env, &store)?;
     let pairs = resolve_pairs(&config, None, &notion, &airtable).await?;
-    let engine = Engine {
-        notion,
-        airtable,
-        store,
-    };
+    let engine = Engine::new(notion, airtable, store);
     for pair in &pairs {
         match action {
             WebhooksAction::Ensure => {

@@ -97,11 +97,7 @@ pub async fn serve(
     refuse_conflicting_shared_data_sources(&pairs)?;
     let bot_user_id = notion.me().await?.id;
     let airtable_user_id = airtable.whoami().await?.id;
-    let engine = Engine {
-        notion,
-        airtable,
-        store: store.clone(),
-    };
+    let engine = Engine::new(notion, airtable, store.clone());
     if let (Some(url), true) = (&env.public_url, role.worker()) {
         ensure_webhooks(&engine, &pairs, url).await;
     }

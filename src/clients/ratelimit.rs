@@ -12,73 +12,15 @@ use std::time::Duration;
 
 use tokio::{sync::Mutex, time::Instant};
 
-use crate::clients::SharedBudget;
+use crate::{clients::SharedBudget, store::Pace};
 
-/// How a budget spaces its calls.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Pace {
-    /// A GCRA / leaky bucket: one call per `interval` on average, up to
-    /// `burst` ahead of schedule (Notion: "an average of three requests per
-    /// second", bursts allowed).
-    Spaced { interval: Duration, burst: Duration },
-    /// At most `calls` calls start within any `window` (a sliding log):
-    /// Airtable's "5 requests per second per base" exactly, so that the
-    /// two or three calls of one change go out together instead of a fifth
-    /// of a second apart.
-    Window { calls: u32, window: Duration },
-    /// Never waits (tests that exercise the vendor's own 429s).
-    Unlimited,
-}
-
-impl Pace {
-    /// `per_second` calls per second on average, `burst` back to back.
-    pub fn spaced(per_second: f64, burst: u32) -> Self {
-        assert!(per_second > 0.0, "a budget needs a positive rate");
-        let interval = Duration::from_secs_f64(1.0 / per_second);
-        Pace::Spaced {
-            interval,
-            burst: interval * burst.saturating_sub(1),
-        }
+/// Airtable's per-base limit, five calls in any second, with a margin so
+/// that network jitter cannot squeeze six into the vendor's window.
+pub fn airtable_pace() -> Pace {
+    Pace::Window {
+        calls: AIRTABLE_CALLS_PER_WINDOW,
+        window: AIRTABLE_WINDOW,
     }
-
-    /// Airtable's per-base limit, five calls in any second, with a margin
-    /// so that network jitter cannot squeeze six into the vendor's window.
-    pub fn airtable() -> Self {
-        Pace::Window {
-            calls: AIRTABLE_CALLS_PER_WINDOW,
-            window: AIRTABLE_WINDOW,
-        }
-    }
-
-    /// The slot of the next call at or after `earliest` (times in any unit
-    /// of milliseconds), updating the schedule: `tat` for a spaced pace,
-    /// `recent` (ascending starts of the last calls) for a window.
-    pub(crate) fn next_slot(&self, earliest: i64, tat: &mut i64, recent: &mut Vec<i64>) -> i64 {
-        match *self {
-            Pace::Spaced { interval, burst } => {
-                let (interval, burst) = (ms(interval), ms(burst));
-                let scheduled = (*tat).max(earliest);
-                *tat = scheduled + interval;
-                (scheduled - burst).max(earliest)
-            }
-            Pace::Window { calls, window } => {
-                let calls = calls.max(1) as usize;
-                let mut start = earliest.max(recent.last().copied().unwrap_or(i64::MIN));
-                if recent.len() >= calls {
-                    start = start.max(recent[recent.len() - calls] + ms(window));
-                }
-                recent.push(start);
-                let excess = recent.len().saturating_sub(calls);
-                recent.drain(..excess);
-                start
-            }
-            Pace::Unlimited => earliest,
-        }
-    }
-}
-
-fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 #[derive(Debug)]
@@ -183,7 +125,7 @@ impl Budget {
         {
             return Err(until - now);
         }
-        let earliest = ms(blocked.unwrap_or(now) - state.origin);
+        let earliest = millis(blocked.unwrap_or(now) - state.origin);
         let State { tat, recent, .. } = &mut *state;
         let start = self.pace.next_slot(earliest, tat, recent);
         Ok(state.origin + Duration::from_millis(u64::try_from(start).unwrap_or(0)))
@@ -228,6 +170,10 @@ pub const AIRTABLE_WINDOW: Duration = Duration::from_millis(1_060);
 /// The sustained rate that window allows (for estimates and bounds).
 pub const AIRTABLE_RATE_PER_SEC: f64 = 5.0 * 1000.0 / 1060.0;
 
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,7 +211,7 @@ mod tests {
 
     #[test]
     fn no_window_of_the_airtable_pace_holds_more_than_five_calls() {
-        let pace = Pace::airtable();
+        let pace = airtable_pace();
         let (mut tat, mut recent) = (0, Vec::new());
         let mut starts = Vec::new();
         // Callers arriving at every millisecond for three seconds.

@@ -15,11 +15,9 @@ use sha2::{Digest, Sha256};
 
 pub use crate::clients::ratelimit::NOTION_BURST;
 use crate::{
-    clients::{
-        api_error::Vendor,
-        ratelimit::{NOTION_RATE_PER_SEC, Pace},
-    },
+    clients::{api_error::Vendor, ratelimit::NOTION_RATE_PER_SEC},
     secret::Secret,
+    store::Pace,
     store::{Reservation, Store, StoreError, now_ms},
 };
 
@@ -64,8 +62,12 @@ impl SharedBudget {
 
     /// The budget of one Airtable base.
     pub fn airtable(store: Store, base_id: &str) -> Self {
-        Self::with_pace(store, airtable_name(base_id), Pace::airtable())
-            .with_vendor(Vendor::Airtable)
+        Self::with_pace(
+            store,
+            airtable_name(base_id),
+            crate::clients::ratelimit::airtable_pace(),
+        )
+        .with_vendor(Vendor::Airtable)
     }
 
     /// Whose 429s penalize this budget when a job reports them.

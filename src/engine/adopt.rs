@@ -342,7 +342,7 @@ impl Engine {
         }])
         .await?;
         tx.finish_page_create(pair.name(), &row.id).await?;
-        crate::queue::fence::check(&mut tx).await?;
+        self.fence(&mut tx).await?;
         tx.commit().await?;
         // The page created, and its id written back into the row.
         crate::metrics::writes(crate::metrics::Side::Notion, 1);

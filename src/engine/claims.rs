@@ -25,11 +25,8 @@ use std::{
 };
 
 use super::{Engine, NotYet, Summary, SweepOptions};
+use crate::store::{ClaimOutcome, Claimant, Lease, Store, now_ms};
 use crate::sync::{pair::ResolvedPair, plan::Plan};
-use crate::{
-    queue::fence::{LEASE, Lease},
-    store::{ClaimOutcome, Claimant, Store, now_ms},
-};
 
 /// How long a claim taken outside a job lasts at most: well over the time
 /// one batch of writes takes (a hundred Notion writes at three a second).
@@ -94,6 +91,7 @@ tokio::task_local! {
 /// whatever the outcome.
 pub(crate) async fn scoped<T>(
     store: &Store,
+    lease: Option<&Lease>,
     mode: Mode,
     work: impl Future<Output = anyhow::Result<T>>,
 ) -> anyhow::Result<T> {
@@ -103,12 +101,12 @@ pub(crate) async fn scoped<T>(
     if SCOPE.try_with(|_| ()).is_ok() {
         return work.await;
     }
-    let claimant = match LEASE.try_with(Lease::clone) {
-        Ok(lease) => Claimant {
-            holder: lease.token,
+    let claimant = match lease {
+        Some(lease) => Claimant {
+            holder: lease.token.clone(),
             job_id: Some(lease.job_id),
         },
-        Err(_) => Claimant {
+        None => Claimant {
             holder: format!("run-{}", uuid::Uuid::new_v4().simple()),
             job_id: None,
         },

@@ -28,7 +28,7 @@ use crate::sync::plan::{AirtableWrite, ChangeKind, NotionWrite, Plan};
 use crate::{
     airtable::AirtableClient,
     notion::NotionClient,
-    store::{Cause, Store},
+    store::{Cause, Lease, LeaseLost, Store, Tx, now_ms},
 };
 
 /// How far back an incremental sweep reaches before the previous sweep's
@@ -58,12 +58,51 @@ pub struct SchemaMoved {
     pub now: String,
 }
 
-/// The clients and the store.
+/// The clients and the store, and the lease of the job the engine works
+/// for (none on the command line).
 #[derive(Clone)]
 pub struct Engine {
     pub notion: NotionClient,
     pub airtable: AirtableClient,
     pub store: Store,
+    lease: Option<Lease>,
+}
+
+impl Engine {
+    pub fn new(notion: NotionClient, airtable: AirtableClient, store: Store) -> Self {
+        Engine {
+            notion,
+            airtable,
+            store,
+            lease: None,
+        }
+    }
+
+    /// The same engine working for a job: each commit first checks (and
+    /// locks) the job's lease in its transaction, so a worker that was
+    /// frozen past its lease and lost the job commits nothing.
+    pub fn leased(&self, lease: Option<Lease>) -> Self {
+        Engine {
+            lease,
+            ..self.clone()
+        }
+    }
+
+    /// Hold the job's lease inside `tx` until it ends, or fail with
+    /// [`LeaseLost`]. Outside a job there is nothing to check.
+    pub(crate) async fn fence(&self, tx: &mut Tx) -> anyhow::Result<()> {
+        let Some(lease) = &self.lease else {
+            return Ok(());
+        };
+        if tx.hold_lease(lease.job_id, &lease.token, now_ms()).await? {
+            Ok(())
+        } else {
+            Err(LeaseLost {
+                job_id: lease.job_id,
+            }
+            .into())
+        }
+    }
 }
 
 /// What a sweep (or one reconcile) did.

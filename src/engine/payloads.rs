@@ -107,7 +107,7 @@ impl Engine {
         tx.enqueue_many(&jobs, now).await?;
         tx.set_webhook_cursor(&webhook.webhook_id, i64::try_from(drain.cursor)?, now)
             .await?;
-        crate::queue::fence::check(&mut tx).await?;
+        self.fence(&mut tx).await?;
         tx.commit().await?;
         Ok(outcome)
     }

@@ -71,7 +71,7 @@ impl Engine {
                 record_refusals(&mut tx, pair, plan, now).await?;
             }
         }
-        crate::queue::fence::check(&mut tx).await?;
+        self.fence(&mut tx).await?;
         tx.commit().await?;
         count_committed(plans);
         Ok(())

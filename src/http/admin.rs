@@ -185,7 +185,7 @@ async fn sync_log(
         .since
         .as_deref()
         .map(|s| {
-            crate::app::commands::parse_since(s, now_ms())
+            crate::store::parse_since(s, now_ms())
                 .map_err(|e| HttpError::bad_request(format!("since {e}")))
         })
         .transpose()?;

@@ -19,7 +19,7 @@ use crate::{
     store::{Store, StoreError, now_ms},
 };
 
-/// The job kinds of `jobs::kinds` reported at 0 when the queue has none (a
+/// The job kinds of `jobs::spec` reported at 0 when the queue has none (a
 /// kind the table holds and this list lacks is reported too).
 const JOB_KINDS: &[&str] = &[
     "reconcile_page",

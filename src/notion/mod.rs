@@ -14,6 +14,7 @@ pub mod model;
 pub mod property;
 pub mod query;
 pub mod rich_text;
+mod user;
 
 pub use crate::clients::retry::RetryPolicy;
 pub use client::{DEFAULT_TIMEOUT, NOTION_VERSION, NotionClient};

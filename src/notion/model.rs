@@ -12,38 +12,7 @@ use time::OffsetDateTime;
 
 use super::property::{PropertyValue, SelectOption};
 use super::rich_text::{RichText, plain_text};
-
-/// A user (person or bot). Partial user objects carry only `id`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct User {
-    pub id: String,
-    /// `person` or `bot`; missing on partial user objects.
-    #[serde(default, rename = "type")]
-    pub kind: Option<String>,
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub avatar_url: Option<String>,
-    #[serde(default)]
-    pub person: Option<PersonDetails>,
-}
-
-/// A person's details; `email` needs the "read user email" capability.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PersonDetails {
-    #[serde(default)]
-    pub email: Option<String>,
-}
-
-impl User {
-    pub fn email(&self) -> Option<&str> {
-        self.person.as_ref()?.email.as_deref()
-    }
-
-    pub fn is_bot(&self) -> bool {
-        self.kind.as_deref() == Some("bot")
-    }
-}
+pub use super::user::{PersonDetails, User};
 
 /// Where an object lives: `{type, <type>: id}`. For a page in a database
 /// under 2025-09-03 that is `data_source_id` plus `database_id`.

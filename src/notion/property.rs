@@ -8,8 +8,8 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Value as Json, json};
 
-use super::model::User;
 use super::rich_text::{RichText, plain_text, rich_text_objects};
+use super::user::User;
 
 /// One property of a page as read.
 #[derive(Debug, Clone, PartialEq)]

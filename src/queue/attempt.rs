@@ -9,7 +9,7 @@ use tracing::Instrument as _;
 
 use super::{
     handler::{JobError, JobHandler},
-    runner::{AbortOnDrop, Inner, Shared},
+    state::{AbortOnDrop, Outcome, Shared},
 };
 use crate::{
     clients::{SharedBudget, api_error::Vendor},
@@ -27,35 +27,6 @@ pub(super) const OUTAGE_PROBE_INTERVAL: Duration = Duration::from_secs(5);
 /// vendor is back.
 pub(super) const OUTAGE_RETRY_CAP: Duration = Duration::from_secs(30);
 
-/// How an attempt ended, for the runner's counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Outcome {
-    Completed,
-    Retried,
-    RateLimited,
-    Deferred,
-    Dead,
-    Released,
-    LeaseLost,
-    Unrecorded,
-}
-
-impl Outcome {
-    /// The `outcome` label of the job duration histogram.
-    fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Completed => "completed",
-            Outcome::Retried => "retried",
-            Outcome::RateLimited => "rate_limited",
-            Outcome::Deferred => "deferred",
-            Outcome::Dead => "dead",
-            Outcome::Released => "released",
-            Outcome::LeaseLost => "lease_lost",
-            Outcome::Unrecorded => "unrecorded",
-        }
-    }
-}
-
 /// Why a handler was stopped before it finished.
 enum Interrupted {
     LeaseLost,
@@ -71,11 +42,11 @@ type StartHandler = Box<dyn FnOnce(ClaimedJob) -> JoinHandle<Result<(), JobError
 /// gives up waiting: the job is stopped and its lease released. Only this
 /// function knows the handler's type; the rest is not generic.
 pub(super) fn run_job<H: JobHandler>(
-    inner: Arc<Inner<H>>,
+    handler: Arc<H>,
+    shared: Arc<Shared>,
     job: ClaimedJob,
     abandon: watch::Receiver<bool>,
 ) -> impl Future<Output = ()> + Send + 'static {
-    let handler = Arc::clone(&inner.handler);
     let spec = handler.parse(&job);
     let budgets = spec
         .as_ref()
@@ -95,7 +66,7 @@ pub(super) fn run_job<H: JobHandler>(
         })
     });
     let attempt = Attempt {
-        shared: Arc::clone(&inner.shared),
+        shared,
         job,
         budgets,
     };

@@ -16,140 +16,23 @@
 
 use std::{
     future::Future,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, atomic::Ordering},
     time::Duration,
 };
 
 use futures::FutureExt;
 use tokio::{
     sync::{Notify, watch},
-    task::{JoinHandle, JoinSet},
+    task::JoinSet,
 };
 
 use super::{
-    attempt::{self, Outcome},
-    backoff::Backoff,
+    attempt,
     handler::JobHandler,
+    state::{AbortOnDrop, Counters, RunnerConfig, RunnerStats, Shared},
     wakeup::{self, JobsNotifier},
 };
 use crate::store::{Backend, Store, StoreError, now_ms};
-
-/// How a runner works. The defaults suit the service.
-#[derive(Debug, Clone)]
-pub struct RunnerConfig {
-    /// Jobs run at once by this runner.
-    pub concurrency: usize,
-    /// How long a claim (and each heartbeat) holds a job: a worker that dies
-    /// loses its jobs to others this long after its last heartbeat.
-    pub lease: Duration,
-    /// How often a running job's lease is extended; well under `lease`.
-    pub heartbeat: Duration,
-    /// Longest wait between looks for due jobs when nothing wakes the runner.
-    pub poll_interval: Duration,
-    /// How long shutdown waits for in-flight jobs before releasing them.
-    pub shutdown_grace: Duration,
-    /// Delays between attempts of a failing job.
-    pub backoff: Backoff,
-    /// The Postgres URL to `LISTEN jobs_ready` on (the store does not share
-    /// its pool, so the runner opens its own connection). None: wake-ups
-    /// come only from [`Runner::waker`], and the poll loop.
-    pub listen_url: Option<String>,
-}
-
-impl Default for RunnerConfig {
-    fn default() -> Self {
-        let lease = Duration::from_secs(30);
-        Self {
-            concurrency: 4,
-            lease,
-            heartbeat: lease / 3,
-            poll_interval: Duration::from_secs(1),
-            shutdown_grace: Duration::from_secs(20),
-            backoff: Backoff::default(),
-            listen_url: None,
-        }
-    }
-}
-
-impl RunnerConfig {
-    /// A lease of `lease`, heartbeated every third of it.
-    pub fn with_lease(mut self, lease: Duration) -> Self {
-        self.lease = lease;
-        self.heartbeat = lease / 3;
-        self
-    }
-}
-
-/// What a runner did so far (since it was created).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RunnerStats {
-    pub claimed: u64,
-    pub completed: u64,
-    /// Failed and scheduled for another attempt.
-    pub retried: u64,
-    /// Rate limited while running: rescheduled, attempt not spent.
-    pub rate_limited: u64,
-    /// Not run because a budget was under a 429 penalty: rescheduled to its
-    /// end, attempt not spent.
-    pub deferred: u64,
-    /// Failed on their last attempt.
-    pub dead: u64,
-    /// Given back at shutdown, attempt not spent.
-    pub released: u64,
-    /// Another worker held the lease when this one tried to extend it or
-    /// record the outcome: nothing recorded.
-    pub lease_lost: u64,
-    /// The outcome could not be recorded (database unavailable): the job runs
-    /// again once its lease expires.
-    pub unrecorded: u64,
-}
-
-#[derive(Debug, Default)]
-struct Counters {
-    claimed: AtomicU64,
-    completed: AtomicU64,
-    retried: AtomicU64,
-    rate_limited: AtomicU64,
-    deferred: AtomicU64,
-    dead: AtomicU64,
-    released: AtomicU64,
-    lease_lost: AtomicU64,
-    unrecorded: AtomicU64,
-}
-
-impl Counters {
-    fn record(&self, outcome: Outcome) {
-        let counter = match outcome {
-            Outcome::Completed => &self.completed,
-            Outcome::Retried => &self.retried,
-            Outcome::RateLimited => &self.rate_limited,
-            Outcome::Deferred => &self.deferred,
-            Outcome::Dead => &self.dead,
-            Outcome::Released => &self.released,
-            Outcome::LeaseLost => &self.lease_lost,
-            Outcome::Unrecorded => &self.unrecorded,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn snapshot(&self) -> RunnerStats {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        RunnerStats {
-            claimed: get(&self.claimed),
-            completed: get(&self.completed),
-            retried: get(&self.retried),
-            rate_limited: get(&self.rate_limited),
-            deferred: get(&self.deferred),
-            dead: get(&self.dead),
-            released: get(&self.released),
-            lease_lost: get(&self.lease_lost),
-            unrecorded: get(&self.unrecorded),
-        }
-    }
-}
 
 /// Runs jobs from `store` on `handler`. One runner per process is enough;
 /// several (in one process or many) may share a database.
@@ -162,20 +45,6 @@ pub(super) struct Inner<H> {
     pub(super) handler: Arc<H>,
     pub(super) shared: Arc<Shared>,
     waker: Arc<Notify>,
-}
-
-/// The part of a runner that does not depend on the handler's type (kept
-/// apart so that the code recording outcomes is not generic).
-pub(super) struct Shared {
-    pub(super) store: Store,
-    pub(super) config: RunnerConfig,
-    counters: Counters,
-}
-
-impl Shared {
-    pub(super) fn record(&self, outcome: Outcome) {
-        self.counters.record(outcome);
-    }
 }
 
 impl<H: JobHandler> Runner<H> {
@@ -339,8 +208,12 @@ impl<H: JobHandler> Slots<H> {
         };
         shared.counters.claimed.fetch_add(1, Ordering::Relaxed);
         let abandon = self.abandon.subscribe();
-        self.tasks
-            .spawn(attempt::run_job(Arc::clone(&self.inner), job, abandon));
+        self.tasks.spawn(attempt::run_job(
+            Arc::clone(&self.inner.handler),
+            Arc::clone(&self.inner.shared),
+            job,
+            abandon,
+        ));
         Ok(true)
     }
 
@@ -388,14 +261,5 @@ impl<H: JobHandler> Slots<H> {
 fn log_task_end(joined: Result<(), tokio::task::JoinError>) {
     if let Err(e) = joined {
         tracing::error!(error = %e, "a job task ended abnormally; its lease will expire");
-    }
-}
-
-/// A task that is aborted when its handle is dropped.
-pub(super) struct AbortOnDrop<T = ()>(pub(super) JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

@@ -85,9 +85,11 @@ mod issues;
 mod job_gauges;
 mod jobs;
 mod links;
+mod pace;
 mod prune;
 mod rate_limits;
 mod record_claims;
+mod since;
 mod status;
 mod sweeps;
 mod sync_log;
@@ -109,12 +111,14 @@ pub use issues::{Issue, IssueScope, NewIssue};
 pub use job_gauges::{IssueGauge, JobGauge};
 pub use jobs::{
     ClaimedJob, DEFAULT_MAX_ATTEMPTS, EnqueueOutcome, FailOutcome, Job, JobCounts, JobId, JobState,
-    NewJob,
+    Lease, LeaseLost, NewJob,
 };
 pub use links::{LinkState, LinkUpsert, RecordLink, Snapshot, SyncSource};
+pub use pace::Pace;
 pub use prune::{PruneBefore, Pruned};
 pub use rate_limits::Reservation;
 pub use record_claims::{ClaimOutcome, Claimant, PageIntent, RecordClaim};
+pub use since::parse_since;
 pub use status::{GROWING_TABLES, PairLinks, PairQueue, QueryPlan};
 pub use sweeps::{Sweep, SweepKind};
 pub use sync_log::{Cause, LogAction, LogEntry, LogQuery, NewLogEntry, Side, SyncDirection};

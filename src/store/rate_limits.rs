@@ -3,8 +3,8 @@
 //! schedule (`next_slot` for a spaced pace, `recent` for a window) spaces
 //! their calls as if they were one client.
 
+use super::Pace;
 use super::{Backend, Store, StoreError, error::Context};
-use crate::clients::ratelimit::Pace;
 
 impl Store {
     /// No call on `budget` before `until` (a 429's Retry-After). An earlier

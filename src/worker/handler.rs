@@ -1,6 +1,6 @@
-//! The sync engine as a job handler: [`SyncService`] runs the job's spec and
-//! its errors are classified by the engine's own `classify` (through
-//! `From<anyhow::Error> for JobError`).
+//! The sync service as the queue's job handler: [`SyncService`] runs the
+//! job's spec under its lease, and its errors are classified by
+//! [`super::classify`] (through `From<anyhow::Error> for JobError`).
 
 use std::{sync::Arc, time::Duration};
 
@@ -10,11 +10,8 @@ use crate::{
     engine::Summary,
     jobs::spec::{JobSpec, Trigger},
     metrics::Side,
-    queue::{
-        fence::{LEASE, Lease},
-        handler::{JobError, JobHandler},
-    },
-    store::{ClaimedJob, Store, now_ms},
+    queue::handler::{JobError, JobHandler},
+    store::{ClaimedJob, Lease, Store, now_ms},
     telemetry::JobFields,
 };
 
@@ -30,11 +27,7 @@ impl JobHandler for SyncService {
     }
 
     async fn run(&self, job: &ClaimedJob, spec: JobSpec) -> Result<(), JobError> {
-        let lease = Lease {
-            job_id: job.id,
-            token: job.lease_token.clone(),
-        };
-        let outcome = LEASE.scope(lease, SyncService::run(self, &spec)).await?;
+        let outcome = self.run_leased(&spec, Lease::from(job)).await?;
         record_lag(&self.engine.store, job, &spec, &outcome).await;
         tracing::debug!(job = job.id, key = %job.key, ?outcome, "job ran");
         Ok(())

@@ -21,7 +21,7 @@ use crate::{
         wire::UNKNOWN_FIELD,
     },
     jobs::spec::{JobSpec, Trigger},
-    store::{Cause, IssueScope, NewIssue, now_ms},
+    store::{Cause, IssueScope, Lease, NewIssue, now_ms},
     sync::pair::{Drift, NO_USER_CAPABILITY, ResolvedPair},
 };
 
@@ -122,11 +122,22 @@ impl SyncService {
     /// no user lists the users again (at most once a minute) and, if that
     /// found someone new, runs the job once more.
     pub async fn run(&self, spec: &JobSpec) -> anyhow::Result<JobOutcome> {
+        self.run_as(spec, None).await
+    }
+
+    /// [`SyncService::run`] for a claimed job: every commit is fenced by its
+    /// lease.
+    pub async fn run_leased(&self, spec: &JobSpec, lease: Lease) -> anyhow::Result<JobOutcome> {
+        self.run_as(spec, Some(lease)).await
+    }
+
+    async fn run_as(&self, spec: &JobSpec, lease: Option<Lease>) -> anyhow::Result<JobOutcome> {
+        let engine = self.engine.leased(lease);
         let pair = self.job_pair(spec).await?;
         if let Some(name) = &pair {
             self.report_start(name).await;
         }
-        let outcome = match self.run_once(spec).await {
+        let outcome = match self.run_once(&engine, spec).await {
             Err(e) if names_unknown_field(&e) => {
                 let Some(name) = &pair else { return Err(e) };
                 tracing::warn!(pair = %name, error = %format!("{e:#}"), "Airtable no longer has a mapped field: resolving the pair again");
@@ -140,7 +151,9 @@ impl SyncService {
             other => other?,
         };
         match &pair {
-            Some(name) if self.refresh_users_if_unmatched(name).await? => self.run_once(spec).await,
+            Some(name) if self.refresh_users_if_unmatched(name).await? => {
+                self.run_once(&engine, spec).await
+            }
             _ => Ok(outcome),
         }
     }
@@ -154,15 +167,14 @@ impl SyncService {
         Ok(spec.pair().map(str::to_owned))
     }
 
-    async fn run_once(&self, spec: &JobSpec) -> anyhow::Result<JobOutcome> {
+    async fn run_once(&self, engine: &Engine, spec: &JobSpec) -> anyhow::Result<JobOutcome> {
         match spec {
             JobSpec::ReconcilePage {
                 pair,
                 page_id,
                 trigger,
             } => {
-                let summary = self
-                    .engine
+                let summary = engine
                     .reconcile_page(self.pair(pair)?.as_ref(), page_id, cause(*trigger))
                     .await?;
                 Ok(JobOutcome::Reconciled(summary))
@@ -172,8 +184,7 @@ impl SyncService {
                 record_id,
                 trigger,
             } => {
-                let summary = self
-                    .engine
+                let summary = engine
                     .reconcile_record(self.pair(pair)?.as_ref(), record_id, cause(*trigger))
                     .await?;
                 Ok(JobOutcome::Reconciled(summary))
@@ -189,11 +200,11 @@ impl SyncService {
                     cause: Cause::Sweep,
                 };
                 Ok(JobOutcome::Reconciled(
-                    self.engine.sweep(self.pair(pair)?.as_ref(), opts).await?,
+                    engine.sweep(self.pair(pair)?.as_ref(), opts).await?,
                 ))
             }
-            JobSpec::LocatePage { page_id } => self.locate_page(page_id).await,
-            JobSpec::AirtablePayloads { webhook_id } => self.drain(webhook_id).await,
+            JobSpec::LocatePage { page_id } => self.locate_page(engine, page_id).await,
+            JobSpec::AirtablePayloads { webhook_id } => self.drain(engine, webhook_id).await,
             JobSpec::ResolveSchema { pair } => {
                 let pair = self.resolve_again(pair).await?;
                 Ok(JobOutcome::Resolved {
@@ -305,7 +316,7 @@ impl SyncService {
 
     /// Read a page to learn its database, and reconcile it under that pair;
     /// a page outside every synced database (or gone) needs nothing.
-    async fn locate_page(&self, page_id: &str) -> anyhow::Result<JobOutcome> {
+    async fn locate_page(&self, engine: &Engine, page_id: &str) -> anyhow::Result<JobOutcome> {
         let page = match self.engine.notion.retrieve_page(page_id).await {
             Ok(page) => page,
             Err(e) if e.is_not_found() => return Ok(JobOutcome::Reconciled(Summary::default())),
@@ -333,8 +344,7 @@ impl SyncService {
         }
         let mut summary = Summary::default();
         for pair in pairs {
-            let one = self
-                .engine
+            let one = engine
                 .reconcile_page(&pair, &page.id, Cause::Webhook)
                 .await?;
             summary.absorb(one);
@@ -342,7 +352,7 @@ impl SyncService {
         Ok(JobOutcome::Reconciled(summary))
     }
 
-    async fn drain(&self, webhook_id: &str) -> anyhow::Result<JobOutcome> {
+    async fn drain(&self, engine: &Engine, webhook_id: &str) -> anyhow::Result<JobOutcome> {
         let hook = self
             .engine
             .store
@@ -369,8 +379,7 @@ impl SyncService {
             .into());
         }
         let run_at = now_ms() + i64::try_from(pair.config.options.debounce_ms).unwrap_or(0);
-        let outcome = self
-            .engine
+        let outcome = engine
             .drain_airtable_webhook(&pair, &hook, &self.airtable_user_id, run_at)
             .await?;
         if outcome.schema_changed {

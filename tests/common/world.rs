@@ -124,11 +124,7 @@ async fn build(
         notion_airtable_sync::engine::load_pair(&config.pairs[0], &notion_client, &airtable_client)
             .await
             .unwrap();
-    let engine = Engine {
-        notion: notion_client,
-        airtable: airtable_client,
-        store: db.store.clone(),
-    };
+    let engine = Engine::new(notion_client, airtable_client, db.store.clone());
     World {
         notion,
         airtable,

@@ -14,8 +14,7 @@ use std::time::Duration;
 
 use notion_airtable_sync::{
     jobs::spec::{JobSpec, Trigger},
-    queue::fence::{LEASE, Lease, LeaseLost},
-    store::{Cause, LogQuery, now_ms},
+    store::{Cause, Lease, LeaseLost, LogQuery, now_ms},
     worker::service::{JobOutcome, SyncService},
 };
 use serde_json::json;
@@ -418,7 +417,7 @@ async fn a_job_that_lost_its_lease_commits_nothing(db: TestDb) {
         job_id: job.id,
         token: job.lease_token.clone(),
     };
-    let late = LEASE.scope(lease(&frozen), service.run(&spec)).await;
+    let late = service.run_leased(&spec, lease(&frozen)).await;
     let err = late.expect_err("the lost lease refuses the commit");
     assert!(err.downcast_ref::<LeaseLost>().is_some(), "{err:#}");
     let log_after = store.query_log(&LogQuery::default()).await.unwrap().len();
@@ -436,10 +435,7 @@ async fn a_job_that_lost_its_lease_commits_nothing(db: TestDb) {
 
     // The holder's run commits (the write was already made, so it finds
     // both sides equal and records that).
-    LEASE
-        .scope(lease(&current), service.run(&spec))
-        .await
-        .unwrap();
+    service.run_leased(&spec, lease(&current)).await.unwrap();
     let priority = async || {
         let link = store.get_link_by_page(w.pair.name(), &page).await.unwrap();
         link.unwrap().snapshot["Priority"]["value"].clone()

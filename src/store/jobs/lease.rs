@@ -5,6 +5,29 @@ use std::time::Duration;
 use super::{CLAIMED_COLUMNS, ClaimedJob, ClaimedRow, JobId};
 use crate::store::{Backend, Conn, Store, StoreError, Tx, add_ms, error::Context};
 
+/// The lease a job runs under: its results commit only while it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub job_id: JobId,
+    pub token: String,
+}
+
+impl From<&ClaimedJob> for Lease {
+    fn from(job: &ClaimedJob) -> Self {
+        Lease {
+            job_id: job.id,
+            token: job.lease_token.clone(),
+        }
+    }
+}
+
+/// The job's lease was taken over while it ran: its results are dropped.
+#[derive(Debug, thiserror::Error)]
+#[error("job {job_id}: its lease passed to another worker; nothing committed")]
+pub struct LeaseLost {
+    pub job_id: JobId,
+}
+
 impl Store {
     /// Lease the next due job: first a running job whose lease expired (its
     /// worker is presumed lost), else the pending job due longest, skipping

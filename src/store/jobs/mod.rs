@@ -10,6 +10,8 @@ mod enqueue;
 mod lease;
 mod requeue;
 
+pub use lease::{Lease, LeaseLost};
+
 use super::{
     Store, StoreError,
     columns::{parse_column, parse_json, text_enum},

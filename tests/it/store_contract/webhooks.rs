@@ -4,9 +4,8 @@
 use std::{collections::HashSet, time::Duration};
 
 use notion_airtable_sync::{
-    clients::ratelimit::Pace,
     secret::Secret,
-    store::{NewAirtableWebhook, Store, WebhookStatus, now_ms},
+    store::{NewAirtableWebhook, Pace, Store, WebhookStatus, now_ms},
 };
 use serde_json::json;
 
