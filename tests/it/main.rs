@@ -27,6 +27,7 @@ mod deploy_files;
 mod failures;
 mod http_ingest;
 mod job_runner;
+mod layers;
 mod logs;
 mod metrics;
 mod no_duplicates;
