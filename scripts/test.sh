@@ -8,6 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# One dev build of everything (the binary the tests spawn, the tests, the
+# bench harness); nextest below reuses it.
 cargo build --workspace --all-targets --locked
 
 if [[ "${SKIP_COMPAT:-0}" != "1" ]]; then
@@ -18,10 +20,11 @@ if [[ "${SKIP_COMPAT:-0}" != "1" ]]; then
   fi
 fi
 
-if cargo nextest --version >/dev/null 2>&1; then
-  runner=(cargo nextest run --workspace --locked --no-fail-fast)
-else
-  echo "cargo-nextest not found: using cargo test" >&2
-  runner=(cargo test --workspace --locked --no-fail-fast)
+# nextest runs every test in a process of its own, which the suite relies on:
+# the integration tests are one binary (tests/it), and some of them read
+# process-wide state (the metrics registry, a captured log).
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "cargo-nextest not found: cargo install --locked cargo-nextest" >&2
+  exit 1
 fi
-exec scripts/with-postgres.sh "${runner[@]}" "$@"
+exec scripts/with-postgres.sh cargo nextest run --workspace --locked --no-fail-fast "$@"

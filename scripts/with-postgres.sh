@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run a command with a throwaway PostgreSQL cluster:
 #   scripts/with-postgres.sh CMD [ARGS...]
-# e.g. scripts/with-postgres.sh cargo test --test store_contract
+# e.g. scripts/with-postgres.sh cargo nextest run --test it store_contract::
 #
 # Creates a cluster in a fresh temporary folder (trust auth, no fsync: the
 # data is thrown away), starts it on a free port of 127.0.0.1, exports

@@ -13,6 +13,16 @@
 //! Postgres figures need `TEST_POSTGRES_URL` (a superuser URL; each run
 //! creates its own database); without it they are printed as skipped.
 
+/// The test harness's `serve` runner, example mapping and waits, shared
+/// with the integration tests.
+#[allow(dead_code)]
+#[path = "../../tests/common"]
+mod common {
+    pub mod mapping;
+    pub mod serve;
+    pub mod wait;
+}
+
 mod burst;
 mod calls;
 mod ingest;

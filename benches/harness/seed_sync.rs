@@ -9,7 +9,7 @@
 //!    service's start-up sweep; the script's cron runs, at most four (an
 //!    hour of cron; the harness waits out Airtable's 30-second penalty
 //!    between runs, as the 15 minutes between cron runs would).
-//! 2. The week of edits of `tests/sync_e2e.rs` (sprints, ship dates and
+//! 2. The week of edits of `tests/it/sync_e2e.rs` (sprints, ship dates and
 //!    blockers set in Airtable; two priorities raised in Notion; a Status
 //!    changed on both sides, where the team's rule says Notion wins; an
 //!    owner reassigned in Airtable; a spec trashed; a new spec written),

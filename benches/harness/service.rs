@@ -3,7 +3,6 @@
 //! `sync.toml` and a fresh database.
 
 use std::{
-    net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -13,7 +12,10 @@ use anyhow::{Context as _, bail};
 use notion_airtable_sync::store::{JobCounts, Store};
 use sqlx::Connection as _;
 
-use crate::sandboxes::Sandboxes;
+use crate::{
+    common::{mapping::Mapping, serve::ServeConfig},
+    sandboxes::Sandboxes,
+};
 
 /// Where the service keeps its jobs.
 #[derive(Clone, Debug)]
@@ -74,18 +76,9 @@ impl Drop for TempDir {
 
 /// The example mapping pointed at the sandboxes, with `debounce_ms`.
 pub fn write_config(dir: &Path, sb: &Sandboxes, debounce_ms: u64) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string("sync.example.toml")
-        .context("reading sync.example.toml (run from the package root)")?
-        .replace(
-            "00000000-0000-0000-0000-000000000000",
-            &sb.team_n.database_id,
-        )
-        .replace("appXXXXXXXXXXXXXX", &sb.team_a.base_id)
-        .replace(
-            "debounce_ms = 2000",
-            &format!("debounce_ms = {debounce_ms}"),
-        );
-    std::fs::write(dir.join("sync.toml"), text)?;
+    Mapping::example(&sb.team_n.database_id, &sb.team_a.base_id)
+        .debounce_ms(debounce_ms)
+        .write_to(dir);
     Ok(())
 }
 
@@ -137,28 +130,19 @@ impl Serve {
         let dir = TempDir::new("serve")?;
         write_config(&dir.0, sb, opts.debounce_ms)?;
         let db_url = backend.fresh_database(&dir.0).await?;
-        let port = free_port()?;
-        let base_url = format!("http://127.0.0.1:{port}");
-        let mut cmd = command(bin, &dir.0, sb, &db_url);
-        cmd.arg("serve");
-        if let Some(role) = opts.role {
-            cmd.args(["--role", role]);
-        }
-        cmd.env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-            .env("ADMIN_TOKEN", "bench-admin")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        let notion_secret = if opts.webhooks {
-            let sub = sb.notion.subscribe(&format!("{base_url}/webhooks/notion"));
-            sb.notion
-                .verify_subscription(&sub.id, &sub.verification_token)?;
-            cmd.env("PUBLIC_URL", &base_url);
-            sub.verification_token
+        let mut config = ServeConfig::new(&sb.notion, &sb.airtable, &dir.0, &db_url);
+        config.bin = bin.to_owned();
+        config.role = opts.role.map(str::to_owned);
+        config.admin_token = "bench-admin".to_owned();
+        if opts.webhooks {
+            config.subscribe_notion(&sb.notion);
         } else {
-            INGEST_SECRET.to_owned()
-        };
-        cmd.env("NOTION_WEBHOOK_SECRET", &notion_secret);
-        let child = cmd
+            config.public_url = None;
+            config.notion_secret = INGEST_SECRET.to_owned();
+        }
+        let (base_url, notion_secret) = (config.url(), config.notion_secret.clone());
+        let child = config
+            .command()
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
         let serve = Self {
@@ -223,10 +207,6 @@ fn proc_status_kib(pid: u32, key: &str) -> anyhow::Result<u64> {
         .context("malformed status line")?
         .parse()?;
     Ok(kib)
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// What one `reconcile` run took and printed.

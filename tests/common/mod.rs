@@ -1,5 +1,8 @@
-//! Helpers shared by integration test binaries (`mod common;`): a migrated
-//! store on a database of its own, SQLite or Postgres.
+//! The test harness, in one place: a migrated store on a database of its
+//! own, SQLite or Postgres (and `both_backends!`); both sandboxes seeded
+//! (`sandboxes`, `world`); the example mapping pointed at them (`mapping`);
+//! the `serve` binary against them (`serve`); waits with deadlines
+//! (`wait`). The bench harness includes `wait`, `mapping` and `serve`.
 #![allow(dead_code)]
 
 /// Generates `sqlite::<test>` and `postgres::<test>` for each
@@ -92,4 +95,41 @@ pub async fn fresh_postgres_database() -> String {
 pub fn unique_temp_folder() -> PathBuf {
     std::env::temp_dir().join(format!("nas-test-{}", uuid::Uuid::new_v4().simple()))
 }
+/// Which database a test runs on (for tests whose `serve` process
+/// creates and migrates it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh database of `backend` for a test whose files live in `dir`.
+pub async fn database_url(backend: Backend, dir: &std::path::Path) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.join("sync.db").display()),
+        Backend::Postgres => fresh_postgres_database().await,
+    }
+}
+
+/// A temporary folder, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let dir = unique_temp_folder();
+        std::fs::create_dir_all(&dir).expect("create a temp folder");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub mod mapping;
+pub mod sandboxes;
+pub mod serve;
+pub mod wait;
 pub mod world;

@@ -21,7 +21,7 @@ use notion_airtable_sync::{
 };
 use serde_json::{Value, json};
 
-use super::TestDb;
+use super::{TestDb, mapping::Mapping};
 
 pub struct World {
     pub notion: NotionSandbox,
@@ -94,16 +94,13 @@ async fn build(
     set_clocks(&notion, &airtable, offset).await;
     let team_n = notion.seed_team_with(TeamOptions { status });
     let team_a = airtable.seed_team();
-    let text = std::fs::read_to_string("sync.example.toml")
-        .unwrap()
-        .replace("00000000-0000-0000-0000-000000000000", &team_n.database_id)
-        .replace("appXXXXXXXXXXXXXX", &team_a.base_id);
-    let text = if options.is_empty() {
-        text
+    let mapping = Mapping::example(&team_n.database_id, &team_a.base_id);
+    let mapping = if options.is_empty() {
+        mapping
     } else {
-        text.replace("create_notion_pages = false", options)
+        mapping.edit("create_notion_pages = false", options)
     };
-    let config = SyncConfig::parse(&text).unwrap();
+    let config = SyncConfig::parse(mapping.text()).unwrap();
     let budget = if rate_limit {
         Budget::new("notion", NOTION_RATE_PER_SEC, NOTION_BURST)
     } else {

@@ -1,0 +1,47 @@
+//! Every integration test in one binary (one link of the crate instead of
+//! one per file). Each module was a test binary of its own; nextest still
+//! runs every test in a process of its own, so process-wide state (the
+//! metrics registry, a captured log) stays per test.
+//!
+//!     scripts/with-postgres.sh cargo nextest run --test it <module>::
+//!
+//! The harness they share (databases on both backends, the sandboxes, the
+//! `serve` binary, waits with deadlines) is `tests/common`.
+
+// Tests unwrap: a failed step is a failed test (the service may not:
+// Cargo.toml [lints]).
+#![allow(clippy::unwrap_used)]
+
+#[macro_use]
+#[path = "../common/mod.rs"]
+mod common;
+
+mod airtable_client;
+mod airtable_webhooks;
+mod check;
+mod cli;
+mod config;
+mod data_safety;
+mod demo;
+mod deploy_files;
+mod failures;
+mod http_ingest;
+mod job_runner;
+mod layers;
+mod logs;
+mod metrics;
+mod no_duplicates;
+mod notion_client;
+mod parsers_fuzz;
+mod pipeline;
+mod sandbox_airtable;
+mod sandbox_notion;
+mod schema_drift;
+mod serve_e2e;
+mod signatures;
+mod soak;
+mod status_page;
+mod store_contract;
+mod sync_e2e;
+mod sync_model;
+mod sync_randomized;

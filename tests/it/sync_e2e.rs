@@ -1,0 +1,512 @@
+//! End to end against the sandbox servers over HTTP, on SQLite and Postgres:
+//! the team's 47 specs are created in Airtable by one full sweep with every
+//! mapped value right and the fewest calls the APIs allow, then a week of
+//! edits on both sides converges with one more sweep, and a further sweep
+//! writes nothing.
+
+use crate::common;
+
+use common::{
+    TestDb,
+    world::{assert_in_sync, select_of, set_clocks, text_of, world, world_at, world_with},
+};
+use std::time::Duration;
+
+use notion_airtable_sync::{
+    jobs::spec::{JobSpec, Trigger},
+    store::{Cause, Lease, LeaseLost, LogQuery, now_ms},
+    worker::service::{JobOutcome, SyncService},
+};
+use serde_json::json;
+
+async fn initial_sync_creates_every_row_with_the_fewest_calls(db: TestDb) {
+    let w = world(db).await;
+    w.notion.calls().reset();
+    w.airtable.calls().reset();
+    let summary = w.sweep(true).await;
+    assert_eq!(summary.created_in_airtable, 47, "{summary:?}");
+    assert!(summary.problems.is_empty(), "{:?}", summary.problems);
+    // One query, one list, ceil(47/10) = 5 upserts, nothing else.
+    assert_eq!(
+        w.notion.calls().total(),
+        1,
+        "{:?}",
+        w.notion.calls().snapshot()
+    );
+    assert_eq!(
+        w.airtable.calls().count(Some("GET"), "/v0/{base}/{table}"),
+        1,
+        "{:?}",
+        w.airtable.calls().snapshot()
+    );
+    assert_eq!(
+        w.airtable
+            .calls()
+            .count(Some("PATCH"), "/v0/{base}/{table}"),
+        5
+    );
+    assert_eq!(w.airtable.calls().total(), 6);
+    assert_eq!(w.rows().len(), 47);
+    assert_in_sync(&w);
+    // Converged: the next sweep reads each side once and writes nothing.
+    let before = w.calls();
+    let again = w.sweep(true).await;
+    assert_eq!(again.unchanged, 47, "{again:?}");
+    assert_eq!(w.calls(), (before.0 + 1, before.1 + 1));
+}
+
+async fn a_week_of_edits_converges_and_stays_converged(db: TestDb) {
+    let w = world(db).await;
+    w.sweep(true).await;
+    let (base, table) = (&w.team_a.base_id, &w.team_a.table_id);
+    let ids = &w.team_n.page_ids;
+    let rec = |i: usize| w.row_for(&ids[i])["id"].as_str().unwrap().to_owned();
+    let person = w.person();
+
+    // Engineering sets sprints, ship dates and blockers in Airtable.
+    for i in 0..5 {
+        w.airtable
+            .update_record_as_person(
+                base,
+                table,
+                &rec(i),
+                json!({
+                    "Sprint": format!("Sprint {}", 14 + i),
+                    "Ship Date": "2026-12-04",
+                    "Blockers": "Waiting on legal\nand on the API team",
+                }),
+            )
+            .unwrap();
+    }
+    // The PM raises two priorities in Notion.
+    for i in [10, 11] {
+        w.notion
+            .update_page_as_person(
+                &ids[i],
+                &person,
+                json!({ "Priority": { "select": { "name": "P0" } } }),
+            )
+            .unwrap();
+    }
+    // A status changed on both sides at once: Notion wins Status conflicts.
+    w.notion
+        .update_page_as_person(
+            &ids[20],
+            &person,
+            json!({ "Status": { "select": { "name": "In Review" } } }),
+        )
+        .unwrap();
+    w.airtable
+        .update_record_as_person(base, table, &rec(20), json!({ "Status": "Shipped" }))
+        .unwrap();
+    // An owner reassigned in Airtable reaches Notion's people property.
+    w.airtable
+        .update_record_as_person(base, table, &rec(21), json!({ "Owner": "Jonas Berg" }))
+        .unwrap();
+    // A spec is trashed; a new one is written.
+    let trashed_row = rec(30);
+    let status_before = w.row_for(&ids[30])["fields"]["Status"].clone();
+    w.notion
+        .set_trashed_as_person(&ids[30], &person, true)
+        .unwrap();
+    let new_page = w
+        .notion
+        .insert_page_as_person(
+            &w.team_n.data_source_id,
+            &person,
+            json!({
+                "Name": { "title": [{ "text": { "content": "Audit export v3" } }] },
+                "Status": { "select": { "name": "Draft" } },
+                "Priority": { "select": { "name": "P2" } },
+            }),
+        )
+        .unwrap();
+
+    let summary = w.sweep(true).await;
+    assert!(summary.problems.is_empty(), "{:?}", summary.problems);
+    assert_eq!(summary.created_in_airtable, 1, "{summary:?}");
+    assert_eq!(summary.archived, 1, "{summary:?}");
+    assert_eq!(summary.conflicts, 1, "{summary:?}");
+
+    let page = |i: usize| w.page(&ids[i]);
+    assert_eq!(text_of(&page(2)["properties"]["Sprint"]), "Sprint 16");
+    assert_eq!(
+        page(2)["properties"]["Ship Date"]["date"]["start"],
+        json!("2026-12-04")
+    );
+    assert_eq!(w.row_for(&ids[10])["fields"]["Priority"], json!("P0"));
+    assert_eq!(
+        select_of(&page(20)["properties"]["Status"]),
+        json!("In Review")
+    );
+    assert_eq!(w.row_for(&ids[20])["fields"]["Status"], json!("In Review"));
+    let owner = &page(21)["properties"]["Owner"]["people"];
+    assert_eq!(owner.as_array().unwrap().len(), 1);
+    assert_eq!(owner[0]["id"], json!(w.user("Jonas Berg")));
+    let archived = w.airtable.record(base, table, &trashed_row).unwrap();
+    assert_eq!(archived["fields"]["Status"], json!("Archived"));
+    assert_eq!(
+        w.row_for(&new_page)["fields"]["Spec Name"],
+        json!("Audit export v3")
+    );
+    assert_in_sync(&w);
+
+    let log = w
+        .engine
+        .store
+        .query_log(&LogQuery {
+            pair: Some("specs".into()),
+            conflicts_only: true,
+            ..LogQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].field.as_deref(), Some("Status"));
+
+    // Restoring the spec restores its row's status from the snapshot.
+    w.notion
+        .set_trashed_as_person(&ids[30], &person, false)
+        .unwrap();
+    let summary = w.sweep(true).await;
+    assert_eq!(summary.restored, 1, "{summary:?}");
+    assert_eq!(
+        w.airtable.record(base, table, &trashed_row).unwrap()["fields"]["Status"],
+        status_before
+    );
+
+    // And nothing moves any more.
+    let quiet = w.sweep(true).await;
+    assert_eq!(quiet.unchanged, quiet.records_seen, "{quiet:?}");
+    assert_eq!(
+        quiet.updated_airtable + quiet.updated_notion + quiet.created_in_airtable,
+        0
+    );
+}
+
+async fn an_incremental_sweep_reads_only_what_changed(db: TestDb) {
+    // Seed and sync an hour ago (sandbox time), then edit now: only the edits
+    // are newer than the last sweep.
+    let w = world_at(db, -3600).await;
+    w.sweep(true).await;
+    set_clocks(&w.notion, &w.airtable, 0).await;
+    let (base, table) = (&w.team_a.base_id, &w.team_a.table_id);
+    let ids = &w.team_n.page_ids;
+    let person = w.person();
+    w.notion
+        .update_page_as_person(
+            &ids[3],
+            &person,
+            json!({ "Priority": { "select": { "name": "P0" } } }),
+        )
+        .unwrap();
+    let rec = w.row_for(&ids[7])["id"].as_str().unwrap().to_owned();
+    w.airtable
+        .update_record_as_person(base, table, &rec, json!({ "Sprint": "Sprint 22" }))
+        .unwrap();
+    w.notion.calls().reset();
+    w.airtable.calls().reset();
+    let summary = w.sweep(false).await;
+    assert_eq!(
+        (summary.updated_airtable, summary.updated_notion),
+        (1, 1),
+        "{summary:?}"
+    );
+    assert_eq!(
+        summary.records_seen, 2,
+        "only the two edited records are read: {summary:?}"
+    );
+    // Notion: one query for the edited pages, one read of the page behind the
+    // changed row, one write. Airtable: one list of changed rows, one list for
+    // the row behind the edited page, one write.
+    let notion_queries = w
+        .notion
+        .calls()
+        .count(Some("POST"), "/v1/data_sources/{data_source_id}/query");
+    let airtable_lists = w.airtable.calls().count(Some("GET"), "/v0/{base}/{table}");
+    assert_eq!(notion_queries, 1, "{:?}", w.notion.calls().snapshot());
+    assert!(airtable_lists <= 2, "{:?}", w.airtable.calls().snapshot());
+    assert_eq!(w.row_for(&ids[3])["fields"]["Priority"], json!("P0"));
+    assert_eq!(
+        text_of(&w.page(&ids[7])["properties"]["Sprint"]),
+        "Sprint 22"
+    );
+    assert_in_sync(&w);
+}
+
+async fn airtable_rows_become_notion_pages_once(db: TestDb) {
+    let w = world_with(db, 0, "create_notion_pages = true").await;
+    w.sweep(true).await;
+    let (base, table) = (&w.team_a.base_id, &w.team_a.table_id);
+    let row = w
+        .airtable
+        .insert_record_as_person(
+            base,
+            table,
+            json!({
+                "Spec Name": "Data retention v1", "Status": "Ready", "Priority": "P1",
+                "Owner": "Priya Raman", "Sprint": "Sprint 15",
+            }),
+        )
+        .unwrap();
+    // A page left behind by a run that created it and died before linking it.
+    let orphan_row = w
+        .airtable
+        .insert_record_as_person(
+            base,
+            table,
+            json!({ "Spec Name": "Orphan", "Status": "Draft" }),
+        )
+        .unwrap();
+    let orphan_page = w
+        .notion
+        .insert_page_as_person(
+            &w.team_n.data_source_id,
+            &w.person(),
+            json!({
+                "Name": { "title": [{ "text": { "content": "Orphan" } }] },
+                "Airtable Record ID": { "rich_text": [{ "text": { "content": orphan_row } }] },
+            }),
+        )
+        .unwrap();
+    let summary = w.sweep(true).await;
+    assert_eq!(summary.created_in_notion, 1, "{summary:?}");
+    assert!(summary.problems.is_empty(), "{:?}", summary.problems);
+    let linked = w.airtable.record(base, table, &row).unwrap();
+    let page_id = linked["fields"]["Notion Page ID"]
+        .as_str()
+        .expect("the row is linked")
+        .to_owned();
+    let page = w.page(&page_id);
+    assert_eq!(text_of(&page["properties"]["Name"]), "Data retention v1");
+    assert_eq!(select_of(&page["properties"]["Priority"]), json!("P1"));
+    assert_eq!(text_of(&page["properties"]["Sprint"]), "Sprint 15");
+    assert_eq!(text_of(&page["properties"]["Airtable Record ID"]), row);
+    assert_eq!(
+        page["properties"]["Owner"]["people"][0]["id"],
+        json!(w.user("Priya Raman"))
+    );
+    // The orphan was linked, not duplicated.
+    let orphan = w.airtable.record(base, table, &orphan_row).unwrap();
+    assert_eq!(orphan["fields"]["Notion Page ID"], json!(orphan_page));
+    // Converged: nothing more is created, by a sweep or a single reconcile.
+    let again = w.sweep(true).await;
+    assert_eq!(
+        (again.created_in_notion, again.created_in_airtable),
+        (0, 0),
+        "{again:?}"
+    );
+    let one = w
+        .engine
+        .reconcile_record(&w.pair, &row, Cause::Webhook)
+        .await
+        .unwrap();
+    assert_eq!(one.created_in_notion, 0);
+    assert_eq!(w.rows().len(), 49);
+    // A copy of a linked page carries the row id too; it must get a row of
+    // its own, not steal the original's.
+    let copy = w
+        .notion
+        .insert_page_as_person(
+            &w.team_n.data_source_id,
+            &w.person(),
+            json!({
+                "Name": { "title": [{ "text": { "content": "Data retention v1 (copy)" } }] },
+                "Airtable Record ID": { "rich_text": [{ "text": { "content": row } }] },
+            }),
+        )
+        .unwrap();
+    let after = w.sweep(true).await;
+    assert!(after.problems.is_empty(), "{:?}", after.problems);
+    assert_eq!(after.created_in_airtable, 1, "{after:?}");
+    assert_eq!(
+        w.airtable.record(base, table, &row).unwrap()["fields"]["Notion Page ID"],
+        json!(page_id)
+    );
+    assert_eq!(
+        w.row_for(&copy)["fields"]["Spec Name"],
+        json!("Data retention v1 (copy)")
+    );
+}
+
+/// A Notion event that named no parent: the job reads the page, finds its
+/// database, and reconciles it there; a page that is gone needs nothing.
+async fn a_page_without_a_known_parent_is_located_and_synced(db: TestDb) {
+    let w = world(db).await;
+    w.sweep(true).await;
+    let page = w
+        .notion
+        .insert_page_as_person(
+            &w.team_n.data_source_id,
+            &w.person(),
+            json!({ "Name": { "title": [{ "text": { "content": "Located spec" } }] } }),
+        )
+        .unwrap();
+    let service = SyncService::new(w.engine.clone(), vec![w.pair.clone()], String::new());
+    let outcome = service
+        .run(&JobSpec::LocatePage {
+            page_id: page.clone(),
+        })
+        .await
+        .unwrap();
+    let JobOutcome::Reconciled(summary) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(summary.created_in_airtable, 1, "{summary:?}");
+    assert_eq!(
+        w.row_for(&page)["fields"]["Spec Name"],
+        json!("Located spec")
+    );
+
+    let gone = service
+        .run(&JobSpec::LocatePage {
+            page_id: "0b0b0b0b-0000-4000-8000-000000000000".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(gone, JobOutcome::Reconciled(Default::default()));
+    assert_eq!(w.rows().len(), 48);
+}
+
+/// A worker frozen past its lease lost the job to another: whatever it
+/// computed, it commits nothing (no snapshot, no log), and the lease holder
+/// commits as usual.
+async fn a_job_that_lost_its_lease_commits_nothing(db: TestDb) {
+    let w = world(db).await;
+    w.sweep(true).await;
+    let page = w.team_n.page_ids[3].clone();
+    w.notion
+        .update_page_as_person(
+            &page,
+            &w.person(),
+            json!({ "Priority": { "select": { "name": "P0" } } }),
+        )
+        .unwrap();
+    let store = &w.engine.store;
+    let spec = JobSpec::ReconcilePage {
+        pair: w.pair.name().to_owned(),
+        page_id: page.clone(),
+        trigger: Trigger::Webhook,
+    };
+    store
+        .enqueue(&spec.to_new_job(now_ms()), now_ms())
+        .await
+        .unwrap();
+    // The first worker's lease runs out at once; a second worker takes over.
+    let frozen = store
+        .claim(Duration::ZERO, now_ms())
+        .await
+        .unwrap()
+        .unwrap();
+    let current = store
+        .claim(Duration::from_secs(30), now_ms() + 1)
+        .await
+        .unwrap()
+        .expect("the expired lease is reclaimed");
+    assert_eq!(frozen.id, current.id);
+    let service = SyncService::new(w.engine.clone(), vec![w.pair.clone()], String::new());
+    let log_before = w
+        .engine
+        .store
+        .query_log(&LogQuery::default())
+        .await
+        .unwrap()
+        .len();
+
+    let lease = |job: &notion_airtable_sync::store::ClaimedJob| Lease {
+        job_id: job.id,
+        token: job.lease_token.clone(),
+    };
+    let late = service.run_leased(&spec, lease(&frozen)).await;
+    let err = late.expect_err("the lost lease refuses the commit");
+    assert!(err.downcast_ref::<LeaseLost>().is_some(), "{err:#}");
+    let log_after = store.query_log(&LogQuery::default()).await.unwrap().len();
+    assert_eq!(log_after, log_before, "nothing logged by the frozen worker");
+    let unchanged = store
+        .get_link_by_page(w.pair.name(), &page)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(
+        unchanged.snapshot["Priority"]["value"],
+        json!("P0"),
+        "no snapshot from the frozen worker"
+    );
+
+    // The holder's run commits (the write was already made, so it finds
+    // both sides equal and records that).
+    service.run_leased(&spec, lease(&current)).await.unwrap();
+    let priority = async || {
+        let link = store.get_link_by_page(w.pair.name(), &page).await.unwrap();
+        link.unwrap().snapshot["Priority"]["value"].clone()
+    };
+    assert_eq!(priority().await, json!("P0"));
+}
+
+/// First contact with a table that already holds rows: a row whose name
+/// matches exactly one page is linked to it (no second row), a name two
+/// pages share is ambiguous and left alone (reported in the log, never
+/// guessed), and every other page is created, all in one full sweep.
+async fn first_contact_links_by_key_and_refuses_ambiguous_keys(db: TestDb) {
+    let w = world(db).await;
+    let (base, table) = (&w.team_a.base_id, &w.team_a.table_id);
+    let name = |i: usize| text_of(&w.page(&w.team_n.page_ids[i])["properties"]["Name"]);
+    let existing = w
+        .airtable
+        .insert_record_as_person(
+            base,
+            table,
+            json!({ "Spec Name": format!("  {}  ", name(0)) }),
+        )
+        .unwrap();
+    let twin = w
+        .notion
+        .insert_page_as_person(
+            &w.team_n.data_source_id,
+            &w.person(),
+            json!({ "Name": { "title": [{ "text": { "content": name(1) } }] } }),
+        )
+        .unwrap();
+    let contested = w
+        .airtable
+        .insert_record_as_person(base, table, json!({ "Spec Name": name(1) }))
+        .unwrap();
+
+    let summary = w.sweep(true).await;
+    // 48 pages: one matched to its row (an update, its fields decided by
+    // the conflict rule), two ambiguous, 45 created.
+    assert_eq!(summary.created_in_airtable, 45, "{summary:?}");
+    assert_eq!(summary.updated_airtable, 1, "{summary:?}");
+    let row0 = w.row_for(&w.team_n.page_ids[0]);
+    assert_eq!(
+        row0["id"],
+        json!(existing),
+        "the existing row was linked, not duplicated"
+    );
+    let rows = w.rows();
+    for page in [&w.team_n.page_ids[1], &twin] {
+        assert!(
+            !rows
+                .iter()
+                .any(|r| r["fields"]["Notion Page ID"] == json!(page)),
+            "an ambiguous page got a row"
+        );
+    }
+    let contested_row = rows.iter().find(|r| r["id"] == json!(contested)).unwrap();
+    assert!(
+        contested_row["fields"]
+            .get("Notion Page ID")
+            .is_none_or(|v| v == "")
+    );
+    assert_eq!(rows.len(), 47);
+}
+
+both_backends! {
+    first_contact_links_by_key_and_refuses_ambiguous_keys,
+    a_job_that_lost_its_lease_commits_nothing,
+    a_page_without_a_known_parent_is_located_and_synced,
+    initial_sync_creates_every_row_with_the_fewest_calls,
+    a_week_of_edits_converges_and_stays_converged,
+    an_incremental_sweep_reads_only_what_changed,
+    airtable_rows_become_notion_pages_once,
+}
