@@ -1,7 +1,7 @@
 //! notion-airtable-sync: keeps a Notion database and an Airtable table in two-way sync.
 //!
 //! The layers, each importing only those below it (ARCHITECTURE.md draws
-//! them; `tests/layers.rs` keeps them true):
+//! them; `tests/it/layers.rs` keeps them true):
 //! - [`app`]: the composition root (wiring, `serve`, the CLI commands, `demo`).
 //! - [`http`]: verify, record, enqueue, answer; never calls a vendor.
 //! - [`worker`]: what each job does, and the one error classifier.

@@ -153,8 +153,9 @@ pub async fn a_rename_reaches_airtable_through_content_updated_without_a_sweep(b
         "SELECT COUNT(*) FROM jobs WHERE kind = 'reconcile_page' AND state = 'done' \
          AND created_at >= {renamed_at}"
     );
-    assert!(
-        scalar(&db_url, &reconciled).await >= 1,
-        "a reconcile job did it"
-    );
+    // The job writes Airtable before it commits and completes: wait for it.
+    eventually(30, "the reconcile job that did it done", async || {
+        (scalar(&db_url, &reconciled).await >= 1).then_some(())
+    })
+    .await;
 }
