@@ -51,6 +51,30 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Write a sync.toml proposed from both live schemas (fields matched by name and type).
+    Init {
+        /// The Notion database (or data source) id.
+        #[arg(long)]
+        notion_database: String,
+        /// The Airtable base id (app...).
+        #[arg(long)]
+        airtable_base: String,
+        /// The table's name or id; needed when the base has several tables.
+        #[arg(long)]
+        airtable_table: Option<String>,
+        /// Where to write the mapping.
+        #[arg(long, default_value = "sync.toml")]
+        output: std::path::PathBuf,
+        /// Overwrite the output file if it exists.
+        #[arg(long)]
+        force: bool,
+        /// Create the Airtable fields the mapping needs (after a confirmation).
+        #[arg(long)]
+        create_missing: bool,
+        /// With --create-missing: create without asking.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Validate sync.toml against both live schemas.
     Check,
     /// Register, inspect or extend the Airtable webhooks.
@@ -158,6 +182,27 @@ async fn run(command: Command, env: Env) -> anyhow::Result<ExitCode> {
             dry_run,
         } => {
             commands::reconcile(&env, pair.as_deref(), full, dry_run).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Init {
+            notion_database,
+            airtable_base,
+            airtable_table,
+            output,
+            force,
+            create_missing,
+            yes,
+        } => {
+            let args = commands::InitArgs {
+                notion_database,
+                airtable_base,
+                airtable_table,
+                output,
+                force,
+                create_missing,
+                yes,
+            };
+            commands::init(&env, &args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Check => match commands::check(&env).await? {

@@ -12,7 +12,8 @@ use url::Url;
 
 use super::client::{AirtableClient, Idempotent};
 use super::model::{
-    DeletedRecord, Fields, ListParams, Record, RecordPage, TableSchema, UpsertResult, WhoAmI,
+    DeletedRecord, FieldSchema, Fields, ListParams, Record, RecordPage, TableSchema, UpsertResult,
+    WhoAmI,
 };
 use crate::clients::api_error::ApiError;
 
@@ -275,6 +276,20 @@ impl AirtableClient {
     pub async fn base_schema(&self, base: &str) -> Result<Vec<TableSchema>, ApiError> {
         let url = self.url(&["meta", "bases", base, "tables"]);
         Ok(self.get::<Tables>(Some(base), url).await?.tables)
+    }
+
+    /// `POST /v0/meta/bases/{base}/tables/{table}/fields`: add a field
+    /// (`schema.bases:write`); `field` is `{name, type, description?, options?}`.
+    /// Answers the new field.
+    pub async fn create_field(
+        &self,
+        base: &str,
+        table: &str,
+        field: &Json,
+    ) -> Result<FieldSchema, ApiError> {
+        let url = self.url(&["meta", "bases", base, "tables", table, "fields"]);
+        self.send(Some(base), Method::POST, url, Some(field), Idempotent::No)
+            .await
     }
 
     /// `GET /v0/meta/whoami`: the token's user id (and email/scopes when granted).

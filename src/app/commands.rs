@@ -2,6 +2,7 @@
 //! wiring the environment into clients, store and resolved pairs.
 
 mod check;
+mod init;
 mod log;
 
 use std::{io::Write, sync::Arc};
@@ -19,6 +20,7 @@ use crate::{
 };
 
 pub use check::{Finding, Report, check, check_schemas};
+pub use init::{InitArgs, Proposal, init, propose};
 pub use log::{LogArgs, log};
 
 /// The API clients built from the environment.

@@ -35,7 +35,7 @@ pub(super) fn page_id_of(pair: &ResolvedPair, record: &Record) -> Option<String>
 }
 
 /// The link cell's text, if not blank.
-pub(super) fn link_cell<'a>(pair: &ResolvedPair, record: &'a Record) -> Option<&'a str> {
+fn link_cell<'a>(pair: &ResolvedPair, record: &'a Record) -> Option<&'a str> {
     record
         .fields
         .get(pair.page_id_field())
@@ -52,7 +52,7 @@ pub(super) fn bad_link_cell<'a>(pair: &ResolvedPair, record: &'a Record) -> Opti
 }
 
 /// The Airtable record id a page carries in its `record_id_property`.
-pub(super) fn record_id_of(pair: &ResolvedPair, page: &Page) -> Option<String> {
+fn record_id_of(pair: &ResolvedPair, page: &Page) -> Option<String> {
     let name = pair.config.notion_record_id_property.as_ref()?;
     let id = page.property(name)?.plain_text();
     (!id.trim().is_empty()).then(|| id.trim().to_owned())
@@ -168,7 +168,7 @@ pub(super) fn page_key(pair: &ResolvedPair, page: &Page) -> Option<String> {
 /// First contact: pages with no link and no row carrying their id, matched to
 /// rows with an empty link field by the configured key (exact after trimming).
 /// Only one-to-one matches are used; ambiguous keys are marked and skipped.
-pub(super) fn key_matches<'a>(
+fn key_matches<'a>(
     pair: &ResolvedPair,
     snap: &'a SideSnapshot,
     records_by_page: &HashMap<String, &'a Record>,

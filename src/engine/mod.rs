@@ -7,6 +7,14 @@
 //! harmless: the next run finds both sides equal for the written fields
 //! (`n == a`), stores that, and writes nothing: no duplicate (rows are created
 //! by an upsert on the page-id field) and no spurious conflict.
+//!
+//! Files: `reconcile` (the entry points: one record or a sweep),
+//! `sweep` (what a sweep reads), `write` (executing plans), `persist` (the
+//! fenced commit), `matching` (pure: which row belongs to which page),
+//! `load` (a pair's live schemas), [`wire`] (the API calls keyed by id),
+//! `claims` (one writer per record), [`adopt`] (rows without a page),
+//! [`payloads`] (Airtable webhook payloads to jobs) and [`webhooks`] (the
+//! Airtable webhook lifecycle).
 
 use std::time::Duration;
 

@@ -80,7 +80,7 @@ impl Engine {
 
 /// The record's refused values become its open issues (logged when new);
 /// what it no longer refuses is cleared. Only a linked record has issues.
-pub(super) async fn record_refusals(
+async fn record_refusals(
     tx: &mut crate::store::Tx,
     pair: &ResolvedPair,
     plan: &Plan,
@@ -114,20 +114,14 @@ pub(super) async fn record_refusals(
 }
 
 /// Who changed the record, when the service wrote nothing.
-pub(super) fn source_of(plan: &Plan) -> SyncSource {
+fn source_of(plan: &Plan) -> SyncSource {
     match plan.changes.iter().find_map(|c| c.winner) {
         Some(Side::Airtable) => SyncSource::Airtable,
         _ => SyncSource::Notion,
     }
 }
 
-pub(super) fn log_entry(
-    pair: &ResolvedPair,
-    plan: &Plan,
-    c: &Change,
-    cause: Cause,
-    now: i64,
-) -> NewLogEntry {
+fn log_entry(pair: &ResolvedPair, plan: &Plan, c: &Change, cause: Cause, now: i64) -> NewLogEntry {
     let json = |v: &Option<crate::sync::value::Value>| {
         v.as_ref()
             .map(|v| serde_json::to_value(v).expect("values serialize"))

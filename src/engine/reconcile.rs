@@ -10,7 +10,12 @@ use crate::{
     store::{Cause, RecordLink, SweepKind, now_ms},
 };
 
-use super::{Engine, INCREMENTAL_OVERLAP, Summary, SweepOptions, claims, matching::*};
+use super::{
+    Engine, INCREMENTAL_OVERLAP, Summary, SweepOptions, claims,
+    matching::{
+        SideSnapshot, claimed_records, ms_to_time, page_id_of, plan_all, rows_without_page,
+    },
+};
 
 impl Engine {
     /// Sweep one pair: full (both sides completely, deletions detected) or

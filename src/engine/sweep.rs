@@ -14,7 +14,13 @@ use crate::{
     store::{IssueScope, LinkState, NewIssue, RecordLink, now_ms},
 };
 
-use super::{Engine, Summary, SweepOptions, matching::*};
+use super::{
+    Engine, Summary, SweepOptions,
+    matching::{
+        SideSnapshot, bad_link_cell, claimed_records, page_id_of, page_key, plan_all,
+        rows_without_page, unlinked_row_keys,
+    },
+};
 
 impl Engine {
     /// Read both sides completely, writing as the Notion query pages arrive:

@@ -17,7 +17,7 @@ use crate::{
     sync::merge::Side,
 };
 
-use super::{Engine, SchemaMoved, Summary, SweepOptions, matching::*, persist::*};
+use super::{Engine, SchemaMoved, Summary, SweepOptions, matching::page_id_of, persist::describe};
 
 impl Engine {
     /// Execute plans: Airtable writes batched ten per request, Notion writes

@@ -46,6 +46,7 @@ fn help_lists_every_command_of_the_contract() {
         "serve",
         "migrate",
         "reconcile",
+        "init",
         "check",
         "webhooks",
         "log",

@@ -26,6 +26,7 @@ mod demo;
 mod deploy_files;
 mod failures;
 mod http_ingest;
+mod init;
 mod job_runner;
 mod layers;
 mod logs;
