@@ -234,7 +234,14 @@ pub fn propose(data_source: &DataSource, table: &TableSchema) -> Proposal {
             }),
         }
     }
-    for field in fields.iter().filter(|f| !used.contains(&f.name)) {
+    // A field whose name a Notion property carries was reported with it.
+    let named: Vec<String> = data_source
+        .properties
+        .values()
+        .map(|p| normalized(&p.name))
+        .collect();
+    let left = |f: &&&FieldSchema| !used.contains(&f.name) && !named.contains(&normalized(&f.name));
+    for field in fields.iter().filter(left) {
         proposal.unmatched.push(Unmatched {
             side: "Airtable",
             name: field.name.clone(),
@@ -267,12 +274,7 @@ fn match_property(property: &PropertySchema, fields: &[&FieldSchema]) -> Result<
             notion_type: property.kind.clone(),
             airtable_type: field.kind.clone(),
         })
-        .map_err(|why| {
-            format!(
-                "Airtable field \"{}\" is `{}`, Notion's is `{}`: {why}",
-                field.name, field.kind, property.kind
-            )
-        })
+        .map_err(|why| format!("the Airtable field of that name cannot pair: {why}"))
 }
 
 /// Notion's title and Airtable's primary field name the record on each side:
@@ -449,8 +451,104 @@ mod tests {
         assert_ne!(normalized("Ship Date"), normalized("Ship Dates"));
     }
 
+    fn schemas() -> (DataSource, TableSchema) {
+        let data_source = serde_json::from_value(json!({
+            "id": "ds1",
+            "properties": {
+                "Name": {"id": "title", "name": "Name", "type": "title", "title": {}},
+                "Ship Date": {"id": "a", "name": "Ship Date", "type": "date", "date": {}},
+                "Mockup": {"id": "b", "name": "Mockup", "type": "rich_text", "rich_text": {}},
+                "Budget": {"id": "c", "name": "Budget", "type": "number", "number": {}},
+            }
+        }))
+        .unwrap();
+        let table = serde_json::from_value(json!({
+            "id": "tbl1",
+            "name": "Tracker",
+            "primaryFieldId": "f1",
+            "fields": [
+                {"id": "f1", "name": "Title", "type": "singleLineText"},
+                {"id": "f2", "name": "ship_date", "type": "date"},
+                {"id": "f3", "name": "Mockup", "type": "multipleAttachments"},
+                {"id": "f4", "name": "Notes", "type": "multilineText"},
+                {"id": "f5", "name": "Notion page-id", "type": "singleLineText"},
+            ]
+        }))
+        .unwrap();
+        (data_source, table)
+    }
+
     #[test]
-    fn a_file_with_quotes_in_names_is_valid_toml() {
-        assert_eq!(quote("Spec \"A\""), "\"Spec \\\"A\\\"\"");
+    fn fields_pair_by_name_and_type_and_the_rest_say_why_not() {
+        let (data_source, table) = schemas();
+        let proposal = propose(&data_source, &table);
+        let title = proposal.title.as_ref().unwrap();
+        assert_eq!(
+            (title.notion.as_str(), title.airtable.as_str()),
+            ("Name", "Title")
+        );
+        let pairs: Vec<_> = proposal
+            .fields
+            .iter()
+            .map(|m| (m.notion.as_str(), m.airtable.as_str()))
+            .collect();
+        assert_eq!(pairs, [("Ship Date", "ship_date")]);
+        assert_eq!(proposal.page_id_field.as_deref(), Some("Notion page-id"));
+        assert!(!proposal.has_status);
+        let why = |name: &str| {
+            proposal
+                .unmatched
+                .iter()
+                .find(|u| u.name == name)
+                .map(|u| u.reason.clone())
+                .unwrap_or_default()
+        };
+        assert!(
+            why("Mockup").contains("`multipleAttachments`"),
+            "{proposal:#?}"
+        );
+        assert_eq!(why("Budget"), "no Airtable field of that name");
+        assert_eq!(why("Notes"), "no Notion property of that name");
+        assert_eq!(proposal.unmatched.len(), 3, "{proposal:#?}");
+    }
+
+    #[test]
+    fn the_file_is_a_mapping_the_service_reads() {
+        let (data_source, table) = schemas();
+        let proposal = propose(&data_source, &table);
+        let args = InitArgs {
+            notion_database: "ds1".into(),
+            airtable_base: "appX".into(),
+            airtable_table: None,
+            output: PathBuf::from("sync.toml"),
+            force: false,
+            create_missing: false,
+            yes: false,
+        };
+        let text = render(&args, &data_source, &table, &proposal);
+        let config =
+            crate::config::SyncConfig::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let pair = &config.pairs[0];
+        assert_eq!(pair.fields.len(), 2, "{text}");
+        assert_eq!(pair.airtable_page_id_field, "Notion page-id");
+        assert!(
+            text.contains("#   Airtable \"Notes\": no Notion property of that name"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn any_name_reads_back_as_itself() {
+        for name in [
+            "Spec \"A\"",
+            "It's",
+            "back\\slash",
+            "two\nlines",
+            "Ship Date",
+        ] {
+            let line = format!("k = {}", quote(name));
+            let read: toml::Table = toml::from_str(&line).unwrap();
+            assert_eq!(read["k"].as_str(), Some(name), "{line}");
+        }
     }
 }
