@@ -27,7 +27,7 @@ use crate::{
     jobs::spec::JobSpec,
     notion::RetryPolicy,
     queue::{JobsNotifier, Runner, RunnerConfig, wakeup::is_postgres_url},
-    store::{PruneBefore, Store, now_ms},
+    store::{PruneBefore, Series, Store, now_ms},
     sync::pair::ResolvedPair,
     worker::service::SyncService,
 };
@@ -52,6 +52,8 @@ impl Role {
 
 /// How often the worker queues an incremental sweep of every pair.
 pub const INCREMENTAL_SWEEP_EVERY: Duration = Duration::from_secs(15 * 60);
+/// How often the queue's depth is sampled for the status page's chart.
+const QUEUE_SAMPLE_EVERY: Duration = Duration::from_secs(60);
 /// How often the worker queues a full sweep (deletions, missed events).
 pub const FULL_SWEEP_EVERY: Duration = Duration::from_secs(24 * 3600);
 /// How often Airtable webhooks are refreshed (they expire after 7 days).
@@ -286,6 +288,7 @@ impl Retention {
             log: days_ago(self.log_days),
             jobs: days_ago(self.job_days),
             inbox: days_ago(self.inbox_days),
+            samples: now.saturating_sub(crate::store::SAMPLE_RETENTION_MS),
         }
     }
 }
@@ -306,6 +309,8 @@ impl Schedules {
         let mut refresh = tokio::time::interval(WEBHOOK_REFRESH_EVERY);
         let mut prune = tokio::time::interval(self.prune_every);
         prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut sample = tokio::time::interval(QUEUE_SAMPLE_EVERY);
+        sample.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // The first ticks fire at once: a full sweep at start heals anything
         // missed while the service was down (an incremental one beside it
         // would only repeat part of its work). Without it, what was
@@ -330,6 +335,10 @@ impl Schedules {
                     prune_tables(store, self.retention).await;
                     continue;
                 }
+                _ = sample.tick() => {
+                    sample_queue(store).await;
+                    continue;
+                }
             };
             queue_sweeps(service, store, full_sweep).await;
         }
@@ -345,6 +354,22 @@ async fn queue_sweeps(service: &SyncService, store: &Store, full: bool) {
         if let Err(e) = store.enqueue(&spec.to_new_job(now_ms()), now_ms()).await {
             tracing::error!(pair = pair.name(), error = %e, "could not queue a sweep");
         }
+    }
+}
+
+/// The status page's queue-depth chart: how many pending jobs are due now.
+/// A failure only leaves a gap in the chart.
+async fn sample_queue(store: &Store) {
+    let now = now_ms();
+    let due = match store.due_jobs(now).await {
+        Ok(due) => due,
+        Err(e) => {
+            tracing::debug!(error = %e, "no queue sample taken");
+            return;
+        }
+    };
+    if let Err(e) = store.record_samples(now, &[(Series::QueueDue, due)]).await {
+        tracing::debug!(error = %e, "no queue sample recorded");
     }
 }
 

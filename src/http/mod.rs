@@ -45,7 +45,7 @@ use tower::ServiceExt as _;
 use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer, trace::TraceLayer};
 
 pub use error::HttpError;
-pub use pairs::PairDirectory;
+pub use pairs::{PairDirectory, PairLabel};
 
 use crate::{secret::Secret, store::Store, sync::pair::ResolvedPair};
 

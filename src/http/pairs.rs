@@ -14,6 +14,20 @@ pub struct PairDirectory {
     names: Vec<String>,
     /// Pair name → (Airtable base id, table id), for links to records.
     airtable: HashMap<String, (String, String)>,
+    /// Pair name → what people call it, for the status page.
+    labels: HashMap<String, PairLabel>,
+}
+
+/// What the status page calls a pair and its records, as read at start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PairLabel {
+    /// The Notion data source's title.
+    pub notion: String,
+    /// The Airtable table's name.
+    pub airtable: String,
+    /// The mapping's name of the title field, whose snapshot value names a
+    /// record (None when the title is not mapped).
+    pub title_field: Option<String>,
 }
 
 impl PairDirectory {
@@ -49,8 +63,25 @@ impl PairDirectory {
                 .collect(),
         );
         pairs.iter().fold(directory, |d, p| {
+            let label = PairLabel {
+                notion: p.wire.names.notion.clone(),
+                airtable: p.wire.names.airtable.clone(),
+                title_field: p.title_field().map(str::to_owned),
+            };
             d.with_airtable_table(p.name(), &p.config.airtable_base_id, &p.table_id)
+                .with_label(p.name(), label)
         })
+    }
+
+    /// What people call the pair's two sides and its records' title field.
+    pub fn with_label(mut self, pair: &str, label: PairLabel) -> Self {
+        self.labels.insert(pair.to_owned(), label);
+        self
+    }
+
+    /// The pair's label, if it was resolved at start.
+    pub fn label(&self, pair: &str) -> Option<&PairLabel> {
+        self.labels.get(pair)
     }
 
     /// Where the pair's Airtable table is (the status page links records).

@@ -177,6 +177,39 @@ impl Store {
         upsert_link(conn.conn(), link, now).await
     }
 
+    /// The snapshots of a pair's links to these pages (the status page
+    /// reads a record's title from its snapshot). Pages without a link are
+    /// absent; at most a page of ids at a time.
+    pub async fn link_snapshots(
+        &self,
+        pair: &str,
+        notion_page_ids: &[String],
+    ) -> Result<Vec<(String, Snapshot)>, StoreError> {
+        if notion_page_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (0..notion_page_ids.len())
+            .map(|i| format!("${}", i + 2))
+            .collect();
+        let sql = format!(
+            "SELECT notion_page_id, snapshot FROM record_links \
+             WHERE pair = $1 AND notion_page_id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut conn = self.acquire().await?;
+        let rows: Vec<(String, String)> = on_conn!(conn.conn(), |c| {
+            let mut q = sqlx::query_as(&sql).bind(pair);
+            for id in notion_page_ids {
+                q = q.bind(id);
+            }
+            q.fetch_all(c).await
+        })
+        .context("read link snapshots")?;
+        rows.into_iter()
+            .map(|(page, snapshot)| Ok((page, parse_json("record_links", "snapshot", &snapshot)?)))
+            .collect()
+    }
+
     /// Forget a link; true if there was one.
     pub async fn delete_link(&self, pair: &str, notion_page_id: &str) -> Result<bool, StoreError> {
         let mut conn = self.acquire().await?;

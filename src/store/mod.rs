@@ -41,6 +41,7 @@
 //! | `record_claim_clock` | (one row) | the counter that orders claims against sweeps' reads, across hosts whose clocks differ |
 //! | `notion_page_intents` | Airtable row about to get a Notion page | a create announced before it is sent: never two creates for one row, and a retry looks for the page before creating again |
 //! | `sync_issues` | open issue (pair, field or record) | what the service could not do (a field stopped by schema drift, a refused value, a bad link cell, a missing capability), shown until it can |
+//! | `status_samples` | measurement (series, time, value) | the status page's day of webhook-to-write lags and queue depths, kept two days |
 //!
 //! The migrations (`migrations/sqlite`, `migrations/postgres`) document every
 //! column; the two sets describe one schema and change together.
@@ -89,6 +90,7 @@ mod pace;
 mod prune;
 mod rate_limits;
 mod record_claims;
+mod samples;
 mod since;
 mod status;
 mod sweeps;
@@ -118,8 +120,9 @@ pub use pace::Pace;
 pub use prune::{PruneBefore, Pruned};
 pub use rate_limits::Reservation;
 pub use record_claims::{ClaimOutcome, Claimant, PageIntent, RecordClaim};
+pub use samples::{SAMPLE_RETENTION_MS, Series};
 pub use since::parse_since;
-pub use status::{GROWING_TABLES, PairLinks, PairQueue, QueryPlan};
+pub use status::{GROWING_TABLES, HourlyChanges, PairLinks, PairQueue, QueryPlan};
 pub use sweeps::{Sweep, SweepKind};
 pub use sync_log::{Cause, LogAction, LogEntry, LogQuery, NewLogEntry, Side, SyncDirection};
 

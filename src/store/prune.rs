@@ -21,6 +21,8 @@ pub struct PruneBefore {
     pub jobs: i64,
     /// `webhook_inbox.received_at`.
     pub inbox: i64,
+    /// `status_samples.at` (see `SAMPLE_RETENTION_MS`).
+    pub samples: i64,
 }
 
 /// How many rows a pruning pass deleted.
@@ -32,11 +34,13 @@ pub struct Pruned {
     /// Released record claims (their clock stamps only matter to sweeps
     /// that read before them, long finished by the jobs' cut-off).
     pub claims: u64,
+    /// Status page measurements.
+    pub samples: u64,
 }
 
 impl Pruned {
     pub fn total(&self) -> u64 {
-        self.log + self.jobs + self.inbox + self.claims
+        self.log + self.jobs + self.inbox + self.claims + self.samples
     }
 }
 
@@ -45,8 +49,8 @@ impl Pruned {
 /// would join that subquery against a scan of the whole table, so it reads
 /// the batch into an array first and deletes by key (or row address).
 pub(super) struct PruneSql {
-    sqlite: &'static str,
-    postgres: &'static str,
+    pub(super) sqlite: &'static str,
+    pub(super) postgres: &'static str,
 }
 
 impl PruneSql {
@@ -78,14 +82,15 @@ pub(super) const PRUNE_INBOX: PruneSql = PruneSql {
 };
 
 impl Store {
-    /// One pruning pass over the sync log, done jobs, the webhook inbox and
-    /// released record claims.
+    /// One pruning pass over the sync log, done jobs, the webhook inbox,
+    /// released record claims and the status page's samples.
     pub async fn prune(&self, before: PruneBefore) -> Result<Pruned, StoreError> {
         Ok(Pruned {
             log: self.prune_log(before.log).await?,
             jobs: self.prune_jobs(before.jobs).await?,
             inbox: self.prune_inbox(before.inbox).await?,
             claims: self.prune_record_claims(before.jobs).await?,
+            samples: self.prune_samples(before.samples).await?,
         })
     }
 

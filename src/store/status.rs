@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::{
-    Issue, LogQuery, PruneBefore, Store, StoreError,
+    Issue, LogQuery, PruneBefore, Store, StoreError, SyncDirection,
     columns::parse_column,
     error::Context,
     sync_log::{Bind, select_log},
@@ -43,7 +43,24 @@ struct IssueRow {
 
 /// The tables that grow with time: no query of the status page, the admin
 /// API, `/metrics` or pruning may read one whole.
-pub const GROWING_TABLES: &[&str] = &["webhook_inbox", "sync_log", "jobs"];
+pub const GROWING_TABLES: &[&str] = &["webhook_inbox", "sync_log", "jobs", "status_samples"];
+
+/// Changes written each way per hour since `$1` (hours as epoch ms / 1 h).
+const CHANGES_PER_HOUR: &str = "SELECT at / 3600000, direction, COUNT(*) FROM sync_log \
+     WHERE at >= $1 AND direction <> 'none' GROUP BY at / 3600000, direction";
+
+/// Pending jobs due by `$1` (the queue's depth: scheduled ones are not
+/// waiting yet).
+const DUE_JOBS: &str = "SELECT COUNT(*) FROM jobs WHERE state = 'pending' AND run_at <= $1";
+
+/// How many changes the service wrote one way in one hour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HourlyChanges {
+    /// The hour's start, epoch ms.
+    pub hour: i64,
+    pub direction: SyncDirection,
+    pub count: i64,
+}
 
 /// How the database runs one of those queries.
 #[derive(Debug, Clone, Serialize)]
@@ -157,6 +174,37 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Changes written each way per hour since `since` (hours with none are
+    /// absent).
+    pub async fn changes_per_hour(&self, since: i64) -> Result<Vec<HourlyChanges>, StoreError> {
+        let mut conn = self.acquire().await?;
+        let rows: Vec<(i64, String, i64)> = on_conn!(conn.conn(), |c| {
+            sqlx::query_as(CHANGES_PER_HOUR)
+                .bind(since)
+                .fetch_all(c)
+                .await
+        })
+        .context("count changes per hour")?;
+        rows.into_iter()
+            .map(|(hour, direction, count)| {
+                Ok(HourlyChanges {
+                    hour: hour * 3_600_000,
+                    direction: parse_column("sync_log", "direction", &direction)?,
+                    count,
+                })
+            })
+            .collect()
+    }
+
+    /// Pending jobs that are due at `now`.
+    pub async fn due_jobs(&self, now: i64) -> Result<i64, StoreError> {
+        let mut conn = self.acquire().await?;
+        on_conn!(conn.conn(), |c| {
+            sqlx::query_scalar(DUE_JOBS).bind(now).fetch_one(c).await
+        })
+        .context("count due jobs")
     }
 
     /// When the newest webhook event from `source` (`notion` or `airtable`)
@@ -274,6 +322,22 @@ fn catalogue(now: i64, prune: PruneBefore, backend: super::Backend) -> Vec<Catal
                 before_id: Some(1000),
                 ..LogQuery::default()
             }),
+        ),
+        Catalogued::new("status: due jobs", DUE_JOBS, vec![Int(now)]),
+        Catalogued::new(
+            "status: changes per hour",
+            CHANGES_PER_HOUR,
+            vec![Int(now - 86_400_000)],
+        ),
+        Catalogued::new(
+            "status: lag samples",
+            super::samples::SAMPLES_SINCE,
+            vec![text("lag_to_notion"), Int(now - 86_400_000)],
+        ),
+        Catalogued::new(
+            "prune: status samples",
+            super::samples::PRUNE_SAMPLES.for_backend(backend),
+            vec![Int(prune.samples), Int(1000)],
         ),
         Catalogued::new(
             "status: verification tokens",

@@ -94,6 +94,25 @@ pub struct Wire {
     /// `GET /v1/users` answered (false: the token lacks the capability, or
     /// no people field is mapped, so people are matched from pages).
     pub users_listed: bool,
+    /// What people call the two sides: the data source's title and the
+    /// table's name, as last read (the status page names pairs by them).
+    pub names: SideNames,
+}
+
+/// The live names of a pair's data source and table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SideNames {
+    pub notion: String,
+    pub airtable: String,
+}
+
+impl SideNames {
+    fn of(data_source: &DataSource, table: &TableSchema) -> Self {
+        SideNames {
+            notion: data_source.title_text(),
+            airtable: table.name.clone(),
+        }
+    }
 }
 
 /// People met on pages (id, and name or email when the page carries them),
@@ -112,6 +131,15 @@ struct PeopleState {
 impl ResolvedPair {
     pub fn name(&self) -> &str {
         &self.config.name
+    }
+
+    /// The mapping's name of the field that holds the page's title, if the
+    /// title is mapped: its snapshot value names the record for people.
+    pub fn title_field(&self) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|f| f.notion_type == "title")
+            .map(|f| f.notion.as_str())
     }
 
     pub fn page_id_field(&self) -> &str {
@@ -341,6 +369,7 @@ pub fn resolve(
     let modified = modified_field(table);
     let mut wire = Wire {
         users_listed: !users.is_empty(),
+        names: SideNames::of(data_source, table),
         ..Wire::default()
     };
     for name in airtable_names(config, &fields, modified.map(|f| f.name.as_str())) {
@@ -437,6 +466,7 @@ impl ResolvedPair {
     ) -> Result<(ResolvedPair, Vec<Drift>), Vec<String>> {
         let mut next = self.clone();
         let mut drift = Vec::new();
+        next.wire.names = SideNames::of(data_source, table);
         next.airtable_modified_field = self.refresh_modified(table);
         let mut problems = Vec::new();
         let mapped: BTreeSet<&str> = self.fields.iter().map(|f| f.airtable.as_str()).collect();

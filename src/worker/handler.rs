@@ -11,7 +11,7 @@ use crate::{
     jobs::spec::{JobSpec, Trigger},
     metrics::Side,
     queue::handler::{JobError, JobHandler},
-    store::{ClaimedJob, Lease, Store, now_ms},
+    store::{ClaimedJob, Lease, Series, Store, now_ms},
     telemetry::JobFields,
 };
 
@@ -82,9 +82,22 @@ async fn record_lag(store: &Store, job: &ClaimedJob, spec: &JobSpec, outcome: &J
             return;
         }
     };
-    let lag = Duration::from_millis(u64::try_from(now_ms() - created_at).unwrap_or(0));
-    for side in sides {
-        crate::metrics::sync_lag(side, lag);
+    let now = now_ms();
+    let lag_ms = (now - created_at).max(0);
+    let lag = Duration::from_millis(u64::try_from(lag_ms).unwrap_or(0));
+    for side in &sides {
+        crate::metrics::sync_lag(*side, lag);
+    }
+    // The status page's day of lags; losing a sample only thins a chart.
+    let samples: Vec<(Series, i64)> = sides
+        .iter()
+        .map(|side| match side {
+            Side::Notion => (Series::LagToNotion, lag_ms),
+            Side::Airtable => (Series::LagToAirtable, lag_ms),
+        })
+        .collect();
+    if let Err(e) = store.record_samples(now, &samples).await {
+        tracing::debug!(job = job.id, error = %e, "no lag sample recorded");
     }
 }
 

@@ -9,9 +9,11 @@
 //! says so and skips when they are absent.
 
 use crate::common;
+pub mod activity;
 pub mod browser;
 pub mod http;
 
+use self::activity::*;
 use self::http::*;
 use common::TestDb;
 
@@ -24,4 +26,6 @@ both_backends! {
     verification_tokens_can_be_dismissed_and_the_applied_one_is_hidden,
     sync_issues_are_shown_per_pair_escaped_until_cleared,
     the_page_stays_fast_with_many_inbox_rows,
+    records_and_pairs_are_named_and_the_day_is_drawn,
+    without_a_mapped_title_records_keep_their_links,
 }

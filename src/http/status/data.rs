@@ -1,12 +1,18 @@
 //! Everything the status page shows, read from the store in one go.
 
+use std::collections::HashMap;
+
+use super::html::plain;
 use crate::{
-    http::{AppState, HttpError, auth::tokens_equal},
+    http::{AppState, HttpError, PairLabel, auth::tokens_equal},
     store::{
-        AirtableWebhook, Issue, IssueGauge, Job, JobState, LogEntry, LogQuery, PairLinks,
-        PairQueue, Sweep, SweepKind, VerificationToken,
+        AirtableWebhook, HourlyChanges, Issue, IssueGauge, Job, JobState, LogEntry, LogQuery,
+        PairLinks, PairQueue, Series, Sweep, SweepKind, VerificationToken,
     },
 };
+
+/// The charts' window.
+const DAY_MS: i64 = 24 * 3_600_000;
 
 /// Rows shown per list; the admin API and `log` have the rest.
 const DEAD_JOBS_SHOWN: i64 = 50;
@@ -33,6 +39,35 @@ pub(super) struct StatusData {
     pub issues: Vec<Issue>,
     /// Open sync issues per pair and scope, all of them.
     pub issue_counts: Vec<IssueGauge>,
+    /// Records' titles by (pair, Notion page id), for the records the page
+    /// lists.
+    pub titles: HashMap<(String, String), String>,
+    /// The last day, for the charts.
+    pub activity: Activity,
+}
+
+/// What the charts draw, as stored: they group it by hour.
+#[derive(Default)]
+pub(super) struct Activity {
+    pub changes: Vec<HourlyChanges>,
+    /// `(at, ms)` per sample.
+    pub lag_to_notion: Vec<(i64, i64)>,
+    pub lag_to_airtable: Vec<(i64, i64)>,
+    /// `(at, due jobs)` per sample.
+    pub queue_due: Vec<(i64, i64)>,
+}
+
+impl Activity {
+    async fn read(state: &AppState, now: i64) -> Result<Activity, HttpError> {
+        let store = &state.store;
+        let since = now - DAY_MS;
+        Ok(Activity {
+            changes: store.changes_per_hour(since).await?,
+            lag_to_notion: store.samples_since(Series::LagToNotion, since).await?,
+            lag_to_airtable: store.samples_since(Series::LagToAirtable, since).await?,
+            queue_due: store.samples_since(Series::QueueDue, since).await?,
+        })
+    }
 }
 
 pub(super) struct PairStatus {
@@ -40,6 +75,8 @@ pub(super) struct PairStatus {
     /// False for a pair found in the database but not in the mapping file
     /// (renamed or removed).
     pub configured: bool,
+    /// What people call its two sides, when it was resolved at start.
+    pub label: Option<PairLabel>,
     pub links: PairLinks,
     pub queue: PairQueue,
     pub incremental: Option<Sweep>,
@@ -74,10 +111,19 @@ impl StatusData {
                 incremental: sweep_of(&sweeps, &name, SweepKind::Incremental),
                 full: sweep_of(&sweeps, &name, SweepKind::Full),
                 airtable_table: airtable_table(state, &airtable_webhooks, &name),
+                label: state.pairs.label(&name).cloned(),
                 configured,
                 name,
             })
             .collect();
+        let conflicts = store.list_conflicts(None, CONFLICTS_SHOWN).await?;
+        let changes = store
+            .query_log(&LogQuery {
+                limit: CHANGES_SHOWN,
+                ..LogQuery::default()
+            })
+            .await?;
+        let titles = titles(state, conflicts.iter().chain(&changes)).await?;
         Ok(StatusData {
             now,
             pairs,
@@ -92,16 +138,20 @@ impl StatusData {
             dead_jobs: store
                 .list_jobs(Some(JobState::Dead), DEAD_JOBS_SHOWN)
                 .await?,
-            conflicts: store.list_conflicts(None, CONFLICTS_SHOWN).await?,
-            changes: store
-                .query_log(&LogQuery {
-                    limit: CHANGES_SHOWN,
-                    ..LogQuery::default()
-                })
-                .await?,
+            conflicts,
+            changes,
             issues: store.newest_issues(ISSUES_SHOWN).await?,
             issue_counts: store.open_issues_by_scope().await?,
+            titles,
+            activity: Activity::read(state, now).await?,
         })
+    }
+
+    /// The record's title, when its pair maps the title and it was synced.
+    pub(super) fn title_of(&self, pair: &str, page_id: &str) -> Option<&str> {
+        self.titles
+            .get(&(pair.to_owned(), page_id.to_owned()))
+            .map(String::as_str)
     }
 
     /// Open sync issues of `pair`, all scopes.
@@ -120,6 +170,52 @@ impl StatusData {
             .and_then(|p| p.airtable_table.as_ref())
             .map(|(base, table)| (base.as_str(), table.as_str()))
     }
+}
+
+/// The titles of the entries' records: the title field's value in each
+/// record's snapshot (one read per pair), or, when the entry itself wrote the
+/// title, the value it wrote.
+async fn titles<'a>(
+    state: &AppState,
+    entries: impl Iterator<Item = &'a LogEntry>,
+) -> Result<HashMap<(String, String), String>, HttpError> {
+    let mut pages: HashMap<String, Vec<String>> = HashMap::new();
+    let mut titles = HashMap::new();
+    for e in entries {
+        let (Some(page), Some(field)) = (&e.notion_page_id, title_field(state, &e.pair)) else {
+            continue;
+        };
+        let written = e
+            .new_value
+            .as_ref()
+            .filter(|_| e.field.as_deref() == Some(field));
+        if let Some(title) = written.map(plain).filter(|t| !t.is_empty()) {
+            titles
+                .entry((e.pair.clone(), page.clone()))
+                .or_insert(title);
+        }
+        let ids = pages.entry(e.pair.clone()).or_default();
+        if !ids.contains(page) {
+            ids.push(page.clone());
+        }
+    }
+    for (pair, ids) in pages {
+        let Some(field) = title_field(state, &pair) else {
+            continue;
+        };
+        for (page, snapshot) in state.store.link_snapshots(&pair, &ids).await? {
+            let title = snapshot.get(field).map(plain).unwrap_or_default();
+            if !title.is_empty() {
+                // The snapshot is the newest title; it wins over a logged one.
+                titles.insert((pair.clone(), page), title);
+            }
+        }
+    }
+    Ok(titles)
+}
+
+fn title_field<'a>(state: &'a AppState, pair: &str) -> Option<&'a str> {
+    state.pairs.label(pair)?.title_field.as_deref()
 }
 
 /// The configured pairs in configuration order, then any other pair the

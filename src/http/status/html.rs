@@ -80,7 +80,8 @@ pub(super) fn value(value: Option<&Value>) -> Markup {
     html! { (cut(&text, MAX_VALUE_CHARS)) }
 }
 
-fn plain(value: &Value) -> String {
+/// The text of a canonical value (lists joined, nothing as "").
+pub(super) fn plain(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),

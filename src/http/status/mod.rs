@@ -11,6 +11,8 @@
 //! (`Sec-Fetch-Site`, `Origin`). The page itself forbids framing and any
 //! script (Content-Security-Policy).
 
+mod activity;
+mod chart;
 mod csrf;
 mod data;
 mod html;

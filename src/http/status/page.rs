@@ -51,7 +51,8 @@ pre{white-space:pre-wrap;margin:0;max-height:9em;overflow:auto;background:#fbf3f
 .notice{background:#e8f1fd;border-color:#b8d3f7}
 .pairs{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:12px}
 .pair{border:1px solid var(--line);border-radius:8px;padding:10px 14px}
-.pair h3{margin:0 0 6px;font-size:1rem}
+.pair h3{margin:0 0 2px;font-size:1rem}
+.pair p.sides{margin:0 0 6px;color:var(--muted);font-size:.85rem}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 14px;margin:0}
 dl.facts dt{color:var(--muted)}dl.facts dd{margin:0}
 .table-wrap{overflow-x:auto}
@@ -63,6 +64,17 @@ button{font:inherit;padding:4px 14px;border-radius:6px;border:1px solid #1f5fbf;
 button:hover{background:#184c99}
 button.secondary{background:#fff;color:#1f5fbf}button.secondary:hover{background:#e8f1fd}
 form.inline{margin:6px 0 0}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(330px,1fr));gap:12px}
+figure.chart{margin:0;border:1px solid var(--line);border-radius:8px;padding:8px 10px}
+figure.chart figcaption{font-size:.85rem;margin:0 0 4px}
+figure.chart svg{width:100%;height:130px;display:block}
+.legend{color:var(--muted);margin-left:6px}
+.key{display:inline-block;width:10px;height:10px;border-radius:2px;vertical-align:baseline}
+.key.s0,rect.s0{background:#1f5fbf;fill:#1f5fbf}.key.s1,rect.s1{background:#e08a00;fill:#e08a00}
+.key.limit{height:2px;width:14px;background:var(--bad);vertical-align:middle}
+line.axis{stroke:var(--line);stroke-width:1}line.limit{stroke:var(--bad);stroke-width:1.2;stroke-dasharray:4 3}
+text.tick{font-size:9px;fill:var(--muted)}
+table.numbers{font-size:.8rem;width:auto}table.numbers td,table.numbers th{padding:2px 8px}
 .token{display:block;padding:6px;background:#f1f4f7;border-radius:4px;user-select:all}
 details summary{cursor:pointer;color:var(--muted)}
 @media (max-width:700px){
@@ -99,6 +111,7 @@ pub(super) fn render(data: &StatusData, admin_token: &str, notice: Option<Notice
                     @if let Some(notice) = notice { (notice_section(notice)) }
                     (attention(data))
                     (pairs_section(data))
+                    (super::activity::section(data))
                     (issues_section(data))
                     (webhooks_section(data, admin_token))
                     (dead_jobs_section(data, admin_token))
@@ -240,6 +253,11 @@ fn pair_card(p: &PairStatus, issues: i64, now: i64) -> Markup {
                 (p.name)
                 @if !p.configured { " " (badge(Tone::Warn, "not in the mapping file")) }
             }
+            @if let Some(label) = &p.label {
+                p.sides {
+                    "Notion " b { (label.notion) } " ⇄ Airtable " b { (label.airtable) }
+                }
+            }
             dl.facts {
                 dt { "Linked records" } dd { (link_counts(p)) }
                 dt { "Airtable table" } dd { (airtable_table(p)) }
@@ -277,10 +295,15 @@ fn oldest_pending(q: &PairQueue, now: i64) -> Markup {
     }
 }
 
+/// The table by name (when known) and its ids, which support asks for.
 fn airtable_table(p: &PairStatus) -> Markup {
-    match &p.airtable_table {
-        Some((base, table)) => html! { code { (base) } " / " code { (table) } },
-        None => muted("unknown"),
+    let name = p.label.as_ref().map(|l| l.airtable.as_str());
+    match (&p.airtable_table, name) {
+        (Some((base, table)), Some(name)) => html! {
+            (name) " " span.muted { "(" code { (base) } " / " code { (table) } ")" }
+        },
+        (Some((base, table)), None) => html! { code { (base) } " / " code { (table) } },
+        (None, _) => muted("unknown"),
     }
 }
 
@@ -655,7 +678,13 @@ fn both_values(e: &LogEntry) -> (Markup, Markup) {
     }
 }
 
+/// The record by its title (when the title is mapped and synced), then
+/// links to both sides.
 fn record_links(e: &LogEntry, data: &StatusData) -> Markup {
+    let title = e
+        .notion_page_id
+        .as_deref()
+        .and_then(|page| data.title_of(&e.pair, page));
     let mut parts = Vec::new();
     if let Some(page) = &e.notion_page_id {
         parts.push(notion_link(page));
@@ -667,6 +696,7 @@ fn record_links(e: &LogEntry, data: &StatusData) -> Markup {
         return muted("—");
     }
     html! {
+        @if let Some(title) = title { b.record-title { (cut(title, 120)) } br; }
         @for (i, part) in parts.iter().enumerate() {
             @if i > 0 { " · " }
             (part)

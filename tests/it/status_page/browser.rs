@@ -108,6 +108,28 @@ async fn a_browser_logs_in_sees_the_pair_and_retries_a_dead_job() {
         section_text(&html, "conflicts").contains("Priority"),
         "the conflict"
     );
+    // Pairs by their names, records by their titles, the day as charts: the
+    // changes both ways and the lag of the webhook-driven ones.
+    let pairs = section_text(&html, "pairs");
+    assert!(
+        pairs.contains("Airtable <b>Delivery Tracker</b>"),
+        "{pairs}"
+    );
+    let changes = section_text(&html, "changes");
+    assert!(
+        changes.contains(&format!(
+            "<b class=\"record-title\">{}</b>",
+            dom_text(&world.edited_title)
+        )),
+        "the edited spec by its title, {:?}: {changes}",
+        world.edited_title
+    );
+    let activity = section_text(&html, "activity");
+    for chart in ["chart-changes", "chart-lag-airtable", "chart-lag-notion"] {
+        let at = activity.find(&format!("id=\"{chart}\"")).expect(chart);
+        let figure = &activity[at..at + activity[at..].find("</figure>").unwrap()];
+        assert!(figure.contains("<rect"), "a bar in {chart}: {figure}");
+    }
     session
         .screenshot_full_page(&shots.join("status-laptop.png"))
         .await;
@@ -208,6 +230,8 @@ struct World {
     port: u16,
     page_ids: Vec<String>,
     pending_token: String,
+    /// The title of the spec whose Sprint was edited in Airtable.
+    edited_title: String,
     _serve: Serve,
 }
 
@@ -244,11 +268,19 @@ impl World {
             port,
             page_ids: team_n.page_ids.clone(),
             pending_token: String::new(),
+            edited_title: String::new(),
             _serve: serve,
         };
         world
             .edit_both_sides(&base, &table, &team_n.people[0].1)
             .await;
+        world.edited_title = world
+            .airtable
+            .records(&base, &table)
+            .into_iter()
+            .find(|r| r["fields"]["Notion Page ID"] == json!(world.page_ids[4]))
+            .and_then(|r| r["fields"]["Spec Name"].as_str().map(str::to_owned))
+            .expect("the edited spec's name");
         world.pending_token = world.second_subscription(&base_url).await;
         world
     }

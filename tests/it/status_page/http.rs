@@ -51,7 +51,7 @@ async fn get_page(server: &Server, authorization: Option<&str>) -> reqwest::Resp
 }
 
 /// The page as an operator sees it (Basic auth, user name `admin`).
-async fn page_html(server: &Server) -> String {
+pub(super) async fn page_html(server: &Server) -> String {
     let response = get_page(server, Some(&basic("admin", ADMIN_TOKEN))).await;
     assert_eq!(response.status(), 200);
     response.text().await.expect("read the page")
@@ -305,7 +305,7 @@ async fn register_webhook(db: &TestDb, now: i64) {
 }
 
 /// The part of the page from `<section id="{id}"` to its end.
-fn section<'a>(html: &'a str, id: &str) -> &'a str {
+pub(super) fn section<'a>(html: &'a str, id: &str) -> &'a str {
     let start = html
         .find(&format!("<section id=\"{id}\""))
         .unwrap_or_else(|| panic!("no section {id}"));

@@ -70,6 +70,19 @@ async fn fill_log(db: &TestDb, n: u32, start: i64) {
     .await;
 }
 
+/// `n` status samples taken 1, 2, ... seconds after `start`.
+async fn fill_samples(db: &TestDb, n: u32, start: i64) {
+    execute(
+        db,
+        &format!(
+            "INSERT INTO status_samples (series, at, value) {} \
+             SELECT 'queue_due', {start} + i * 1000, i FROM n",
+            numbers(n)
+        ),
+    )
+    .await;
+}
+
 /// `n` jobs in `state` (`done` and `dead` ones finished at 1, 2, ... seconds
 /// after `start`), keys unique per call.
 async fn fill_jobs(db: &TestDb, n: u32, state: &str, start: i64) {
@@ -104,10 +117,13 @@ pub async fn pruning_deletes_only_what_is_past_its_cutoff(db: TestDb) {
     fill_jobs(&db, 50, "done", now - DAY).await;
     fill_jobs(&db, 20, "dead", now - 30 * DAY).await;
     fill_jobs(&db, 10, "pending", now - 30 * DAY).await;
+    fill_samples(&db, 1_050, now - 3 * DAY).await;
+    fill_samples(&db, 40, now - DAY).await;
     let before = PruneBefore {
         log: now - 90 * DAY,
         jobs: now - 7 * DAY,
         inbox: now - 8 * DAY,
+        samples: now - 2 * DAY,
     };
     let pruned = db.store.prune(before).await.expect("prune");
     assert_eq!(
@@ -117,10 +133,12 @@ pub async fn pruning_deletes_only_what_is_past_its_cutoff(db: TestDb) {
             jobs: 1_100,
             inbox: 2_500,
             claims: 0,
+            samples: 1_050,
         }
     );
     assert_eq!(count(&db, "SELECT COUNT(*) FROM webhook_inbox").await, 300);
     assert_eq!(count(&db, "SELECT COUNT(*) FROM sync_log").await, 100);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM status_samples").await, 40);
     let left = "SELECT COUNT(*) FROM jobs WHERE state = 'done'";
     assert_eq!(count(&db, left).await, 50);
     // Dead jobs wait for an operator, pending ones for a worker.
@@ -174,6 +192,7 @@ pub async fn status_and_api_queries_never_read_a_whole_growing_table(db: TestDb)
     fill_jobs(&db, 60_000, "done", now - 10 * DAY).await;
     fill_jobs(&db, 50, "dead", now - DAY).await;
     fill_jobs(&db, 200, "pending", now - DAY).await;
+    fill_samples(&db, 60_000, now - 3 * DAY).await;
     execute(
         &db,
         &format!(
@@ -191,6 +210,7 @@ pub async fn status_and_api_queries_never_read_a_whole_growing_table(db: TestDb)
         inbox: now - 30 * DAY + 1_000_000,
         log: now - 100 * DAY + 1_000_000,
         jobs: now - 10 * DAY + 1_000_000,
+        samples: now - 3 * DAY + 1_000_000,
     };
     let plans = db
         .store
