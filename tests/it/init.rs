@@ -10,15 +10,22 @@ use notion_airtable_sandbox::{
 };
 
 use notion_airtable_sync::{airtable::AirtableClient, secret::Secret};
+use serde_json::json;
 
-use crate::common::serve::BIN;
+use crate::common::{
+    sandboxes::{plain_text, select_name},
+    serve::BIN,
+};
 
 struct Workspace {
     notion: NotionSandbox,
     airtable: AirtableSandbox,
     database_id: String,
+    data_source_id: String,
     base_id: String,
     page_ids: Vec<String>,
+    /// `(name, user id)` of the workspace's people.
+    people: Vec<(String, String)>,
     dir: PathBuf,
 }
 
@@ -45,8 +52,10 @@ async fn team_workspace() -> Workspace {
         notion,
         airtable,
         database_id: team_n.database_id,
+        data_source_id: team_n.data_source_id,
         base_id: team_a.base_id,
         page_ids: team_n.page_ids,
+        people: team_n.people,
         dir,
     }
 }
@@ -108,6 +117,24 @@ impl Workspace {
         self.airtable
             .records(&self.base_id, team::AIRTABLE_TABLE_NAME)
     }
+
+    /// The row linked to a page.
+    fn row_of(&self, page_id: &str) -> serde_json::Value {
+        self.table_rows()
+            .into_iter()
+            .find(|r| r["fields"]["Notion Page ID"] == json!(page_id))
+            .unwrap_or_else(|| panic!("no row for page {page_id}"))
+    }
+
+    /// A Notion property of a page, as the API answers it.
+    fn property(&self, page_id: &str, name: &str) -> serde_json::Value {
+        self.notion.page(page_id).expect("the page")["properties"][name].clone()
+    }
+
+    async fn reconcile_full(&self) {
+        let output = self.run(&["reconcile", "--full"]).await;
+        assert!(output.status.success(), "{}", text(&output));
+    }
 }
 
 fn text(output: &Output) -> String {
@@ -153,6 +180,77 @@ async fn init_writes_a_mapping_that_check_accepts_and_reconcile_syncs() {
         .filter(|r| r["fields"]["Notion Page ID"].as_str().is_some())
         .count();
     assert_eq!(linked, ws.page_ids.len(), "every spec linked: {rows:#?}");
+}
+
+/// The mapping `init` proposes carries the team's week: edits in Notion
+/// reach Airtable, Airtable's operational fields reach Notion, a trashed
+/// spec archives its row, a new spec gets a row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mapping_init_writes_syncs_a_week_of_edits() {
+    let ws = team_workspace().await;
+    // The quick start's path: init, check, a dry run that writes nothing,
+    // then the first sync.
+    assert!(ws.init(&[]).await.status.success());
+    let checked = ws.run(&["check"]).await;
+    assert!(checked.status.success(), "{}", text(&checked));
+    let dry = ws.run(&["reconcile", "--full", "--dry-run"]).await;
+    assert!(dry.status.success(), "{}", text(&dry));
+    assert!(
+        ws.table_rows()
+            .iter()
+            .all(|r| r["fields"]["Notion Page ID"].is_null()),
+        "a dry run links nothing"
+    );
+    ws.reconcile_full().await;
+    let person = ws.people[0].1.clone();
+    let (raised, planned, dropped) = (&ws.page_ids[0], &ws.page_ids[1], &ws.page_ids[2]);
+    let priority = ws.row_of(raised)["fields"]["Priority"].clone();
+    let new_priority = if priority == json!("P0") { "P1" } else { "P0" };
+    ws.notion
+        .update_page_as_person(
+            raised,
+            &person,
+            json!({"Priority": {"select": {"name": new_priority}}}),
+        )
+        .unwrap();
+    let record = ws.row_of(planned)["id"].as_str().unwrap().to_owned();
+    ws.airtable
+        .update_record_as_person(
+            &ws.base_id,
+            team::AIRTABLE_TABLE_NAME,
+            &record,
+            json!({"Sprint": "Sprint 31", "Blockers": "Waiting on legal review"}),
+        )
+        .unwrap();
+    ws.notion
+        .set_trashed_as_person(dropped, &person, true)
+        .unwrap();
+    let new_page = ws
+        .notion
+        .insert_page_as_person(
+            &ws.data_source_id,
+            &person,
+            json!({"Name": {"title": [{"text": {"content": "Bulk Edit v1"}}]}}),
+        )
+        .unwrap();
+
+    ws.reconcile_full().await;
+    assert_eq!(ws.row_of(raised)["fields"]["Priority"], json!(new_priority));
+    assert_eq!(plain_text(&ws.property(planned, "Sprint")), "Sprint 31");
+    assert_eq!(
+        plain_text(&ws.property(planned, "Blockers")),
+        "Waiting on legal review"
+    );
+    assert_eq!(ws.row_of(dropped)["fields"]["Status"], json!("Archived"));
+    assert_eq!(
+        ws.row_of(&new_page)["fields"]["Spec Name"],
+        json!("Bulk Edit v1")
+    );
+    // Nothing else moved: the other specs keep the status they had.
+    assert_eq!(
+        select_name(&ws.property(&ws.page_ids[3], "Status")),
+        ws.row_of(&ws.page_ids[3])["fields"]["Status"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
