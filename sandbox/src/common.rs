@@ -154,7 +154,8 @@ pub async fn record_calls(State(log): State<CallLog>, req: Request, next: Next) 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Faults {
-    /// Added to every API response.
+    /// Added to every API request before it takes effect and is answered
+    /// (see [`handle_after`]).
     pub latency_ms: u64,
     /// Probability of an injected 5xx (vendor-specific body).
     pub error_rate: f64,
@@ -222,6 +223,42 @@ impl FaultInjector {
             return FaultRoll::RateLimited;
         }
         FaultRoll::Pass
+    }
+}
+
+/// Serve an admitted request with the configured latency, as a remote API
+/// does: the request's effect (a write) becomes visible only when the
+/// latency has passed, just as the answer leaves, never before it (most of a
+/// real API's latency is its own processing, and a write commits at its
+/// end). The work runs as a task of its own, so a caller that stops waiting
+/// (a client timeout) does not cancel it: like a real server, the sandbox
+/// finishes what it received, and the caller cannot tell whether it did.
+pub async fn handle_after<F>(latency: Duration, work: F) -> axum::response::Response
+where
+    F: std::future::Future<Output = axum::response::Response> + Send + 'static,
+{
+    if latency.is_zero() {
+        return work.await;
+    }
+    let task = tokio::spawn(async move {
+        tokio::time::sleep(latency).await;
+        work.await
+    });
+    match task.await {
+        Ok(response) => response,
+        Err(e) => {
+            use axum::response::IntoResponse;
+            let status = axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+            (status, format!("the sandbox's handler failed: {e}")).into_response()
+        }
+    }
+}
+
+/// A refused request (authentication, rate limit, injected fault) is
+/// answered after the same latency as any other.
+pub async fn answer_after(latency: Duration) {
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
     }
 }
 

@@ -770,6 +770,74 @@ async fn injected_faults_are_5xx_and_latency() {
     assert!(started.elapsed() >= Duration::from_millis(150));
 }
 
+/// With latency, a write takes effect only as its answer leaves, never
+/// before; and a caller that stops waiting does not undo it (the server
+/// finishes what it received).
+#[tokio::test]
+async fn latency_delays_a_writes_effect_and_a_timeout_does_not_cancel_it() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    let latency = Duration::from_millis(300);
+    sb.set_faults(Faults {
+        latency_ms: 300,
+        ..Faults::default()
+    });
+    let record = sb
+        .insert_record_as_person(&t.base_id, &t.table_id, json!({"Spec Name": "Spec"}))
+        .unwrap();
+    let sprint = |sb: &AirtableSandbox| {
+        sb.records(&t.base_id, &t.table_id)
+            .into_iter()
+            .find(|r| r["id"] == json!(record))
+            .unwrap()["fields"]["Sprint"]
+            .clone()
+    };
+    let path = format!("{}/{record}", table_path(&t));
+    let api = Api::new(&sb);
+    let sent = Instant::now();
+    let write = api.patch(&path, json!({"fields": {"Sprint": "Sprint 40"}}));
+    tokio::pin!(write);
+    // Watch the table until the answer arrives: the value must not change
+    // before the latency has passed.
+    let first_seen = loop {
+        tokio::select! {
+            (status, _) = &mut write => {
+                assert_eq!(status, 200);
+                break None;
+            }
+            () = tokio::time::sleep(Duration::from_millis(5)) => {
+                if sprint(&sb) == json!("Sprint 40") {
+                    break Some(sent.elapsed());
+                }
+            }
+        }
+    };
+    if let Some(at) = first_seen {
+        assert!(at >= latency, "visible after {at:?}, before the latency");
+    }
+    assert_eq!(sprint(&sb), json!("Sprint 40"), "in effect once answered");
+
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let cut = impatient
+        .patch(format!("{}{path}", sb.base_url()))
+        .bearer_auth(sb.token())
+        .json(&json!({"fields": {"Sprint": "Sprint 41"}}))
+        .send()
+        .await;
+    assert!(cut.unwrap_err().is_timeout());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sprint(&sb) != json!("Sprint 41") {
+        assert!(
+            Instant::now() < deadline,
+            "the write cut short never took effect"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn schema_and_whoami() {
     let sb = sandbox().await;

@@ -928,6 +928,67 @@ async fn injected_faults_use_the_documented_codes_and_latency() {
     assert_eq!(sb.faults(), Faults::default());
 }
 
+/// With latency, a write takes effect only as its answer leaves, never
+/// before; and a caller that stops waiting does not undo it.
+#[tokio::test]
+async fn latency_delays_a_writes_effect_and_a_timeout_does_not_cancel_it() {
+    let sb = sandbox(unlimited()).await;
+    let team = sb.seed_team();
+    let page = team.page_ids[0].clone();
+    let latency = Duration::from_millis(300);
+    sb.set_faults(Faults {
+        latency_ms: 300,
+        ..Faults::default()
+    });
+    let sprint = |sb: &NotionSandbox| {
+        sb.page(&page).unwrap()["properties"]["Sprint"]["rich_text"][0]["plain_text"].clone()
+    };
+    let body = |text: &str| json!({"properties": {"Sprint": {"rich_text": [{"text": {"content": text}}]}}});
+    let api = Api::new(&sb);
+    let path = format!("/v1/pages/{page}");
+    let sent = Instant::now();
+    let write = api.patch(&path, body("Sprint 40"));
+    tokio::pin!(write);
+    let first_seen = loop {
+        tokio::select! {
+            reply = &mut write => {
+                assert_eq!(reply.status, 200, "{}", reply.body);
+                break None;
+            }
+            () = tokio::time::sleep(Duration::from_millis(5)) => {
+                if sprint(&sb) == json!("Sprint 40") {
+                    break Some(sent.elapsed());
+                }
+            }
+        }
+    };
+    if let Some(at) = first_seen {
+        assert!(at >= latency, "visible after {at:?}, before the latency");
+    }
+    assert_eq!(sprint(&sb), json!("Sprint 40"), "in effect once answered");
+
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let cut = impatient
+        .patch(format!("{}{path}", sb.base_url()))
+        .bearer_auth(sb.token())
+        .header("Notion-Version", VERSION)
+        .json(&body("Sprint 41"))
+        .send()
+        .await;
+    assert!(cut.unwrap_err().is_timeout());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sprint(&sb) != json!("Sprint 41") {
+        assert!(
+            Instant::now() < deadline,
+            "the write cut short never took effect"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 // --- webhooks ---------------------------------------------------------------------------------
 
 #[tokio::test]

@@ -20,14 +20,13 @@ const MAX_URL_CHARS: usize = 16_000;
 
 pub(crate) async fn guard(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let latency = shared.faults.latency();
-    let response = match refuse(&shared, &req) {
-        Some(err) => err.into_response(),
-        None => next.run(req).await,
-    };
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
+    match refuse(&shared, &req) {
+        Some(err) => {
+            crate::common::answer_after(latency).await;
+            err.into_response()
+        }
+        None => crate::common::handle_after(latency, next.run(req)).await,
     }
-    response
 }
 
 /// The error that stops this request before its handler, if any.

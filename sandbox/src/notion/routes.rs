@@ -72,18 +72,17 @@ async fn unknown_route() -> NotionError {
 
 async fn api_gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let latency = shared.faults.latency();
-    let response = match admit(&shared, req.headers()) {
+    match admit(&shared, req.headers()) {
         Ok(version) => {
             let mut req = req;
             req.extensions_mut().insert(version);
-            next.run(req).await
+            crate::common::handle_after(latency, next.run(req)).await
         }
-        Err(e) => e.into_response(),
-    };
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
+        Err(e) => {
+            crate::common::answer_after(latency).await;
+            e.into_response()
+        }
     }
-    response
 }
 
 /// Auth, then version, then the rate limit, then injected faults.
