@@ -41,6 +41,10 @@
 //! | `record_claim_clock` | (one row) | the counter that orders claims against sweeps' reads, across hosts whose clocks differ |
 //! | `notion_page_intents` | Airtable row about to get a Notion page | a create announced before it is sent: never two creates for one row, and a retry looks for the page before creating again |
 //! | `sync_issues` | open issue (pair, field or record) | what the service could not do (a field stopped by schema drift, a refused value, a bad link cell, a missing capability), shown until it can |
+//! | `api_calls` | vendor scope (Airtable base, Notion integration) × UTC hour | API answers counted in batches: the monthly quota (`quota`), `/metrics`, the status page's charts |
+//! | `api_access` | vendor scope | the latest answer and the latest 401/403, for the "token refused" alert |
+//! | `alert_states` | alert condition | what the alert receiver was last told (the claim on each message, one per replica set) |
+//! | `alert_outbox` | alert message | messages owed to `ALERT_WEBHOOK_URL`, with their delivery attempts |
 //!
 //! The migrations (`migrations/sqlite`, `migrations/postgres`) document every
 //! column; the two sets describe one schema and change together.
@@ -77,6 +81,8 @@ macro_rules! on_conn {
 
 // Defined before the submodules so that they can use it.
 mod airtable_webhooks;
+mod alerts;
+mod api_calls;
 mod columns;
 mod connect;
 mod error;
@@ -87,6 +93,7 @@ mod jobs;
 mod links;
 mod pace;
 mod prune;
+pub mod quota;
 mod rate_limits;
 mod record_claims;
 mod since;
@@ -104,6 +111,8 @@ use sqlx::{
 };
 
 pub use airtable_webhooks::{AirtableWebhook, NewAirtableWebhook, WebhookStatus};
+pub use alerts::{AlertMessage, AlertState};
+pub use api_calls::{ApiAccess, ApiCallHour, ApiCallTotal, HOUR_MS, is_refusal};
 pub use connect::StoreOptions;
 pub use error::StoreError;
 pub use inbox::{InboxEvent, MAX_VERIFICATION_TOKENS, VerificationToken};
@@ -170,6 +179,8 @@ pub struct Store {
     /// handler sleeps in steps of up to 100 ms (a long tail for webhook
     /// acknowledgements under load).
     sqlite_writer: Arc<tokio::sync::Mutex<()>>,
+    /// API calls counted in this process and not yet written (`api_calls`).
+    api_calls: Arc<api_calls::CallCounter>,
 }
 
 #[derive(Clone, Debug)]
@@ -197,6 +208,7 @@ impl Store {
         Ok(Store {
             pool,
             sqlite_writer: Arc::default(),
+            api_calls: Arc::default(),
         })
     }
 

@@ -1,10 +1,11 @@
 //! Everything the status page shows, read from the store in one go.
 
 use crate::{
+    config::ApiBudgets,
     http::{AppState, HttpError, auth::tokens_equal},
     store::{
-        AirtableWebhook, Issue, IssueGauge, Job, JobState, LogEntry, LogQuery, PairLinks,
-        PairQueue, Sweep, SweepKind, VerificationToken,
+        AirtableWebhook, AlertMessage, ApiCallTotal, Issue, IssueGauge, Job, JobState, LogEntry,
+        LogQuery, PairLinks, PairQueue, Sweep, SweepKind, VerificationToken, quota::Month,
     },
 };
 
@@ -33,6 +34,11 @@ pub(super) struct StatusData {
     pub issues: Vec<Issue>,
     /// Open sync issues per pair and scope, all of them.
     pub issue_counts: Vec<IssueGauge>,
+    /// API calls this month per vendor scope, and the budgets.
+    pub api_calls_month: Vec<ApiCallTotal>,
+    pub api_budgets: ApiBudgets,
+    /// The newest alert messages.
+    pub alert_messages: Vec<AlertMessage>,
 }
 
 pub(super) struct PairStatus {
@@ -101,6 +107,9 @@ impl StatusData {
                 .await?,
             issues: store.newest_issues(ISSUES_SHOWN).await?,
             issue_counts: store.open_issues_by_scope().await?,
+            api_calls_month: store.api_calls_since(Month::containing(now).start).await?,
+            api_budgets: state.api_budgets.clone(),
+            alert_messages: store.alert_messages(super::usage::ALERTS_SHOWN).await?,
         })
     }
 

@@ -15,6 +15,7 @@ mod csrf;
 mod data;
 mod html;
 mod page;
+mod usage;
 
 use axum::{
     Form, Router,
