@@ -174,8 +174,8 @@ impl Sources<'_> {
             .map(|(budget, until)| {
                 let left = Duration::from_millis(u64::try_from(until - now).unwrap_or(0));
                 let detail = format!(
-                    "calls on the {budget} rate budget have been paused (429) for more than {} min; \
-                     the current pause ends in {} s",
+                    "calls on the {budget} rate budget are held by rate-limit pauses (429) for \
+                     longer than {} min; the current pause ends in {} s",
                     long.as_secs() / 60,
                     left.as_secs()
                 );
@@ -183,7 +183,9 @@ impl Sources<'_> {
                 // A pause announced longer than the limit starts at once;
                 // shorter ones must follow each other for that long.
                 seen.hold = if left > long { Duration::ZERO } else { long };
-                seen.pair = budget.strip_prefix("airtable:").and_then(|b| self.pairs_on_base(b));
+                seen.pair = budget
+                    .strip_prefix("airtable:")
+                    .and_then(|b| self.pairs_on_base(b));
                 seen
             })
             .collect())

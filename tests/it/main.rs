@@ -18,6 +18,7 @@ mod common;
 
 mod airtable_client;
 mod airtable_webhooks;
+mod alerts;
 mod check;
 mod cli;
 mod config;
