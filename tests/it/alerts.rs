@@ -5,7 +5,7 @@
 //! down gets the message once it is back, once; every condition the
 //! service watches starts, and no body carries a secret.
 
-mod receiver;
+pub mod receiver;
 
 use std::{
     sync::{
