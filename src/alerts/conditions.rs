@@ -91,7 +91,19 @@ impl Sources<'_> {
     }
 
     async fn schema_drift(&self) -> Result<Vec<Observation>, StoreError> {
-        let issues = self.store.open_issues(None).await?;
+        // Counted first: a pair's record issues (possibly many) are read
+        // only when the pair has a field or pair issue.
+        let stopped_scope = |scope: &str| scope == "field" || scope == "pair";
+        let mut drifting: Vec<String> = Vec::new();
+        for count in self.store.open_issues_by_scope().await? {
+            if stopped_scope(&count.scope) && count.count > 0 && !drifting.contains(&count.pair) {
+                drifting.push(count.pair);
+            }
+        }
+        let mut issues = Vec::new();
+        for pair in &drifting {
+            issues.extend(self.store.open_issues(Some(pair)).await?);
+        }
         let mut by_pair: Vec<(String, Vec<String>)> = Vec::new();
         for issue in issues
             .iter()

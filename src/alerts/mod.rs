@@ -35,6 +35,8 @@ pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 const KEEP_DELIVERED: Duration = Duration::from_secs(30 * 86_400);
 /// Messages looked at per delivery round.
 const DELIVERY_BATCH: i64 = 20;
+/// Delivery rounds at most per call of [`Alerts::deliver`].
+const DELIVERY_ROUNDS: usize = 5;
 
 /// Thresholds and schedules of the alerts.
 #[derive(Clone)]
@@ -204,8 +206,22 @@ impl Alerts {
     }
 
     /// Post the messages owed at `now`; returns how many were delivered.
-    /// A failure is logged and retried later with backoff.
+    /// A failure is logged and retried later with backoff. A message
+    /// delivered makes the next of its condition (a clear after its start)
+    /// owed at once, so rounds repeat while they deliver.
     pub async fn deliver(&self, now: i64) -> Result<usize, StoreError> {
+        let mut delivered = 0;
+        for _ in 0..DELIVERY_ROUNDS {
+            let round = self.deliver_round(now).await?;
+            delivered += round;
+            if round == 0 {
+                break;
+            }
+        }
+        Ok(delivered)
+    }
+
+    async fn deliver_round(&self, now: i64) -> Result<usize, StoreError> {
         let mut delivered = 0;
         for message in self.store.owed_alerts(now, DELIVERY_BATCH).await? {
             let lease_until = now + duration_ms(self.config.delivery_lease);

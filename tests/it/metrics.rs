@@ -818,7 +818,10 @@ async fn serve_reports_lag_durations_and_calls_without_secrets(db: TestDb) {
     for line in last.text.lines().filter(|l| l.contains(base.as_str())) {
         assert!(line.starts_with(quota), "{base} in {line}");
     }
-    assert!(last.text.contains(&format!("{quota}vendor=\"airtable\",scope=\"{base}\"}}")));
+    assert!(
+        last.text
+            .contains(&format!("{quota}vendor=\"airtable\",scope=\"{base}\"}}"))
+    );
 }
 
 /// Issues are read from the store at scrape time; every configured pair has
