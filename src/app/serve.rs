@@ -160,6 +160,8 @@ pub async fn serve(
         let _ = stop_tx.send(true);
     };
     let (api, worker, (), (), ()) = tokio::join!(api, worker, signal, alerts, counts);
+    // The calls of jobs that finished during the grace period.
+    crate::app::quota::flush(&store).await;
     api.and(worker)
 }
 
