@@ -20,7 +20,7 @@ pub mod message;
 use std::{future::Future, sync::Arc, time::Duration};
 
 use crate::{
-    config::ApiBudgets,
+    config::{ApiBudgets, Env},
     secret::Secret,
     store::{Store, StoreError, duration_ms, now_ms},
 };
@@ -125,6 +125,34 @@ impl Alerts {
             pairs,
             receiver: Receiver::new(url)?,
         })
+    }
+
+    /// The alerts `env` asks for (`ALERT_WEBHOOK_URL`; None when unset),
+    /// with every secret of `env` kept out of the messages.
+    pub fn from_env(
+        env: &Env,
+        store: &Store,
+        mut config: AlertConfig,
+        budgets: ApiBudgets,
+        pairs: Vec<(String, String)>,
+    ) -> anyhow::Result<Option<Self>> {
+        let Some(url) = env.alert_webhook_url.clone() else {
+            tracing::info!("ALERT_WEBHOOK_URL is not set: no alerts are sent");
+            return Ok(None);
+        };
+        config.secrets.extend(
+            [
+                &env.notion_token,
+                &env.airtable_token,
+                &env.admin_token,
+                &env.notion_webhook_secret,
+            ]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .chain([env.database_url.clone()]),
+        );
+        Self::new(store.clone(), url, config, budgets, pairs).map(Some)
     }
 
     /// Read every condition and queue the messages they call for.

@@ -165,8 +165,7 @@ pub async fn serve(
     api.and(worker)
 }
 
-/// The alerts of a worker process, when `ALERT_WEBHOOK_URL` is set. No
-/// message may show a token or the URL.
+/// The alerts of a worker process, when `ALERT_WEBHOOK_URL` is set.
 fn alerts_task(
     env: &Env,
     role: Role,
@@ -174,38 +173,17 @@ fn alerts_task(
     config: &SyncConfig,
     pairs: &[ResolvedPair],
 ) -> anyhow::Result<Option<Alerts>> {
-    let Some(url) = env.alert_webhook_url.clone() else {
-        if role.worker() {
-            tracing::info!("ALERT_WEBHOOK_URL is not set: no alerts are sent");
-        }
-        return Ok(None);
-    };
     if !role.worker() {
         return Ok(None);
     }
-    let secrets = [
-        &env.notion_token,
-        &env.airtable_token,
-        &env.admin_token,
-        &env.notion_webhook_secret,
-    ]
-    .into_iter()
-    .flatten()
-    .cloned()
-    .chain([env.database_url.clone()])
-    .collect();
-    let alert_config = AlertConfig {
-        secrets,
-        ..AlertConfig::default()
-    };
-    let alerts = Alerts::new(
-        store.clone(),
-        url,
-        alert_config,
-        config.api_budgets.clone(),
+    let budgets = config.api_budgets.clone();
+    Alerts::from_env(
+        env,
+        store,
+        AlertConfig::default(),
+        budgets,
         pair_bases(pairs),
-    )?;
-    Ok(Some(alerts))
+    )
 }
 
 /// (pair, Airtable base) of each pair.
