@@ -5,6 +5,7 @@
 //! is wrong, so that a bad deployment fails at start with a message an operator
 //! can act on. Secrets are held in [`Secret`] and never printed.
 
+mod budgets;
 mod mapping;
 
 use std::{net::SocketAddr, path::PathBuf};
@@ -14,6 +15,8 @@ pub use mapping::{
     DEFAULT_LOG_RETENTION_DAYS, Direction, FieldMapping, MIN_INBOX_RETENTION_DAYS, MatchKey,
     NotionTrashAction, PairConfig, PairOptions, Retention, SyncConfig, shared_data_source_problems,
 };
+
+pub use budgets::ApiBudgets;
 
 use crate::secret::Secret;
 
@@ -63,6 +66,9 @@ pub struct Env {
     /// missed while it was down); off, the first full sweep comes with the
     /// daily schedule and events are healed from the job table alone.
     pub sweep_at_start: bool,
+    /// `ALERT_WEBHOOK_URL`: where `serve` posts its alerts (Slack-compatible
+    /// incoming-webhook JSON). A secret: such URLs carry their own key.
+    pub alert_webhook_url: Option<Secret>,
 }
 
 impl Env {
@@ -100,6 +106,9 @@ impl Env {
             job_lease: job_lease(get("JOB_LEASE_SECS"))?,
             prune_interval: prune_interval(get("PRUNE_INTERVAL_SECS"))?,
             sweep_at_start: flag("SWEEP_AT_START", get("SWEEP_AT_START"), true)?,
+            alert_webhook_url: get("ALERT_WEBHOOK_URL")
+                .map(|v| alert_url(&v))
+                .transpose()?,
         })
     }
 
@@ -142,6 +151,20 @@ fn http_url(name: &'static str, value: &str) -> Result<String, ConfigError> {
         _ => Err(ConfigError::Env {
             name,
             problem: format!("`{value}` is not an http(s) URL"),
+        }),
+    }
+}
+
+/// An http(s) URL, kept whole (path and query are the receiver's key) and
+/// secret; the error does not repeat it.
+fn alert_url(value: &str) -> Result<Secret, ConfigError> {
+    match url::Url::parse(value.trim()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+            Ok(Secret::new(value.trim()))
+        }
+        _ => Err(ConfigError::Env {
+            name: "ALERT_WEBHOOK_URL",
+            problem: "is not an http(s) URL (value not shown: it is a secret)".into(),
         }),
     }
 }
@@ -291,6 +314,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("NOTION_API_URL"), "{err}");
+    }
+
+    #[test]
+    fn the_alert_url_is_a_secret_http_url() {
+        let hook = "https://hooks.slack.com/services/T0/B0/supersecret";
+        let e = env(&[("ALERT_WEBHOOK_URL", hook)]).unwrap();
+        assert_eq!(e.alert_webhook_url.as_ref().unwrap().expose(), hook);
+        assert!(!format!("{e:?}").contains("supersecret"));
+        assert!(env(&[]).unwrap().alert_webhook_url.is_none());
+        let err = env(&[("ALERT_WEBHOOK_URL", "hooks.slack.com/supersecret")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ALERT_WEBHOOK_URL"), "{err}");
+        assert!(!err.contains("supersecret"), "{err}");
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! - leaves: [`metrics`], [`config`], [`telemetry`], [`secret`], [`signature`].
 
 pub mod airtable;
+pub mod alerts;
 pub mod app;
 pub mod clients;
 pub mod config;

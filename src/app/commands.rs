@@ -127,6 +127,8 @@ pub async fn reconcile(
             )?;
         }
     }
+    // The calls this run made count towards the month's quota.
+    crate::app::quota::flush(&engine.store).await;
     Ok(())
 }
 
@@ -191,5 +193,6 @@ pub async fn webhooks(env: &Env, action: WebhooksAction) -> anyhow::Result<()> {
             }
         }
     }
+    crate::app::quota::flush(&engine.store).await;
     Ok(())
 }

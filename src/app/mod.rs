@@ -3,4 +3,5 @@
 
 pub mod commands;
 pub mod demo;
+pub mod quota;
 pub mod serve;

@@ -10,6 +10,11 @@
 //!   refresh the Airtable webhooks daily (they expire after 7 days; a daily
 //!   refresh keeps them far from it), and prune the sync log, done jobs and
 //!   the webhook inbox by their retentions every `PRUNE_INTERVAL_SECS`.
+//!   A base with a monthly API budget (`[airtable.budgets]`) has its sweeps
+//!   stretched as the budget runs low (`app::quota`);
+//! - alerts (role worker, when `ALERT_WEBHOOK_URL` is set): their own task
+//!   (`alerts::Alerts::run`);
+//! - every role: the API calls counted are written every few seconds.
 //!
 //! SIGTERM or Ctrl-C stops claiming, lets running jobs finish within the
 //! grace period (or releases them), and stops the server.
@@ -20,7 +25,9 @@ use axum::{extract::Request, middleware::Next, response::Response};
 use tokio::sync::watch;
 
 use crate::{
+    alerts::{AlertConfig, Alerts},
     app::commands::{open_store, resolve_pairs, shared_clients},
+    app::quota::{FLUSH_CALLS_EVERY, SweepCadence, flush_calls},
     config::{Env, PairConfig, SyncConfig, shared_data_source_problems},
     engine::Engine,
     http::{self, AppState, IngestConfig, PairDirectory},
@@ -113,12 +120,19 @@ pub async fn serve(
     let runner = Runner::new(store.clone(), service.clone(), runner_config);
     let notifier = notifier_for(&runner, role, database_url)?;
     let (stop_tx, stop_rx) = watch::channel(false);
+    let alerts = alerts_task(env, role, &store, &config, &pairs)?;
+    let alerts = async {
+        if let Some(alerts) = alerts {
+            alerts.run(stopped(stop_rx.clone())).await;
+        }
+    };
+    let counts = flush_calls(&store, FLUSH_CALLS_EVERY, stopped(stop_rx.clone()));
     let api = async {
         if role.api() {
             run_api(
                 env,
                 &store,
-                &pairs,
+                (&pairs, &config.api_budgets),
                 bot_user_id,
                 notifier,
                 stopped(stop_rx.clone()),
@@ -134,6 +148,7 @@ pub async fn serve(
                 sweep_at_start: env.sweep_at_start,
                 prune_every: env.prune_interval,
                 retention: Retention::of(&config),
+                budgets: config.api_budgets.clone(),
             };
             let schedules = schedules.run(&service, &store, stopped(stop_rx.clone()));
             let (stats, ()) = tokio::join!(runner.run(stopped(stop_rx.clone())), schedules);
@@ -146,8 +161,39 @@ pub async fn serve(
         tracing::info!("shutting down: no new jobs, finishing running ones");
         let _ = stop_tx.send(true);
     };
-    let (api, worker, ()) = tokio::join!(api, worker, signal);
+    let (api, worker, (), (), ()) = tokio::join!(api, worker, signal, alerts, counts);
+    // The calls of jobs that finished during the grace period.
+    crate::app::quota::flush(&store).await;
     api.and(worker)
+}
+
+/// The alerts of a worker process, when `ALERT_WEBHOOK_URL` is set.
+fn alerts_task(
+    env: &Env,
+    role: Role,
+    store: &Store,
+    config: &SyncConfig,
+    pairs: &[ResolvedPair],
+) -> anyhow::Result<Option<Alerts>> {
+    if !role.worker() {
+        return Ok(None);
+    }
+    let budgets = config.api_budgets.clone();
+    Alerts::from_env(
+        env,
+        store,
+        AlertConfig::default(),
+        budgets,
+        pair_bases(pairs),
+    )
+}
+
+/// (pair, Airtable base) of each pair.
+fn pair_bases(pairs: &[ResolvedPair]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|p| (p.name().to_owned(), p.config.airtable_base_id.clone()))
+        .collect()
 }
 
 /// Resolves once the stop flag is set.
@@ -177,7 +223,7 @@ fn notifier_for<H: crate::queue::JobHandler>(
 async fn run_api(
     env: &Env,
     store: &Store,
-    pairs: &[ResolvedPair],
+    (pairs, api_budgets): (&[ResolvedPair], &crate::config::ApiBudgets),
     bot_user_id: String,
     notifier: JobsNotifier,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -190,6 +236,7 @@ async fn run_api(
         pairs: PairDirectory::from_resolved(pairs),
         config: IngestConfig::for_pairs(pairs),
         verification_limiter: Default::default(),
+        api_budgets: api_budgets.clone(),
     };
     if state.notion_webhook_secret.is_none() {
         tracing::warn!("NOTION_WEBHOOK_SECRET is not set: Notion events are refused until it is");
@@ -298,62 +345,62 @@ struct Schedules {
     sweep_at_start: bool,
     prune_every: Duration,
     retention: Retention,
+    /// Monthly API budgets: the sweeps of a base running low stretch.
+    budgets: crate::config::ApiBudgets,
 }
+
+/// How often the worker looks for due sweeps (their intervals are 15
+/// minutes and a day, stretched by a budget running low).
+const SWEEP_CHECK_EVERY: Duration = Duration::from_secs(60);
 
 impl Schedules {
     /// Queue sweeps, refresh webhooks and prune on their schedules until
     /// stopped.
     async fn run(self, service: &SyncService, store: &Store, shutdown: impl Future<Output = ()>) {
-        let mut incremental = tokio::time::interval(INCREMENTAL_SWEEP_EVERY);
-        let mut full = tokio::time::interval(FULL_SWEEP_EVERY);
+        let pairs: Vec<(String, String)> = service
+            .pairs()
+            .iter()
+            .map(|p| (p.name().to_owned(), p.config.airtable_base_id.clone()))
+            .collect();
+        let every = (INCREMENTAL_SWEEP_EVERY, FULL_SWEEP_EVERY);
+        let mut cadence =
+            SweepCadence::new(self.budgets, every, &pairs, now_ms(), self.sweep_at_start);
+        let mut sweeps = tokio::time::interval(SWEEP_CHECK_EVERY);
+        sweeps.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut refresh = tokio::time::interval(WEBHOOK_REFRESH_EVERY);
         let mut prune = tokio::time::interval(self.prune_every);
         prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut sample = tokio::time::interval(QUEUE_SAMPLE_EVERY);
         sample.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // The first ticks fire at once: a full sweep at start heals anything
+        // The first check runs at once: a full sweep at start heals anything
         // missed while the service was down (an incremental one beside it
         // would only repeat part of its work). Without it, what was
         // acknowledged before a restart is healed from the job table alone,
         // and the first sweeps come with their schedules.
-        incremental.tick().await;
         if !self.sweep_at_start {
-            full.tick().await;
             tracing::info!("SWEEP_AT_START=false: no sweep at start");
         }
         tokio::pin!(shutdown);
         loop {
-            let full_sweep = tokio::select! {
+            tokio::select! {
                 () = &mut shutdown => return,
-                _ = incremental.tick() => false,
-                _ = full.tick() => true,
-                _ = refresh.tick() => {
-                    refresh_webhooks(service).await;
-                    continue;
+                _ = sweeps.tick() => {
+                    for (pair, full) in cadence.due(store, &pairs, now_ms()).await {
+                        queue_sweep(store, pair, full).await;
+                    }
                 }
-                _ = prune.tick() => {
-                    prune_tables(store, self.retention).await;
-                    continue;
-                }
-                _ = sample.tick() => {
-                    sample_queue(store).await;
-                    continue;
-                }
-            };
-            queue_sweeps(service, store, full_sweep).await;
+                _ = refresh.tick() => refresh_webhooks(service).await,
+                _ = prune.tick() => prune_tables(store, self.retention).await,
+                _ = sample.tick() => sample_queue(store).await,
+            }
         }
     }
 }
 
-async fn queue_sweeps(service: &SyncService, store: &Store, full: bool) {
-    for pair in service.pairs() {
-        let spec = JobSpec::Sweep {
-            pair: pair.name().to_owned(),
-            full,
-        };
-        if let Err(e) = store.enqueue(&spec.to_new_job(now_ms()), now_ms()).await {
-            tracing::error!(pair = pair.name(), error = %e, "could not queue a sweep");
-        }
+async fn queue_sweep(store: &Store, pair: String, full: bool) {
+    let job = JobSpec::Sweep { pair, full }.to_new_job(now_ms());
+    if let Err(e) = store.enqueue(&job, now_ms()).await {
+        tracing::error!(pair = job.pair.as_deref(), error = %e, "could not queue a sweep");
     }
 }
 

@@ -88,7 +88,8 @@ pub fn body_excerpt(body: &[u8]) -> String {
 
 /// One attempt of one call, the path both clients share: wait for the
 /// budget's slot (or give up while it is paused longer than `wait_limit`),
-/// send, log and count the call. The response is the caller's to read; a
+/// send, log and count the call (in the metrics, and, on a budget shared
+/// through the store, towards the scope's monthly quota). The response is the caller's to read; a
 /// request that got no answer is classified here.
 pub async fn send(
     vendor: Vendor,
@@ -106,8 +107,11 @@ pub async fn send(
         log_call(vendor, method, url, None, started.elapsed());
         ApiError::transport(vendor, &e)
     })?;
-    let status = Some(response.status().as_u16());
-    log_call(vendor, method, url, status, started.elapsed());
+    let status = response.status().as_u16();
+    log_call(vendor, method, url, Some(status), started.elapsed());
+    if let Some(shared) = budget.shared() {
+        shared.count_call(status);
+    }
     Ok(response)
 }
 

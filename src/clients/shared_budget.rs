@@ -125,6 +125,18 @@ impl SharedBudget {
         self.store.penalize(&self.name, until, now).await
     }
 
+    /// Count one answered call on this budget's vendor scope (the Airtable
+    /// base, the Notion integration) towards the monthly quota: in this
+    /// process's counter, written by the store's flush, not a write per call.
+    pub fn count_call(&self, status: u16) {
+        let Some(vendor) = self.vendor else {
+            return;
+        };
+        let scope = self.name.split_once(':').map_or(&*self.name, |(_, s)| s);
+        self.store
+            .count_api_call(vendor_word(vendor), scope, status, now_ms());
+    }
+
     /// When calls may resume after a 429 (epoch ms); None if they may go now.
     pub async fn blocked_until(&self) -> Result<Option<i64>, StoreError> {
         self.store.blocked_until(&self.name, now_ms()).await
@@ -143,6 +155,14 @@ impl SharedBudget {
 pub fn notion_name(token: &Secret) -> String {
     let digest = hex::encode(Sha256::digest(token.expose().as_bytes()));
     format!("notion:{}", &digest[..TOKEN_HASH_PREFIX])
+}
+
+/// The `vendor` column of `api_calls`.
+pub fn vendor_word(vendor: Vendor) -> &'static str {
+    match vendor {
+        Vendor::Notion => "notion",
+        Vendor::Airtable => "airtable",
+    }
 }
 
 /// `airtable:<base id>` (the in-process budget's name too).

@@ -10,7 +10,10 @@ use std::{collections::BTreeMap, collections::HashSet, path::Path};
 
 use serde::Deserialize;
 
-use super::ConfigError;
+use super::{
+    ConfigError,
+    budgets::{ApiBudgets, RawAirtableSection, validate_budgets},
+};
 
 /// Who may write a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -96,6 +99,8 @@ pub struct SyncConfig {
     pub log_retention_days: u32,
     /// How long finished jobs and webhook event ids are kept.
     pub retention: Retention,
+    /// `[airtable.budgets]`: monthly API call budgets per base.
+    pub api_budgets: ApiBudgets,
 }
 
 /// What `serve` prunes besides the sync log, in days.
@@ -166,6 +171,7 @@ struct RawFile {
     sync_log: Option<RawRetention>,
     jobs: Option<RawRetention>,
     webhook_inbox: Option<RawRetention>,
+    airtable: Option<RawAirtableSection>,
 }
 
 /// `[sync_log]`, `[jobs]`, `[webhook_inbox]`: one key each.
@@ -278,10 +284,13 @@ fn validate(raw: RawFile) -> Result<SyncConfig, String> {
             format!("{e} (Notion redelivers an event for about a day; a forgotten id runs again)")
         })?,
     };
+    let bases: Vec<&str> = pairs.iter().map(|p| p.airtable_base_id.as_str()).collect();
+    let api_budgets = validate_budgets(raw.airtable, &bases)?;
     Ok(SyncConfig {
         pairs,
         log_retention_days,
         retention,
+        api_budgets,
     })
 }
 

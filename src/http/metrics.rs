@@ -15,7 +15,11 @@ use axum::{
 
 use super::Shared;
 use crate::{
-    metrics::{self, Gauges, IssueCount, JobCount, QueueGauges, Rejection, WebhookSource},
+    config::ApiBudgets,
+    metrics::{
+        self, ApiBudget, ApiCallsMonth, Gauges, IssueCount, JobCount, QueueGauges, Rejection,
+        WebhookSource,
+    },
     store::{Store, StoreError, now_ms},
 };
 
@@ -37,7 +41,8 @@ const ISSUE_SCOPES: &[&str] = &["pair", "field", "record"];
 /// `GET /metrics` (no authentication, as Prometheus expects; nothing in it
 /// is secret).
 pub(crate) async fn scrape(State(state): State<Shared>) -> Response {
-    let body = render_for(&state.store, state.pairs.names()).await;
+    let budgets = budget_gauges(&state.api_budgets);
+    let body = render_with(&state.store, state.pairs.names(), budgets).await;
     ([(CONTENT_TYPE, metrics::TEXT_FORMAT)], body).into_response()
 }
 
@@ -49,11 +54,49 @@ pub async fn render(store: &Store) -> String {
 /// [`render`], with the issue gauges of `pairs` present at 0 when they have
 /// none (so that an alert on them has a series to compare).
 pub async fn render_for(store: &Store, pairs: &[String]) -> String {
+    render_with(store, pairs, Vec::new()).await
+}
+
+/// [`render_for`], with the monthly API budgets of the mapping file.
+async fn render_with(store: &Store, pairs: &[String], api_budgets: Vec<ApiBudget>) -> String {
     let gauges = Gauges {
         queue: read_queue(store).await,
         issues: read_issues(store, pairs).await,
+        api_calls_month: read_api_calls(store).await,
+        api_budgets,
     };
     metrics::render(&gauges)
+}
+
+/// This month's API calls per scope (every replica's, as last flushed).
+async fn read_api_calls(store: &Store) -> Option<Vec<ApiCallsMonth>> {
+    let since = crate::store::quota::Month::containing(now_ms()).start;
+    match store.api_calls_since(since).await {
+        Ok(totals) => Some(
+            totals
+                .into_iter()
+                .map(|t| ApiCallsMonth {
+                    vendor: t.vendor,
+                    scope: t.scope,
+                    calls: t.calls,
+                })
+                .collect(),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "/metrics: could not count the API calls");
+            None
+        }
+    }
+}
+
+fn budget_gauges(budgets: &ApiBudgets) -> Vec<ApiBudget> {
+    budgets
+        .iter()
+        .map(|(base, calls)| ApiBudget {
+            base: base.to_owned(),
+            calls,
+        })
+        .collect()
 }
 
 async fn read_queue(store: &Store) -> Option<QueueGauges> {

@@ -123,6 +123,8 @@ pub struct AppState {
     pub config: IngestConfig,
     /// How many unsigned verification tokens this process still records.
     pub verification_limiter: webhooks::verification::VerificationLimiter,
+    /// `[airtable.budgets]`: shown beside each base's calls this month.
+    pub api_budgets: crate::config::ApiBudgets,
 }
 
 impl AppState {
@@ -136,6 +138,7 @@ impl AppState {
             pairs,
             config: IngestConfig::default(),
             verification_limiter: Default::default(),
+            api_budgets: Default::default(),
         }
     }
 }

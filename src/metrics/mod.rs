@@ -19,6 +19,8 @@
 //! | `notion_airtable_sync_oldest_pending_job_age_seconds` | gauge | | the `jobs` table, at scrape time |
 //! | `notion_airtable_sync_store_up` | gauge | | whether the scrape could read the store |
 //! | `notion_airtable_sync_issues` | gauge | `pair`, `scope` | open sync issues (`pair`, `field`, `record`): the `sync_issues` table, at scrape time |
+//! | `notion_airtable_sync_api_calls_month` | gauge | `vendor`, `scope` | API calls this UTC month, every replica's: the `api_calls` table, at scrape time |
+//! | `notion_airtable_sync_api_budget_month` | gauge | `base` | `[airtable.budgets]` of the mapping file |
 //! | `notion_airtable_sync_job_duration_seconds` | histogram | `kind`, `outcome` | each job attempt ([`job_finished`]) |
 //! | `notion_airtable_sync_api_requests_total` | counter | `vendor`, `method`, `endpoint`, `status` | each API response or transport failure ([`api_call`]) |
 //! | `notion_airtable_sync_api_rate_limited_total` | counter | `vendor` | each 429 ([`api_call`]) |
@@ -29,8 +31,10 @@
 //!
 //! Labels never carry ids, names or secrets: API paths become route
 //! templates ([`endpoint::template`], applied by [`api_call`] itself), `pair`
-//! is a pair's name from the mapping file, and every other label is one of a
-//! fixed set of words.
+//! is a pair's name from the mapping file, `scope` and `base` name an
+//! Airtable base of the mapping file (or the Notion integration's token
+//! fingerprint: a few configured values, never a record), and every other
+//! label is one of a fixed set of words.
 
 pub mod endpoint;
 mod families;
@@ -48,7 +52,9 @@ use families::{
 };
 use labels::ApiStatus;
 pub use labels::{Rejection, Side, Vendor, WebhookSource};
-pub use render::{Gauges, IssueCount, JobCount, QueueGauges, TEXT_FORMAT, render};
+pub use render::{
+    ApiBudget, ApiCallsMonth, Gauges, IssueCount, JobCount, QueueGauges, TEXT_FORMAT, render,
+};
 
 /// A delivery to a webhook endpoint, whatever the answer.
 pub fn webhook_received(source: WebhookSource) {

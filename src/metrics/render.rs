@@ -21,6 +21,38 @@ pub struct Gauges {
     /// Open sync issues per pair and scope. `None`: they could not be
     /// counted, so the gauge is absent.
     pub issues: Option<Vec<IssueCount>>,
+    /// API calls this calendar month per vendor scope. `None`: they could
+    /// not be read, so the gauge is absent.
+    pub api_calls_month: Option<Vec<ApiCallsMonth>>,
+    /// The monthly budget of each Airtable base that has one.
+    pub api_budgets: Vec<ApiBudget>,
+}
+
+/// API calls of one vendor scope this month.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiCallsMonth {
+    pub vendor: String,
+    /// The Airtable base id, or the Notion integration's fingerprint.
+    pub scope: String,
+    pub calls: i64,
+}
+
+/// The monthly call budget of one Airtable base.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiBudget {
+    pub base: String,
+    pub calls: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ScopeLabels {
+    vendor: String,
+    scope: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct BaseLabels {
+    base: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -67,6 +99,9 @@ pub fn render(gauges: &Gauges) -> String {
     register_queue(&mut registry, gauges.queue.as_ref());
     if let Some(issues) = &gauges.issues {
         register_issues(&mut registry, issues);
+    }
+    if let Some(calls) = &gauges.api_calls_month {
+        register_api_calls(&mut registry, calls, &gauges.api_budgets);
     }
     super::families::register(&mut registry);
     encode(&registry)
@@ -128,6 +163,36 @@ fn register_issues(registry: &mut Registry, issues: &[IssueCount]) {
         "Open sync issues (what the service cannot sync until someone acts: a field stopped by \
          schema drift, a refused value, a missing capability) by pair and scope, read from the \
          store at scrape time",
+        family,
+    );
+}
+
+fn register_api_calls(registry: &mut Registry, calls: &[ApiCallsMonth], budgets: &[ApiBudget]) {
+    let family: Family<ScopeLabels, Gauge> = Family::default();
+    for call in calls {
+        let labels = ScopeLabels {
+            vendor: call.vendor.clone(),
+            scope: call.scope.clone(),
+        };
+        family.get_or_create(&labels).set(call.calls);
+    }
+    registry.register(
+        "notion_airtable_sync_api_calls_month",
+        "API calls answered this calendar month (UTC) by every replica, per vendor and scope (the \
+         Airtable base id, or the Notion integration's token fingerprint), read from the store at \
+         scrape time",
+        family,
+    );
+    let family: Family<BaseLabels, Gauge> = Family::default();
+    for budget in budgets {
+        let labels = BaseLabels {
+            base: budget.base.clone(),
+        };
+        family.get_or_create(&labels).set(budget.calls);
+    }
+    registry.register(
+        "notion_airtable_sync_api_budget_month",
+        "The monthly API call budget of each Airtable base that has one ([airtable.budgets] in sync.toml)",
         family,
     );
 }

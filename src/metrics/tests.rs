@@ -159,6 +159,7 @@ fn gauges_render_as_read_with_label_values_escaped() {
             scope: "field".into(),
             count: 3,
         }]),
+        ..Gauges::default()
     };
     let text = render(&gauges);
     for line in [
@@ -169,4 +170,29 @@ fn gauges_render_as_read_with_label_values_escaped() {
     ] {
         assert!(text.contains(line), "{line:?} not in\n{text}");
     }
+}
+
+#[test]
+fn the_month_s_api_calls_and_budgets_render_per_scope() {
+    let gauges = Gauges {
+        api_calls_month: Some(vec![crate::metrics::ApiCallsMonth {
+            vendor: "airtable".into(),
+            scope: "appTeam".into(),
+            calls: 1234,
+        }]),
+        api_budgets: vec![crate::metrics::ApiBudget {
+            base: "appTeam".into(),
+            calls: 100_000,
+        }],
+        ..Gauges::default()
+    };
+    let text = render(&gauges);
+    for line in [
+        "\nnotion_airtable_sync_api_calls_month{vendor=\"airtable\",scope=\"appTeam\"} 1234\n",
+        "\nnotion_airtable_sync_api_budget_month{base=\"appTeam\"} 100000\n",
+    ] {
+        assert!(text.contains(line), "{line:?} not in\n{text}");
+    }
+    let none = render(&Gauges::default());
+    assert!(!none.contains("api_calls_month"), "absent when not read");
 }

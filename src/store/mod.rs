@@ -42,6 +42,10 @@
 //! | `notion_page_intents` | Airtable row about to get a Notion page | a create announced before it is sent: never two creates for one row, and a retry looks for the page before creating again |
 //! | `sync_issues` | open issue (pair, field or record) | what the service could not do (a field stopped by schema drift, a refused value, a bad link cell, a missing capability), shown until it can |
 //! | `status_samples` | measurement (series, time, value) | the status page's day of webhook-to-write lags and queue depths, kept two days |
+//! | `api_calls` | vendor scope (Airtable base, Notion integration) × UTC hour | API answers counted in batches: the monthly quota (`quota`), `/metrics`, the status page's charts |
+//! | `api_access` | vendor scope | the latest answer and the latest 401/403, for the "token refused" alert |
+//! | `alert_states` | alert condition | what the alert receiver was last told (the claim on each message, one per replica set) |
+//! | `alert_outbox` | alert message | messages owed to `ALERT_WEBHOOK_URL`, with their delivery attempts |
 //!
 //! The migrations (`migrations/sqlite`, `migrations/postgres`) document every
 //! column; the two sets describe one schema and change together.
@@ -78,6 +82,8 @@ macro_rules! on_conn {
 
 // Defined before the submodules so that they can use it.
 mod airtable_webhooks;
+mod alerts;
+mod api_calls;
 mod columns;
 mod connect;
 mod error;
@@ -88,6 +94,7 @@ mod jobs;
 mod links;
 mod pace;
 mod prune;
+pub mod quota;
 mod rate_limits;
 mod record_claims;
 mod samples;
@@ -106,6 +113,8 @@ use sqlx::{
 };
 
 pub use airtable_webhooks::{AirtableWebhook, NewAirtableWebhook, WebhookStatus};
+pub use alerts::{AlertMessage, AlertState};
+pub use api_calls::{ApiAccess, ApiCallHour, ApiCallTotal, HOUR_MS, is_refusal};
 pub use connect::StoreOptions;
 pub use error::StoreError;
 pub use inbox::{InboxEvent, MAX_VERIFICATION_TOKENS, VerificationToken};
@@ -173,6 +182,8 @@ pub struct Store {
     /// handler sleeps in steps of up to 100 ms (a long tail for webhook
     /// acknowledgements under load).
     sqlite_writer: Arc<tokio::sync::Mutex<()>>,
+    /// API calls counted in this process and not yet written (`api_calls`).
+    api_calls: Arc<api_calls::CallCounter>,
 }
 
 #[derive(Clone, Debug)]
@@ -200,6 +211,7 @@ impl Store {
         Ok(Store {
             pool,
             sqlite_writer: Arc::default(),
+            api_calls: Arc::default(),
         })
     }
 

@@ -16,6 +16,7 @@ use std::{
 /// composition root and may import everything.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("app", &["*"]),
+    ("alerts", &["store", "config", "secret"]),
     (
         "http",
         &[

@@ -18,6 +18,8 @@ mod common;
 
 mod airtable_client;
 mod airtable_webhooks;
+mod alerts;
+mod api_quota;
 mod check;
 mod cli;
 mod config;

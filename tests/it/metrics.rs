@@ -805,7 +805,6 @@ async fn serve_reports_lag_durations_and_calls_without_secrets(db: TestDb) {
         webhook_secret,
         hooks[0].mac_secret_base64.expose().to_owned(),
         hooks[0].webhook_id.clone(),
-        base.clone(),
         table.clone(),
         ids[0].clone(),
         record,
@@ -813,6 +812,16 @@ async fn serve_reports_lag_durations_and_calls_without_secrets(db: TestDb) {
     for secret in secrets {
         assert!(!last.text.contains(&secret), "{secret} in the metrics");
     }
+    // The base id labels the month's API calls per base (the quota), and
+    // nothing else.
+    let quota = "notion_airtable_sync_api_calls_month{";
+    for line in last.text.lines().filter(|l| l.contains(base.as_str())) {
+        assert!(line.starts_with(quota), "{base} in {line}");
+    }
+    assert!(
+        last.text
+            .contains(&format!("{quota}vendor=\"airtable\",scope=\"{base}\"}}"))
+    );
 }
 
 /// Issues are read from the store at scrape time; every configured pair has

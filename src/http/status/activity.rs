@@ -5,21 +5,24 @@
 use maud::{Markup, html};
 
 use super::{
-    chart::{self, Chart, Series, Unit, by_hour, percentile},
+    chart::{self, Chart, Limit, Series, Unit, by_hour, percentile},
     data::{Activity, StatusData},
 };
 use crate::store::SyncDirection;
 
 pub(super) fn section(data: &StatusData) -> Markup {
     let hours = chart::hours(data.now);
-    let charts = charts(&data.activity, &hours);
+    let mut charts = charts(&data.activity, &hours);
+    charts.extend(api_charts(data, &hours));
     html! {
         section #activity {
             h2 { "Last 24 hours" }
             p.muted {
                 "One group of bars per hour (UTC), the current hour last; hover a bar for its \
                  figure. Lag is measured from the first webhook event of an edit to the end \
-                 of the job that wrote it to the other side."
+                 of the job that wrote it to the other side. API calls are drawn per Airtable \
+                 base and Notion integration, against the base's monthly budget spread evenly \
+                 over the month's hours when it has one."
             }
             div.charts { @for c in &charts { (chart::render(c)) } }
         }
@@ -29,7 +32,7 @@ pub(super) fn section(data: &StatusData) -> Markup {
 fn charts(activity: &Activity, hours: &[i64]) -> Vec<Chart> {
     vec![
         Chart {
-            id: "chart-changes",
+            id: "chart-changes".into(),
             title: "Changes written per hour".into(),
             unit: Unit::Count,
             hours: hours.to_vec(),
@@ -62,7 +65,7 @@ fn charts(activity: &Activity, hours: &[i64]) -> Vec<Chart> {
             &activity.lag_to_notion,
         ),
         Chart {
-            id: "chart-queue",
+            id: "chart-queue".into(),
             title: "Jobs waiting (due, most in the hour)".into(),
             unit: Unit::Count,
             hours: hours.to_vec(),
@@ -76,6 +79,66 @@ fn charts(activity: &Activity, hours: &[i64]) -> Vec<Chart> {
             limit: None,
         },
     ]
+}
+
+/// One chart per vendor scope that made calls in the day or has a budget:
+/// its calls per hour, and the budget's even hourly share as a line.
+fn api_charts(data: &StatusData, hours: &[i64]) -> Vec<Chart> {
+    let activity = &data.activity;
+    let mut scopes: Vec<(String, String)> = activity
+        .api_calls
+        .iter()
+        .map(|c| (c.vendor.clone(), c.scope.clone()))
+        .chain(
+            data.api_budgets
+                .iter()
+                .map(|(base, _)| ("airtable".to_owned(), base.to_owned())),
+        )
+        .collect();
+    scopes.sort();
+    scopes.dedup();
+    scopes
+        .into_iter()
+        .map(|(vendor, scope)| {
+            let values = hours
+                .iter()
+                .map(|hour| {
+                    activity
+                        .api_calls
+                        .iter()
+                        .find(|c| c.hour == *hour && c.vendor == vendor && c.scope == scope)
+                        .map(|c| c.calls)
+                })
+                .collect();
+            let budget = (vendor == "airtable")
+                .then(|| data.api_budgets.of(&scope))
+                .flatten();
+            let title = match vendor.as_str() {
+                "airtable" => format!("API calls per hour, Airtable base {scope}"),
+                "notion" => "API calls per hour, Notion integration".to_owned(),
+                other => format!("API calls per hour, {other} {scope}"),
+            };
+            Chart {
+                id: format!("chart-api-{vendor}-{}", chart_id(&scope)),
+                title,
+                unit: Unit::Count,
+                hours: hours.to_vec(),
+                series: vec![Series {
+                    label: "calls".into(),
+                    values,
+                }],
+                limit: budget.map(|b| Limit {
+                    label: "monthly budget per hour".into(),
+                    value: b / activity.hours_in_month.max(1),
+                }),
+            }
+        })
+        .collect()
+}
+
+/// An id fragment from a scope: its letters and digits only.
+fn chart_id(scope: &str) -> String {
+    scope.chars().filter(char::is_ascii_alphanumeric).collect()
 }
 
 fn changes(activity: &Activity, hours: &[i64], direction: SyncDirection, label: &str) -> Series {
@@ -95,7 +158,7 @@ fn changes(activity: &Activity, hours: &[i64], direction: SyncDirection, label: 
     }
 }
 
-fn lag_chart(id: &'static str, title: &str, hours: &[i64], samples: &[(i64, i64)]) -> Chart {
+fn lag_chart(id: &str, title: &str, hours: &[i64], samples: &[(i64, i64)]) -> Chart {
     let mut buckets = by_hour(hours, samples);
     let mut p50 = Vec::with_capacity(hours.len());
     let mut p99 = Vec::with_capacity(hours.len());
@@ -104,7 +167,7 @@ fn lag_chart(id: &'static str, title: &str, hours: &[i64], samples: &[(i64, i64)
         p99.push(percentile(bucket, 99));
     }
     Chart {
-        id,
+        id: id.to_owned(),
         title: title.into(),
         unit: Unit::Millis,
         hours: hours.to_vec(),
@@ -149,6 +212,8 @@ mod tests {
             lag_to_airtable: (1..=100).map(|i| (100 * HOUR + i, i * 10)).collect(),
             lag_to_notion: vec![],
             queue_due: vec![(99 * HOUR, 3), (99 * HOUR + 60_000, 8), (100 * HOUR, 1)],
+            api_calls: Vec::new(),
+            hours_in_month: 720,
         };
         let charts = charts(&activity, &hours);
         let last = hours.len() - 1;

@@ -59,7 +59,7 @@ pub(super) struct Limit {
 /// One chart.
 pub(super) struct Chart {
     /// The chart's id in the page, also its CSS hook.
-    pub id: &'static str,
+    pub id: String,
     pub title: String,
     pub unit: Unit,
     pub hours: Vec<i64>,
@@ -288,7 +288,7 @@ mod tests {
     fn chart(values: Vec<Option<i64>>, limit: Option<i64>) -> Chart {
         let hours = hours(30 * HOUR_MS);
         Chart {
-            id: "c",
+            id: "c".into(),
             title: "Changes".into(),
             unit: Unit::Count,
             series: vec![Series {

@@ -4,10 +4,12 @@ use std::collections::HashMap;
 
 use super::html::plain;
 use crate::{
+    config::ApiBudgets,
     http::{AppState, HttpError, PairLabel, auth::tokens_equal},
     store::{
-        AirtableWebhook, HourlyChanges, Issue, IssueGauge, Job, JobState, LogEntry, LogQuery,
-        PairLinks, PairQueue, Series, Sweep, SweepKind, VerificationToken,
+        AirtableWebhook, AlertMessage, ApiCallHour, ApiCallTotal, HourlyChanges, Issue, IssueGauge,
+        Job, JobState, LogEntry, LogQuery, PairLinks, PairQueue, Series, Sweep, SweepKind,
+        VerificationToken, quota::Month,
     },
 };
 
@@ -44,6 +46,11 @@ pub(super) struct StatusData {
     pub titles: HashMap<(String, String), String>,
     /// The last day, for the charts.
     pub activity: Activity,
+    /// API calls this month per vendor scope, and the budgets.
+    pub api_calls_month: Vec<ApiCallTotal>,
+    pub api_budgets: ApiBudgets,
+    /// The newest alert messages.
+    pub alert_messages: Vec<AlertMessage>,
 }
 
 /// What the charts draw, as stored: they group it by hour.
@@ -55,6 +62,10 @@ pub(super) struct Activity {
     pub lag_to_airtable: Vec<(i64, i64)>,
     /// `(at, due jobs)` per sample.
     pub queue_due: Vec<(i64, i64)>,
+    /// API calls per vendor scope and hour.
+    pub api_calls: Vec<ApiCallHour>,
+    /// Hours in the current month: a monthly budget spread evenly.
+    pub hours_in_month: i64,
 }
 
 impl Activity {
@@ -66,6 +77,11 @@ impl Activity {
             lag_to_notion: store.samples_since(Series::LagToNotion, since).await?,
             lag_to_airtable: store.samples_since(Series::LagToAirtable, since).await?,
             queue_due: store.samples_since(Series::QueueDue, since).await?,
+            api_calls: store.api_calls_per_hour(since).await?,
+            hours_in_month: {
+                let month = Month::containing(now);
+                (month.end - month.start) / 3_600_000
+            },
         })
     }
 }
@@ -144,6 +160,9 @@ impl StatusData {
             issue_counts: store.open_issues_by_scope().await?,
             titles,
             activity: Activity::read(state, now).await?,
+            api_calls_month: store.api_calls_since(Month::containing(now).start).await?,
+            api_budgets: state.api_budgets.clone(),
+            alert_messages: store.alert_messages(super::usage::ALERTS_SHOWN).await?,
         })
     }
 

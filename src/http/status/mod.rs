@@ -17,6 +17,7 @@ mod csrf;
 mod data;
 mod html;
 mod page;
+mod usage;
 
 use axum::{
     Form, Router,

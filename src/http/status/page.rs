@@ -117,6 +117,7 @@ pub(super) fn render(data: &StatusData, admin_token: &str, notice: Option<Notice
                     (dead_jobs_section(data, admin_token))
                     (conflicts_section(data))
                     (changes_section(data))
+                    (super::usage::usage_section(data))
                 }
             }
         }

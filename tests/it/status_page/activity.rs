@@ -3,6 +3,7 @@
 //! a store seeded through its own API.
 
 use notion_airtable_sync::{
+    config::ApiBudgets,
     http::PairLabel,
     store::{
         Cause, LinkState, LinkUpsert, LogAction, NewLogEntry, Series, Snapshot, SyncDirection,
@@ -21,6 +22,7 @@ const UNLINKED_PAGE: &str = "3b4c5d6e-7f8a-4b9c-8d0e-2f3a4b5c6d7e";
 
 async fn start(db: &TestDb) -> Server {
     let mut state = support::state(&db.store);
+    state.api_budgets = ApiBudgets::from_pairs([(support::BASE_ID, 72_000)]);
     state.pairs = support::directory()
         .with_airtable_table("specs", support::BASE_ID, "tblDelivery000001")
         .with_label(
@@ -98,6 +100,15 @@ async fn seed(db: &TestDb, now: i64, title: &str) {
         .record_samples(now - HOUR + 1, &[(Series::QueueDue, 9)])
         .await
         .unwrap();
+    // Airtable calls: 3 this hour, 2 three hours ago; the Notion integration 4.
+    for at in [now, now, now, now - 3 * HOUR, now - 3 * HOUR] {
+        db.store
+            .count_api_call("airtable", support::BASE_ID, 200, at);
+    }
+    for _ in 0..4 {
+        db.store.count_api_call("notion", "integration", 200, now);
+    }
+    db.store.flush_api_calls().await.unwrap();
 }
 
 pub async fn records_and_pairs_are_named_and_the_day_is_drawn(db: TestDb) {
@@ -154,6 +165,16 @@ pub async fn records_and_pairs_are_named_and_the_day_is_drawn(db: TestDb) {
     let queue = chart("chart-queue");
     assert_eq!(queue.matches("<rect").count(), 1, "{queue}");
     assert!(queue.contains("· due jobs: 9</title>"), "{queue}");
+    // API calls per scope, the base's against its monthly budget spread
+    // over the month's hours (72,000 / 720 or 744 hours: about 100).
+    let airtable = chart(&format!("chart-api-airtable-{}", support::BASE_ID));
+    assert_eq!(airtable.matches("<rect").count(), 2, "{airtable}");
+    assert!(airtable.contains("· calls: 3</title>"), "{airtable}");
+    assert!(airtable.contains("calls (5)"), "{airtable}");
+    assert!(airtable.contains("<line class=\"limit\""), "{airtable}");
+    let notion = chart("chart-api-notion-integration");
+    assert!(notion.contains("· calls: 4</title>"), "{notion}");
+    assert!(!notion.contains("class=\"limit\""), "{notion}");
 }
 
 pub async fn without_a_mapped_title_records_keep_their_links(db: TestDb) {
