@@ -41,6 +41,7 @@
 //! | `record_claim_clock` | (one row) | the counter that orders claims against sweeps' reads, across hosts whose clocks differ |
 //! | `notion_page_intents` | Airtable row about to get a Notion page | a create announced before it is sent: never two creates for one row, and a retry looks for the page before creating again |
 //! | `sync_issues` | open issue (pair, field or record) | what the service could not do (a field stopped by schema drift, a refused value, a bad link cell, a missing capability), shown until it can |
+//! | `delete_reviews` | delete held for review (pair × page × action, one open entry each) | the delete review queue: pending, approved, rejected, cleared or done |
 //!
 //! The migrations (`migrations/sqlite`, `migrations/postgres`) document every
 //! column; the two sets describe one schema and change together.
@@ -79,6 +80,7 @@ macro_rules! on_conn {
 mod airtable_webhooks;
 mod columns;
 mod connect;
+mod delete_reviews;
 mod error;
 mod inbox;
 mod issues;
@@ -105,6 +107,9 @@ use sqlx::{
 
 pub use airtable_webhooks::{AirtableWebhook, NewAirtableWebhook, WebhookStatus};
 pub use connect::StoreOptions;
+pub use delete_reviews::{
+    Decided, DeleteAction, DeleteReview, NewDeleteReview, ReviewState, Verdict,
+};
 pub use error::StoreError;
 pub use inbox::{InboxEvent, MAX_VERIFICATION_TOKENS, VerificationToken};
 pub use issues::{Issue, IssueScope, NewIssue};

@@ -3,8 +3,8 @@
 use crate::{
     http::{AppState, HttpError, auth::tokens_equal},
     store::{
-        AirtableWebhook, Issue, IssueGauge, Job, JobState, LogEntry, LogQuery, PairLinks,
-        PairQueue, Sweep, SweepKind, VerificationToken,
+        AirtableWebhook, DeleteReview, Issue, IssueGauge, Job, JobState, LogEntry, LogQuery,
+        PairLinks, PairQueue, ReviewState, Sweep, SweepKind, VerificationToken,
     },
 };
 
@@ -33,6 +33,10 @@ pub(super) struct StatusData {
     pub issues: Vec<Issue>,
     /// Open sync issues per pair and scope, all of them.
     pub issue_counts: Vec<IssueGauge>,
+    /// The delete review queue: pending entries (newest first, at most
+    /// [`super::deletes::SHOWN`]) and how many there are in all.
+    pub pending_deletes: Vec<DeleteReview>,
+    pub pending_delete_count: i64,
 }
 
 pub(super) struct PairStatus {
@@ -101,6 +105,15 @@ impl StatusData {
                 .await?,
             issues: store.newest_issues(ISSUES_SHOWN).await?,
             issue_counts: store.open_issues_by_scope().await?,
+            pending_deletes: store
+                .list_delete_reviews(None, Some(ReviewState::Pending), super::deletes::SHOWN)
+                .await?,
+            pending_delete_count: store
+                .pending_deletes_by_pair()
+                .await?
+                .iter()
+                .map(|(_, n)| n)
+                .sum(),
         })
     }
 
