@@ -22,6 +22,7 @@ mod check;
 mod cli;
 mod config;
 mod data_safety;
+mod delete_review;
 mod demo;
 mod deploy_files;
 mod failures;
