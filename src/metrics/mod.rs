@@ -19,6 +19,7 @@
 //! | `notion_airtable_sync_oldest_pending_job_age_seconds` | gauge | | the `jobs` table, at scrape time |
 //! | `notion_airtable_sync_store_up` | gauge | | whether the scrape could read the store |
 //! | `notion_airtable_sync_issues` | gauge | `pair`, `scope` | open sync issues (`pair`, `field`, `record`): the `sync_issues` table, at scrape time |
+//! | `notion_airtable_sync_pending_deletes` | gauge | `pair` | deletes held for review: the `delete_reviews` table, at scrape time |
 //! | `notion_airtable_sync_job_duration_seconds` | histogram | `kind`, `outcome` | each job attempt ([`job_finished`]) |
 //! | `notion_airtable_sync_api_requests_total` | counter | `vendor`, `method`, `endpoint`, `status` | each API response or transport failure ([`api_call`]) |
 //! | `notion_airtable_sync_api_rate_limited_total` | counter | `vendor` | each 429 ([`api_call`]) |

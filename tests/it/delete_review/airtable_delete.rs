@@ -50,6 +50,7 @@ pub async fn an_airtable_delete_waits_for_review_before_its_page_is_trashed(db: 
         assert_eq!(r.logged(page, "held for review").await, 1);
         r.assert_listed_pending(entry.id).await;
     }
+    assert_eq!(r.pending_gauge().await, "3");
 
     // Approve (the status page's button): the job trashes the page.
     let approved = r.entry_of(&pages[0]).await.id;

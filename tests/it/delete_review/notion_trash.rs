@@ -47,6 +47,7 @@ pub async fn a_notion_trash_waits_for_review_before_its_row_is_deleted(db: TestD
         assert_eq!(r.logged(page, "held for review").await, 1);
         r.assert_listed_pending(entry.id).await;
     }
+    assert_eq!(r.pending_gauge().await, "3");
 
     // Approve (API): the record's reconcile job deletes the row through the engine.
     let approved = r.entry_of(&pages[0]).await.id;

@@ -235,6 +235,24 @@ impl Review {
         assert!(self.cli_list(&[]).is_empty());
         assert!(self.api_list("?state=pending").await.is_empty());
         assert!(self.page().await.contains("data-count=\"0\""));
+        assert_eq!(self.pending_gauge().await, "0");
+    }
+
+    /// `notion_airtable_sync_pending_deletes{pair="specs"}` in `/metrics`.
+    pub async fn pending_gauge(&self) -> String {
+        let text = self
+            .server
+            .http
+            .get(format!("{}/metrics", self.server.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let series = "notion_airtable_sync_pending_deletes{pair=\"specs\"} ";
+        let line = text.lines().find(|l| l.starts_with(series)).expect(series);
+        line[series.len()..].to_owned()
     }
 
     /// `deletes approve|reject ID` that must fail: its error message.
