@@ -11,14 +11,17 @@
 
 mod airtable_delete;
 mod notion_trash;
+mod store;
 mod support;
 
 use crate::common::TestDb;
 
 use airtable_delete::an_airtable_delete_waits_for_review_before_its_page_is_trashed;
 use notion_trash::a_notion_trash_waits_for_review_before_its_row_is_deleted;
+use store::one_open_entry_per_record_and_decisions_only_while_pending;
 
 both_backends! {
     a_notion_trash_waits_for_review_before_its_row_is_deleted,
     an_airtable_delete_waits_for_review_before_its_page_is_trashed,
+    one_open_entry_per_record_and_decisions_only_while_pending,
 }
