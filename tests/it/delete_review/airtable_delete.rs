@@ -52,8 +52,18 @@ pub async fn an_airtable_delete_waits_for_review_before_its_page_is_trashed(db: 
     }
     assert_eq!(r.pending_gauge().await, "3");
 
-    // Approve (the status page's button): the job trashes the page.
+    // Approve (the status page's button): the job trashes the page. A
+    // post from another site, or without the form's token, is refused.
     let approved = r.entry_of(&pages[0]).await.id;
+    let forged = r
+        .post_form(approved, "approve", "http://evil.example", None)
+        .await;
+    assert_eq!(forged, 403, "cross-site");
+    let tokenless = r
+        .post_form(approved, "approve", &r.server.url, Some("0000"))
+        .await;
+    assert_eq!(tokenless, 403, "wrong token");
+    assert_eq!(r.entry_of(&pages[0]).await.state, ReviewState::Pending);
     let location = r.press(approved, "approve").await;
     assert_eq!(location, format!("/?review={approved}&decision=approved"));
     r.run_jobs().await;

@@ -161,14 +161,46 @@ impl Review {
         response.text().await.unwrap()
     }
 
-    /// Press the page's Approve or Reject button of entry `id` (its form,
-    /// its CSRF token, from the page itself): the redirect's location.
-    pub async fn press(&self, id: i64, decision: &str) -> String {
+    /// The CSRF token of entry `id`'s Approve or Reject form on the page.
+    async fn csrf_of(&self, id: i64, decision: &str) -> String {
         let html = self.page().await;
         let action = format!("action=\"/deletes/{id}/{decision}\"");
         let form = &html[html.find(&action).expect("the button's form")..];
         let value = &form[form.find("name=\"csrf\" value=\"").unwrap() + 19..];
-        let csrf = &value[..value.find('"').unwrap()];
+        value[..value.find('"').unwrap()].to_owned()
+    }
+
+    /// Post the form of entry `id` from `origin`, with `csrf` (default: the
+    /// page's token): the answer's status.
+    pub async fn post_form(
+        &self,
+        id: i64,
+        decision: &str,
+        origin: &str,
+        csrf: Option<&str>,
+    ) -> u16 {
+        let token = match csrf {
+            Some(t) => t.to_owned(),
+            None => self.csrf_of(id, decision).await,
+        };
+        self.server
+            .http
+            .post(format!("{}/deletes/{id}/{decision}", self.server.url))
+            .basic_auth("ops", Some(ADMIN_TOKEN))
+            .header("origin", origin)
+            .form(&[("csrf", token.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    /// Press the page's Approve or Reject button of entry `id` (its form,
+    /// its CSRF token, from the page itself): the redirect's location.
+    pub async fn press(&self, id: i64, decision: &str) -> String {
+        let csrf = self.csrf_of(id, decision).await;
+        let csrf = csrf.as_str();
         let response = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
