@@ -8,7 +8,7 @@ use notion_airtable_sandbox::launch::SandboxArgs;
 use notion_airtable_sync::{
     app::{commands, serve},
     config::Env,
-    store::Store,
+    store::{Store, Verdict},
     telemetry,
 };
 
@@ -102,6 +102,11 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         limit: i64,
     },
+    /// The delete review queue: deletes held until an operator approves or rejects them.
+    Deletes {
+        #[command(subcommand)]
+        action: DeletesAction,
+    },
     /// Everything in one process: sandbox, seeded specs, the service, a scripted week.
     Demo {
         /// Leave the service and the sandbox running afterwards.
@@ -120,6 +125,25 @@ enum WebhooksAction {
     List,
     /// Extend every webhook's expiry by seven days.
     Refresh,
+}
+
+#[derive(Subcommand)]
+enum DeletesAction {
+    /// List held deletes (pending ones unless --state says otherwise).
+    List {
+        #[arg(long)]
+        pair: Option<String>,
+        /// pending, approved, rejected, cleared, done, or all.
+        #[arg(long)]
+        state: Option<String>,
+        /// JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a pending delete: the record's next reconcile makes it.
+    Approve { id: i64 },
+    /// Reject a pending delete: it is never made for this event.
+    Reject { id: i64 },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -238,6 +262,21 @@ async fn run(command: Command, env: Env) -> anyhow::Result<ExitCode> {
                 limit,
             };
             commands::log(&env, &args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Deletes { action } => {
+            match action {
+                DeletesAction::List { pair, state, json } => {
+                    let args = commands::DeletesListArgs { pair, state, json };
+                    commands::deletes_list(&env, &args).await?;
+                }
+                DeletesAction::Approve { id } => {
+                    commands::deletes_decide(&env, id, Verdict::Approve).await?;
+                }
+                DeletesAction::Reject { id } => {
+                    commands::deletes_decide(&env, id, Verdict::Reject).await?;
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { keep_running } => notion_airtable_sync::app::demo::run(keep_running).await,

@@ -2,6 +2,7 @@
 //! wiring the environment into clients, store and resolved pairs.
 
 mod check;
+mod deletes;
 mod init;
 mod log;
 
@@ -20,6 +21,7 @@ use crate::{
 };
 
 pub use check::{Finding, Report, check, check_schemas};
+pub use deletes::{DeletesListArgs, deletes_decide, deletes_list};
 pub use init::{InitArgs, Proposal, init, propose};
 pub use log::{LogArgs, log};
 

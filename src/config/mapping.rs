@@ -15,6 +15,9 @@ use super::{
     budgets::{ApiBudgets, RawAirtableSection, validate_budgets},
 };
 
+#[path = "mapping_review.rs"]
+mod review;
+
 /// Who may write a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -73,6 +76,9 @@ pub struct PairOptions {
     pub on_airtable_delete: AirtableDeleteAction,
     pub debounce_ms: u64,
     pub match_key: Option<MatchKey>,
+    /// `review_deletes`: a delete or trash the policies above would make
+    /// waits in the delete review queue for an operator instead.
+    pub review_deletes: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -219,6 +225,9 @@ struct RawOptions {
     on_airtable_delete: Option<String>,
     debounce_ms: Option<u64>,
     match_key: Option<RawMatchKey>,
+    /// Read as any TOML value, so that a wrong type is reported with the
+    /// pair and key named (see `review::review_deletes`).
+    review_deletes: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -523,7 +532,10 @@ fn validate_options(raw: RawOptions) -> Result<PairOptions, String> {
             ));
         }
     };
+    let review_deletes =
+        review::review_deletes(raw.review_deletes, &on_notion_trash, on_airtable_delete)?;
     Ok(PairOptions {
+        review_deletes,
         create_notion_pages: raw.create_notion_pages,
         on_notion_trash,
         on_airtable_delete,

@@ -12,7 +12,8 @@
 //! `sweep` (what a sweep reads), `write` (executing plans), `persist` (the
 //! fenced commit), `matching` (pure: which row belongs to which page),
 //! `load` (a pair's live schemas), [`wire`] (the API calls keyed by id),
-//! `claims` (one writer per record), [`adopt`] (rows without a page),
+//! `claims` (one writer per record), `review` (the delete review queue),
+//! [`adopt`] (rows without a page),
 //! [`payloads`] (Airtable webhook payloads to jobs) and [`webhooks`] (the
 //! Airtable webhook lifecycle).
 
@@ -25,6 +26,7 @@ mod matching;
 pub mod payloads;
 mod persist;
 mod reconcile;
+mod review;
 mod sweep;
 pub mod webhooks;
 pub mod wire;
@@ -128,6 +130,8 @@ pub struct Summary {
     pub linked: usize,
     pub unchanged: usize,
     pub skipped: usize,
+    /// Deletes newly held in the delete review queue.
+    pub held_for_review: usize,
     /// Problems that left a record or field alone (reported, not fatal).
     pub problems: Vec<String>,
     /// With `--dry-run`: every write the sweep would make.
@@ -149,13 +153,14 @@ impl Summary {
         self.linked += other.linked;
         self.unchanged += other.unchanged;
         self.skipped += other.skipped;
+        self.held_for_review += other.held_for_review;
         self.problems.extend(other.problems);
         self.planned_writes.extend(other.planned_writes);
     }
 
     fn count(&mut self, plan: &Plan) {
         self.records_seen += 1;
-        if plan.writes() == 0 && plan.changes.is_empty() {
+        if plan.writes() == 0 && plan.changes.is_empty() && plan.review.is_empty() {
             self.unchanged += 1;
         }
         match &plan.airtable {
@@ -167,6 +172,11 @@ impl Summary {
         if plan.notion != NotionWrite::None {
             self.updated_notion += 1;
         }
+        self.held_for_review += plan
+            .review
+            .iter()
+            .filter(|s| matches!(s, crate::sync::review::ReviewStep::Hold { .. }))
+            .count();
         for c in &plan.changes {
             self.conflicts += usize::from(c.conflict);
             match c.what {
@@ -184,7 +194,7 @@ impl Summary {
         format!(
             "{} records: {} created in Airtable, {} created in Notion, {} updated in Airtable, \
              {} updated in Notion, {} conflicts, {} archived, {} restored, {} deleted, {} linked, \
-             {} unchanged, {} skipped, {} problems",
+             {} unchanged, {} skipped, {} problems, {} held for review",
             self.records_seen,
             self.created_in_airtable,
             self.created_in_notion,
@@ -197,7 +207,8 @@ impl Summary {
             self.linked,
             self.unchanged,
             self.skipped,
-            self.problems.len()
+            self.problems.len(),
+            self.held_for_review
         )
     }
 }

@@ -70,6 +70,7 @@ impl Engine {
             if !plan.refused.is_empty() || with_issues.contains(&plan.page_id) {
                 record_refusals(&mut tx, pair, plan, now).await?;
             }
+            super::review::commit_review(&mut tx, pair, plan, cause, self.job_id(), now).await?;
         }
         self.fence(&mut tx).await?;
         tx.commit().await?;
@@ -121,7 +122,13 @@ fn source_of(plan: &Plan) -> SyncSource {
     }
 }
 
-fn log_entry(pair: &ResolvedPair, plan: &Plan, c: &Change, cause: Cause, now: i64) -> NewLogEntry {
+pub(super) fn log_entry(
+    pair: &ResolvedPair,
+    plan: &Plan,
+    c: &Change,
+    cause: Cause,
+    now: i64,
+) -> NewLogEntry {
     let json = |v: &Option<crate::sync::value::Value>| {
         v.as_ref()
             .map(|v| serde_json::to_value(v).expect("values serialize"))

@@ -36,6 +36,8 @@ impl Engine {
         // Record claims: only the plans whose records this run holds are
         // written; released once committed (engine::claims).
         let (mut plans, claimed) = self.claim_plans(pair, plans, opts, &mut summary).await?;
+        // The delete review queue: held, approved or rejected deletes.
+        self.review_deletes(pair, &mut plans).await?;
         for plan in &plans {
             summary.count(plan);
         }

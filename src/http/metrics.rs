@@ -64,6 +64,7 @@ async fn render_with(store: &Store, pairs: &[String], api_budgets: Vec<ApiBudget
         issues: read_issues(store, pairs).await,
         api_calls_month: read_api_calls(store).await,
         api_budgets,
+        pending_deletes: read_pending_deletes(store, pairs).await,
     };
     metrics::render(&gauges)
 }
@@ -146,6 +147,23 @@ async fn read_issues(store: &Store, pairs: &[String]) -> Option<Vec<IssueCount>>
         .map(|(pair, scope, count)| IssueCount { pair, scope, count })
         .collect();
     Some(issues)
+}
+
+/// Pending deletes per pair, the configured pairs at 0 when they have none.
+async fn read_pending_deletes(store: &Store, pairs: &[String]) -> Option<Vec<(String, i64)>> {
+    let mut counts = match store.pending_deletes_by_pair().await {
+        Ok(counts) => counts,
+        Err(e) => {
+            tracing::warn!(error = %e, "/metrics: could not count the pending deletes");
+            return None;
+        }
+    };
+    for pair in pairs {
+        if !counts.iter().any(|(p, _)| p == pair) {
+            counts.push((pair.clone(), 0));
+        }
+    }
+    Some(counts)
 }
 
 /// The counts read, plus every key of `zeros` the read lacks at 0.

@@ -10,12 +10,14 @@
 //! | `POST /webhooks/notion` | [`webhooks::notion`] | `X-Notion-Signature` (the verification request is unsigned: [`webhooks::verification`]) |
 //! | `POST /webhooks/airtable` | [`webhooks::airtable`] | `X-Airtable-Content-MAC` with the webhook's MAC secret |
 //! | `POST /reconcile`, `GET /api/jobs`, `POST /api/jobs/{id}/retry`, `GET /api/log`, `GET /api/conflicts`, `GET /api/issues` | [`admin`] | `Authorization: Bearer ADMIN_TOKEN`, or Basic with the password `ADMIN_TOKEN` (same-origin only for POST) |
+//! | `GET /api/deletes`, `POST /api/deletes/{id}/approve`, `POST /api/deletes/{id}/reject` (the delete review queue) | [`deletes`] | as the admin API |
 //! | `GET /` (status page), `POST /jobs/{id}/retry`, `POST /notion/verification-tokens/dismiss` (its forms) | `status` | Basic (password `ADMIN_TOKEN`) or Bearer; the forms also need their CSRF token |
 //! | `GET /healthz`, `GET /readyz` | [`health`] | none |
 //! | `GET /metrics` | [`metrics`] | none |
 
 pub mod admin;
 mod auth;
+mod deletes;
 pub mod error;
 pub mod health;
 pub mod metrics;
@@ -153,6 +155,7 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/notion", post(webhooks::notion::receive))
         .route("/webhooks/airtable", post(webhooks::airtable::receive))
         .merge(admin::routes())
+        .merge(deletes::routes())
         .merge(status::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -21,6 +21,7 @@
 //! | `notion_airtable_sync_issues` | gauge | `pair`, `scope` | open sync issues (`pair`, `field`, `record`): the `sync_issues` table, at scrape time |
 //! | `notion_airtable_sync_api_calls_month` | gauge | `vendor`, `scope` | API calls this UTC month, every replica's: the `api_calls` table, at scrape time |
 //! | `notion_airtable_sync_api_budget_month` | gauge | `base` | `[airtable.budgets]` of the mapping file |
+//! | `notion_airtable_sync_pending_deletes` | gauge | `pair` | deletes held for review: the `delete_reviews` table, at scrape time |
 //! | `notion_airtable_sync_job_duration_seconds` | histogram | `kind`, `outcome` | each job attempt ([`job_finished`]) |
 //! | `notion_airtable_sync_api_requests_total` | counter | `vendor`, `method`, `endpoint`, `status` | each API response or transport failure ([`api_call`]) |
 //! | `notion_airtable_sync_api_rate_limited_total` | counter | `vendor` | each 429 ([`api_call`]) |

@@ -26,6 +26,9 @@ pub struct Gauges {
     pub api_calls_month: Option<Vec<ApiCallsMonth>>,
     /// The monthly budget of each Airtable base that has one.
     pub api_budgets: Vec<ApiBudget>,
+    /// Deletes waiting in the delete review queue per pair. `None`: they
+    /// could not be counted, so the gauge is absent.
+    pub pending_deletes: Option<Vec<(String, i64)>>,
 }
 
 /// API calls of one vendor scope this month.
@@ -103,6 +106,9 @@ pub fn render(gauges: &Gauges) -> String {
     if let Some(calls) = &gauges.api_calls_month {
         register_api_calls(&mut registry, calls, &gauges.api_budgets);
     }
+    if let Some(pending) = &gauges.pending_deletes {
+        register_pending_deletes(&mut registry, pending);
+    }
     super::families::register(&mut registry);
     encode(&registry)
 }
@@ -146,6 +152,26 @@ fn register_queue(registry: &mut Registry, queue: Option<&QueueGauges>) {
         "notion_airtable_sync_oldest_pending_job_age_seconds",
         "How long the longest-waiting due pending job has been due (0: none is due)",
         age,
+    );
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct PairLabel {
+    pair: String,
+}
+
+fn register_pending_deletes(registry: &mut Registry, pending: &[(String, i64)]) {
+    let family: Family<PairLabel, Gauge> = Family::default();
+    for (pair, count) in pending {
+        family
+            .get_or_create(&PairLabel { pair: pair.clone() })
+            .set(*count);
+    }
+    registry.register(
+        "notion_airtable_sync_pending_deletes",
+        "Deletes held in the delete review queue until someone approves or rejects them, by \
+         pair, read from the store at scrape time",
+        family,
     );
 }
 

@@ -159,6 +159,7 @@ fn gauges_render_as_read_with_label_values_escaped() {
             scope: "field".into(),
             count: 3,
         }]),
+        pending_deletes: Some(vec![("specs".into(), 2)]),
         ..Gauges::default()
     };
     let text = render(&gauges);
@@ -167,6 +168,7 @@ fn gauges_render_as_read_with_label_values_escaped() {
         "# TYPE notion_airtable_sync_jobs gauge\nnotion_airtable_sync_jobs{kind=\"sweep\",state=\"dead\"} 2\n",
         "\nnotion_airtable_sync_oldest_pending_job_age_seconds 1.5\n",
         "\nnotion_airtable_sync_issues{pair=\"a\\\"b\\\\c\\nd\",scope=\"field\"} 3\n",
+        "\nnotion_airtable_sync_pending_deletes{pair=\"specs\"} 2\n",
     ] {
         assert!(text.contains(line), "{line:?} not in\n{text}");
     }

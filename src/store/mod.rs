@@ -46,6 +46,7 @@
 //! | `api_access` | vendor scope | the latest answer and the latest 401/403, for the "token refused" alert |
 //! | `alert_states` | alert condition | what the alert receiver was last told (the claim on each message, one per replica set) |
 //! | `alert_outbox` | alert message | messages owed to `ALERT_WEBHOOK_URL`, with their delivery attempts |
+//! | `delete_reviews` | delete held for review (pair × page × action, one open entry each) | the delete review queue: pending, approved, rejected, cleared or done |
 //!
 //! The migrations (`migrations/sqlite`, `migrations/postgres`) document every
 //! column; the two sets describe one schema and change together.
@@ -86,6 +87,7 @@ mod alerts;
 mod api_calls;
 mod columns;
 mod connect;
+mod delete_reviews;
 mod error;
 mod inbox;
 mod issues;
@@ -116,6 +118,9 @@ pub use airtable_webhooks::{AirtableWebhook, NewAirtableWebhook, WebhookStatus};
 pub use alerts::{AlertMessage, AlertState};
 pub use api_calls::{ApiAccess, ApiCallHour, ApiCallTotal, HOUR_MS, is_refusal};
 pub use connect::StoreOptions;
+pub use delete_reviews::{
+    Decided, DeleteAction, DeleteReview, NewDeleteReview, ReviewState, Verdict,
+};
 pub use error::StoreError;
 pub use inbox::{InboxEvent, MAX_VERIFICATION_TOKENS, VerificationToken};
 pub use issues::{Issue, IssueScope, NewIssue};

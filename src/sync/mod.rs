@@ -5,4 +5,5 @@ pub mod convert;
 pub mod merge;
 pub mod pair;
 pub mod plan;
+pub mod review;
 pub mod value;

@@ -101,6 +101,15 @@ pub struct Plan {
     /// Values a side cannot take (field → why): reported as per-record
     /// issues until they can be written; every other field syncs.
     pub refused: Vec<Refusal>,
+    /// What the delete review needs to know of the record as read: the
+    /// page is in the pair's data source, the row was found, and the link's
+    /// state before this plan.
+    pub page_in_pair: bool,
+    pub row_found: bool,
+    pub previous_state: Option<LinkState>,
+    /// What the delete review queue decided for this plan
+    /// ([`super::review`]); the commit carries it out.
+    pub review: Vec<super::review::ReviewStep>,
 }
 
 /// A value one side refuses (the edit stays where a person made it).
@@ -137,6 +146,9 @@ pub fn plan_page(
     };
     let in_pair = !page.in_trash && belongs_to(pair, page);
     let state = link.map(|l| l.state);
+    plan.page_in_pair = in_pair;
+    plan.row_found = record.is_some();
+    plan.previous_state = state;
     match (in_pair, record, state) {
         (false, Some(rec), _) if needs_archiving(pair, rec, state) => {
             plan_gone(pair, page, rec, link, &mut plan)

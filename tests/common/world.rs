@@ -46,7 +46,7 @@ pub async fn world_at(db: TestDb, offset: i64) -> World {
 /// A world whose sandbox clocks run `offset` seconds from now while it is
 /// seeded, with `options` replacing the example's `create_notion_pages` line.
 pub async fn world_with(db: TestDb, offset: i64, options: &str) -> World {
-    build(db, offset, options, true, NotionStatus::Select).await
+    build(db, offset, options, true, NotionStatus::Select, &[]).await
 }
 
 /// A world whose Notion Status column is a `status` property (its options
@@ -57,18 +57,24 @@ pub async fn world_with_status(db: TestDb) -> World {
 
 /// A world whose Notion Status column has the type `status`.
 pub async fn world_seeded(db: TestDb, status: NotionStatus) -> World {
-    build(db, 0, "", true, status).await
+    build(db, 0, "", true, status, &[]).await
 }
 
 /// A world with both vendors' rate limits off (for long randomized runs;
 /// the limits themselves are tested elsewhere).
 pub async fn world_unthrottled(db: TestDb) -> World {
-    build(db, 0, "", false, NotionStatus::Select).await
+    build(db, 0, "", false, NotionStatus::Select, &[]).await
 }
 
 /// An unthrottled world whose Notion Status column has the type `status`.
 pub async fn world_unthrottled_with(db: TestDb, status: NotionStatus) -> World {
-    build(db, 0, "", false, status).await
+    build(db, 0, "", false, status, &[]).await
+}
+
+/// An unthrottled world whose mapping is the example with `edits` (each
+/// `(from, to)` must be in it).
+pub async fn world_edited(db: TestDb, edits: &[(&str, &str)]) -> World {
+    build(db, 0, "", false, NotionStatus::Select, edits).await
 }
 
 async fn build(
@@ -77,6 +83,7 @@ async fn build(
     options: &str,
     rate_limit: bool,
     status: NotionStatus,
+    edits: &[(&str, &str)],
 ) -> World {
     let notion = NotionSandbox::start_local(NotionSandboxConfig {
         rate_limit,
@@ -100,6 +107,7 @@ async fn build(
     } else {
         mapping.edit("create_notion_pages = false", options)
     };
+    let mapping = edits.iter().fold(mapping, |m, (from, to)| m.edit(from, to));
     let config = SyncConfig::parse(mapping.text()).unwrap();
     let budget = if rate_limit {
         Budget::new("notion", NOTION_RATE_PER_SEC, NOTION_BURST)
@@ -149,6 +157,11 @@ pub async fn set_clocks(notion: &NotionSandbox, airtable: &AirtableSandbox, offs
 }
 
 impl World {
+    /// The test database's URL (for a command run against it).
+    pub fn db_url(&self) -> &str {
+        &self._db.url
+    }
+
     pub async fn sweep(&self, full: bool) -> Summary {
         let opts = SweepOptions {
             full,

@@ -24,6 +24,7 @@ mod check;
 mod cli;
 mod config;
 mod data_safety;
+mod delete_review;
 mod demo;
 mod deploy_files;
 mod failures;

@@ -69,6 +69,10 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
             "/_sandbox/{base}/{table}/{record}",
             patch(update_record).delete(delete_record),
         )
+        .route(
+            "/_sandbox/{base}/{table}/{record}/restore",
+            post(restore_record),
+        )
 }
 
 async fn seed_team(State(s): St) -> Json<Value> {
@@ -170,6 +174,15 @@ async fn delete_record(
 ) -> AtResult<Json<Value>> {
     person::delete_record(&s, &base, &table, &record)?;
     Ok(Json(json!({"id": record, "deleted": true})))
+}
+
+/// A person restores a deleted record from the base's trash.
+async fn restore_record(
+    State(s): St,
+    Path((base, table, record)): Path<(String, String, String)>,
+) -> AtResult<Json<Value>> {
+    person::restore_record(&s, &base, &table, &record)?;
+    Ok(Json(json!({"id": record, "restored": true})))
 }
 
 async fn list_records(

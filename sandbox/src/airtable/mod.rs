@@ -243,6 +243,17 @@ impl AirtableSandbox {
         person::delete_record(&self.shared, base_id, table, record_id).map_err(to_anyhow)
     }
 
+    /// A person restores a deleted record from the base's trash: the same
+    /// id and cells come back (Airtable's "Restore" in the trash dialog).
+    pub fn restore_record_as_person(
+        &self,
+        base_id: &str,
+        table: &str,
+        record_id: &str,
+    ) -> anyhow::Result<()> {
+        person::restore_record(&self.shared, base_id, table, record_id).map_err(to_anyhow)
+    }
+
     /// A person adds a field → the field model (`{id, name, type, ...}`).
     pub fn create_field_as_person(
         &self,

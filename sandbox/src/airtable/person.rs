@@ -171,6 +171,20 @@ pub(crate) fn delete_record(
     })
 }
 
+/// Restore a deleted record from the base's trash (a person's action in
+/// the app; the API has none).
+pub(crate) fn restore_record(
+    shared: &Arc<Shared>,
+    base: &str,
+    table: &str,
+    record: &str,
+) -> AtResult<()> {
+    let actor = shared.person_actor.clone();
+    shared.write(base, table, &actor, |t, _now| {
+        Ok(((), writes::restore(t, record)?.changes))
+    })
+}
+
 /// Every record of a table in the REST shape (fields by name), in table order.
 pub(crate) fn all_records(shared: &Shared, base: &str, table: &str) -> AtResult<Vec<Value>> {
     let store = shared.store();

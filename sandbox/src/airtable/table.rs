@@ -39,6 +39,10 @@ pub(crate) struct Table {
     pub view_id: String,
     /// In creation order, the order of the table's only view.
     pub records: Vec<Record>,
+    /// Deleted records, which a person can restore from the base's trash
+    /// with their id and cells (Airtable keeps them for seven days; the API
+    /// cannot restore them).
+    pub trash: Vec<Record>,
 }
 
 impl Table {
@@ -49,6 +53,7 @@ impl Table {
             fields: fields.iter().map(Field::from_schema).collect(),
             view_id: new_id("viw"),
             records: Vec::new(),
+            trash: Vec::new(),
         }
     }
 

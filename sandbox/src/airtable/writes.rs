@@ -340,12 +340,37 @@ pub(crate) fn delete(table: &mut Table, ids: &[String]) -> AtResult<WriteOutcome
     for id in ids {
         outcome.record_ids.push(id.clone());
         if let Some(index) = table.record_index(id) {
-            table.records.remove(index);
+            let record = table.records.remove(index);
+            table.trash.push(record);
             outcome.changes.push(Change::Destroyed {
                 record_id: id.clone(),
             });
         }
     }
+    Ok(outcome)
+}
+
+/// A person restores a deleted record from the base's trash: it comes back
+/// with its id and its cells (those of fields deleted since are gone), and
+/// the table's webhooks see it created.
+pub(crate) fn restore(table: &mut Table, id: &str) -> AtResult<WriteOutcome> {
+    let index = table
+        .trash
+        .iter()
+        .position(|r| r.id == id)
+        .ok_or_else(AtError::not_found)?;
+    let mut record = table.trash.remove(index);
+    record
+        .cells
+        .retain(|field, _| table.fields.iter().any(|f| &f.id == field));
+    let mut outcome = WriteOutcome::default();
+    outcome.record_ids.push(record.id.clone());
+    outcome.changes.push(Change::Created {
+        record_id: record.id.clone(),
+        created: record.created,
+        cells: record.cells.clone(),
+    });
+    table.records.push(record);
     Ok(outcome)
 }
 
@@ -372,6 +397,26 @@ mod tests {
 
     fn t0() -> OffsetDateTime {
         time::macros::datetime!(2026-01-01 00:00 UTC)
+    }
+
+    #[test]
+    fn a_deleted_record_is_restored_from_the_trash_with_its_id_and_cells() {
+        let mut t = table();
+        let out = create(&mut t, &[obj(json!({"Name": "a"}))], false, t0()).unwrap();
+        let id = out.record_ids[0].clone();
+        let cells = t.records[0].cells.clone();
+        assert!(
+            restore(&mut t, &id).is_err(),
+            "not deleted: nothing to restore"
+        );
+        delete(&mut t, std::slice::from_ref(&id)).unwrap();
+        assert!(t.record(&id).is_none());
+        let out = restore(&mut t, &id).unwrap();
+        assert!(
+            matches!(&out.changes[..], [Change::Created { record_id, .. }] if *record_id == id)
+        );
+        assert_eq!(t.record(&id).unwrap().cells, cells);
+        assert!(restore(&mut t, &id).is_err(), "restored once");
     }
 
     #[test]

@@ -61,6 +61,25 @@ pub(super) fn dismiss_token_valid(admin_token: &str, presented: &str) -> bool {
     valid(admin_token, DISMISS_TOKEN_ACTION, presented)
 }
 
+/// The form action of a delete review decision (`approve` or `reject`).
+fn review_action(id: i64, decision: &str) -> String {
+    format!("POST /deletes/{id}/{decision}")
+}
+
+/// The token of the Approve or Reject form of delete review `id`.
+pub(super) fn review_token(admin_token: &str, id: i64, decision: &str) -> String {
+    token(admin_token, &review_action(id, decision))
+}
+
+pub(super) fn review_token_valid(
+    admin_token: &str,
+    id: i64,
+    decision: &str,
+    presented: &str,
+) -> bool {
+    valid(admin_token, &review_action(id, decision), presented)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +97,9 @@ mod tests {
             "a token is bound to its action"
         );
         assert!(dismiss_token_valid("admin", &dismiss_token("admin")));
+        let approve = review_token("admin", 3, "approve");
+        assert!(review_token_valid("admin", 3, "approve", &approve));
+        assert!(!review_token_valid("admin", 3, "reject", &approve));
+        assert!(!review_token_valid("admin", 4, "approve", &approve));
     }
 }

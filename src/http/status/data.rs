@@ -7,9 +7,9 @@ use crate::{
     config::ApiBudgets,
     http::{AppState, HttpError, PairLabel, auth::tokens_equal},
     store::{
-        AirtableWebhook, AlertMessage, ApiCallHour, ApiCallTotal, HourlyChanges, Issue, IssueGauge,
-        Job, JobState, LogEntry, LogQuery, PairLinks, PairQueue, Series, Sweep, SweepKind,
-        VerificationToken, quota::Month,
+        AirtableWebhook, AlertMessage, ApiCallHour, ApiCallTotal, DeleteReview, HourlyChanges,
+        Issue, IssueGauge, Job, JobState, LogEntry, LogQuery, PairLinks, PairQueue, ReviewState,
+        Series, Sweep, SweepKind, VerificationToken, quota::Month,
     },
 };
 
@@ -51,6 +51,10 @@ pub(super) struct StatusData {
     pub api_budgets: ApiBudgets,
     /// The newest alert messages.
     pub alert_messages: Vec<AlertMessage>,
+    /// The delete review queue: pending entries (newest first, at most
+    /// [`super::deletes::SHOWN`]) and how many there are in all.
+    pub pending_deletes: Vec<DeleteReview>,
+    pub pending_delete_count: i64,
 }
 
 /// What the charts draw, as stored: they group it by hour.
@@ -163,6 +167,15 @@ impl StatusData {
             api_calls_month: store.api_calls_since(Month::containing(now).start).await?,
             api_budgets: state.api_budgets.clone(),
             alert_messages: store.alert_messages(super::usage::ALERTS_SHOWN).await?,
+            pending_deletes: store
+                .list_delete_reviews(None, Some(ReviewState::Pending), super::deletes::SHOWN)
+                .await?,
+            pending_delete_count: store
+                .pending_deletes_by_pair()
+                .await?
+                .iter()
+                .map(|(_, n)| n)
+                .sum(),
         })
     }
 

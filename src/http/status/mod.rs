@@ -3,7 +3,8 @@
 //! `ADMIN_TOKEN`). Its actions are forms that answer 303 back to the page:
 //! Retry on a dead job (`POST /jobs/{id}/retry`, the store's retry) and
 //! Dismiss on a Notion verification token once it has been pasted
-//! (`POST /notion/verification-tokens/dismiss`).
+//! (`POST /notion/verification-tokens/dismiss`), and Approve / Reject on a
+//! held delete (`POST /deletes/{id}/approve|reject`, [`deletes`]).
 //!
 //! A browser re-sends Basic credentials on its own, so each form is guarded
 //! against cross-site requests twice: it must carry the token of its hidden
@@ -15,6 +16,7 @@ mod activity;
 mod chart;
 mod csrf;
 mod data;
+mod deletes;
 mod html;
 mod page;
 mod usage;
@@ -37,13 +39,14 @@ use super::{
     admin::retry_dead,
     auth::{self, Denied, REALM},
 };
-use crate::store::{JobId, now_ms};
+use crate::store::{JobId, ReviewState, now_ms};
 use data::StatusData;
 
 pub(crate) fn routes() -> Router<Shared> {
     Router::new()
         .route("/", get(status_page))
         .route("/jobs/{id}/retry", post(retry_job))
+        .route("/deletes/{id}/{decision}", post(deletes::decide_form))
         .route(
             "/notion/verification-tokens/dismiss",
             post(dismiss_verification_token),
@@ -73,10 +76,24 @@ impl FromRequestParts<Shared> for Operator {
 /// What the page says after a Retry (from the redirect's query).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Notice {
-    Retried { job: JobId, pending: JobId },
-    NotDead { job: JobId },
+    Retried {
+        job: JobId,
+        pending: JobId,
+    },
+    NotDead {
+        job: JobId,
+    },
     Dismissed,
     NotPending,
+    /// A held delete was approved or rejected (`state` says which).
+    Reviewed {
+        id: i64,
+        state: ReviewState,
+    },
+    /// A held delete that was not pending: nothing changed.
+    ReviewRefused {
+        id: i64,
+    },
 }
 
 #[derive(Deserialize, Default)]
@@ -85,6 +102,9 @@ struct NoticeQuery {
     pending: Option<JobId>,
     not_dead: Option<JobId>,
     dismissed: Option<bool>,
+    review: Option<i64>,
+    decision: Option<ReviewState>,
+    review_refused: Option<i64>,
 }
 
 impl NoticeQuery {
@@ -95,6 +115,12 @@ impl NoticeQuery {
         }
         if let Some(job) = self.not_dead {
             return Some(Notice::NotDead { job });
+        }
+        if let (Some(id), Some(state)) = (self.review, self.decision) {
+            return Some(Notice::Reviewed { id, state });
+        }
+        if let Some(id) = self.review_refused {
+            return Some(Notice::ReviewRefused { id });
         }
         self.dismissed.map(|done| {
             if done {

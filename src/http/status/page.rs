@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::{
     Notice, csrf,
     data::{PairStatus, StatusData},
+    deletes,
     html::{
         Tone, airtable_link, badge, cut, duration, muted, notion_link, relative, table, value,
         when, when_opt,
@@ -113,6 +114,7 @@ pub(super) fn render(data: &StatusData, admin_token: &str, notice: Option<Notice
                     (pairs_section(data))
                     (super::activity::section(data))
                     (issues_section(data))
+                    (deletes::section(data, admin_token))
                     (webhooks_section(data, admin_token))
                     (dead_jobs_section(data, admin_token))
                     (conflicts_section(data))
@@ -139,6 +141,14 @@ fn notice_section(notice: Notice) -> Markup {
         }
         Notice::Dismissed => "The verification token was dismissed.".to_owned(),
         Notice::NotPending => "That verification token was not pending: nothing to do.".to_owned(),
+        Notice::Reviewed { id, state } => {
+            format!("Delete review {id} is {state}; the record's sync carries it out shortly.")
+        }
+        Notice::ReviewRefused { id } => {
+            format!(
+                "Delete review {id} is not pending (already decided, or gone): nothing changed."
+            )
+        }
     };
     html! { section.notice role="status" { (text) } }
 }
@@ -190,6 +200,7 @@ fn attention_items(data: &StatusData) -> Vec<Markup> {
         })
     }));
     items.extend(data.pairs.iter().filter_map(|p| late_queue(p, data.now)));
+    items.extend(deletes::attention(data));
     items
 }
 
