@@ -6,6 +6,7 @@
 //! can act on. Secrets are held in [`Secret`] and never printed.
 
 mod mapping;
+mod scope;
 
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -14,6 +15,8 @@ pub use mapping::{
     DEFAULT_LOG_RETENTION_DAYS, Direction, FieldMapping, MIN_INBOX_RETENTION_DAYS, MatchKey,
     NotionTrashAction, PairConfig, PairOptions, Retention, SyncConfig, shared_data_source_problems,
 };
+
+pub use scope::{OnLeave, ScopeConfig, Shorthand, parse_shorthand};
 
 use crate::secret::Secret;
 

@@ -11,6 +11,7 @@ use std::{collections::BTreeMap, collections::HashSet, path::Path};
 use serde::Deserialize;
 
 use super::ConfigError;
+use super::scope::{RawScope, ScopeConfig, validate_scope};
 
 /// Who may write a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -87,6 +88,8 @@ pub struct PairConfig {
     pub airtable_notion_url_field: Option<String>,
     pub options: PairOptions,
     pub fields: Vec<FieldMapping>,
+    /// `[pair.scope]`: the records this pair syncs (all when absent).
+    pub scope: Option<ScopeConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -185,6 +188,7 @@ struct RawPair {
     options: RawOptions,
     #[serde(default)]
     field: Vec<RawField>,
+    scope: Option<RawScope>,
 }
 
 #[derive(Deserialize)]
@@ -380,7 +384,20 @@ fn validate_pair(index: usize, p: RawPair) -> Result<PairConfig, String> {
                 .into(),
         ));
     }
+    let scope = p.scope.map(validate_scope).transpose().map_err(&at)?;
+    if scope
+        .as_ref()
+        .is_some_and(|s| s.on_leave == super::scope::OnLeave::Archive)
+        && !matches!(options.on_notion_trash, NotionTrashAction::Set(_))
+    {
+        return Err(at(
+            "[pair.scope] on_leave = \"archive\" sets the on_notion_trash values on the row: \
+             give on_notion_trash = { set = { Field = \"value\" } }, or use on_leave = \"unlink\""
+                .into(),
+        ));
+    }
     Ok(PairConfig {
+        scope,
         name: name.clone(),
         notion_database_id: p.notion.database_id.trim().to_owned(),
         notion_record_id_property: p.notion.record_id_property,

@@ -25,6 +25,7 @@ mod matching;
 pub mod payloads;
 mod persist;
 mod reconcile;
+mod scope;
 mod sweep;
 pub mod webhooks;
 pub mod wire;
@@ -128,6 +129,10 @@ pub struct Summary {
     pub linked: usize,
     pub unchanged: usize,
     pub skipped: usize,
+    /// Records that came into the pair's scope (linked or created).
+    pub entered_scope: usize,
+    /// Linked records that left the pair's scope (unlinked).
+    pub left_scope: usize,
     /// Problems that left a record or field alone (reported, not fatal).
     pub problems: Vec<String>,
     /// With `--dry-run`: every write the sweep would make.
@@ -149,6 +154,8 @@ impl Summary {
         self.linked += other.linked;
         self.unchanged += other.unchanged;
         self.skipped += other.skipped;
+        self.entered_scope += other.entered_scope;
+        self.left_scope += other.left_scope;
         self.problems.extend(other.problems);
         self.planned_writes.extend(other.planned_writes);
     }
@@ -167,6 +174,11 @@ impl Summary {
         if plan.notion != NotionWrite::None {
             self.updated_notion += 1;
         }
+        match plan.crossing {
+            Some(crate::sync::scope::Crossing::Enter) => self.entered_scope += 1,
+            Some(crate::sync::scope::Crossing::Leave) => self.left_scope += 1,
+            None => {}
+        }
         for c in &plan.changes {
             self.conflicts += usize::from(c.conflict);
             match c.what {
@@ -184,7 +196,7 @@ impl Summary {
         format!(
             "{} records: {} created in Airtable, {} created in Notion, {} updated in Airtable, \
              {} updated in Notion, {} conflicts, {} archived, {} restored, {} deleted, {} linked, \
-             {} unchanged, {} skipped, {} problems",
+             {} unchanged, {} skipped, {} problems{}",
             self.records_seen,
             self.created_in_airtable,
             self.created_in_notion,
@@ -197,7 +209,21 @@ impl Summary {
             self.linked,
             self.unchanged,
             self.skipped,
-            self.problems.len()
+            self.problems.len(),
+            self.scope_line()
+        )
+    }
+}
+
+impl Summary {
+    /// ", N entered the scope, N left it" when any did.
+    fn scope_line(&self) -> String {
+        if self.entered_scope + self.left_scope == 0 {
+            return String::new();
+        }
+        format!(
+            ", {} entered the scope, {} left it",
+            self.entered_scope, self.left_scope
         )
     }
 }

@@ -6,6 +6,7 @@ use serde_json::Value as Json;
 use crate::sync::{
     pair::ResolvedPair,
     plan::{AirtableWrite, Change, ChangeKind, NotionWrite, Plan},
+    scope::Crossing,
 };
 use crate::{
     store::{
@@ -66,6 +67,10 @@ impl Engine {
                 .collect();
             if !entries.is_empty() {
                 tx.append_log(&entries).await?;
+            }
+            if plan.unlink {
+                // Left the scope: the link goes, both sides stay (sync::scope).
+                tx.delete_link(pair.name(), &plan.page_id).await?;
             }
             if !plan.refused.is_empty() || with_issues.contains(&plan.page_id) {
                 record_refusals(&mut tx, pair, plan, now).await?;
@@ -159,9 +164,27 @@ fn log_entry(pair: &ResolvedPair, plan: &Plan, c: &Change, cause: Cause, now: i6
     }
 }
 
-/// A readable line per write, for `--dry-run`.
+/// A readable line per write, for `--dry-run`, and one for a record
+/// entering or leaving the scope.
 pub(super) fn describe(plan: &Plan) -> Vec<String> {
     let mut out = Vec::new();
+    let row = plan.record_id.as_deref().unwrap_or("(no row)");
+    match plan.crossing {
+        Some(Crossing::Enter) => out.push(format!(
+            "Scope: page {} / row {row} enters the scope",
+            plan.page_id
+        )),
+        Some(Crossing::Leave) => out.push(format!(
+            "Scope: page {} / row {row} leaves the scope ({})",
+            plan.page_id,
+            if plan.airtable == AirtableWrite::None {
+                "unlinked, both sides left as they are"
+            } else {
+                "row archived, then unlinked"
+            }
+        )),
+        None => {}
+    }
     match &plan.airtable {
         AirtableWrite::None => {}
         AirtableWrite::Upsert(f) => out.push(format!(

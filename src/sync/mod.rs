@@ -5,4 +5,6 @@ pub mod convert;
 pub mod merge;
 pub mod pair;
 pub mod plan;
+pub mod scope;
+pub mod scope_filter;
 pub mod value;
