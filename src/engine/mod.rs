@@ -137,6 +137,8 @@ pub struct Summary {
     pub problems: Vec<String>,
     /// With `--dry-run`: every write the sweep would make.
     pub planned_writes: Vec<String>,
+    /// With `--dry-run`: every record that would enter or leave the scope.
+    pub scope_changes: Vec<String>,
 }
 
 impl Summary {
@@ -158,6 +160,7 @@ impl Summary {
         self.left_scope += other.left_scope;
         self.problems.extend(other.problems);
         self.planned_writes.extend(other.planned_writes);
+        self.scope_changes.extend(other.scope_changes);
     }
 
     fn count(&mut self, plan: &Plan) {

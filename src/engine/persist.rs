@@ -164,27 +164,9 @@ fn log_entry(pair: &ResolvedPair, plan: &Plan, c: &Change, cause: Cause, now: i6
     }
 }
 
-/// A readable line per write, for `--dry-run`, and one for a record
-/// entering or leaving the scope.
+/// A readable line per write, for `--dry-run`.
 pub(super) fn describe(plan: &Plan) -> Vec<String> {
     let mut out = Vec::new();
-    let row = plan.record_id.as_deref().unwrap_or("(no row)");
-    match plan.crossing {
-        Some(Crossing::Enter) => out.push(format!(
-            "Scope: page {} / row {row} enters the scope",
-            plan.page_id
-        )),
-        Some(Crossing::Leave) => out.push(format!(
-            "Scope: page {} / row {row} leaves the scope ({})",
-            plan.page_id,
-            if plan.airtable == AirtableWrite::None {
-                "unlinked, both sides left as they are"
-            } else {
-                "row archived, then unlinked"
-            }
-        )),
-        None => {}
-    }
     match &plan.airtable {
         AirtableWrite::None => {}
         AirtableWrite::Upsert(f) => out.push(format!(
@@ -222,4 +204,17 @@ fn count_committed(plans: &[&Plan]) {
         let conflicts = plan.changes.iter().filter(|c| c.conflict).count();
         crate::metrics::conflicts(u64::try_from(conflicts).unwrap_or(u64::MAX));
     }
+}
+
+/// For `--dry-run`: the record entering or leaving the scope, if it does.
+pub(super) fn crossing_line(plan: &Plan) -> Option<String> {
+    let row = plan.record_id.as_deref().unwrap_or("none yet");
+    let what = match plan.crossing? {
+        Crossing::Enter => "enter",
+        Crossing::Leave if plan.airtable == AirtableWrite::None => {
+            "leave (unlinked, both sides left as they are)"
+        }
+        Crossing::Leave => "leave (row archived, then unlinked)",
+    };
+    Some(format!("{what}: page {} / row {row}", plan.page_id))
 }

@@ -140,9 +140,9 @@ impl Engine {
 }
 
 impl Engine {
-    /// Pages entering the scope that would create a row: under an Airtable
-    /// scope their row may exist out of it, where the scoped listing did
-    /// not look. Look for such rows by the page's `match_key` value and
+    /// Pages entering the scope that would create a row: their row may
+    /// exist where this run did not look (out of an Airtable scope, or not
+    /// read at all by a record job or an incremental sweep). Look for such rows by the page's `match_key` value and
     /// the row id in `record_id_property`, and plan those pages again
     /// with them, so an entering page is linked, never duplicated (a row
     /// carrying the page id needs no look: the create is an upsert on it).
@@ -153,7 +153,9 @@ impl Engine {
         plans: Vec<Plan>,
         now: OffsetDateTime,
     ) -> anyhow::Result<Vec<Plan>> {
-        if !pair.scope.as_ref().is_some_and(|s| s.judges_airtable()) {
+        // A full sweep without an Airtable scope read every row already.
+        let read_all = snap.full && !pair.scope.as_ref().is_some_and(|s| s.judges_airtable());
+        if pair.scope.is_none() || read_all {
             return Ok(plans);
         }
         let creating: HashSet<String> = plans
@@ -208,8 +210,9 @@ impl Engine {
         Ok(plans)
     }
 
-    /// Rows entering the scope without a page: under a Notion scope their
-    /// page may exist out of it, where the scoped query did not look. Find
+    /// Rows entering the scope without a page: their page may exist where
+    /// this run did not look (out of a Notion scope, or not read at all by
+    /// a record job or an incremental sweep). Find
     /// such pages by the row's `match_key` value or by the row id in
     /// `record_id_property`, add them to what was read and return their
     /// plans (each row then links to its page instead of getting a new
@@ -221,7 +224,9 @@ impl Engine {
         rows: &[Record],
         now: OffsetDateTime,
     ) -> anyhow::Result<Vec<Plan>> {
-        if rows.is_empty() || !pair.scope.as_ref().is_some_and(|s| s.judges_notion()) {
+        // A full sweep without a Notion scope read every page already.
+        let read_all = snap.full && !pair.scope.as_ref().is_some_and(|s| s.judges_notion());
+        if rows.is_empty() || pair.scope.is_none() || read_all {
             return Ok(Vec::new());
         }
         let key = pair.config.options.match_key.as_ref();
