@@ -237,7 +237,13 @@ impl Engine {
                 .and_then(Json::as_str);
             if let (Some(k), Some(v)) = (key, value.map(str::trim).filter(|v| !v.is_empty())) {
                 let id = pair.wire.notion_key(&k.notion);
-                terms.push(json!({"property": id, "rich_text": {"equals": v}}));
+                // The filter's type key names the property's type.
+                let title = pair
+                    .fields
+                    .iter()
+                    .any(|f| f.notion == k.notion && f.notion_type == "title");
+                let kind = if title { "title" } else { "rich_text" };
+                terms.push(json!({"property": id, kind: {"equals": v}}));
             }
             if let Some(name) = &pair.config.notion_record_id_property {
                 let id = pair.wire.notion_key(name);

@@ -16,7 +16,7 @@ use common::{
 use notion_airtable_sandbox::airtable::{FieldSchema, FieldType};
 use notion_airtable_sync::{
     config::SyncConfig,
-    engine::{Summary, SweepOptions, load_pair},
+    engine::{Summary, load_pair},
     store::{Cause, LogQuery},
 };
 use serde_json::{Value, json};
@@ -213,10 +213,13 @@ async fn entering_is_matched_and_leaving_unlinks_leaving_both_sides_alone(db: Te
     assert_eq!(w.row_for(&leaving), row_before);
 }
 
-/// The scope changes after go-live: the dry run lists who enters and who
-/// leaves and writes nothing (sandbox call counts, links); the real run
-/// then does it, re-linking a returning record by the page id in its row.
+/// The scope changes after go-live, run as an operator would: `reconcile
+/// --full --dry-run` on the edited sync.toml lists who enters and who leaves
+/// and writes nothing (sandbox call counts, links, rows); `reconcile --full`
+/// then does it; back to the first scope, the rows that left relink by the
+/// page id they still carry, no row is created twice.
 async fn a_changed_scope_is_listed_by_a_dry_run_then_applied(db: TestDb) {
+    let url = db.url.clone();
     let mut w = world_unthrottled(db).await;
     scope(&mut w, r#"notion = ["Status = Ready"]"#, &[]).await;
     w.sweep(true).await;
@@ -224,39 +227,59 @@ async fn a_changed_scope_is_listed_by_a_dry_run_then_applied(db: TestDb) {
     let shipped = pages_with_status(&w, "Shipped");
     assert_eq!(link_count(&w).await, ready.len() as i64);
 
-    scope(&mut w, r#"notion = ["Status = Shipped"]"#, &[]).await;
+    let shipped_scope = r#"notion = ["Status = Shipped"]"#;
     reset_calls(&w);
-    let opts = SweepOptions {
-        full: true,
-        dry_run: true,
-        cause: Cause::Manual,
-    };
-    let dry = w.engine.sweep(&w.pair, opts).await.unwrap();
-    assert_eq!(dry.entered_scope, shipped.len(), "{dry:?}");
-    assert_eq!(dry.left_scope, ready.len(), "{dry:?}");
-    for page in ready.iter().chain(&shipped) {
+    let (ok, out) = run_cli(
+        &w,
+        shipped_scope,
+        &url,
+        &["reconcile", "--full", "--dry-run"],
+    )
+    .await;
+    assert!(ok, "{out}");
+    let enters: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("would enter: page"))
+        .collect();
+    let leaves: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("would leave (unlinked, both sides left as they are): page"))
+        .collect();
+    assert_eq!(enters.len(), shipped.len(), "{out}");
+    assert_eq!(leaves.len(), ready.len(), "{out}");
+    for page in &shipped {
         assert!(
-            dry.scope_changes.iter().any(|c| c.contains(page.as_str())),
-            "{page} missing from {:?}",
-            dry.scope_changes
+            enters.iter().any(|l| l.contains(page.as_str())),
+            "{page}: {out}"
         );
     }
-    assert_eq!(
-        dry.scope_changes
-            .iter()
-            .filter(|c| c.starts_with("leave (unlinked"))
-            .count(),
+    for page in &ready {
+        assert!(
+            leaves.iter().any(|l| l.contains(page.as_str())),
+            "{page}: {out}"
+        );
+    }
+    let line = format!(
+        "{} entered the scope, {} left it",
+        shipped.len(),
         ready.len()
+    );
+    assert!(
+        out.contains(&line) && out.contains("dry run: nothing written"),
+        "{out}"
     );
     assert_eq!(writes(&w), 0, "{:?}", w.airtable.calls().snapshot());
     assert_eq!(link_count(&w).await, ready.len() as i64);
     assert_eq!(w.rows().len(), ready.len());
 
     let rows_before: Vec<Value> = ready.iter().map(|p| w.row_for(p)).collect();
-    let summary = w.sweep(true).await;
-    assert_eq!(summary.left_scope, ready.len(), "{summary:?}");
-    assert_eq!(summary.created_in_airtable, shipped.len(), "{summary:?}");
+    let (ok, out) = run_cli(&w, shipped_scope, &url, &["reconcile", "--full"]).await;
+    assert!(ok, "{out}");
+    assert!(out.contains(&line), "{out}");
     assert_eq!(link_count(&w).await, shipped.len() as i64);
+    for page in &shipped {
+        assert_eq!(w.row_for(page)["fields"]["Status"], json!("Shipped"));
+    }
     let after: Vec<Value> = ready.iter().map(|p| w.row_for(p)).collect();
     assert_eq!(after, rows_before, "rows that left are untouched");
 
@@ -421,7 +444,90 @@ async fn scopes_the_schemas_refuse_are_named(db: TestDb) {
     );
 }
 
+/// The binary run as `args` in a folder holding the example mapping with
+/// `[pair.scope]` set to `scope`, on the database at `url`: whether it
+/// passed, and its stdout.
+async fn run_cli(w: &World, scope: &str, url: &str, args: &[&str]) -> (bool, String) {
+    let dir = std::env::temp_dir().join(format!("nas-scope-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mapping = Mapping::example(&w.team_n.database_id, &w.team_a.base_id);
+    let text = format!("{}\n[pair.scope]\n{scope}\n", mapping.text());
+    std::fs::write(dir.join("sync.toml"), text).unwrap();
+    let output = tokio::process::Command::new(common::serve::BIN)
+        .args(args)
+        .current_dir(&dir)
+        .env("NOTION_TOKEN", w.notion.token())
+        .env("AIRTABLE_TOKEN", w.airtable.token())
+        .env("NOTION_API_URL", w.notion.base_url())
+        .env("AIRTABLE_API_URL", w.airtable.base_url())
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .env_remove("PUBLIC_URL")
+        .output()
+        .await
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = String::from_utf8_lossy(&output.stdout).into_owned();
+    let err = String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), format!("{out}\n--- stderr\n{err}"))
+}
+
+/// `check` on its own SQLite file.
+async fn run_check(w: &World, scope: &str) -> (bool, String) {
+    let file = std::env::temp_dir().join(format!("nas-scope-{}.db", uuid::Uuid::new_v4().simple()));
+    let url = format!("sqlite://{}", file.display());
+    let result = run_cli(w, scope, &url, &["check"]).await;
+    let _ = std::fs::remove_file(&file);
+    result
+}
+
+/// `check` names each scope problem with its pair and a fix, probes the
+/// formula with Airtable (which refuses one it cannot parse), and passes a
+/// good scope, saying what it is.
+async fn check_validates_the_scope_against_the_live_schemas(db: TestDb) {
+    let w = world_unthrottled(db).await;
+    let bad = "notion = [\"Status = Ready\", \"Nope = 1\"]\nnotion_filter = \
+               '{\"property\": \"Priority\", \"select\": {\"contains\": \"P0\"}}'\n\
+               airtable_gate = \"Owner\"";
+    let (ok, out) = run_check(&w, bad).await;
+    assert!(!ok, "{out}");
+    let problems: Vec<&str> = out.lines().filter(|l| l.starts_with("problem: ")).collect();
+    assert_eq!(problems.len(), 3, "{out}");
+    assert!(
+        problems
+            .iter()
+            .all(|p| p.contains("pair \"specs\": [pair.scope]") && p.contains("Fix:")),
+        "{out}"
+    );
+    assert!(out.contains("\"Nope\" is not a property"), "{out}");
+    assert!(
+        out.contains("operator \"contains\" is not supported on a select"),
+        "{out}"
+    );
+    assert!(
+        out.contains("airtable_gate \"Owner\" is a singleLineText field"),
+        "{out}"
+    );
+
+    let (ok, out) = run_check(&w, "airtable_formula = \"{Status = \"").await;
+    assert!(!ok, "{out}");
+    assert!(out.contains("Airtable refused the scope"), "{out}");
+
+    let good = "notion = [\"Status = Ready\"]\nairtable_formula = \"{Status} = 'Ready'\"";
+    let (ok, out) = run_check(&w, good).await;
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("pair \"specs\": scope: Notion pages matching"),
+        "{out}"
+    );
+    assert!(
+        out.contains("or Airtable rows where {Status} = 'Ready'"),
+        "{out}"
+    );
+}
+
 both_backends! {
+    check_validates_the_scope_against_the_live_schemas,
     a_scoped_sync_syncs_only_the_scope_and_jobs_out_of_it_write_nothing,
     entering_is_matched_and_leaving_unlinks_leaving_both_sides_alone,
     a_changed_scope_is_listed_by_a_dry_run_then_applied,
