@@ -333,6 +333,20 @@ async fn gates_on_each_side_let_either_tick_bring_a_record_in(db: TestDb) {
     let lone = w.airtable.record(&base, &table, &untouched).unwrap();
     assert!(lone["fields"].get("Notion Page ID").is_none(), "{lone}");
     assert_eq!(link_count(&w).await, 2);
+    // The unticked row's own webhook job writes nothing (no page created).
+    reset_calls(&w);
+    let summary = w
+        .engine
+        .reconcile_record(&w.pair, &untouched, Cause::Webhook)
+        .await
+        .unwrap();
+    assert_eq!(
+        summary.created_in_notion + summary.entered_scope,
+        0,
+        "{summary:?}"
+    );
+    assert_eq!(writes(&w), 0);
+    assert_eq!(w.airtable.record(&base, &table, &untouched).unwrap(), lone);
 
     // Page 1 stays in while its row is ticked; page 0 (its row unticked)
     // leaves when its page is unticked, its row archived.
