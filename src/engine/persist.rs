@@ -79,6 +79,7 @@ impl Engine {
         self.fence(&mut tx).await?;
         tx.commit().await?;
         count_committed(plans);
+        log_crossings(pair, plans);
         Ok(())
     }
 }
@@ -217,4 +218,20 @@ pub(super) fn crossing_line(plan: &Plan) -> Option<String> {
         Crossing::Leave => "leave (row archived, then unlinked)",
     };
     Some(format!("{what}: page {} / row {row}", plan.page_id))
+}
+
+/// One log line per record that entered or left the scope, saying why
+/// (the record-level change's detail starts "entered the scope" or "left
+/// the scope (why)").
+fn log_crossings(pair: &ResolvedPair, plans: &[&Plan]) {
+    for plan in plans.iter().filter(|p| p.crossing.is_some()) {
+        let why = plan
+            .changes
+            .iter()
+            .find(|c| c.field.is_none())
+            .and_then(|c| c.detail.as_deref())
+            .unwrap_or_default();
+        let record_id = plan.record_id.as_deref().unwrap_or_default();
+        tracing::info!(pair = pair.name(), page_id = %plan.page_id, record_id, "{why}");
+    }
 }
