@@ -490,6 +490,14 @@ impl ResolvedPair {
                 None => {}
             }
         }
+        // The scope is judged by the service itself: a property or field
+        // it names that is gone or retyped stops the pair (kept as it was).
+        if let Some(cfg) = &self.config.scope {
+            match super::scope::resolve_scope(cfg, data_source, table) {
+                Ok(scope) => next.scope = Some(scope),
+                Err(p) => problems.extend(p),
+            }
+        }
         if !problems.is_empty() {
             return Err(problems);
         }

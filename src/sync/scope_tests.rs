@@ -181,3 +181,17 @@ fn resolving_names_every_scope_problem() {
     );
     assert!(all.contains("\"Nope\" is not a property"), "{all}");
 }
+
+#[test]
+fn a_scope_whose_gate_is_gone_stops_the_pair_on_refresh() {
+    let p = pair("notion_gate = \"Sync\"\nairtable_gate = \"Sync\"");
+    let (again, _) = p.refresh(&data_source(), &table()).unwrap();
+    assert_eq!(again.scope, p.scope);
+    let mut ds = data_source();
+    ds.properties.remove("Sync");
+    let problems = p.refresh(&ds, &table()).unwrap_err().join("; ");
+    assert!(
+        problems.contains("notion_gate \"Sync\" is not a property"),
+        "{problems}"
+    );
+}
