@@ -6,93 +6,27 @@
 //! run that writes nothing, then applied; gates on each side; an Airtable
 //! view; scopes the schemas refuse.
 
+mod commands;
+mod helpers;
+
 use crate::common;
 
 use common::{
     TestDb,
     mapping::Mapping,
-    world::{World, select_of, text_of, world_unthrottled},
+    world::{text_of, world_unthrottled},
+};
+use helpers::{
+    link_count, log_details, pages_with_status, record_job, reset_calls, scope, set_status, status,
+    writes,
 };
 use notion_airtable_sandbox::airtable::{FieldSchema, FieldType};
 use notion_airtable_sync::{
     config::SyncConfig,
     engine::{Summary, load_pair},
-    store::{Cause, LogQuery},
+    store::Cause,
 };
 use serde_json::{Value, json};
-
-/// Re-resolve the world's pair with `[pair.scope]` set to `scope` and the
-/// example's lines `edits` replaced.
-async fn scope(w: &mut World, scope: &str, edits: &[(&str, &str)]) {
-    let mut mapping = Mapping::example(&w.team_n.database_id, &w.team_a.base_id);
-    for (from, to) in edits {
-        mapping = mapping.edit(from, to);
-    }
-    let text = format!("{}\n[pair.scope]\n{scope}\n", mapping.text());
-    let config = SyncConfig::parse(&text).unwrap();
-    w.pair = load_pair(&config.pairs[0], &w.engine.notion, &w.engine.airtable)
-        .await
-        .unwrap();
-}
-
-/// Every write either API received since the call logs were reset.
-fn writes(w: &World) -> u64 {
-    let airtable: u64 = w
-        .airtable
-        .calls()
-        .snapshot()
-        .iter()
-        .filter(|c| c.method != "GET")
-        .map(|c| c.count)
-        .sum();
-    let notion = w.notion.calls().count(Some("PATCH"), "/v1/pages/{page_id}")
-        + w.notion.calls().count(Some("POST"), "/v1/pages");
-    airtable + notion
-}
-
-fn reset_calls(w: &World) {
-    w.notion.calls().reset();
-    w.airtable.calls().reset();
-}
-
-fn status(w: &World, page: &str) -> Value {
-    select_of(&w.page(page)["properties"]["Status"])
-}
-
-fn pages_with_status(w: &World, wanted: &str) -> Vec<String> {
-    let pages = w.team_n.page_ids.iter();
-    pages
-        .filter(|p| status(w, p) == json!(wanted))
-        .cloned()
-        .collect()
-}
-
-fn set_status(w: &World, page: &str, value: &str) {
-    let props = json!({ "Status": { "select": { "name": value } } });
-    w.notion
-        .update_page_as_person(page, &w.person(), props)
-        .unwrap();
-}
-
-async fn link_count(w: &World) -> i64 {
-    w.engine.store.count_links(w.pair.name()).await.unwrap()
-}
-
-async fn log_details(w: &World, page: &str) -> Vec<String> {
-    let query = LogQuery {
-        record: Some(page.to_owned()),
-        ..LogQuery::default()
-    };
-    let log = w.engine.store.query_log(&query).await.unwrap();
-    log.into_iter().filter_map(|e| e.detail).collect()
-}
-
-async fn record_job(w: &World, page: &str) -> Summary {
-    w.engine
-        .reconcile_page(&w.pair, page, Cause::Webhook)
-        .await
-        .unwrap()
-}
 
 /// A first sync scoped to `Status = Ready` creates rows for the Ready pages
 /// only and plans no other page (the query carried the filter); a webhook
@@ -211,84 +145,6 @@ async fn entering_is_matched_and_leaving_unlinks_leaving_both_sides_alone(db: Te
     assert_eq!(summary.left_scope + summary.entered_scope, 0, "{summary:?}");
     assert_eq!(writes(&w), 0, "{summary:?}");
     assert_eq!(w.row_for(&leaving), row_before);
-}
-
-/// The scope changes after go-live, run as an operator would: `reconcile
-/// --full --dry-run` on the edited sync.toml lists who enters and who leaves
-/// and writes nothing (sandbox call counts, links, rows); `reconcile --full`
-/// then does it; back to the first scope, the rows that left relink by the
-/// page id they still carry, no row is created twice.
-async fn a_changed_scope_is_listed_by_a_dry_run_then_applied(db: TestDb) {
-    let url = db.url.clone();
-    let mut w = world_unthrottled(db).await;
-    scope(&mut w, r#"notion = ["Status = Ready"]"#, &[]).await;
-    w.sweep(true).await;
-    let ready = pages_with_status(&w, "Ready");
-    let shipped = pages_with_status(&w, "Shipped");
-    assert_eq!(link_count(&w).await, ready.len() as i64);
-
-    let shipped_scope = r#"notion = ["Status = Shipped"]"#;
-    reset_calls(&w);
-    let (ok, out) = run_cli(
-        &w,
-        shipped_scope,
-        &url,
-        &["reconcile", "--full", "--dry-run"],
-    )
-    .await;
-    assert!(ok, "{out}");
-    let enters: Vec<&str> = out
-        .lines()
-        .filter(|l| l.contains("would enter: page"))
-        .collect();
-    let leaves: Vec<&str> = out
-        .lines()
-        .filter(|l| l.contains("would leave (unlinked, both sides left as they are): page"))
-        .collect();
-    assert_eq!(enters.len(), shipped.len(), "{out}");
-    assert_eq!(leaves.len(), ready.len(), "{out}");
-    for page in &shipped {
-        assert!(
-            enters.iter().any(|l| l.contains(page.as_str())),
-            "{page}: {out}"
-        );
-    }
-    for page in &ready {
-        assert!(
-            leaves.iter().any(|l| l.contains(page.as_str())),
-            "{page}: {out}"
-        );
-    }
-    let line = format!(
-        "{} entered the scope, {} left it",
-        shipped.len(),
-        ready.len()
-    );
-    assert!(
-        out.contains(&line) && out.contains("dry run: nothing written"),
-        "{out}"
-    );
-    assert_eq!(writes(&w), 0, "{:?}", w.airtable.calls().snapshot());
-    assert_eq!(link_count(&w).await, ready.len() as i64);
-    assert_eq!(w.rows().len(), ready.len());
-
-    let rows_before: Vec<Value> = ready.iter().map(|p| w.row_for(p)).collect();
-    let (ok, out) = run_cli(&w, shipped_scope, &url, &["reconcile", "--full"]).await;
-    assert!(ok, "{out}");
-    assert!(out.contains(&line), "{out}");
-    assert_eq!(link_count(&w).await, shipped.len() as i64);
-    for page in &shipped {
-        assert_eq!(w.row_for(page)["fields"]["Status"], json!("Shipped"));
-    }
-    let after: Vec<Value> = ready.iter().map(|p| w.row_for(p)).collect();
-    assert_eq!(after, rows_before, "rows that left are untouched");
-
-    // Back again: the Ready rows still carry their page ids and relink.
-    scope(&mut w, r#"notion = ["Status = Ready"]"#, &[]).await;
-    let summary = w.sweep(true).await;
-    assert_eq!(summary.entered_scope, ready.len(), "{summary:?}");
-    assert_eq!(summary.created_in_airtable, 0, "{summary:?}");
-    assert_eq!(w.rows().len(), ready.len() + shipped.len());
 }
 
 /// A checkbox gate on each side: either tick brings a record in (a row
@@ -458,93 +314,9 @@ async fn scopes_the_schemas_refuse_are_named(db: TestDb) {
     );
 }
 
-/// The binary run as `args` in a folder holding the example mapping with
-/// `[pair.scope]` set to `scope`, on the database at `url`: whether it
-/// passed, and its stdout.
-async fn run_cli(w: &World, scope: &str, url: &str, args: &[&str]) -> (bool, String) {
-    let dir = std::env::temp_dir().join(format!("nas-scope-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mapping = Mapping::example(&w.team_n.database_id, &w.team_a.base_id);
-    let text = format!("{}\n[pair.scope]\n{scope}\n", mapping.text());
-    std::fs::write(dir.join("sync.toml"), text).unwrap();
-    let output = tokio::process::Command::new(common::serve::BIN)
-        .args(args)
-        .current_dir(&dir)
-        .env("NOTION_TOKEN", w.notion.token())
-        .env("AIRTABLE_TOKEN", w.airtable.token())
-        .env("NOTION_API_URL", w.notion.base_url())
-        .env("AIRTABLE_API_URL", w.airtable.base_url())
-        .env("DATABASE_URL", url)
-        .env("RUST_LOG", "warn")
-        .env_remove("PUBLIC_URL")
-        .output()
-        .await
-        .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    let out = String::from_utf8_lossy(&output.stdout).into_owned();
-    let err = String::from_utf8_lossy(&output.stderr);
-    (output.status.success(), format!("{out}\n--- stderr\n{err}"))
-}
-
-/// `check` on its own SQLite file.
-async fn run_check(w: &World, scope: &str) -> (bool, String) {
-    let file = std::env::temp_dir().join(format!("nas-scope-{}.db", uuid::Uuid::new_v4().simple()));
-    let url = format!("sqlite://{}", file.display());
-    let result = run_cli(w, scope, &url, &["check"]).await;
-    let _ = std::fs::remove_file(&file);
-    result
-}
-
-/// `check` names each scope problem with its pair and a fix, probes the
-/// formula with Airtable (which refuses one it cannot parse), and passes a
-/// good scope, saying what it is.
-async fn check_validates_the_scope_against_the_live_schemas(db: TestDb) {
-    let w = world_unthrottled(db).await;
-    let bad = "notion = [\"Status = Ready\", \"Nope = 1\"]\nnotion_filter = \
-               '{\"property\": \"Priority\", \"select\": {\"contains\": \"P0\"}}'\n\
-               airtable_gate = \"Owner\"";
-    let (ok, out) = run_check(&w, bad).await;
-    assert!(!ok, "{out}");
-    let problems: Vec<&str> = out.lines().filter(|l| l.starts_with("problem: ")).collect();
-    assert_eq!(problems.len(), 3, "{out}");
-    assert!(
-        problems
-            .iter()
-            .all(|p| p.contains("pair \"specs\": [pair.scope]") && p.contains("Fix:")),
-        "{out}"
-    );
-    assert!(out.contains("\"Nope\" is not a property"), "{out}");
-    assert!(
-        out.contains("operator \"contains\" is not supported on a select"),
-        "{out}"
-    );
-    assert!(
-        out.contains("airtable_gate \"Owner\" is a singleLineText field"),
-        "{out}"
-    );
-
-    let (ok, out) = run_check(&w, "airtable_formula = \"{Status = \"").await;
-    assert!(!ok, "{out}");
-    assert!(out.contains("Airtable refused the scope"), "{out}");
-
-    let good = "notion = [\"Status = Ready\"]\nairtable_formula = \"{Status} = 'Ready'\"";
-    let (ok, out) = run_check(&w, good).await;
-    assert!(ok, "{out}");
-    assert!(
-        out.contains("pair \"specs\": scope: Notion pages matching"),
-        "{out}"
-    );
-    assert!(
-        out.contains("or Airtable rows where {Status} = 'Ready'"),
-        "{out}"
-    );
-}
-
 both_backends! {
-    check_validates_the_scope_against_the_live_schemas,
     a_scoped_sync_syncs_only_the_scope_and_jobs_out_of_it_write_nothing,
     entering_is_matched_and_leaving_unlinks_leaving_both_sides_alone,
-    a_changed_scope_is_listed_by_a_dry_run_then_applied,
     gates_on_each_side_let_either_tick_bring_a_record_in,
     an_airtable_view_scopes_the_rows,
     scopes_the_schemas_refuse_are_named,
