@@ -41,6 +41,11 @@ pub struct ResolvedScope {
     pub airtable_formula: Option<String>,
     pub airtable_view: Option<String>,
     pub on_leave: OnLeave,
+    /// The Airtable gate's field id: its changes must reach the webhook.
+    pub airtable_gate_id: Option<String>,
+    /// A view or a formula may depend on any field: the webhook watches
+    /// them all.
+    pub watch_all_fields: bool,
 }
 
 /// Which way a record crosses the scope's edge.
@@ -93,9 +98,13 @@ pub fn resolve_scope(
         None
     });
     let mut formulas: Vec<String> = cfg.airtable_formula.iter().cloned().collect();
+    let mut airtable_gate_id = None;
     if let Some(gate) = &cfg.airtable_gate {
         match table.field(gate) {
-            Some(f) if f.kind == "checkbox" => formulas.push(format!("{{{}}}", f.name)),
+            Some(f) if f.kind == "checkbox" => {
+                formulas.push(format!("{{{}}}", f.name));
+                airtable_gate_id = Some(f.id.clone());
+            }
             Some(f) => problems.push(format!(
                 "airtable_gate \"{gate}\" is a {} field; a gate must be a checkbox",
                 f.kind
@@ -132,6 +141,8 @@ pub fn resolve_scope(
         airtable_formula,
         airtable_view: cfg.airtable_view.clone(),
         on_leave: cfg.on_leave,
+        airtable_gate_id,
+        watch_all_fields: cfg.airtable_view.is_some() || cfg.airtable_formula.is_some(),
     })
 }
 

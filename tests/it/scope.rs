@@ -20,10 +20,13 @@ use helpers::{
     link_count, log_details, pages_with_status, record_job, reset_calls, scope, set_status, status,
     writes,
 };
-use notion_airtable_sandbox::airtable::{FieldSchema, FieldType};
+use notion_airtable_sandbox::{
+    airtable::{FieldSchema, FieldType},
+    common::DeliveryKnobs,
+};
 use notion_airtable_sync::{
     config::SyncConfig,
-    engine::{Summary, load_pair},
+    engine::{Summary, load_pair, webhooks::Ensured},
     store::Cause,
 };
 use serde_json::{Value, json};
@@ -314,7 +317,70 @@ async fn scopes_the_schemas_refuse_are_named(db: TestDb) {
     );
 }
 
+/// The Airtable webhook watches what the scope reads: the gate field
+/// besides the mapped ones (so ticking it alone queues a job), every field
+/// under a formula or a view; a webhook registered for other fields is
+/// replaced.
+async fn the_airtable_webhook_watches_what_the_scope_reads(db: TestDb) {
+    let mut w = world_unthrottled(db).await;
+    let (base, table) = (w.team_a.base_id.clone(), w.team_a.table_id.clone());
+    w.airtable.set_delivery(DeliveryKnobs {
+        drop_rate: 1.0,
+        ..DeliveryKnobs::default()
+    });
+    let gate = w
+        .airtable
+        .create_field_as_person(&base, &table, FieldSchema::new("Sync", FieldType::Checkbox))
+        .unwrap();
+    scope(&mut w, "airtable_gate = \"Sync\"", &[]).await;
+    let url = "https://sync.example.com/";
+    let Ensured::Created(id) = w.engine.ensure_webhook(&w.pair, url).await.unwrap() else {
+        panic!("a new webhook")
+    };
+    let listed = w.engine.airtable.list_webhooks(&base).await.unwrap();
+    let watched = listed[0].specification["options"]["filters"]["watchDataInFieldIds"].clone();
+    assert!(
+        watched.as_array().unwrap().contains(&gate["id"]),
+        "{watched}"
+    );
+    let again = w.engine.ensure_webhook(&w.pair, url).await.unwrap();
+    assert_eq!(again, Ensured::Existing(id.clone()));
+
+    let me = w.engine.airtable.whoami().await.unwrap().id;
+    let row = w
+        .airtable
+        .insert_record_as_person(&base, &table, json!({ "Spec Name": "Gated" }))
+        .unwrap();
+    let hook = w.engine.store.get_webhook(&id).await.unwrap().unwrap();
+    w.engine
+        .drain_airtable_webhook(&w.pair, &hook, &me, 0)
+        .await
+        .unwrap();
+    w.airtable
+        .update_record_as_person(&base, &table, &row, json!({ "Sync": true }))
+        .unwrap();
+    let hook = w.engine.store.get_webhook(&id).await.unwrap().unwrap();
+    let drained = w
+        .engine
+        .drain_airtable_webhook(&w.pair, &hook, &me, 0)
+        .await
+        .unwrap();
+    assert_eq!(drained.jobs, 1, "{drained:?}");
+
+    scope(&mut w, "airtable_formula = \"{Status} = 'Ready'\"", &[]).await;
+    let replaced = w.engine.ensure_webhook(&w.pair, url).await.unwrap();
+    assert!(
+        matches!(replaced, Ensured::Created(ref new) if *new != id),
+        "{replaced:?}"
+    );
+    let listed = w.engine.airtable.list_webhooks(&base).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    let filters = &listed[0].specification["options"]["filters"];
+    assert!(filters.get("watchDataInFieldIds").is_none(), "{filters}");
+}
+
 both_backends! {
+    the_airtable_webhook_watches_what_the_scope_reads,
     a_scoped_sync_syncs_only_the_scope_and_jobs_out_of_it_write_nothing,
     entering_is_matched_and_leaving_unlinks_leaving_both_sides_alone,
     gates_on_each_side_let_either_tick_bring_a_record_in,
