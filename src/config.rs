@@ -7,6 +7,7 @@
 
 mod budgets;
 mod mapping;
+mod scope;
 
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -17,6 +18,7 @@ pub use mapping::{
 };
 
 pub use budgets::ApiBudgets;
+pub use scope::{OnLeave, ScopeConfig, Shorthand, parse_shorthand};
 
 use crate::secret::Secret;
 

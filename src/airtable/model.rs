@@ -80,6 +80,16 @@ pub struct TableSchema {
     pub primary_field_id: String,
     #[serde(default)]
     pub fields: Vec<FieldSchema>,
+    /// The table's views (`{id, name, type}`), which a listing may name.
+    #[serde(default)]
+    pub views: Vec<ViewSchema>,
+}
+
+/// A view of a table, as the base schema lists it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ViewSchema {
+    pub id: String,
+    pub name: String,
 }
 
 /// A field of a table.

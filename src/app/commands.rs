@@ -112,6 +112,9 @@ pub async fn reconcile(
             ""
         };
         writeln!(out, "{}: {}{mode}", pair.name(), summary.line())?;
+        for c in &summary.scope_changes {
+            writeln!(out, "  would {c}")?;
+        }
         for w in &summary.planned_writes {
             writeln!(out, "  would write: {w}")?;
         }

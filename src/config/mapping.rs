@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::{
     ConfigError,
     budgets::{ApiBudgets, RawAirtableSection, validate_budgets},
+    scope::{RawScope, ScopeConfig, validate_scope},
 };
 
 #[path = "mapping_review.rs"]
@@ -96,6 +97,8 @@ pub struct PairConfig {
     pub airtable_notion_url_field: Option<String>,
     pub options: PairOptions,
     pub fields: Vec<FieldMapping>,
+    /// `[pair.scope]`: the records this pair syncs (all when absent).
+    pub scope: Option<ScopeConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -197,6 +200,7 @@ struct RawPair {
     options: RawOptions,
     #[serde(default)]
     field: Vec<RawField>,
+    scope: Option<RawScope>,
 }
 
 #[derive(Deserialize)]
@@ -398,7 +402,20 @@ fn validate_pair(index: usize, p: RawPair) -> Result<PairConfig, String> {
                 .into(),
         ));
     }
+    let scope = p.scope.map(validate_scope).transpose().map_err(&at)?;
+    if scope
+        .as_ref()
+        .is_some_and(|s| s.on_leave == super::scope::OnLeave::Archive)
+        && !matches!(options.on_notion_trash, NotionTrashAction::Set(_))
+    {
+        return Err(at(
+            "[pair.scope] on_leave = \"archive\" sets the on_notion_trash values on the row: \
+             give on_notion_trash = { set = { Field = \"value\" } }, or use on_leave = \"unlink\""
+                .into(),
+        ));
+    }
     Ok(PairConfig {
+        scope,
         name: name.clone(),
         notion_database_id: p.notion.database_id.trim().to_owned(),
         notion_record_id_property: p.notion.record_id_property,

@@ -24,6 +24,8 @@ pub(super) struct SideSnapshot {
     pub(super) links: HashMap<String, RecordLink>,
     /// A full read: rows missing from `records` were deleted.
     pub(super) full: bool,
+    /// Airtable's scope vote on the rows read (`engine::scope::RowVotes`).
+    pub(super) row_votes: super::scope::RowVotes,
 }
 
 /// The page id a row carries in its link field (canonical dashed form), if
@@ -52,7 +54,7 @@ pub(super) fn bad_link_cell<'a>(pair: &ResolvedPair, record: &'a Record) -> Opti
 }
 
 /// The Airtable record id a page carries in its `record_id_property`.
-fn record_id_of(pair: &ResolvedPair, page: &Page) -> Option<String> {
+pub(super) fn record_id_of(pair: &ResolvedPair, page: &Page) -> Option<String> {
     let name = pair.config.notion_record_id_property.as_ref()?;
     let id = page.property(name)?.plain_text();
     (!id.trim().is_empty()).then(|| id.trim().to_owned())
@@ -133,9 +135,45 @@ pub(super) fn plan_all(
         {
             continue;
         }
-        plans.push(plan_page(pair, page, record, link, now));
+        let plan = plan_page(pair, page, record, link, now);
+        if let Some(plan) = in_scope(pair, snap, page, record, link, plan) {
+            plans.push(plan);
+        }
     }
     plans
+}
+
+/// The plan as the pair's scope has it ([`crate::sync::scope::apply`]). A
+/// linked row whose Airtable vote is unknown (read by id, not by the
+/// scoped listing) is not judged here: its plan runs as it is.
+fn in_scope(
+    pair: &ResolvedPair,
+    snap: &SideSnapshot,
+    page: &Page,
+    record: Option<&Record>,
+    link: Option<&RecordLink>,
+    plan: Plan,
+) -> Option<Plan> {
+    let Some(scope) = pair.scope.as_ref() else {
+        return Some(plan);
+    };
+    let row_in = if scope.judges_airtable() {
+        match record.map(|r| snap.row_votes.get(&r.id)) {
+            None => Some(false),
+            Some(Some(vote)) => Some(*vote),
+            Some(None) if link.is_some() => return Some(plan),
+            Some(None) => Some(false),
+        }
+    } else {
+        None
+    };
+    crate::sync::scope::apply(pair, page, record, link, row_in, plan)
+}
+
+/// Whether a row no page claims may be adopted: always without a scope;
+/// with one, only when Airtable judges the row in.
+pub(super) fn adoptable(pair: &ResolvedPair, snap: &SideSnapshot, record: &Record) -> bool {
+    pair.scope.is_none() || snap.row_votes.get(&record.id) == Some(&true)
 }
 
 /// The `match_key` values of rows that name no page (trimmed, non-empty):

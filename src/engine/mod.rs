@@ -27,6 +27,7 @@ pub mod payloads;
 mod persist;
 mod reconcile;
 mod review;
+mod scope;
 mod sweep;
 pub mod webhooks;
 pub mod wire;
@@ -132,10 +133,16 @@ pub struct Summary {
     pub skipped: usize,
     /// Deletes newly held in the delete review queue.
     pub held_for_review: usize,
+    /// Records that came into the pair's scope (linked or created).
+    pub entered_scope: usize,
+    /// Linked records that left the pair's scope (unlinked).
+    pub left_scope: usize,
     /// Problems that left a record or field alone (reported, not fatal).
     pub problems: Vec<String>,
     /// With `--dry-run`: every write the sweep would make.
     pub planned_writes: Vec<String>,
+    /// With `--dry-run`: every record that would enter or leave the scope.
+    pub scope_changes: Vec<String>,
 }
 
 impl Summary {
@@ -154,8 +161,11 @@ impl Summary {
         self.unchanged += other.unchanged;
         self.skipped += other.skipped;
         self.held_for_review += other.held_for_review;
+        self.entered_scope += other.entered_scope;
+        self.left_scope += other.left_scope;
         self.problems.extend(other.problems);
         self.planned_writes.extend(other.planned_writes);
+        self.scope_changes.extend(other.scope_changes);
     }
 
     fn count(&mut self, plan: &Plan) {
@@ -177,6 +187,11 @@ impl Summary {
             .iter()
             .filter(|s| matches!(s, crate::sync::review::ReviewStep::Hold { .. }))
             .count();
+        match plan.crossing {
+            Some(crate::sync::scope::Crossing::Enter) => self.entered_scope += 1,
+            Some(crate::sync::scope::Crossing::Leave) => self.left_scope += 1,
+            None => {}
+        }
         for c in &plan.changes {
             self.conflicts += usize::from(c.conflict);
             match c.what {
@@ -194,7 +209,7 @@ impl Summary {
         format!(
             "{} records: {} created in Airtable, {} created in Notion, {} updated in Airtable, \
              {} updated in Notion, {} conflicts, {} archived, {} restored, {} deleted, {} linked, \
-             {} unchanged, {} skipped, {} problems, {} held for review",
+             {} unchanged, {} skipped, {} problems, {} held for review{}",
             self.records_seen,
             self.created_in_airtable,
             self.created_in_notion,
@@ -208,7 +223,21 @@ impl Summary {
             self.unchanged,
             self.skipped,
             self.problems.len(),
-            self.held_for_review
+            self.held_for_review,
+            self.scope_line()
+        )
+    }
+}
+
+impl Summary {
+    /// ", N entered the scope, N left it" when any did.
+    fn scope_line(&self) -> String {
+        if self.entered_scope + self.left_scope == 0 {
+            return String::new();
+        }
+        format!(
+            ", {} entered the scope, {} left it",
+            self.entered_scope, self.left_scope
         )
     }
 }

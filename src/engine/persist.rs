@@ -6,6 +6,7 @@ use serde_json::Value as Json;
 use crate::sync::{
     pair::ResolvedPair,
     plan::{AirtableWrite, Change, ChangeKind, NotionWrite, Plan},
+    scope::Crossing,
 };
 use crate::{
     store::{
@@ -67,6 +68,10 @@ impl Engine {
             if !entries.is_empty() {
                 tx.append_log(&entries).await?;
             }
+            if plan.unlink {
+                // Left the scope: the link goes, both sides stay (sync::scope).
+                tx.delete_link(pair.name(), &plan.page_id).await?;
+            }
             if !plan.refused.is_empty() || with_issues.contains(&plan.page_id) {
                 record_refusals(&mut tx, pair, plan, now).await?;
             }
@@ -75,6 +80,7 @@ impl Engine {
         self.fence(&mut tx).await?;
         tx.commit().await?;
         count_committed(plans);
+        log_crossings(pair, plans);
         Ok(())
     }
 }
@@ -205,5 +211,34 @@ fn count_committed(plans: &[&Plan]) {
         crate::metrics::writes(crate::metrics::Side::Airtable, airtable);
         let conflicts = plan.changes.iter().filter(|c| c.conflict).count();
         crate::metrics::conflicts(u64::try_from(conflicts).unwrap_or(u64::MAX));
+    }
+}
+
+/// For `--dry-run`: the record entering or leaving the scope, if it does.
+pub(super) fn crossing_line(plan: &Plan) -> Option<String> {
+    let row = plan.record_id.as_deref().unwrap_or("none yet");
+    let what = match plan.crossing? {
+        Crossing::Enter => "enter",
+        Crossing::Leave if plan.airtable == AirtableWrite::None => {
+            "leave (unlinked, both sides left as they are)"
+        }
+        Crossing::Leave => "leave (row archived, then unlinked)",
+    };
+    Some(format!("{what}: page {} / row {row}", plan.page_id))
+}
+
+/// One log line per record that entered or left the scope, saying why
+/// (the record-level change's detail starts "entered the scope" or "left
+/// the scope (why)").
+fn log_crossings(pair: &ResolvedPair, plans: &[&Plan]) {
+    for plan in plans.iter().filter(|p| p.crossing.is_some()) {
+        let why = plan
+            .changes
+            .iter()
+            .find(|c| c.field.is_none())
+            .and_then(|c| c.detail.as_deref())
+            .unwrap_or_default();
+        let record_id = plan.record_id.as_deref().unwrap_or_default();
+        tracing::info!(pair = pair.name(), page_id = %plan.page_id, record_id, "{why}");
     }
 }

@@ -12,9 +12,7 @@ use crate::{
 
 use super::{
     Engine, INCREMENTAL_OVERLAP, Summary, SweepOptions, claims,
-    matching::{
-        SideSnapshot, claimed_records, ms_to_time, page_id_of, plan_all, rows_without_page,
-    },
+    matching::{SideSnapshot, claimed_records, ms_to_time, page_id_of, plan_all},
 };
 
 impl Engine {
@@ -50,10 +48,11 @@ impl Engine {
         }
         let summary = match since.filter(|_| !full) {
             Some(since) => {
-                let snapshot = self
+                let mut snapshot = self
                     .read_changed(pair, ms_to_time(since) - INCREMENTAL_OVERLAP)
                     .await?;
-                self.sync_snapshot(pair, &snapshot, opts, started).await?
+                self.sync_snapshot(pair, &mut snapshot, opts, started)
+                    .await?
             }
             None => self.full_sweep(pair, opts, started).await?,
         };
@@ -136,6 +135,17 @@ impl Engine {
             link.as_ref(),
             OffsetDateTime::now_utc(),
         );
+        let Some(plan) = self
+            .scope_one(pair, &page, record, link.as_ref(), plan)
+            .await?
+        else {
+            tracing::info!(
+                pair = pair.name(),
+                page_id = %page.id,
+                "out of the pair's scope and never linked: nothing written"
+            );
+            return Ok(Summary::default());
+        };
         let opts = SweepOptions {
             full: false,
             dry_run: false,
@@ -195,7 +205,24 @@ impl Engine {
                     dry_run: false,
                     cause,
                 };
-                self.adopt_rows(pair, std::slice::from_ref(&record), opts, &mut summary)
+                if pair.scope.is_none() {
+                    self.adopt_rows(pair, std::slice::from_ref(&record), opts, &mut summary)
+                        .await?;
+                    return Ok(summary);
+                }
+                // Under a scope: adopted only if Airtable judges it in,
+                // after looking for its page out of the Notion scope.
+                let vote = self.row_vote(pair, Some(&record.id)).await?;
+                let mut snap = SideSnapshot {
+                    pages: Vec::new(),
+                    extra_pages: Vec::new(),
+                    row_votes: [(record.id.clone(), vote == Some(true))].into(),
+                    records: vec![record],
+                    links: Default::default(),
+                    full: false,
+                };
+                let now = OffsetDateTime::now_utc();
+                self.adopt_orphans(pair, &mut snap, Default::default(), opts, now, &mut summary)
                     .await?;
                 Ok(summary)
             }
@@ -230,7 +257,7 @@ impl Engine {
     pub(super) async fn sync_snapshot(
         &self,
         pair: &ResolvedPair,
-        snap: &SideSnapshot,
+        snap: &mut SideSnapshot,
         opts: SweepOptions,
         started: OffsetDateTime,
     ) -> anyhow::Result<Summary> {
@@ -238,13 +265,13 @@ impl Engine {
             self.report_bad_links(pair, &snap.records, false).await?;
         }
         let plans = plan_all(pair, snap, started, |_| true);
+        let plans = self
+            .match_entering_pages(pair, snap, plans, started)
+            .await?;
         let claimed = claimed_records(snap, &plans).into_iter().collect();
-        let orphans: Vec<Record> = rows_without_page(pair, snap, &claimed)
-            .into_iter()
-            .cloned()
-            .collect();
         let mut summary = self.run_plans(pair, plans, opts).await?;
-        self.adopt_rows(pair, &orphans, opts, &mut summary).await?;
+        self.adopt_orphans(pair, snap, claimed, opts, started, &mut summary)
+            .await?;
         Ok(summary)
     }
 }

@@ -18,8 +18,9 @@ use super::{
     Engine, Summary, SweepOptions,
     matching::{
         SideSnapshot, bad_link_cell, claimed_records, page_id_of, page_key, plan_all,
-        rows_without_page, unlinked_row_keys,
+        unlinked_row_keys,
     },
+    scope::{scoped_pages, scoped_rows},
 };
 
 impl Engine {
@@ -36,9 +37,13 @@ impl Engine {
         opts: SweepOptions,
         started: OffsetDateTime,
     ) -> anyhow::Result<Summary> {
-        let records = self.list_rows(pair, &ListParams::default()).await?;
+        // Under a scope only the records in it are listed (engine::scope).
+        let records = self
+            .list_rows(pair, &scoped_rows(pair, &ListParams::default()))
+            .await?;
         if !opts.dry_run {
-            self.report_bad_links(pair, &records, true).await?;
+            let all_rows = !pair.scope.as_ref().is_some_and(|s| s.judges_airtable());
+            self.report_bad_links(pair, &records, all_rows).await?;
         }
         let mut snap = SideSnapshot {
             pages: Vec::new(),
@@ -46,7 +51,9 @@ impl Engine {
             links: self.all_links(pair).await?,
             full: true,
             extra_pages: Vec::new(),
+            row_votes: Default::default(),
         };
+        self.read_linked_rows_out_of_scope(pair, &mut snap).await?;
         let rows_naming_a_page: std::collections::HashSet<String> = snap
             .records
             .iter()
@@ -63,7 +70,10 @@ impl Engine {
         let mut summary = Summary::default();
         let mut planned = std::collections::HashSet::new();
         let mut claimed = std::collections::HashSet::new();
-        let mut query = crate::notion::Query::default();
+        let mut query = crate::notion::Query {
+            filter: scoped_pages(pair, None),
+            ..crate::notion::Query::default()
+        };
         let mut ready_plans = Vec::new();
         loop {
             // The previous hundred are written while the next are read.
@@ -82,6 +92,9 @@ impl Engine {
                 .map(|p| p.id.clone())
                 .collect();
             ready_plans = plan_all(pair, &snap, started, |p| ready.contains(&p.id));
+            ready_plans = self
+                .match_entering_pages(pair, &mut snap, ready_plans, started)
+                .await?;
             claimed.extend(claimed_records(&snap, &ready_plans));
             planned.extend(ready);
             match next {
@@ -92,13 +105,13 @@ impl Engine {
         summary.absorb(self.run_plans(pair, ready_plans, opts).await?);
         self.fetch_missing_pages(pair, &mut snap).await?;
         let plans = plan_all(pair, &snap, started, |p| !planned.contains(&p.id));
+        let plans = self
+            .match_entering_pages(pair, &mut snap, plans, started)
+            .await?;
         claimed.extend(claimed_records(&snap, &plans));
-        let orphans: Vec<Record> = rows_without_page(pair, &snap, &claimed)
-            .into_iter()
-            .cloned()
-            .collect();
         summary.absorb(self.run_plans(pair, plans, opts).await?);
-        self.adopt_rows(pair, &orphans, opts, &mut summary).await?;
+        self.adopt_orphans(pair, &mut snap, claimed, opts, started, &mut summary)
+            .await?;
         Ok(summary)
     }
 
@@ -159,7 +172,9 @@ impl Engine {
         since: OffsetDateTime,
     ) -> anyhow::Result<SideSnapshot> {
         let filter = crate::notion::last_edited_on_or_after(since);
-        let pages = self.query_all_pages(pair, Some(filter)).await?;
+        let pages = self
+            .query_all_pages(pair, scoped_pages(pair, Some(filter)))
+            .await?;
         let stamp = crate::sync::value::format_instant(since);
         let params = ListParams {
             filter_by_formula: Some(format!(
@@ -167,7 +182,14 @@ impl Engine {
             )),
             ..ListParams::default()
         };
-        let mut records = self.list_rows(pair, &params).await?;
+        let mut records = self.list_rows(pair, &scoped_rows(pair, &params)).await?;
+        // The scoped listing's rows are in scope; rows read by id below are
+        // of unknown scope (their plans run without crossing it).
+        let row_votes = if pair.scope.as_ref().is_some_and(|s| s.judges_airtable()) {
+            records.iter().map(|r| (r.id.clone(), true)).collect()
+        } else {
+            Default::default()
+        };
         let links = self.all_links(pair).await?;
         let have: std::collections::HashSet<String> =
             records.iter().map(|r| r.id.clone()).collect();
@@ -177,15 +199,7 @@ impl Engine {
             .filter(|id| !have.contains(id))
             .collect();
         for chunk in wanted.chunks(50) {
-            let ids: Vec<String> = chunk
-                .iter()
-                .map(|id| format!("RECORD_ID() = '{id}'"))
-                .collect();
-            let params = ListParams {
-                filter_by_formula: Some(format!("OR({})", ids.join(", "))),
-                ..ListParams::default()
-            };
-            records.extend(self.list_rows(pair, &params).await?);
+            records.extend(self.rows_by_id(pair, chunk).await?);
         }
         let mut snap = SideSnapshot {
             pages,
@@ -193,6 +207,7 @@ impl Engine {
             links,
             full: false,
             extra_pages: Vec::new(),
+            row_votes,
         };
         self.fetch_missing_pages(pair, &mut snap).await?;
         Ok(snap)

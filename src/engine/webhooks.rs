@@ -21,17 +21,25 @@ pub fn notification_url(public_url: &str) -> String {
     format!("{}/webhooks/airtable", public_url.trim_end_matches('/'))
 }
 
-/// The specification of a pair's webhook: table data of the mapped fields,
-/// and every field schema change of the table (`tableFields`).
+/// The specification of a pair's webhook: table data of the mapped fields
+/// (and of the scope's Airtable gate; of every field when the scope names a
+/// view or a formula, which may depend on any), and every field schema
+/// change of the table (`tableFields`).
 pub fn specification(pair: &ResolvedPair) -> Json {
     let fields: Vec<&str> = pair.fields.iter().map(|f| f.airtable_id.as_str()).collect();
+    let mut filters = json!({
+        "dataTypes": ["tableData", "tableFields"],
+        "recordChangeScope": pair.table_id,
+    });
+    let scope = pair.scope.as_ref();
+    if !scope.is_some_and(|s| s.watch_all_fields) {
+        let mut watched = fields.clone();
+        watched.extend(scope.and_then(|s| s.airtable_gate_id.as_deref()));
+        filters["watchDataInFieldIds"] = json!(watched);
+    }
     json!({
         "options": {
-            "filters": {
-                "dataTypes": ["tableData", "tableFields"],
-                "recordChangeScope": pair.table_id,
-                "watchDataInFieldIds": fields,
-            },
+            "filters": filters,
             "includes": {
                 "includeCellValuesInFieldIds": fields,
                 "includePreviousCellValues": true,
@@ -76,13 +84,18 @@ impl Engine {
                 w.id == stored.webhook_id && w.notification_url.as_deref() == Some(url.as_str())
             });
             match found {
-                Some(w) if watches_schema(&w.specification) => {
+                Some(w)
+                    if watches_schema(&w.specification)
+                        && watches_same_data(&w.specification, &specification(pair)) =>
+                {
                     return Ok(Ensured::Existing(stored.webhook_id));
                 }
                 Some(_) => {
-                    // Registered before field schemas were watched: replace it,
-                    // so renames and deletions reach the service.
-                    tracing::info!(pair = pair.name(), webhook = %stored.webhook_id, "webhook does not watch field schemas: replacing it");
+                    // Registered before field schemas were watched, or for
+                    // other fields (the mapping or the scope changed):
+                    // replace it, so every change that matters reaches the
+                    // service.
+                    tracing::info!(pair = pair.name(), webhook = %stored.webhook_id, "webhook does not watch the field schemas or the fields the pair needs: replacing it");
                     self.airtable
                         .delete_webhook(base, &stored.webhook_id)
                         .await?;
@@ -184,6 +197,24 @@ fn watches_schema(spec: &Json) -> bool {
     spec["options"]["filters"]["dataTypes"]
         .as_array()
         .is_some_and(|types| types.iter().any(|t| t == "tableFields"))
+}
+
+/// Both specifications watch the same cells (the same field ids, in any
+/// order, or every field).
+fn watches_same_data(live: &Json, wanted: &Json) -> bool {
+    let ids = |spec: &Json| {
+        spec["options"]["filters"]["watchDataInFieldIds"]
+            .as_array()
+            .map(|ids| {
+                let mut ids: Vec<String> = ids
+                    .iter()
+                    .filter_map(|i| i.as_str().map(str::to_owned))
+                    .collect();
+                ids.sort();
+                ids
+            })
+    };
+    ids(live) == ids(wanted)
 }
 
 fn ms(t: OffsetDateTime) -> i64 {

@@ -211,7 +211,7 @@ fn by_field_id(pair: &ResolvedPair, params: &ListParams) -> ListParams {
 }
 
 /// `s` inside a single-quoted formula string.
-fn formula_string(s: &str) -> String {
+pub(super) fn formula_string(s: &str) -> String {
     s.replace('\\', "\\\\").replace('\'', "\\'")
 }
 

@@ -17,7 +17,11 @@ use crate::{
     sync::merge::Side,
 };
 
-use super::{Engine, SchemaMoved, Summary, SweepOptions, matching::page_id_of, persist::describe};
+use super::{
+    Engine, SchemaMoved, Summary, SweepOptions,
+    matching::page_id_of,
+    persist::{crossing_line, describe},
+};
 
 impl Engine {
     /// Execute plans: Airtable writes batched ten per request, Notion writes
@@ -43,6 +47,7 @@ impl Engine {
         }
         if opts.dry_run {
             summary.planned_writes = plans.iter().flat_map(describe).collect();
+            summary.scope_changes = plans.iter().filter_map(crossing_line).collect();
             return Ok(summary);
         }
         // Notion first: renaming a page changes its URL, which the Airtable

@@ -6,4 +6,6 @@ pub mod merge;
 pub mod pair;
 pub mod plan;
 pub mod review;
+pub mod scope;
+pub mod scope_filter;
 pub mod value;

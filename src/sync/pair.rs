@@ -68,6 +68,8 @@ pub struct ResolvedPair {
     pub airtable_modified_field: Option<String>,
     /// The ids behind the mapping's names, and the fields stopped by drift.
     pub wire: Wire,
+    /// `[pair.scope]` resolved (`None`: every record syncs).
+    pub scope: Option<super::scope::ResolvedScope>,
 }
 
 /// How the mapping's names meet the APIs: ids both ways, the live Airtable
@@ -166,7 +168,9 @@ impl ResolvedPair {
 }
 
 impl Wire {
-    fn live_name<'a>(&'a self, name: &'a str) -> &'a str {
+    /// The current name of an Airtable field named in the mapping (for
+    /// formulas, which name fields).
+    pub fn live_name<'a>(&'a self, name: &'a str) -> &'a str {
         self.airtable_live.get(name).map_or(name, String::as_str)
     }
 
@@ -363,6 +367,11 @@ pub fn resolve(
     let mut problems = Vec::new();
     let fields = resolve_fields(config, data_source, table, &mut problems);
     check_service_fields(config, data_source, table, &mut problems);
+    let scope = config.scope.as_ref().and_then(|s| {
+        super::scope::resolve_scope(s, data_source, table)
+            .map_err(|p| problems.extend(p))
+            .ok()
+    });
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -396,6 +405,7 @@ pub fn resolve(
         users: users.iter().filter(|u| !u.is_bot()).map(person).collect(),
         airtable_modified_field: modified.map(|f| f.name.clone()),
         wire,
+        scope,
     })
 }
 
@@ -508,6 +518,14 @@ impl ResolvedPair {
                         "Notion property \"{name}\" (record_id_property, {id}) was deleted"
                     )),
                 None => {}
+            }
+        }
+        // The scope is judged by the service itself: a property or field
+        // it names that is gone or retyped stops the pair (kept as it was).
+        if let Some(cfg) = &self.config.scope {
+            match super::scope::resolve_scope(cfg, data_source, table) {
+                Ok(scope) => next.scope = Some(scope),
+                Err(p) => problems.extend(p),
             }
         }
         if !problems.is_empty() {

@@ -110,6 +110,10 @@ pub struct Plan {
     /// What the delete review queue decided for this plan
     /// ([`super::review`]); the commit carries it out.
     pub review: Vec<super::review::ReviewStep>,
+    /// The record enters or leaves the pair's scope (`sync::scope`).
+    pub crossing: Option<super::scope::Crossing>,
+    /// Forget the link when committing (the record left the scope).
+    pub unlink: bool,
 }
 
 /// A value one side refuses (the edit stays where a person made it).
@@ -207,7 +211,7 @@ pub(crate) fn archived(pair: &ResolvedPair, record: Option<&Record>) -> bool {
 }
 
 /// A page is in the pair's data source (not trashed, not moved elsewhere).
-fn belongs_to(pair: &ResolvedPair, page: &Page) -> bool {
+pub(crate) fn belongs_to(pair: &ResolvedPair, page: &Page) -> bool {
     let same = |a: &str, b: &str| a.replace('-', "").eq_ignore_ascii_case(&b.replace('-', ""));
     match (&page.parent.data_source_id, &page.parent.database_id) {
         (Some(ds), _) => same(ds, &pair.data_source_id),

@@ -76,6 +76,7 @@ conflict = "airtable"
         users: vec![],
         airtable_modified_field: None,
         wire: Default::default(),
+        scope: None,
     }
 }
 

@@ -41,6 +41,7 @@ mod pipeline;
 mod sandbox_airtable;
 mod sandbox_notion;
 mod schema_drift;
+mod scope;
 mod serve_e2e;
 mod signatures;
 mod soak;

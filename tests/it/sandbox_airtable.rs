@@ -2157,3 +2157,72 @@ async fn webhooks_need_the_read_scope_of_their_data_types() {
         .await;
     assert_eq!(status, 403);
 }
+
+/// A view a person filtered in the UI: the base schema lists it, a listing
+/// naming it (by name or id) returns only its records, and `filterByFormula`
+/// narrows it further ("only records in that view which satisfy the formula
+/// will be returned"); an unknown view is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_view_lists_only_its_records_and_a_formula_narrows_it() {
+    let sb = sandbox().await;
+    let t = sb.seed_team();
+    let api = Api::new(&sb);
+    let (_, _) = api
+        .post(
+            &table_path(&t),
+            json!({"records": [
+                {"fields": {"Spec Name": "A", "Status": "Ready", "Owner": "Maya"}},
+                {"fields": {"Spec Name": "B", "Status": "Ready", "Owner": "Tom"}},
+                {"fields": {"Spec Name": "C", "Status": "Draft", "Owner": "Tom"}},
+            ]}),
+        )
+        .await;
+    let view = sb
+        .create_view_as_person(&t.base_id, &t.table_id, "Ready", Some("{Status} = 'Ready'"))
+        .unwrap();
+    let (_, schema) = api
+        .get(&format!("/v0/meta/bases/{}/tables", t.base_id))
+        .await;
+    let views = &schema["tables"][0]["views"];
+    assert!(
+        views
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["id"] == json!(view) && v["name"] == json!("Ready")),
+        "{views}"
+    );
+    let names = |body: &Value| -> Vec<String> {
+        let mut n: Vec<String> = body["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["fields"]["Spec Name"].as_str().unwrap().to_string())
+            .collect();
+        n.sort();
+        n
+    };
+    for key in ["Ready", view.as_str()] {
+        let (status, body) = api
+            .get(&format!("{}?view={}", table_path(&t), enc(key)))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(names(&body), vec!["A", "B"]);
+    }
+    let path = format!(
+        "{}?view=Ready&filterByFormula={}",
+        table_path(&t),
+        enc("{Owner} = 'Tom'")
+    );
+    assert_eq!(names(&api.get(&path).await.1), vec!["B"]);
+    let (_, body) = api
+        .get(&format!("{}?view=Grid%20view", table_path(&t)))
+        .await;
+    assert_eq!(names(&body), vec!["A", "B", "C"]);
+    let (status, body) = api.get(&format!("{}?view=Nope", table_path(&t))).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        sb.create_view_as_person(&t.base_id, &t.table_id, "Bad", Some("{Nope} = 1"))
+            .is_err()
+    );
+}

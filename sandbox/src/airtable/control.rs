@@ -9,6 +9,7 @@
 //! | `POST /_sandbox/bases/{base}/tables/{table}/fields` `{name, type, choices?, description?}` | a person adds a field → field model |
 //! | `PATCH /_sandbox/bases/{base}/tables/{table}/fields/{field}` `{name?, description?, type?, choices?}` | a person renames / describes / changes the type of a field (id or name) → field model |
 //! | `DELETE /_sandbox/bases/{base}/tables/{table}/fields/{field}` | a person deletes a field → `{id, deleted}` |
+//! | `POST /_sandbox/bases/{base}/tables/{table}/views` `{name, filter?}` | a person adds a grid view whose filter (a formula) keeps some records → `{id}` |
 //! | `POST /_sandbox/{base}/{table}` `{fields}` | a person creates a record → `{id}` |
 //! | `PATCH /_sandbox/{base}/{table}/{rec}` `{fields}` | a person edits it |
 //! | `DELETE /_sandbox/{base}/{table}/{rec}` | a person deletes it |
@@ -53,6 +54,10 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route(
             "/_sandbox/bases/{base}/purge_payloads",
             post(purge_payloads),
+        )
+        .route(
+            "/_sandbox/bases/{base}/tables/{table}/views",
+            post(create_view),
         )
         .route("/_sandbox/calls", get(calls))
         .route("/_sandbox/calls/reset", post(reset_calls))
@@ -141,6 +146,17 @@ async fn delete_field(
 ) -> AtResult<Json<Value>> {
     let id = person::delete_field(&s, &base, &table, &field)?;
     Ok(Json(json!({"id": id, "deleted": true})))
+}
+
+async fn create_view(
+    State(s): St,
+    Path((base, table)): Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> AtResult<Json<Value>> {
+    let name = string_field(&body, "name")?;
+    let filter = body["filter"].as_str().map(str::to_owned);
+    let id = person::create_view(&s, &base, &table, &name, filter)?;
+    Ok(Json(json!({"id": id})))
 }
 
 /// `{fields:{…}}`, or the fields object itself when there is no `fields` key.

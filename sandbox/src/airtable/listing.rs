@@ -277,6 +277,17 @@ fn matching_ids(table: &Table, p: &ListParams) -> AtResult<Vec<String>> {
         Some(src) if !src.trim().is_empty() => Some(Formula::compile(src, table)?),
         _ => None,
     };
+    // "If combined with the view parameter, only records in that view which
+    // satisfy the formula will be returned" (list-records docs).
+    let view = match p
+        .view
+        .as_deref()
+        .and_then(|v| table.view_filter(v))
+        .flatten()
+    {
+        Some(src) => Some(Formula::compile(src, table)?),
+        None => None,
+    };
     let sorts = p
         .sort
         .iter()
@@ -291,6 +302,7 @@ fn matching_ids(table: &Table, p: &ListParams) -> AtResult<Vec<String>> {
         .records
         .iter()
         .filter(|r| formula.as_ref().is_none_or(|f| f.matches(table, r)))
+        .filter(|r| view.as_ref().is_none_or(|f| f.matches(table, r)))
         .collect();
     records.sort_by(|a, b| compare(&sorts, a, b));
     let limit = p.max_records.unwrap_or(usize::MAX);

@@ -287,6 +287,25 @@ impl AirtableSandbox {
             .map_err(to_anyhow)
     }
 
+    /// A person adds a grid view keeping the records `filter` (a formula
+    /// standing for the UI's conditions) keeps → its id.
+    pub fn create_view_as_person(
+        &self,
+        base_id: &str,
+        table: &str,
+        name: &str,
+        filter: Option<&str>,
+    ) -> anyhow::Result<String> {
+        person::create_view(
+            &self.shared,
+            base_id,
+            table,
+            name,
+            filter.map(str::to_owned),
+        )
+        .map_err(to_anyhow)
+    }
+
     /// One record in the REST shape (not counted).
     pub fn record(&self, base_id: &str, table: &str, record_id: &str) -> Option<serde_json::Value> {
         person::one_record(&self.shared, base_id, table, record_id)

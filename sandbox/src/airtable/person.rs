@@ -271,3 +271,33 @@ pub(crate) fn delete_field(
         Ok((id, fields::delete(t, index)?))
     })
 }
+
+/// A person adds a grid view whose filter keeps the records `filter` (a
+/// formula standing for the conditions the UI builds) keeps → its id.
+/// Views are not made through the API; this is the UI's doing.
+pub(crate) fn create_view(
+    shared: &Arc<Shared>,
+    base: &str,
+    table: &str,
+    name: &str,
+    filter: Option<String>,
+) -> AtResult<String> {
+    let mut store = shared.store();
+    let (bi, ti) = store.locate(base, table)?;
+    let t = &mut store.bases[bi].tables[ti];
+    if t.has_view(name) {
+        return Err(AtError::invalid_request(format!(
+            "a view named \"{name}\" exists"
+        )));
+    }
+    if let Some(f) = &filter {
+        super::formula::Formula::compile(f, t)?;
+    }
+    let id = super::ids::new_id("viw");
+    t.views.push(super::table::View {
+        id: id.clone(),
+        name: name.to_owned(),
+        filter,
+    });
+    Ok(id)
+}

@@ -37,12 +37,23 @@ pub(crate) struct Table {
     /// The first field is the primary field.
     pub fields: Vec<Field>,
     pub view_id: String,
-    /// In creation order, the order of the table's only view.
+    /// Views a person added in the UI besides the grid view, each with its
+    /// filter (conditions the UI builds, held here as a formula).
+    pub views: Vec<View>,
+    /// In creation order, the order of the views.
     pub records: Vec<Record>,
     /// Deleted records, which a person can restore from the base's trash
     /// with their id and cells (Airtable keeps them for seven days; the API
     /// cannot restore them).
     pub trash: Vec<Record>,
+}
+
+/// A view a person made: only the records its filter keeps are in it.
+#[derive(Clone, Debug)]
+pub(crate) struct View {
+    pub id: String,
+    pub name: String,
+    pub filter: Option<String>,
 }
 
 impl Table {
@@ -52,6 +63,7 @@ impl Table {
             name: name.to_string(),
             fields: fields.iter().map(Field::from_schema).collect(),
             view_id: new_id("viw"),
+            views: Vec::new(),
             records: Vec::new(),
             trash: Vec::new(),
         }
@@ -77,9 +89,20 @@ impl Table {
         self.records.iter().position(|r| r.id == id)
     }
 
-    /// A view by id or name (the sandbox gives every table one grid view).
+    /// A view by id or name: `Some(None)` for the grid view every table
+    /// has (all records), `Some(Some(filter))` for a filtered view.
+    pub fn view_filter(&self, key: &str) -> Option<Option<&str>> {
+        if key == self.view_id || key == "Grid view" {
+            return Some(None);
+        }
+        self.views
+            .iter()
+            .find(|v| v.id == key || v.name == key)
+            .map(|v| v.filter.as_deref())
+    }
+
     pub fn has_view(&self, key: &str) -> bool {
-        key == self.view_id || key == "Grid view"
+        self.view_filter(key).is_some()
     }
 
     /// `{id, name, primaryFieldId, fields, views}` as in the base schema.
@@ -89,7 +112,9 @@ impl Table {
             "name": self.name,
             "primaryFieldId": self.fields.first().map(|f| f.id.clone()),
             "fields": self.fields.iter().map(Field::to_schema_json).collect::<Vec<_>>(),
-            "views": [{"id": self.view_id, "name": "Grid view", "type": "grid"}],
+            "views": std::iter::once(json!({"id": self.view_id, "name": "Grid view", "type": "grid"}))
+                .chain(self.views.iter().map(|v| json!({"id": v.id, "name": v.name, "type": "grid"})))
+                .collect::<Vec<_>>(),
         })
     }
 

@@ -20,6 +20,9 @@ use crate::{
 
 use super::clients;
 
+#[path = "check_scope.rs"]
+mod scope;
+
 /// Airtable scopes every deployment needs.
 const AIRTABLE_SCOPES: [&str; 3] = [
     "data.records:read",
@@ -219,6 +222,7 @@ async fn check_pair(
     };
     check_schemas(config, &ds, &table, report);
     probe_reads(config, &ds, &table, notion, airtable, report).await;
+    scope::check_scope(config, &ds, &table, notion, airtable, report).await;
     if report.problems() == problems_before {
         guard_resolution(config, &ds, &table, &users, report);
     }
