@@ -36,6 +36,8 @@ impl Engine {
             .filter(|i| i.scope == IssueScope::Record)
             .map(|i| i.subject)
             .collect();
+        let run_id = super::claims::current().ok().map(|s| s.run_id);
+        let job_id = self.lease.as_ref().map(|l| l.job_id);
         let mut tx = self.store.begin().await?;
         for plan in plans {
             if let (Some(snapshot), Some(state)) = (&plan.snapshot, plan.state) {
@@ -62,7 +64,11 @@ impl Engine {
             let entries: Vec<NewLogEntry> = plan
                 .changes
                 .iter()
-                .map(|c| log_entry(pair, plan, c, cause, now))
+                .map(|c| NewLogEntry {
+                    job_id,
+                    run_id: run_id.clone(),
+                    ..log_entry(pair, plan, c, cause, now)
+                })
                 .collect();
             if !entries.is_empty() {
                 tx.append_log(&entries).await?;
@@ -156,6 +162,8 @@ fn log_entry(pair: &ResolvedPair, plan: &Plan, c: &Change, cause: Cause, now: i6
         }),
         detail: c.detail.clone(),
         job_id: None,
+        run_id: None,
+        undoes: c.undoes,
     }
 }
 

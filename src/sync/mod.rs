@@ -5,4 +5,6 @@ pub mod convert;
 pub mod merge;
 pub mod pair;
 pub mod plan;
+pub mod undo;
+mod undo_plan;
 pub mod value;
