@@ -46,7 +46,14 @@ pub async fn world_at(db: TestDb, offset: i64) -> World {
 /// A world whose sandbox clocks run `offset` seconds from now while it is
 /// seeded, with `options` replacing the example's `create_notion_pages` line.
 pub async fn world_with(db: TestDb, offset: i64, options: &str) -> World {
-    build(db, offset, options, true, NotionStatus::Select).await
+    let edit = (!options.is_empty()).then_some(("create_notion_pages = false", options));
+    build(db, offset, edit, true, NotionStatus::Select).await
+}
+
+/// A world whose mapping has `from` replaced by `to` (e.g. another
+/// `on_airtable_delete` policy).
+pub async fn world_edited(db: TestDb, from: &str, to: &str) -> World {
+    build(db, 0, Some((from, to)), true, NotionStatus::Select).await
 }
 
 /// A world whose Notion Status column is a `status` property (its options
@@ -57,24 +64,24 @@ pub async fn world_with_status(db: TestDb) -> World {
 
 /// A world whose Notion Status column has the type `status`.
 pub async fn world_seeded(db: TestDb, status: NotionStatus) -> World {
-    build(db, 0, "", true, status).await
+    build(db, 0, None, true, status).await
 }
 
 /// A world with both vendors' rate limits off (for long randomized runs;
 /// the limits themselves are tested elsewhere).
 pub async fn world_unthrottled(db: TestDb) -> World {
-    build(db, 0, "", false, NotionStatus::Select).await
+    build(db, 0, None, false, NotionStatus::Select).await
 }
 
 /// An unthrottled world whose Notion Status column has the type `status`.
 pub async fn world_unthrottled_with(db: TestDb, status: NotionStatus) -> World {
-    build(db, 0, "", false, status).await
+    build(db, 0, None, false, status).await
 }
 
 async fn build(
     db: TestDb,
     offset: i64,
-    options: &str,
+    edit: Option<(&str, &str)>,
     rate_limit: bool,
     status: NotionStatus,
 ) -> World {
@@ -95,10 +102,9 @@ async fn build(
     let team_n = notion.seed_team_with(TeamOptions { status });
     let team_a = airtable.seed_team();
     let mapping = Mapping::example(&team_n.database_id, &team_a.base_id);
-    let mapping = if options.is_empty() {
-        mapping
-    } else {
-        mapping.edit("create_notion_pages = false", options)
+    let mapping = match edit {
+        Some((from, to)) => mapping.edit(from, to),
+        None => mapping,
     };
     let config = SyncConfig::parse(mapping.text()).unwrap();
     let budget = if rate_limit {

@@ -46,3 +46,4 @@ mod store_contract;
 mod sync_e2e;
 mod sync_model;
 mod sync_randomized;
+mod undo;
