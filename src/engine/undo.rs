@@ -16,7 +16,8 @@ use crate::store::{
 use crate::sync::{
     pair::ResolvedPair,
     undo::{
-        FieldGroup, FieldOutcome, PageAction, Reverted, Skipped, UndoReport, plan_revert, select,
+        FieldGroup, FieldOutcome, PageAction, Reverted, SelectionError, Skipped, UndoReport,
+        plan_revert, select,
     },
 };
 
@@ -323,19 +324,19 @@ fn commit_key(e: &LogEntry) -> (String, String, i64) {
 
 /// An unknown entry or run, or too much at once, is refused before
 /// anything is read or written.
-fn check_selected(selection: &LogSelection, entries: &[LogEntry]) -> anyhow::Result<()> {
+fn check_selected(selection: &LogSelection, entries: &[LogEntry]) -> Result<(), SelectionError> {
     if entries.len() as i64 > MAX_SELECTED {
-        anyhow::bail!(
+        return Err(SelectionError::TooMany(format!(
             "more than {MAX_SELECTED} log entries selected: narrow the undo with --pair or a later --since"
-        );
+        )));
     }
     match selection {
-        LogSelection::Entry(id) if entries.is_empty() => {
-            anyhow::bail!("no sync log entry {id} (see the ID column of `log`)")
-        }
-        LogSelection::Run(run) if entries.is_empty() => {
-            anyhow::bail!("no sync log entries of run \"{run}\" (see the RUN column of `log`)")
-        }
+        LogSelection::Entry(id) if entries.is_empty() => Err(SelectionError::Unknown(format!(
+            "no sync log entry {id} (see the ID column of `log`)"
+        ))),
+        LogSelection::Run(run) if entries.is_empty() => Err(SelectionError::Unknown(format!(
+            "no sync log entries of run \"{run}\" (see the RUN column of `log`)"
+        ))),
         _ => Ok(()),
     }
 }

@@ -10,6 +10,7 @@
 //! | `POST /webhooks/notion` | [`webhooks::notion`] | `X-Notion-Signature` (the verification request is unsigned: [`webhooks::verification`]) |
 //! | `POST /webhooks/airtable` | [`webhooks::airtable`] | `X-Airtable-Content-MAC` with the webhook's MAC secret |
 //! | `POST /reconcile`, `GET /api/jobs`, `POST /api/jobs/{id}/retry`, `GET /api/log`, `GET /api/conflicts`, `GET /api/issues` | [`admin`] | `Authorization: Bearer ADMIN_TOKEN`, or Basic with the password `ADMIN_TOKEN` (same-origin only for POST) |
+//! | `POST /api/undo` | [`undo`] | `Authorization: Bearer ADMIN_TOKEN`, or Basic with the password `ADMIN_TOKEN` (same-origin only for POST) |
 //! | `GET /` (status page), `POST /jobs/{id}/retry`, `POST /notion/verification-tokens/dismiss` (its forms) | `status` | Basic (password `ADMIN_TOKEN`) or Bearer; the forms also need their CSRF token |
 //! | `GET /healthz`, `GET /readyz` | [`health`] | none |
 //! | `GET /metrics` | [`metrics`] | none |
@@ -21,6 +22,7 @@ pub mod health;
 pub mod metrics;
 mod pairs;
 mod status;
+pub mod undo;
 pub mod webhooks;
 
 use std::{collections::HashMap, future::Future, net::SocketAddr, sync::Arc, time::Duration};
@@ -123,6 +125,9 @@ pub struct AppState {
     pub config: IngestConfig,
     /// How many unsigned verification tokens this process still records.
     pub verification_limiter: webhooks::verification::VerificationLimiter,
+    /// The engine's undo (`POST /api/undo`, the status page's Undo
+    /// buttons); without it they answer 503.
+    pub undo: Option<Arc<dyn undo::UndoPort>>,
 }
 
 impl AppState {
@@ -136,6 +141,7 @@ impl AppState {
             pairs,
             config: IngestConfig::default(),
             verification_limiter: Default::default(),
+            undo: None,
         }
     }
 }
@@ -150,6 +156,7 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/notion", post(webhooks::notion::receive))
         .route("/webhooks/airtable", post(webhooks::airtable::receive))
         .merge(admin::routes())
+        .merge(undo::routes())
         .merge(status::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -125,6 +125,18 @@ pub struct Selection {
     pub skipped: Vec<Skipped>,
 }
 
+/// A selection that cannot be undone as asked: nothing was read or
+/// written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectionError {
+    /// No such entry or run.
+    #[error("{0}")]
+    Unknown(String),
+    /// More entries than one undo takes.
+    #[error("{0}")]
+    TooMany(String),
+}
+
 /// The selection the command line and the admin API both take: exactly one
 /// of an entry id, a run id, or a time (as `log --since` reads it, relative
 /// to `now`); a pair only with a time.

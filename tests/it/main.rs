@@ -47,3 +47,4 @@ mod sync_e2e;
 mod sync_model;
 mod sync_randomized;
 mod undo;
+mod undo_http;

@@ -3,7 +3,9 @@
 //! `ADMIN_TOKEN`). Its actions are forms that answer 303 back to the page:
 //! Retry on a dead job (`POST /jobs/{id}/retry`, the store's retry) and
 //! Dismiss on a Notion verification token once it has been pasted
-//! (`POST /notion/verification-tokens/dismiss`).
+//! (`POST /notion/verification-tokens/dismiss`); Undo on a logged change
+//! or a run (`POST /log/{id}/undo`, `POST /runs/{run}/undo`: [`undo`]),
+//! which answers with the undo's report.
 //!
 //! A browser re-sends Basic credentials on its own, so each form is guarded
 //! against cross-site requests twice: it must carry the token of its hidden
@@ -15,6 +17,7 @@ mod csrf;
 mod data;
 mod html;
 mod page;
+mod undo;
 
 use axum::{
     Form, Router,
@@ -41,6 +44,8 @@ pub(crate) fn routes() -> Router<Shared> {
     Router::new()
         .route("/", get(status_page))
         .route("/jobs/{id}/retry", post(retry_job))
+        .route("/log/{id}/undo", post(undo::undo_entry))
+        .route("/runs/{run}/undo", post(undo::undo_run))
         .route(
             "/notion/verification-tokens/dismiss",
             post(dismiss_verification_token),
