@@ -227,7 +227,11 @@ fn reconcile_dry_run_then_real_then_log() {
     let undo = run(&["undo", "--run", &run_id, "--dry-run"]);
     assert!(undo.contains("undo (dry run: nothing written)"), "{undo}");
     assert!(undo.contains("0 reverted"), "{undo}");
-    assert_eq!(undo.matches("undo never deletes a record").count(), 47, "{undo}");
+    assert_eq!(
+        undo.matches("undo never deletes a record").count(),
+        47,
+        "{undo}"
+    );
     let again = run(&["reconcile"]);
     assert!(
         again.contains("0 created in Airtable") && again.contains("0 updated in Airtable"),

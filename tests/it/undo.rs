@@ -373,7 +373,54 @@ async fn a_page_the_service_trashed_comes_back(db: TestDb) {
     assert_eq!(w.page(&page)["in_trash"], json!(true));
 }
 
+/// A job's lines carry its id and the run `job-<id>` (through the worker,
+/// as `serve` runs it), and `undo --run job-<id>` takes the job back.
+async fn a_job_is_a_run(db: TestDb) {
+    use notion_airtable_sync::{
+        jobs::spec::{JobSpec, Trigger},
+        store::Lease,
+        worker::service::SyncService,
+    };
+    let w = started(db).await;
+    let page = w.team_n.page_ids[12].clone();
+    let before = status(&w, &page);
+    let new = other_status(&w, &page, 0);
+    let props = json!({ "Status": { "select": { "name": new } } });
+    w.notion
+        .update_page_as_person(&page, &w.person(), props)
+        .unwrap();
+    let spec = JobSpec::ReconcilePage {
+        pair: w.pair.name().to_owned(),
+        page_id: page.clone(),
+        trigger: Trigger::Webhook,
+    };
+    let store = &w.engine.store;
+    store
+        .enqueue(&spec.to_new_job(now_ms()), now_ms())
+        .await
+        .unwrap();
+    let job = store
+        .claim(std::time::Duration::from_secs(60), now_ms())
+        .await
+        .unwrap()
+        .expect("the job is due");
+    let service = SyncService::new(w.engine.clone(), vec![w.pair.clone()], "usrTest".into());
+    service.run_leased(&spec, Lease::from(&job)).await.unwrap();
+    assert_eq!(status(&w, &page), (json!(new), json!(new)));
+    let entry = status_entry(&w, &page).await;
+    let run = format!("job-{}", job.id);
+    assert_eq!(
+        (entry.job_id, entry.run_id.as_deref()),
+        (Some(job.id), Some(run.as_str()))
+    );
+
+    let report = undo(&w, LogSelection::Run(run), false).await;
+    assert_eq!(report.reverted.len(), 1, "{report:?}");
+    assert_eq!(status(&w, &page), before);
+}
+
 both_backends!(
+    a_job_is_a_run,
     one_change_goes_back_on_both_sides_and_the_undo_can_be_undone,
     a_run_is_undone_whole,
     a_period_goes_back_to_the_oldest_value,
