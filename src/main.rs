@@ -85,12 +85,13 @@ enum Command {
     /// Take the service's own logged changes back (both sides), through the engine.
     Undo {
         /// One sync log entry (the ID column of `log`).
+        #[arg(value_name = "ENTRY_ID")]
         entry: Option<i64>,
         /// Every change of one run (the RUN column of `log`, e.g. job-7).
-        #[arg(long)]
+        #[arg(long, value_name = "RUN_ID")]
         run: Option<String>,
         /// Every change since this time: RFC 3339, a date, or an age (2h, 7d).
-        #[arg(long)]
+        #[arg(long, value_name = "TIME")]
         since: Option<String>,
         /// With --since: only this pair.
         #[arg(long)]
@@ -113,7 +114,7 @@ enum Command {
         #[arg(long)]
         since: Option<String>,
         /// Only the lines of one engine run (the RUN column, e.g. job-7).
-        #[arg(long)]
+        #[arg(long, value_name = "RUN_ID")]
         run: Option<String>,
         /// Only entries older than this id (the next page).
         #[arg(long)]

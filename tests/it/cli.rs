@@ -62,6 +62,26 @@ fn help_lists_every_command_of_the_contract() {
 }
 
 #[test]
+fn undo_help_names_the_contract_arguments() {
+    let out = bin().args(["undo", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for name in [
+        "ENTRY_ID",
+        "RUN_ID",
+        "--run <RUN_ID>",
+        "--since <TIME>",
+        "--pair",
+        "--dry-run",
+    ] {
+        assert!(
+            help.contains(name),
+            "`{name}` missing from undo --help:\n{help}"
+        );
+    }
+}
+
+#[test]
 fn migrate_creates_the_default_sqlite_database_on_first_run() {
     let dir = temp_dir("migrate");
     let out = bin().arg("migrate").current_dir(&dir).output().unwrap();
