@@ -708,6 +708,10 @@ fn changes_section(data: &StatusData, admin_token: &str) -> Markup {
 
 fn change_row(e: &LogEntry, data: &StatusData) -> Vec<Markup> {
     let change = match &e.field {
+        // No old value: the side written had no record yet (a create).
+        Some(field) if e.old_value.is_none() => html! {
+            b { (field) } ": " (value(e.new_value.as_ref())) " " (muted("(new record)"))
+        },
         Some(field) => html! {
             b { (field) } ": " (value(e.old_value.as_ref())) " → " (value(e.new_value.as_ref()))
         },

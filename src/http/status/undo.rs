@@ -103,12 +103,15 @@ async fn answer(
     }
 }
 
+/// The buttons of a table row: small, on one line each.
+const COMPACT: &str = "padding:1px 8px;font-size:.8rem;white-space:nowrap";
+
 /// The Undo button of one log entry, and of its run.
 pub(super) fn entry_forms(e: &LogEntry, admin_token: &str) -> Markup {
     html! {
         form.inline method="post" action={ "/log/" (e.id) "/undo" } {
             input type="hidden" name=(csrf::FIELD) value=(csrf::undo_entry_token(admin_token, e.id));
-            button.secondary type="submit" id={ "undo-" (e.id) } title={ "Undo entry " (e.id) } { "Undo" }
+            button.secondary type="submit" style=(COMPACT) id={ "undo-" (e.id) } title={ "Undo entry " (e.id) } { "Undo" }
         }
         @if let Some(run) = &e.run_id {
             (run_form(run, admin_token, "Undo run"))
@@ -120,7 +123,7 @@ fn run_form(run: &str, admin_token: &str, label: &str) -> Markup {
     html! {
         form.inline method="post" action={ "/runs/" (run) "/undo" } {
             input type="hidden" name=(csrf::FIELD) value=(csrf::undo_run_token(admin_token, run));
-            button.secondary type="submit" title={ "Undo every change of run " (run) } { (label) " " code { (run) } }
+            button.secondary type="submit" style=(COMPACT) title={ "Undo every change of run " (run) } { (label) " " code { (run) } }
         }
     }
 }
