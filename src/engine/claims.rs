@@ -175,11 +175,13 @@ pub(crate) fn busy(pair: &ResolvedPair, what: &str, retry_after: Duration) -> an
 impl Engine {
     /// Run one entry point's `work` in a claim scope ([`scoped`]) under
     /// this engine's lease and run id.
-    pub(crate) async fn scoped<T>(
-        &self,
+    /// Not an `async fn`: it hands back [`scoped`]'s own future, so that
+    /// `work` (a large future) is held once, not twice.
+    pub(crate) fn scoped<'a, T: 'a>(
+        &'a self,
         mode: Mode,
-        work: impl Future<Output = anyhow::Result<T>>,
-    ) -> anyhow::Result<T> {
+        work: impl Future<Output = anyhow::Result<T>> + 'a,
+    ) -> impl Future<Output = anyhow::Result<T>> + 'a {
         scoped(
             &self.store,
             self.lease.as_ref(),
@@ -187,7 +189,6 @@ impl Engine {
             mode,
             work,
         )
-        .await
     }
 
     /// Claim `keys` (one record) before reading it: a record job's first
