@@ -82,6 +82,27 @@ enum Command {
         #[command(subcommand)]
         action: WebhooksAction,
     },
+    /// Take the service's own logged changes back (both sides), through the engine.
+    Undo {
+        /// One sync log entry (the ID column of `log`).
+        #[arg(value_name = "ENTRY_ID")]
+        entry: Option<i64>,
+        /// Every change of one run (the RUN column of `log`, e.g. job-7).
+        #[arg(long, value_name = "RUN_ID")]
+        run: Option<String>,
+        /// Every change since this time: RFC 3339, a date, or an age (2h, 7d).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// With --since: only this pair.
+        #[arg(long)]
+        pair: Option<String>,
+        /// Print what it would write and what it would leave alone; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The report as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the sync log.
     Log {
         #[arg(long)]
@@ -92,6 +113,9 @@ enum Command {
         /// Only entries at or after this time: RFC 3339, a date, or an age (2h, 7d).
         #[arg(long)]
         since: Option<String>,
+        /// Only the lines of one engine run (the RUN column, e.g. job-7).
+        #[arg(long, value_name = "RUN_ID")]
+        run: Option<String>,
         /// Only entries older than this id (the next page).
         #[arg(long)]
         before: Option<i64>,
@@ -249,6 +273,7 @@ async fn run(command: Command, env: Env) -> anyhow::Result<ExitCode> {
             pair,
             record,
             since,
+            run,
             before,
             json,
             limit,
@@ -257,6 +282,7 @@ async fn run(command: Command, env: Env) -> anyhow::Result<ExitCode> {
                 pair,
                 record,
                 since,
+                run,
                 before,
                 json,
                 limit,
@@ -277,6 +303,25 @@ async fn run(command: Command, env: Env) -> anyhow::Result<ExitCode> {
                     commands::deletes_decide(&env, id, Verdict::Reject).await?;
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Undo {
+            entry,
+            run,
+            since,
+            pair,
+            dry_run,
+            json,
+        } => {
+            let args = commands::UndoArgs {
+                entry,
+                run,
+                since,
+                pair,
+                dry_run,
+                json,
+            };
+            commands::undo(&env, &args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { keep_running } => notion_airtable_sync::app::demo::run(keep_running).await,

@@ -5,6 +5,7 @@ mod check;
 mod deletes;
 mod init;
 mod log;
+mod undo;
 
 use std::{io::Write, sync::Arc};
 
@@ -24,6 +25,7 @@ pub use check::{Finding, Report, check, check_schemas};
 pub use deletes::{DeletesListArgs, deletes_decide, deletes_list};
 pub use init::{InitArgs, Proposal, init, propose};
 pub use log::{LogArgs, log};
+pub use undo::{UndoArgs, render as render_undo, undo};
 
 /// The API clients built from the environment.
 pub fn clients(env: &Env) -> anyhow::Result<(NotionClient, AirtableClient)> {
@@ -94,13 +96,18 @@ pub async fn reconcile(
     let store = open_store(env).await?;
     let (notion, airtable) = shared_clients(env, &store)?;
     let pairs = resolve_pairs(&config, only, &notion, &airtable).await?;
-    let engine = Engine::new(notion, airtable, store);
+    // One run id for every pair's sweep: `undo --run` takes the whole
+    // command back.
+    let engine = Engine::new(notion, airtable, store).with_run(crate::engine::new_run_id());
     let opts = SweepOptions {
         full,
         dry_run,
         cause: Cause::Manual,
     };
     let mut out = std::io::stdout().lock();
+    if !dry_run {
+        writeln!(out, "run {}", engine.run_id().unwrap_or_default())?;
+    }
     for pair in &pairs {
         let summary = engine
             .sweep(pair, opts)

@@ -5,3 +5,4 @@ pub mod commands;
 pub mod demo;
 pub mod quota;
 pub mod serve;
+pub mod undo;

@@ -96,6 +96,9 @@ pub async fn serve(
     // do not sit out a penalty mid-run either: they are put back and read
     // again once it is over.
     let (notion, airtable) = shared_clients(env, &store)?;
+    // Undo (from the API or the status page) runs outside the job runner:
+    // its clients keep the usual retries.
+    let undo_clients = (notion.clone(), airtable.clone());
     let notion = notion
         .with_retry_policy(job_retry_policy())
         .with_penalty_wait_limit(JOB_PENALTY_WAIT);
@@ -112,6 +115,10 @@ pub async fn serve(
     }
     let database_url = env.database_url.expose();
     let service = Arc::new(SyncService::new(engine, pairs.clone(), airtable_user_id));
+    let undo = Arc::new(crate::app::undo::ServiceUndo {
+        engine: Engine::new(undo_clients.0, undo_clients.1, store.clone()),
+        service: service.clone(),
+    });
     let runner_config = RunnerConfig {
         listen_url: is_postgres_url(database_url).then(|| database_url.to_owned()),
         ..RunnerConfig::default()
@@ -133,6 +140,7 @@ pub async fn serve(
                 env,
                 &store,
                 (&pairs, &config.api_budgets),
+                undo,
                 bot_user_id,
                 notifier,
                 stopped(stop_rx.clone()),
@@ -224,6 +232,7 @@ async fn run_api(
     env: &Env,
     store: &Store,
     (pairs, api_budgets): (&[ResolvedPair], &crate::config::ApiBudgets),
+    undo: Arc<crate::app::undo::ServiceUndo>,
     bot_user_id: String,
     notifier: JobsNotifier,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -237,6 +246,7 @@ async fn run_api(
         config: IngestConfig::for_pairs(pairs),
         verification_limiter: Default::default(),
         api_budgets: api_budgets.clone(),
+        undo: Some(undo),
     };
     if state.notion_webhook_secret.is_none() {
         tracing::warn!("NOTION_WEBHOOK_SECRET is not set: Notion events are refused until it is");

@@ -338,7 +338,9 @@ impl Engine {
             conflict: false,
             winner: None,
             detail: Some("new Airtable row: created its Notion page (create_notion_pages)".into()),
-            job_id: None,
+            job_id: self.lease.as_ref().map(|l| l.job_id),
+            run_id: super::claims::current().ok().map(|s| s.run_id),
+            undoes: None,
         }])
         .await?;
         tx.finish_page_create(pair.name(), &row.id).await?;

@@ -52,6 +52,8 @@ pub(crate) enum Mode {
 #[derive(Debug, Clone)]
 pub(crate) struct Scope {
     pub(crate) claimant: Claimant,
+    /// The run id the scope's log lines carry.
+    pub(crate) run_id: String,
     pub(crate) mode: Mode,
     /// The claim clock before anything was read.
     pub(crate) read_at: i64,
@@ -92,6 +94,7 @@ tokio::task_local! {
 pub(crate) async fn scoped<T>(
     store: &Store,
     lease: Option<&Lease>,
+    run: Option<&str>,
     mode: Mode,
     work: impl Future<Output = anyhow::Result<T>>,
 ) -> anyhow::Result<T> {
@@ -111,8 +114,10 @@ pub(crate) async fn scoped<T>(
             job_id: None,
         },
     };
+    let run_id = run.map_or_else(super::new_run_id, str::to_owned);
     let scope = Scope {
         claimant,
+        run_id,
         mode,
         read_at: store.claim_clock().await?,
         held: Arc::default(),
@@ -168,6 +173,24 @@ pub(crate) fn busy(pair: &ResolvedPair, what: &str, retry_after: Duration) -> an
 }
 
 impl Engine {
+    /// Run one entry point's `work` in a claim scope ([`scoped`]) under
+    /// this engine's lease and run id.
+    /// Not an `async fn`: it hands back [`scoped`]'s own future, so that
+    /// `work` (a large future) is held once, not twice.
+    pub(crate) fn scoped<'a, T: 'a>(
+        &'a self,
+        mode: Mode,
+        work: impl Future<Output = anyhow::Result<T>> + 'a,
+    ) -> impl Future<Output = anyhow::Result<T>> + 'a {
+        scoped(
+            &self.store,
+            self.lease.as_ref(),
+            self.run.as_deref(),
+            mode,
+            work,
+        )
+    }
+
     /// Claim `keys` (one record) before reading it: a record job's first
     /// step. If another job holds one, the job runs again shortly.
     pub(crate) async fn claim_before_read(

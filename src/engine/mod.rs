@@ -29,6 +29,7 @@ mod reconcile;
 mod review;
 mod scope;
 mod sweep;
+mod undo;
 pub mod webhooks;
 pub mod wire;
 mod write;
@@ -77,6 +78,9 @@ pub struct Engine {
     pub airtable: AirtableClient,
     pub store: Store,
     lease: Option<Lease>,
+    /// The run id its log lines carry (`job-<id>` for a job); without one,
+    /// each entry point is a run of its own (`engine::claims`).
+    run: Option<String>,
 }
 
 impl Engine {
@@ -86,15 +90,36 @@ impl Engine {
             airtable,
             store,
             lease: None,
+            run: None,
         }
+    }
+
+    /// The same engine, its log lines carrying `run` (a command that runs
+    /// several entry points, e.g. a sweep of every pair, is one run).
+    pub fn with_run(&self, run: impl Into<String>) -> Self {
+        Engine {
+            run: Some(run.into()),
+            ..self.clone()
+        }
+    }
+
+    /// The run id its lines carry, if fixed ([`Engine::with_run`], a job).
+    pub fn run_id(&self) -> Option<&str> {
+        self.run.as_deref()
     }
 
     /// The same engine working for a job: each commit first checks (and
     /// locks) the job's lease in its transaction, so a worker that was
     /// frozen past its lease and lost the job commits nothing.
+    /// Every attempt of one job is one run, `job-<id>`.
     pub fn leased(&self, lease: Option<Lease>) -> Self {
+        let run = match &lease {
+            Some(lease) => Some(job_run_id(lease.job_id)),
+            None => self.run.clone(),
+        };
         Engine {
             lease,
+            run,
             ..self.clone()
         }
     }
@@ -114,6 +139,18 @@ impl Engine {
             .into())
         }
     }
+}
+
+/// The run id of a job's engine work.
+pub fn job_run_id(job_id: crate::store::JobId) -> String {
+    format!("job-{job_id}")
+}
+
+/// A fresh run id for work outside a job (a command, an undo): short
+/// enough to type, random enough never to meet another.
+pub fn new_run_id() -> String {
+    let hex = uuid::Uuid::new_v4().simple().to_string();
+    format!("run-{}", &hex[..12])
 }
 
 /// What a sweep (or one reconcile) did.

@@ -37,6 +37,8 @@ impl Engine {
             .filter(|i| i.scope == IssueScope::Record)
             .map(|i| i.subject)
             .collect();
+        let run_id = super::claims::current().ok().map(|s| s.run_id);
+        let job_id = self.lease.as_ref().map(|l| l.job_id);
         let mut tx = self.store.begin().await?;
         for plan in plans {
             if let (Some(snapshot), Some(state)) = (&plan.snapshot, plan.state) {
@@ -63,7 +65,11 @@ impl Engine {
             let entries: Vec<NewLogEntry> = plan
                 .changes
                 .iter()
-                .map(|c| log_entry(pair, plan, c, cause, now))
+                .map(|c| NewLogEntry {
+                    job_id,
+                    run_id: run_id.clone(),
+                    ..log_entry(pair, plan, c, cause, now)
+                })
                 .collect();
             if !entries.is_empty() {
                 tx.append_log(&entries).await?;
@@ -169,6 +175,8 @@ pub(super) fn log_entry(
         }),
         detail: c.detail.clone(),
         job_id: None,
+        run_id: None,
+        undoes: c.undoes,
     }
 }
 

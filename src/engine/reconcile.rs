@@ -23,7 +23,7 @@ impl Engine {
         // Record claims: the writes skip records other jobs hold or wrote
         // after this sweep's read (engine::claims).
         let work = self.sweep_in_scope(pair, opts);
-        claims::scoped(&self.store, self.lease.as_ref(), claims::Mode::Sweep, work).await
+        self.scoped(claims::Mode::Sweep, work).await
     }
 
     pub(super) async fn sweep_in_scope(
@@ -91,7 +91,7 @@ impl Engine {
             self.claim_page_before_read(pair, page_id).await?;
             self.reconcile_page_claimed(pair, page_id, cause).await
         };
-        claims::scoped(&self.store, self.lease.as_ref(), claims::Mode::Record, work).await
+        self.scoped(claims::Mode::Record, work).await
     }
 
     pub(super) async fn reconcile_page_claimed(
@@ -168,7 +168,7 @@ impl Engine {
             self.claim_before_read(pair, row).await?;
             self.reconcile_record_claimed(pair, record_id, cause).await
         };
-        claims::scoped(&self.store, self.lease.as_ref(), claims::Mode::Record, work).await
+        self.scoped(claims::Mode::Record, work).await
     }
 
     pub(super) async fn reconcile_record_claimed(

@@ -167,11 +167,13 @@ struct LogParams {
     pair: Option<String>,
     record: Option<String>,
     since: Option<String>,
+    /// Only the lines of one engine run (`job-7`, `run-…`).
+    run: Option<String>,
     before: Option<i64>,
     limit: Option<i64>,
 }
 
-/// `GET /api/log?pair=&record=&since=&before=&limit=`: newest first, ordered
+/// `GET /api/log?pair=&record=&since=&run=&before=&limit=`: newest first, ordered
 /// by `id` (stable: ids only grow). `since` takes what `log --since` takes.
 /// A full page carries `Link: </api/log?...&before=ID>; rel="next"`, the same
 /// filters with the smallest id of the page as `before`.
@@ -195,6 +197,7 @@ async fn sync_log(
         since,
         before_id: params.before,
         conflicts_only: false,
+        run: params.run.clone(),
         limit: limit(params.limit)?,
     };
     let entries = state.store.query_log(&query).await?;
@@ -216,6 +219,7 @@ fn next_page_link(params: &LogParams, last_id: i64) -> String {
         ("pair", &params.pair),
         ("record", &params.record),
         ("since", &params.since),
+        ("run", &params.run),
     ];
     for (key, value) in text {
         if let Some(value) = value {

@@ -11,6 +11,7 @@
 //! | `POST /webhooks/airtable` | [`webhooks::airtable`] | `X-Airtable-Content-MAC` with the webhook's MAC secret |
 //! | `POST /reconcile`, `GET /api/jobs`, `POST /api/jobs/{id}/retry`, `GET /api/log`, `GET /api/conflicts`, `GET /api/issues` | [`admin`] | `Authorization: Bearer ADMIN_TOKEN`, or Basic with the password `ADMIN_TOKEN` (same-origin only for POST) |
 //! | `GET /api/deletes`, `POST /api/deletes/{id}/approve`, `POST /api/deletes/{id}/reject` (the delete review queue) | [`deletes`] | as the admin API |
+//! | `POST /api/undo` | [`undo`] | `Authorization: Bearer ADMIN_TOKEN`, or Basic with the password `ADMIN_TOKEN` (same-origin only for POST) |
 //! | `GET /` (status page), `POST /jobs/{id}/retry`, `POST /notion/verification-tokens/dismiss` (its forms) | `status` | Basic (password `ADMIN_TOKEN`) or Bearer; the forms also need their CSRF token |
 //! | `GET /healthz`, `GET /readyz` | [`health`] | none |
 //! | `GET /metrics` | [`metrics`] | none |
@@ -23,6 +24,7 @@ pub mod health;
 pub mod metrics;
 mod pairs;
 mod status;
+pub mod undo;
 pub mod webhooks;
 
 use std::{collections::HashMap, future::Future, net::SocketAddr, sync::Arc, time::Duration};
@@ -127,6 +129,9 @@ pub struct AppState {
     pub verification_limiter: webhooks::verification::VerificationLimiter,
     /// `[airtable.budgets]`: shown beside each base's calls this month.
     pub api_budgets: crate::config::ApiBudgets,
+    /// The engine's undo (`POST /api/undo`, the status page's Undo
+    /// buttons); without it they answer 503.
+    pub undo: Option<Arc<dyn undo::UndoPort>>,
 }
 
 impl AppState {
@@ -141,6 +146,7 @@ impl AppState {
             config: IngestConfig::default(),
             verification_limiter: Default::default(),
             api_budgets: Default::default(),
+            undo: None,
         }
     }
 }
@@ -156,6 +162,7 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/airtable", post(webhooks::airtable::receive))
         .merge(admin::routes())
         .merge(deletes::routes())
+        .merge(undo::routes())
         .merge(status::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -104,6 +104,7 @@ mod since;
 mod status;
 mod sweeps;
 mod sync_log;
+mod sync_log_select;
 
 use std::{
     sync::Arc,
@@ -139,6 +140,7 @@ pub use since::parse_since;
 pub use status::{GROWING_TABLES, HourlyChanges, PairLinks, PairQueue, QueryPlan};
 pub use sweeps::{Sweep, SweepKind};
 pub use sync_log::{Cause, LogAction, LogEntry, LogQuery, NewLogEntry, Side, SyncDirection};
+pub use sync_log_select::{LogSelection, MAX_SELECTED};
 
 use error::Context;
 

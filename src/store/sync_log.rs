@@ -27,6 +27,8 @@ text_enum! {
         Sweep => "sweep",
         Initial => "initial",
         Manual => "manual",
+        /// An `undo` put logged values back (the line's `undoes` names what).
+        Undo => "undo",
     }
 }
 
@@ -71,6 +73,10 @@ pub struct NewLogEntry {
     pub winner: Option<Side>,
     pub detail: Option<String>,
     pub job_id: Option<JobId>,
+    /// The engine run that wrote the line (`job-<id>`, `run-<hex>`).
+    pub run_id: Option<String>,
+    /// On an undo's line: the newest entry it undid.
+    pub undoes: Option<i64>,
 }
 
 /// A stored log entry.
@@ -91,6 +97,8 @@ pub struct LogEntry {
     pub winner: Option<Side>,
     pub detail: Option<String>,
     pub job_id: Option<JobId>,
+    pub run_id: Option<String>,
+    pub undoes: Option<i64>,
 }
 
 /// Which entries to read, newest first. Pages: pass the smallest id of the
@@ -104,6 +112,8 @@ pub struct LogQuery {
     pub since: Option<i64>,
     pub before_id: Option<i64>,
     pub conflicts_only: bool,
+    /// Only the lines of this engine run.
+    pub run: Option<String>,
     pub limit: i64,
 }
 
@@ -115,16 +125,17 @@ impl Default for LogQuery {
             since: None,
             before_id: None,
             conflicts_only: false,
+            run: None,
             limit: 100,
         }
     }
 }
 
-const LOG_COLUMNS: &str = "id, at, pair, notion_page_id, airtable_record_id, action, field, \
-     old_value, new_value, direction, cause, conflict, winner, detail, job_id";
+pub(super) const LOG_COLUMNS: &str = "id, at, pair, notion_page_id, airtable_record_id, action, field, \
+     old_value, new_value, direction, cause, conflict, winner, detail, job_id, run_id, undoes";
 
 #[derive(sqlx::FromRow)]
-struct LogRow {
+pub(super) struct LogRow {
     id: i64,
     at: i64,
     pair: String,
@@ -140,6 +151,8 @@ struct LogRow {
     winner: Option<String>,
     detail: Option<String>,
     job_id: Option<i64>,
+    run_id: Option<String>,
+    undoes: Option<i64>,
 }
 
 impl TryFrom<LogRow> for LogEntry {
@@ -168,6 +181,8 @@ impl TryFrom<LogRow> for LogEntry {
             conflict: r.conflict,
             detail: r.detail,
             job_id: r.job_id,
+            run_id: r.run_id,
+            undoes: r.undoes,
         })
     }
 }
@@ -235,8 +250,9 @@ async fn insert_entry(c: Conn<'_>, e: &NewLogEntry) -> Result<(), StoreError> {
     on_conn!(c, |c| {
         sqlx::query(
             "INSERT INTO sync_log (at, pair, notion_page_id, airtable_record_id, action, field, \
-                 old_value, new_value, direction, cause, conflict, winner, detail, job_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                 old_value, new_value, direction, cause, conflict, winner, detail, job_id, \
+                 run_id, undoes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(e.at)
         .bind(&e.pair)
@@ -252,6 +268,8 @@ async fn insert_entry(c: Conn<'_>, e: &NewLogEntry) -> Result<(), StoreError> {
         .bind(e.winner.map(Side::as_str))
         .bind(&e.detail)
         .bind(e.job_id)
+        .bind(&e.run_id)
+        .bind(e.undoes)
         .execute(c)
         .await
         .map(|r| r.rows_affected())
@@ -293,6 +311,9 @@ pub(super) fn select_log(query: &LogQuery) -> (String, Vec<Bind>) {
     }
     if query.conflicts_only {
         conditions.push("conflict".to_owned());
+    }
+    if let Some(run) = &query.run {
+        conditions.push(format!("run_id = {}", param(Bind::Text(run.clone()))));
     }
     let limit = param(Bind::Int(query.limit));
     let filter = if conditions.is_empty() {

@@ -8,4 +8,6 @@ pub mod plan;
 pub mod review;
 pub mod scope;
 pub mod scope_filter;
+pub mod undo;
+mod undo_plan;
 pub mod value;

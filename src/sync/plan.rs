@@ -67,6 +67,8 @@ pub struct Change {
     pub winner: Option<Side>,
     pub what: ChangeKind,
     pub detail: Option<String>,
+    /// An undo's change: the newest log entry it takes back.
+    pub undoes: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,7 +247,10 @@ fn plan_gone(
             };
             (
                 ChangeKind::Archive,
-                format!("Notion page {reason}: archived the Airtable row"),
+                format!(
+                    "Notion page {reason}: archived the Airtable row ({})",
+                    replaced_cells(rec, set)
+                ),
             )
         }
         NotionTrashAction::Delete => {
@@ -276,6 +281,22 @@ fn plan_gone(
     } else {
         LinkState::NotionMoved
     });
+}
+
+/// What an archive writes over, e.g. `Status: "Draft" → "Archived"`: the
+/// cells as they were, so the log says what the archive replaced.
+fn replaced_cells(rec: &Record, set: &std::collections::BTreeMap<String, String>) -> String {
+    set.iter()
+        .map(|(k, v)| {
+            let was = match rec.fields.get(k) {
+                None | Some(Json::Null) => "(empty)".to_owned(),
+                Some(Json::String(s)) => format!("\"{s}\""),
+                Some(other) => other.to_string(),
+            };
+            format!("{k}: {was} → \"{v}\"")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The linked Airtable row is gone: apply `on_airtable_delete`.
@@ -321,6 +342,7 @@ fn record_change(what: ChangeKind, to: Option<Side>, detail: String) -> Change {
         winner: None,
         what,
         detail: Some(detail),
+        undoes: None,
     }
 }
 
@@ -377,7 +399,11 @@ fn plan_merge(
 struct Outcome {
     decision: Decision,
     notion_value: Value,
+    /// The Airtable value the merge compared (on a restore, the archive
+    /// marker stands in for the snapshot value).
     airtable_value: Value,
+    /// The Airtable value as read; none when there is no row yet.
+    airtable_read: Option<Value>,
     /// Both sides' edit times, for the conflict log.
     times: (Option<OffsetDateTime>, Option<OffsetDateTime>),
     /// The stored snapshot value, kept when the write cannot be made.
@@ -398,6 +424,7 @@ fn merge_one(
     let n = from_notion(current_notion.as_ref()?, field.kind).ok()?;
     let a_cell = record.and_then(|r| r.fields.get(&field.airtable));
     let mut a = from_airtable(a_cell, field.kind).ok()?;
+    let airtable_read = record.map(|_| a.clone());
     let s: Option<Value> = snapshot
         .and_then(|s| s.get(&field.notion))
         .and_then(|v| serde_json::from_value(v.clone()).ok());
@@ -441,6 +468,7 @@ fn merge_one(
         decision,
         notion_value: n,
         airtable_value: a,
+        airtable_read,
         times,
         snapshot: s,
         current_notion,
@@ -496,18 +524,21 @@ fn apply_outcome(
         return;
     };
     let mut note = None;
+    // The old value is what the written side held before the write: the
+    // row's cell as read (none for a row being created; the archive marker
+    // on a restore, not the snapshot value the merge compared with).
     let (old, written) = match to {
         Side::Airtable => {
             to_airtable_fields.insert(field.airtable.clone(), to_airtable(value, field.kind));
-            (outcome.airtable_value.clone(), Ok(()))
+            (outcome.airtable_read.clone(), Ok(()))
         }
         Side::Notion => match notion_body(pair, field, value, outcome.current_notion.as_ref()) {
             Ok(written) => {
                 to_notion_props.insert(field.notion.clone(), written.body);
                 note = written.note;
-                (outcome.notion_value.clone(), Ok(()))
+                (Some(outcome.notion_value.clone()), Ok(()))
             }
-            Err(e) => (outcome.notion_value.clone(), Err(e)),
+            Err(e) => (Some(outcome.notion_value.clone()), Err(e)),
         },
     };
     let (conflict, winner) = match reason {
@@ -519,13 +550,14 @@ fn apply_outcome(
             new_snapshot.insert(field.notion.clone(), snap_json(value));
             plan.changes.push(Change {
                 field: Some(field.notion.clone()),
-                old: Some(old),
+                old,
                 new: Some(value.clone()),
                 to: Some(*to),
                 conflict,
                 winner,
                 what: ChangeKind::Update,
                 detail: join_details(reason_detail(reason, &outcome), note),
+                undoes: None,
             });
         }
         Err(e) => skip_field(field, &outcome, e, new_snapshot, plan),
@@ -535,7 +567,7 @@ fn apply_outcome(
 /// The Notion write body for `value`, keeping what the page's current value
 /// carries beyond the canonical one (a date range's end), checked against
 /// the property's live schema (a status option must exist, lengths).
-fn notion_body(
+pub(super) fn notion_body(
     pair: &ResolvedPair,
     field: &super::pair::ResolvedField,
     value: &Value,
@@ -576,6 +608,7 @@ fn skip_field(
         winner: None,
         what: ChangeKind::Skip,
         detail: Some(format!("not written to Notion: {e}")),
+        undoes: None,
     });
     plan.refused.push(Refusal {
         field: field.notion.clone(),
@@ -649,6 +682,7 @@ fn kept_change(field: &super::pair::ResolvedField, mirror: Side, outcome: &Outco
              person put it, until {source}'s first edit",
             kept.display()
         )),
+        undoes: None,
     }
 }
 
@@ -779,4 +813,4 @@ fn finish_notion(
 
 #[cfg(test)]
 #[path = "plan_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -11,7 +11,7 @@ use crate::{
     sync::{convert::Kind, pair::ResolvedField},
 };
 
-fn pair() -> ResolvedPair {
+pub(in crate::sync) fn pair() -> ResolvedPair {
     let text = r#"
 [[pair]]
 name = "specs"
@@ -80,7 +80,7 @@ conflict = "airtable"
     }
 }
 
-fn page(status: &str, sprint: &str, in_trash: bool) -> Page {
+pub(in crate::sync) fn page(status: &str, sprint: &str, in_trash: bool) -> Page {
     serde_json::from_value(json!({
         "object": "page", "id": "p1", "in_trash": in_trash,
         "created_time": "2026-11-01T10:00:00.000Z", "last_edited_time": "2026-11-20T10:00:00.000Z",
@@ -94,7 +94,7 @@ fn page(status: &str, sprint: &str, in_trash: bool) -> Page {
     .unwrap()
 }
 
-fn record(status: &str, sprint: &str) -> Record {
+pub(in crate::sync) fn record(status: &str, sprint: &str) -> Record {
     serde_json::from_value(json!({
         "id": "rec1", "createdTime": "2026-11-01T10:00:00.000Z",
         "fields": { "Status": status, "Sprint": sprint, "Notion Page ID": "p1", "Notion URL": "https://www.notion.so/Spec-p1" }
@@ -102,7 +102,7 @@ fn record(status: &str, sprint: &str) -> Record {
     .unwrap()
 }
 
-fn link(status: &str, sprint: &str, state: LinkState) -> RecordLink {
+pub(in crate::sync) fn link(status: &str, sprint: &str, state: LinkState) -> RecordLink {
     let mut snapshot = Snapshot::new();
     snapshot.insert(
         "Status".into(),
@@ -128,7 +128,7 @@ fn link(status: &str, sprint: &str, state: LinkState) -> RecordLink {
     }
 }
 
-const NOW: OffsetDateTime = datetime!(2026-11-21 12:00 UTC);
+pub(in crate::sync) const NOW: OffsetDateTime = datetime!(2026-11-21 12:00 UTC);
 
 #[test]
 fn a_new_page_becomes_an_upsert_with_the_link_url_and_sync_time() {
@@ -238,6 +238,34 @@ fn trash_archives_and_restore_brings_the_status_back() {
         "Archived must not flow to Notion"
     );
     assert_eq!(restored.state, Some(LinkState::Active));
+    // The log says what the restore replaced: the archive marker the row
+    // held, not the snapshot value the merge compared with.
+    let status = restored
+        .changes
+        .iter()
+        .find(|c| c.field.as_deref() == Some("Status"))
+        .expect("the Status change is logged");
+    assert_eq!(status.old, Some(Value::text("Archived")));
+    assert_eq!(status.new, Some(Value::text("Ready")));
+    // And the archive says what it replaced.
+    let detail = trashed.changes[0].detail.as_deref().unwrap_or_default();
+    assert!(
+        detail.contains(r#"Status: "Ready" → "Archived""#),
+        "{detail}"
+    );
+}
+
+#[test]
+fn a_created_row_logs_no_old_value() {
+    // There was no row: its fields held nothing, not an empty value.
+    let plan = plan_page(&pair(), &page("Ready", "", false), None, None, NOW);
+    let status = plan
+        .changes
+        .iter()
+        .find(|c| c.field.as_deref() == Some("Status"))
+        .expect("the Status copy is logged");
+    assert_eq!(status.old, None);
+    assert_eq!(status.new, Some(Value::text("Ready")));
 }
 
 #[test]

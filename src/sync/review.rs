@@ -243,6 +243,7 @@ fn note(detail: String) -> Change {
         winner: None,
         what: ChangeKind::Skip,
         detail: Some(detail),
+        undoes: None,
     }
 }
 

@@ -265,6 +265,7 @@ fn record_change(what: ChangeKind, to: Option<Side>, detail: String) -> Change {
         winner: None,
         what,
         detail: Some(detail),
+        undoes: None,
     }
 }
 

@@ -50,12 +50,33 @@ fn help_lists_every_command_of_the_contract() {
         "check",
         "webhooks",
         "log",
+        "undo",
         "demo",
         "sandbox",
     ] {
         assert!(
             help.contains(command),
             "`{command}` missing from --help:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn undo_help_names_the_contract_arguments() {
+    let out = bin().args(["undo", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for name in [
+        "ENTRY_ID",
+        "RUN_ID",
+        "--run <RUN_ID>",
+        "--since <TIME>",
+        "--pair",
+        "--dry-run",
+    ] {
+        assert!(
+            help.contains(name),
+            "`{name}` missing from undo --help:\n{help}"
         );
     }
 }
@@ -216,6 +237,21 @@ fn reconcile_dry_run_then_real_then_log() {
     );
     let real = run(&["reconcile", "--full"]);
     assert!(real.contains("47 created in Airtable"), "{real}");
+    // The command is one run: its creates are listed by `undo --run`, never
+    // deleted (undo does not delete records).
+    let run_id = real
+        .lines()
+        .find_map(|l| l.strip_prefix("run "))
+        .expect("reconcile prints its run id")
+        .to_owned();
+    let undo = run(&["undo", "--run", &run_id, "--dry-run"]);
+    assert!(undo.contains("undo (dry run: nothing written)"), "{undo}");
+    assert!(undo.contains("0 reverted"), "{undo}");
+    assert_eq!(
+        undo.matches("undo never deletes a record").count(),
+        47,
+        "{undo}"
+    );
     let again = run(&["reconcile"]);
     assert!(
         again.contains("0 created in Airtable") && again.contains("0 updated in Airtable"),
@@ -237,5 +273,16 @@ fn reconcile_dry_run_then_real_then_log() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--since"));
+    // Bad undo input: a clear error, nothing changed.
+    for (args, says) in [
+        (&["undo", "--since", "yesterday"][..], "--since"),
+        (&["undo"][..], "say what to undo"),
+        (&["undo", "3", "--run", "job-1"][..], "one of"),
+    ] {
+        let out = bin().args(args).current_dir(&dir).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
     std::fs::remove_dir_all(&dir).ok();
 }

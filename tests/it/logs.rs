@@ -53,6 +53,8 @@ fn entry(i: i64, now: i64) -> NewLogEntry {
         winner: (i % 4 == 0).then_some(Side::Notion),
         detail: None,
         job_id: Some(i),
+        run_id: None,
+        undoes: None,
     }
 }
 

@@ -50,3 +50,5 @@ mod store_contract;
 mod sync_e2e;
 mod sync_model;
 mod sync_randomized;
+mod undo;
+mod undo_http;

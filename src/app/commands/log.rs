@@ -19,6 +19,8 @@ pub struct LogArgs {
     pub record: Option<String>,
     /// See [`crate::store::parse_since`].
     pub since: Option<String>,
+    /// Only the lines of one engine run.
+    pub run: Option<String>,
     /// Only entries with a smaller id (the next page).
     pub before: Option<i64>,
     pub json: bool,
@@ -41,6 +43,7 @@ pub async fn log(env: &Env, args: &LogArgs) -> anyhow::Result<()> {
         since,
         before_id: args.before,
         conflicts_only: false,
+        run: args.run.clone(),
         limit,
     };
     let entries = store.query_log(&query).await?;
@@ -69,8 +72,16 @@ pub async fn log(env: &Env, args: &LogArgs) -> anyhow::Result<()> {
 
 fn table_header() -> String {
     format!(
-        "{:<6} {:<20} {:<8} {:<8} {:<18} {:<16} {:<38} {}",
-        "ID", "TIME (UTC)", "PAIR", "ACTION", "DIRECTION", "FIELD", "CHANGE", "RECORD / CAUSE"
+        "{:<6} {:<20} {:<8} {:<16} {:<8} {:<18} {:<16} {:<38} {}",
+        "ID",
+        "TIME (UTC)",
+        "PAIR",
+        "RUN",
+        "ACTION",
+        "DIRECTION",
+        "FIELD",
+        "CHANGE",
+        "RECORD / CAUSE"
     )
 }
 
@@ -102,10 +113,11 @@ fn table_line(e: &LogEntry) -> String {
         why.push_str(&format!(": {detail}"));
     }
     format!(
-        "{:<6} {:<20} {:<8} {:<8} {:<18} {:<16} {:<38} {} / {} [{why}]",
+        "{:<6} {:<20} {:<8} {:<16} {:<8} {:<18} {:<16} {:<38} {} / {} [{why}]",
         e.id,
         at,
         e.pair,
+        e.run_id.as_deref().unwrap_or("-"),
         e.action.as_str(),
         e.direction.as_str(),
         e.field.as_deref().unwrap_or("-"),

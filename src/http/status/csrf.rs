@@ -80,6 +80,32 @@ pub(super) fn review_token_valid(
     valid(admin_token, &review_action(id, decision), presented)
 }
 
+fn undo_entry_action(entry: i64) -> String {
+    format!("POST /log/{entry}/undo")
+}
+
+fn undo_run_action(run: &str) -> String {
+    format!("POST /runs/{run}/undo")
+}
+
+/// The token of the Undo form of one log entry.
+pub(super) fn undo_entry_token(admin_token: &str, entry: i64) -> String {
+    token(admin_token, &undo_entry_action(entry))
+}
+
+pub(super) fn undo_entry_token_valid(admin_token: &str, entry: i64, presented: &str) -> bool {
+    valid(admin_token, &undo_entry_action(entry), presented)
+}
+
+/// The token of the Undo form of one run.
+pub(super) fn undo_run_token(admin_token: &str, run: &str) -> String {
+    token(admin_token, &undo_run_action(run))
+}
+
+pub(super) fn undo_run_token_valid(admin_token: &str, run: &str, presented: &str) -> bool {
+    valid(admin_token, &undo_run_action(run), presented)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +127,12 @@ mod tests {
         assert!(review_token_valid("admin", 3, "approve", &approve));
         assert!(!review_token_valid("admin", 3, "reject", &approve));
         assert!(!review_token_valid("admin", 4, "approve", &approve));
+        let undo = undo_entry_token("admin", 7);
+        assert!(undo_entry_token_valid("admin", 7, &undo));
+        assert!(!undo_entry_token_valid("admin", 8, &undo));
+        assert!(!retry_token_valid("admin", 7, &undo));
+        let run = undo_run_token("admin", "job-7");
+        assert!(undo_run_token_valid("admin", "job-7", &run));
+        assert!(!undo_run_token_valid("admin", "job-8", &run));
     }
 }

@@ -4,7 +4,9 @@
 //! Retry on a dead job (`POST /jobs/{id}/retry`, the store's retry) and
 //! Dismiss on a Notion verification token once it has been pasted
 //! (`POST /notion/verification-tokens/dismiss`), and Approve / Reject on a
-//! held delete (`POST /deletes/{id}/approve|reject`, [`deletes`]).
+//! held delete (`POST /deletes/{id}/approve|reject`, [`deletes`]); Undo on a logged change
+//! or a run (`POST /log/{id}/undo`, `POST /runs/{run}/undo`: [`undo`]),
+//! which answers with the undo's report.
 //!
 //! A browser re-sends Basic credentials on its own, so each form is guarded
 //! against cross-site requests twice: it must carry the token of its hidden
@@ -19,6 +21,7 @@ mod data;
 mod deletes;
 mod html;
 mod page;
+mod undo;
 mod usage;
 
 use axum::{
@@ -47,6 +50,8 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/", get(status_page))
         .route("/jobs/{id}/retry", post(retry_job))
         .route("/deletes/{id}/{decision}", post(deletes::decide_form))
+        .route("/log/{id}/undo", post(undo::undo_entry))
+        .route("/runs/{run}/undo", post(undo::undo_run))
         .route(
             "/notion/verification-tokens/dismiss",
             post(dismiss_verification_token),

@@ -29,7 +29,7 @@ const LATE_AFTER_MS: i64 = 5 * 60 * 1000;
 /// refreshes them daily, so one this close means refreshes fail).
 const EXPIRY_WARNING_MS: i64 = 2 * 24 * 3600 * 1000;
 
-const STYLE: &str = r#"
+pub(super) const STYLE: &str = r#"
 :root{--fg:#1d232a;--muted:#66707a;--line:#dde2e7;--bg:#f5f7f9;--card:#fff;--good:#13795b;--warn:#a15c00;--bad:#b42318;--link:#1f5fbf}
 *{box-sizing:border-box}
 body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
@@ -118,7 +118,7 @@ pub(super) fn render(data: &StatusData, admin_token: &str, notice: Option<Notice
                     (webhooks_section(data, admin_token))
                     (dead_jobs_section(data, admin_token))
                     (conflicts_section(data))
-                    (changes_section(data))
+                    (changes_section(data, admin_token))
                     (super::usage::usage_section(data))
                 }
             }
@@ -716,8 +716,16 @@ fn record_links(e: &LogEntry, data: &StatusData) -> Markup {
     }
 }
 
-fn changes_section(data: &StatusData) -> Markup {
-    let rows: Vec<Vec<Markup>> = data.changes.iter().map(|e| change_row(e, data)).collect();
+fn changes_section(data: &StatusData, admin_token: &str) -> Markup {
+    let rows: Vec<Vec<Markup>> = data
+        .changes
+        .iter()
+        .map(|e| {
+            let mut row = change_row(e, data);
+            row.push(undo_cell(e, admin_token));
+            row
+        })
+        .collect();
     let headers = [
         "When",
         "Pair",
@@ -726,6 +734,7 @@ fn changes_section(data: &StatusData) -> Markup {
         "Direction",
         "Cause",
         "Record",
+        "Undo",
     ];
     html! {
         section #changes {
@@ -741,6 +750,10 @@ fn changes_section(data: &StatusData) -> Markup {
 
 fn change_row(e: &LogEntry, data: &StatusData) -> Vec<Markup> {
     let change = match &e.field {
+        // No old value: the side written had no record yet (a create).
+        Some(field) if e.old_value.is_none() => html! {
+            b { (field) } ": " (value(e.new_value.as_ref())) " " (muted("(new record)"))
+        },
         Some(field) => html! {
             b { (field) } ": " (value(e.old_value.as_ref())) " → " (value(e.new_value.as_ref()))
         },
@@ -758,6 +771,14 @@ fn change_row(e: &LogEntry, data: &StatusData) -> Vec<Markup> {
         html! { (e.cause.as_str()) },
         record_links(e, data),
     ]
+}
+
+/// Undo buttons for a change the service made (a skip wrote nothing).
+fn undo_cell(e: &LogEntry, admin_token: &str) -> Markup {
+    if e.action == crate::store::LogAction::Skip {
+        return muted("—");
+    }
+    super::undo::entry_forms(e, admin_token)
 }
 
 fn direction(d: SyncDirection) -> &'static str {

@@ -236,6 +236,8 @@ fn log_entry(at: i64, pair: &str, page: &str, conflict: bool) -> NewLogEntry {
         winner: conflict.then_some(Side::Notion),
         detail: None,
         job_id: None,
+        run_id: None,
+        undoes: None,
     }
 }
 

@@ -56,6 +56,8 @@ fn entry(at: i64, page: &str, field: &str, new: &str, direction: SyncDirection) 
         winner: None,
         detail: None,
         job_id: None,
+        run_id: None,
+        undoes: None,
     }
 }
 

@@ -165,6 +165,27 @@ async fn a_browser_logs_in_sees_the_pair_and_retries_a_dead_job() {
     session
         .screenshot_full_page(&shots.join("status-after-retry.png"))
         .await;
+
+    // The newest change's Undo button: the undo runs and its report shows
+    // (what was put back or left alone, and why).
+    let at = html.find("id=\"undo-").expect("an Undo button per change") + 9;
+    let entry: String = html[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    session.click(&format!("#undo-{entry}")).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !session.source().await.contains("id=\"undo-report\"") {
+        if Instant::now() > deadline {
+            let (url, html) = (session.url().await, session.source().await);
+            panic!("no undo report after Undo: at {url}: {html}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(session.source().await.contains(&format!("#{entry}")));
+    session
+        .screenshot_full_page(&shots.join("status-undo-report.png"))
+        .await;
     session.quit().await;
 
     // In the store the job is no longer dead; Notion works again, so the

@@ -252,6 +252,8 @@ fn log_entry(
         winner: None,
         detail: None,
         job_id: None,
+        run_id: None,
+        undoes: None,
     }
 }
 

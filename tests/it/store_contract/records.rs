@@ -221,6 +221,8 @@ fn entry(at: i64, pair: &str, page: &str, record: &str, conflict: bool) -> NewLo
         winner: conflict.then_some(Side::Notion),
         detail: conflict.then(|| "rule: notion wins".to_owned()),
         job_id: Some(7),
+        run_id: None,
+        undoes: None,
     }
 }
 
