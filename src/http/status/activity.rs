@@ -19,8 +19,9 @@ pub(super) fn section(data: &StatusData) -> Markup {
             h2 { "Last 24 hours" }
             p.muted {
                 "One group of bars per hour (UTC), the current hour last; hover a bar for its \
-                 figure. Lag is measured from the first webhook event of an edit to the end \
-                 of the job that wrote it to the other side. API calls are drawn per Airtable \
+                 figure. Lag is measured from the first webhook event of an edit (for \
+                 Airtable, the payload fetch that named the record) to the end of the job \
+                 that wrote it to the other side. API calls are drawn per Airtable \
                  base and Notion integration, against the base's monthly budget spread evenly \
                  over the month's hours when it has one."
             }

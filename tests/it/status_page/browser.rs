@@ -186,6 +186,45 @@ async fn a_browser_logs_in_sees_the_pair_and_retries_a_dead_job() {
     session
         .screenshot_full_page(&shots.join("status-undo-report.png"))
         .await;
+
+    // The held delete: Approve on the page, then the engine trashes the
+    // page through the record's normal sync.
+    let (review, page) = world.held.clone();
+    session.goto(&login).await;
+    let html = session.source().await;
+    let deletes = section_text(&html, "deletes");
+    assert!(
+        deletes.contains(&format!("id=\"approve-{review}\"")),
+        "the held delete's Approve button: {deletes}"
+    );
+    let usage = section_text(&html, "api-usage");
+    assert!(
+        usage.contains(&world.base_id),
+        "the base's API calls this month: {usage}"
+    );
+    session
+        .screenshot_full_page(&shots.join("status-held-delete.png"))
+        .await;
+    session.click(&format!("#approve-{review}")).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !session.url().await.contains(&format!("review={review}")) {
+        if Instant::now() > deadline {
+            let (url, html) = (session.url().await, session.source().await);
+            panic!("no redirect back to the page after Approve: at {url}: {html}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        session
+            .source()
+            .await
+            .contains(&format!("Delete review {review} is approved")),
+        "the notice"
+    );
+    eventually(30, "the approved trash made by the engine", async || {
+        (world.notion.page(&page)?["in_trash"] == json!(true)).then_some(())
+    })
+    .await;
     session.quit().await;
 
     // In the store the job is no longer dead; Notion works again, so the
@@ -253,6 +292,9 @@ struct World {
     pending_token: String,
     /// The title of the spec whose Sprint was edited in Airtable.
     edited_title: String,
+    /// A row deleted in Airtable: its page's trash waits for review.
+    held: (i64, String),
+    base_id: String,
     _serve: Serve,
 }
 
@@ -267,8 +309,14 @@ impl World {
         let mut config = ServeConfig::new(&notion, &airtable, dir, db_url);
         config.subscribe_notion(&notion);
         config.admin_token = ADMIN_TOKEN.to_owned();
+        // A deleted row trashes its page, once someone approves it (the
+        // delete review queue is on by default with this policy).
         Mapping::example(&team_n.database_id, &team_a.base_id)
             .debounce_ms(1500)
+            .edit(
+                r#"on_airtable_delete = "ignore""#,
+                r#"on_airtable_delete = "trash""#,
+            )
             .write_to(dir);
         let (port, base_url) = (config.port, config.url());
         let serve = config.spawn();
@@ -290,6 +338,8 @@ impl World {
             page_ids: team_n.page_ids.clone(),
             pending_token: String::new(),
             edited_title: String::new(),
+            held: (0, String::new()),
+            base_id: base.clone(),
             _serve: serve,
         };
         world
@@ -303,7 +353,35 @@ impl World {
             .and_then(|r| r["fields"]["Spec Name"].as_str().map(str::to_owned))
             .expect("the edited spec's name");
         world.pending_token = world.second_subscription(&base_url).await;
+        world.held = world.hold_a_delete(&base, &table).await;
         world
+    }
+
+    /// A person deletes a row in Airtable: the trash of its page is held
+    /// for review. The review's id and the page.
+    async fn hold_a_delete(&self, base: &str, table: &str) -> (i64, String) {
+        let page = self.page_ids[6].clone();
+        let record = self
+            .airtable
+            .records(base, table)
+            .into_iter()
+            .find(|r| r["fields"]["Notion Page ID"] == json!(page))
+            .unwrap();
+        self.airtable
+            .delete_record_as_person(base, table, record["id"].as_str().unwrap())
+            .unwrap();
+        let id = eventually(30, "the page's trash held for review", async || {
+            let held = self
+                .store
+                .list_delete_reviews(Some("specs"), None, 10)
+                .await
+                .ok()?;
+            held.into_iter()
+                .find(|r| r.notion_page_id == page)
+                .map(|r| r.id)
+        })
+        .await;
+        (id, page)
     }
 
     /// A person edits Notion, another the same field in Airtable, within the
