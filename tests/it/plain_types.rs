@@ -266,6 +266,69 @@ async fn new_plain_types_sync_both_ways_and_refused_values_stay(db: TestDb) {
     );
 }
 
+/// The sandbox's number-like fields over HTTP, as the field model documents
+/// them: created through the Meta API with their options, a rating refuses
+/// what is not a whole star from 1 to `max`, a duration keeps the seconds its
+/// format shows, currency and percent keep the number written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_keeps_rating_duration_currency_and_percent_as_documented() {
+    use notion_airtable_sandbox::airtable::{AirtableSandbox, AirtableSandboxConfig};
+    let config = AirtableSandboxConfig {
+        rate_limit: false,
+        ..AirtableSandboxConfig::default()
+    };
+    let sb = AirtableSandbox::start_local(config).await.unwrap();
+    let t = sb.seed_team();
+    let http = reqwest::Client::new();
+    let send = |path: String, body: Value| {
+        let request = http
+            .post(format!("{}{path}", sb.base_url()))
+            .bearer_auth(sb.token())
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let fields = format!("/v0/meta/bases/{}/tables/{}/fields", t.base_id, t.table_id);
+    let (status, body) = send(
+        fields.clone(),
+        json!({ "name": "Stars", "type": "rating", "options": { "max": 11, "icon": "star", "color": "yellowBright" } }),
+    )
+    .await;
+    assert_eq!(status, 422, "max is 1 to 10: {body}");
+    let (status, body) = send(fields.clone(), json!({ "name": "Stars", "type": "rating" })).await;
+    assert_eq!(status, 422, "options are required: {body}");
+    for field in extra().airtable_fields.into_iter().skip(1).take(4) {
+        let (status, body) = send(fields.clone(), field.clone()).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["options"], field["options"], "{body}");
+    }
+    let records = format!("/v0/{}/{}", t.base_id, t.table_id);
+    for stars in [json!(0), json!(6), json!(2.5), json!("3")] {
+        let (status, body) = send(
+            records.clone(),
+            json!({ "fields": { "Spec Name": "x", "Stars": stars } }),
+        )
+        .await;
+        assert_eq!(status, 422, "{stars}: {body}");
+        assert_eq!(body["error"]["type"], "INVALID_VALUE_FOR_COLUMN", "{body}");
+    }
+    let (status, body) = send(
+        records,
+        json!({ "fields": { "Spec Name": "x", "Stars": 5, "Time Spent": 90.4,
+                            "Price": 19.999, "Share": 0.125 } }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let f = &body["fields"];
+    assert_eq!(
+        (&f["Stars"], &f["Time Spent"], &f["Price"], &f["Share"]),
+        (&json!(5), &json!(90), &json!(19.999), &json!(0.125))
+    );
+}
+
 both_backends! {
     new_plain_types_sync_both_ways_and_refused_values_stay,
 }
