@@ -243,6 +243,18 @@ async fn new_plain_types_sync_both_ways_and_refused_values_stay(db: TestDb) {
         );
     }
 
+    // Values that fit flow, and the issues close.
+    for (page, stars) in [(&a, 3), (&b, 5)] {
+        w.notion
+            .update_page_as_person(page, &person, json!({ "Stars": { "number": stars } }))
+            .unwrap();
+    }
+    w.sweep(true).await;
+    assert_eq!(row_fields(&w, &a)["Stars"], json!(3));
+    assert_eq!(row_fields(&w, &b)["Stars"], json!(5));
+    let issues = w.engine.store.open_issues(Some("specs")).await.unwrap();
+    assert!(issues.is_empty(), "{issues:#?}");
+
     // Converged: one more sweep writes nothing on either side.
     w.notion.calls().reset();
     w.airtable.calls().reset();
