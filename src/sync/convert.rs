@@ -14,6 +14,8 @@ pub use crate::notion::rich_text_objects;
 
 #[path = "markdown.rs"]
 pub mod markdown;
+#[path = "convert_types.rs"]
+pub mod types;
 #[path = "validate.rs"]
 mod validate;
 pub use validate::{Refused, check_airtable_write, check_notion_write};
@@ -38,6 +40,9 @@ pub enum Kind {
     Select,
     /// Option names as an order-insensitive set.
     MultiSelect,
+    /// Notion multi-select ↔ an Airtable single line or long text holding
+    /// the names comma-separated (an order-insensitive set).
+    TextList,
     /// Notion people ↔ Airtable text holding names, comma-separated.
     People,
     /// A calendar date (Airtable `date`): date-only values stay date-only.
@@ -45,6 +50,10 @@ pub enum Kind {
     /// An instant (Airtable `dateTime`).
     DateTime,
     Number,
+    /// Notion number ↔ Airtable `rating`: whole stars, 1 to `options.max`.
+    Rating,
+    /// Notion number (seconds) ↔ Airtable `duration`.
+    Duration,
     Checkbox,
 }
 
@@ -72,6 +81,9 @@ impl Kind {
             ("select" | "status", "singleSelect") => Some(Kind::Select),
             ("select" | "status", a) if text(a) => Some(Kind::Select),
             ("multi_select", "multipleSelects") => Some(Kind::MultiSelect),
+            ("multi_select", "singleLineText" | "multilineText") => Some(Kind::TextList),
+            ("number", "rating") => Some(Kind::Rating),
+            ("number", "duration") => Some(Kind::Duration),
             ("people", "singleLineText" | "multilineText") => Some(Kind::People),
             ("date", "date") => Some(Kind::Date),
             ("date", "dateTime") => Some(Kind::DateTime),
@@ -80,7 +92,11 @@ impl Kind {
             _ => None,
         };
         kind.ok_or_else(|| {
-            format!("a Notion `{notion}` property cannot sync with an Airtable `{airtable}` field")
+            let why = types::refusal_reason(notion, airtable)
+                .map_or_else(String::new, |r| format!(": {r}"));
+            format!(
+                "a Notion `{notion}` property cannot sync with an Airtable `{airtable}` field{why}"
+            )
         })
     }
 }
@@ -133,10 +149,12 @@ pub fn from_notion(property: &Json, kind: Kind) -> Result<Value, ConvertError> {
             Value::text(text.trim_end_matches('\n'))
         }
         Kind::Select => option_name(inner),
-        Kind::MultiSelect => Value::set(option_names(inner)),
+        Kind::MultiSelect | Kind::TextList => Value::set(option_names(inner)),
         Kind::People => Value::text(people_names(inner).join(", ")),
         Kind::Date | Kind::DateTime => notion_date(inner, kind)?,
-        Kind::Number => inner.as_f64().map_or(Value::Empty, Value::Number),
+        Kind::Number | Kind::Rating | Kind::Duration => {
+            inner.as_f64().map_or(Value::Empty, Value::Number)
+        }
         Kind::Checkbox => Value::Bool(inner.as_bool().unwrap_or(false)),
     };
     Ok(value)
@@ -276,7 +294,9 @@ pub fn to_notion_with(
             "{n} is not a number Notion can store"
         ))),
         ("date", Value::Date(start) | Value::DateTime(start)) => {
-            Ok(date_keeping_end(start, value, current))
+            let mut written = date_keeping_end(start, value, current);
+            types::keep_offset(&mut written.body, current);
+            Ok(written)
         }
         _ => plain(to_notion(value, notion_type, users)?),
     }
@@ -389,6 +409,7 @@ pub fn from_airtable(cell: Option<&Json>, kind: Kind) -> Result<Value, ConvertEr
         Kind::MarkdownText => Value::text(markdown::plain(cell.as_str().unwrap_or_default())),
         Kind::Select => Value::text(airtable_option(cell)),
         Kind::MultiSelect => Value::set(cell.as_array().into_iter().flatten().map(airtable_option)),
+        Kind::TextList => types::list_from_text(cell.as_str().unwrap_or_default()),
         Kind::Date | Kind::DateTime => match cell.as_str() {
             Some(s) if !s.is_empty() => fit_date(
                 When::parse(s).map_err(|e| ConvertError::BadValue(e.to_string()))?,
@@ -396,7 +417,9 @@ pub fn from_airtable(cell: Option<&Json>, kind: Kind) -> Result<Value, ConvertEr
             ),
             _ => Value::Empty,
         },
-        Kind::Number => cell.as_f64().map_or(Value::Empty, Value::Number),
+        Kind::Number | Kind::Rating | Kind::Duration => {
+            cell.as_f64().map_or(Value::Empty, Value::Number)
+        }
         Kind::Checkbox => Value::Bool(cell.as_bool().unwrap_or(false)),
     };
     Ok(value)
@@ -415,6 +438,7 @@ pub fn to_airtable(value: &Value, kind: Kind) -> Json {
     match (kind, value) {
         (_, Value::Empty) if kind == Kind::Checkbox => json!(false),
         (_, Value::Empty) => Json::Null,
+        (Kind::TextList, Value::Set(names)) => json!(types::list_to_text(names)),
         (_, Value::Set(names)) => json!(names),
         (_, Value::Number(n)) => json!(n),
         (_, Value::Bool(b)) => json!(b),

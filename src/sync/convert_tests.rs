@@ -676,7 +676,8 @@ fn writing_a_start_keeps_the_pages_end() {
     let same = Value::Date("2026-03-05".into());
     let written = to_notion_with(&same, Kind::Date, "date", Some(&current), &[]).unwrap();
     assert_eq!(written.body["date"]["end"], "2026-03-05");
-    // Instants: the end is fitted to the start's form.
+    // Instants: the end is fitted to the start's form, and both are written
+    // in the offset the page shows (the same instants).
     let current = range(
         "2026-03-01T09:00:00.000+02:00",
         Some("2026-03-01T17:00:00.000+02:00"),
@@ -685,7 +686,7 @@ fn writing_a_start_keeps_the_pages_end() {
     let written = to_notion_with(&new, Kind::DateTime, "date", Some(&current), &[]).unwrap();
     assert_eq!(
         written.body,
-        json!({ "date": { "start": "2026-03-01T08:00:00.000Z", "end": "2026-03-01T15:00:00.000Z" } })
+        json!({ "date": { "start": "2026-03-01T10:00:00.000+02:00", "end": "2026-03-01T17:00:00.000+02:00" } })
     );
 }
 

@@ -43,6 +43,10 @@ pub struct ResolvedField {
     /// The Notion property as the live schema has it (options, ...): values
     /// are checked against it before they are written.
     pub notion_schema: PropertySchema,
+    /// The Airtable field's options as the live schema has them (a
+    /// rating's `max`, a duration's format): values are checked against
+    /// them before they are written.
+    pub airtable_options: Option<serde_json::Value>,
 }
 
 /// Why a mapped field stopped syncing: which side and what happened.
@@ -611,6 +615,7 @@ fn refresh_field(
             field.airtable_type = a.kind.clone();
             // Options added or removed since are what values are checked against.
             field.notion_schema = n.clone();
+            field.airtable_options = a.options.clone();
             (field, None)
         }
         _ => {
@@ -698,6 +703,7 @@ fn resolve_fields(
                 direction: m.direction,
                 conflict: m.conflict,
                 notion_schema: n.clone(),
+                airtable_options: a.options.clone(),
             }),
             Err(e) => problems.push(format!("field \"{}\" ↔ \"{}\": {e}", m.notion, m.airtable)),
         }

@@ -528,10 +528,13 @@ fn apply_outcome(
     // row's cell as read (none for a row being created; the archive marker
     // on a restore, not the snapshot value the merge compared with).
     let (old, written) = match to {
-        Side::Airtable => {
-            to_airtable_fields.insert(field.airtable.clone(), to_airtable(value, field.kind));
-            (outcome.airtable_read.clone(), Ok(()))
-        }
+        Side::Airtable => match airtable_cell(field, value) {
+            Ok(cell) => {
+                to_airtable_fields.insert(field.airtable.clone(), cell);
+                (outcome.airtable_read.clone(), Ok(()))
+            }
+            Err(e) => (outcome.airtable_read.clone(), Err(e)),
+        },
         Side::Notion => match notion_body(pair, field, value, outcome.current_notion.as_ref()) {
             Ok(written) => {
                 to_notion_props.insert(field.notion.clone(), written.body);
@@ -560,8 +563,19 @@ fn apply_outcome(
                 undoes: None,
             });
         }
-        Err(e) => skip_field(field, &outcome, e, new_snapshot, plan),
+        Err(e) => skip_field(field, &outcome, *to, e, new_snapshot, plan),
     }
+}
+
+/// The Airtable cell for `value`, or why the field (a rating's `max`, a
+/// duration's format, a list's separator) cannot store it as it is.
+fn airtable_cell(field: &super::pair::ResolvedField, value: &Value) -> Result<Json, ConvertError> {
+    super::convert::types::check_airtable_value(
+        field.kind,
+        field.airtable_options.as_ref(),
+        value,
+    )?;
+    Ok(to_airtable(value, field.kind))
 }
 
 /// The Notion write body for `value`, keeping what the page's current value
@@ -591,30 +605,45 @@ fn join_details(a: Option<String>, b: Option<String>) -> Option<String> {
 fn skip_field(
     field: &super::pair::ResolvedField,
     outcome: &Outcome,
+    to: Side,
     e: ConvertError,
     new_snapshot: &mut Snapshot,
     plan: &mut Plan,
 ) {
+    let (source, target, from_value, kept) = match to {
+        Side::Notion => (
+            "Airtable",
+            "Notion",
+            &outcome.airtable_value,
+            &outcome.notion_value,
+        ),
+        Side::Airtable => (
+            "Notion",
+            "Airtable",
+            &outcome.notion_value,
+            &outcome.airtable_value,
+        ),
+    };
     if let Some(old) = &outcome.snapshot {
         let old = serde_json::to_value(old).expect("values serialize");
         new_snapshot.insert(field.notion.clone(), old);
     }
     plan.changes.push(Change {
         field: Some(field.notion.clone()),
-        old: Some(outcome.notion_value.clone()),
-        new: Some(outcome.airtable_value.clone()),
+        old: Some(kept.clone()),
+        new: Some(from_value.clone()),
         to: None,
         conflict: false,
         winner: None,
         what: ChangeKind::Skip,
-        detail: Some(format!("not written to Notion: {e}")),
+        detail: Some(format!("not written to {target}: {e}")),
         undoes: None,
     });
     plan.refused.push(Refusal {
         field: field.notion.clone(),
         message: format!(
-            "Airtable's value {} cannot be written to Notion: {e}",
-            outcome.airtable_value.display()
+            "{source}'s value {} cannot be written to {target}: {e}",
+            from_value.display()
         ),
     });
 }

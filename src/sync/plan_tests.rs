@@ -49,6 +49,7 @@ conflict = "airtable"
             options: Vec::new(),
             raw: serde_json::json!({}),
         },
+        airtable_options: None,
     };
     ResolvedPair {
         fields: vec![

@@ -195,6 +195,8 @@ pub fn check_airtable_write(
             format!("the Airtable field is now a `{ty}` field, which cannot hold these values"),
         ));
     }
+    super::types::check_airtable_value(kind, schema.options.as_ref(), value)
+        .map_err(|e| refused(name, e.to_string()))?;
     match value {
         Value::Number(n) if !n.is_finite() => {
             Err(refused(name, format!("{n} is not a finite number")))

@@ -46,7 +46,16 @@ pub async fn world_at(db: TestDb, offset: i64) -> World {
 /// A world whose sandbox clocks run `offset` seconds from now while it is
 /// seeded, with `options` replacing the example's `create_notion_pages` line.
 pub async fn world_with(db: TestDb, offset: i64, options: &str) -> World {
-    build(db, offset, options, true, NotionStatus::Select, &[]).await
+    build(
+        db,
+        offset,
+        options,
+        true,
+        NotionStatus::Select,
+        &[],
+        &Extra::default(),
+    )
+    .await
 }
 
 /// A world whose Notion Status column is a `status` property (its options
@@ -57,24 +66,42 @@ pub async fn world_with_status(db: TestDb) -> World {
 
 /// A world whose Notion Status column has the type `status`.
 pub async fn world_seeded(db: TestDb, status: NotionStatus) -> World {
-    build(db, 0, "", true, status, &[]).await
+    build(db, 0, "", true, status, &[], &Extra::default()).await
 }
 
 /// A world with both vendors' rate limits off (for long randomized runs;
 /// the limits themselves are tested elsewhere).
 pub async fn world_unthrottled(db: TestDb) -> World {
-    build(db, 0, "", false, NotionStatus::Select, &[]).await
+    build(
+        db,
+        0,
+        "",
+        false,
+        NotionStatus::Select,
+        &[],
+        &Extra::default(),
+    )
+    .await
 }
 
 /// An unthrottled world whose Notion Status column has the type `status`.
 pub async fn world_unthrottled_with(db: TestDb, status: NotionStatus) -> World {
-    build(db, 0, "", false, status, &[]).await
+    build(db, 0, "", false, status, &[], &Extra::default()).await
 }
 
 /// An unthrottled world whose mapping is the example with `edits` (each
 /// `(from, to)` must be in it).
 pub async fn world_edited(db: TestDb, edits: &[(&str, &str)]) -> World {
-    build(db, 0, "", false, NotionStatus::Select, edits).await
+    build(
+        db,
+        0,
+        "",
+        false,
+        NotionStatus::Select,
+        edits,
+        &Extra::default(),
+    )
+    .await
 }
 
 async fn build(
@@ -84,6 +111,7 @@ async fn build(
     rate_limit: bool,
     status: NotionStatus,
     edits: &[(&str, &str)],
+    extra: &Extra,
 ) -> World {
     let notion = NotionSandbox::start_local(NotionSandboxConfig {
         rate_limit,
@@ -101,6 +129,7 @@ async fn build(
     set_clocks(&notion, &airtable, offset).await;
     let team_n = notion.seed_team_with(TeamOptions { status });
     let team_a = airtable.seed_team();
+    extra.add(&notion, &team_n, &airtable, &team_a).await;
     let mapping = Mapping::example(&team_n.database_id, &team_a.base_id);
     let mapping = if options.is_empty() {
         mapping
@@ -142,6 +171,59 @@ async fn build(
         pair,
         _db: db,
     }
+}
+
+/// Properties and fields added to the seeded workspace before the pair is
+/// resolved: Notion properties through the data source update a person
+/// makes, Airtable fields through the Meta API's create-field endpoint.
+#[derive(Default)]
+pub struct Extra {
+    /// `{"<name>": {"<type>": {...}}}`, as `PATCH /v1/data_sources/{id}` takes it.
+    pub notion_properties: Value,
+    /// `{name, type, options?}` bodies for `POST .../tables/{id}/fields`.
+    pub airtable_fields: Vec<Value>,
+}
+
+impl Extra {
+    async fn add(
+        &self,
+        notion: &NotionSandbox,
+        team_n: &TeamNotion,
+        airtable: &AirtableSandbox,
+        team_a: &TeamAirtable,
+    ) {
+        if !self.notion_properties.is_null() {
+            let person = team_n.people[0].1.clone();
+            let body = json!({ "properties": self.notion_properties });
+            notion
+                .update_data_source_as_person(&team_n.data_source_id, &person, body)
+                .unwrap();
+        }
+        let url = format!(
+            "{}/v0/meta/bases/{}/tables/{}/fields",
+            airtable.base_url(),
+            team_a.base_id,
+            team_a.table_id
+        );
+        for field in &self.airtable_fields {
+            let response = reqwest::Client::new()
+                .post(&url)
+                .bearer_auth(airtable.token())
+                .json(field)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let text = response.text().await.unwrap();
+            assert!(status.is_success(), "creating {field}: {status} {text}");
+        }
+    }
+}
+
+/// An unthrottled world whose mapping is the example with `edits`, with
+/// `extra` properties and fields added before the pair is resolved.
+pub async fn world_extended(db: TestDb, edits: &[(&str, &str)], extra: Extra) -> World {
+    build(db, 0, "", false, NotionStatus::Select, edits, &extra).await
 }
 
 pub async fn set_clocks(notion: &NotionSandbox, airtable: &AirtableSandbox, offset: i64) {

@@ -38,6 +38,7 @@ mod no_duplicates;
 mod notion_client;
 mod parsers_fuzz;
 mod pipeline;
+mod plain_types;
 mod sandbox_airtable;
 mod sandbox_notion;
 mod schema_drift;

@@ -11,6 +11,7 @@ use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 use super::errors::{AtError, AtResult};
 use super::ids::millis;
+use super::numbers;
 use super::schema::{Field, FieldType};
 use crate::common::airtable_time;
 
@@ -27,7 +28,11 @@ pub(crate) fn validate(
     let t = field.field_type;
     match t {
         _ if t.is_text() => text(field, value, typecast),
-        FieldType::Number => number(field, value, typecast),
+        FieldType::Number | FieldType::Currency | FieldType::Percent => {
+            number(field, value, typecast)
+        }
+        FieldType::Rating => numbers::rating(field, value, typecast),
+        FieldType::Duration => numbers::duration(field, value, typecast),
         FieldType::Checkbox => checkbox(field, value, typecast),
         FieldType::Date => date(field, value, typecast),
         FieldType::DateTime => date_time(field, value, typecast),
@@ -70,7 +75,7 @@ fn rich_text(s: &str) -> Option<Value> {
     Some(Value::String(out))
 }
 
-fn number(field: &Field, value: &Value, typecast: bool) -> AtResult<Option<Value>> {
+pub(super) fn number(field: &Field, value: &Value, typecast: bool) -> AtResult<Option<Value>> {
     match value {
         Value::Number(_) => Ok(Some(value.clone())),
         Value::String(s) if typecast && s.trim().is_empty() => Ok(None),

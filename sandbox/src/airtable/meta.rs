@@ -96,10 +96,12 @@ pub(crate) async fn create_field(
         AtError::invalid_request(format!("unsupported field type \"{type_name}\""))
     })?;
     let choices = check_options(field_type, obj.get("options"))?;
+    let options = numeric_options(field_type, obj.get("options"))?;
     let schema = FieldSchema {
         name,
         field_type,
         choices,
+        options,
     };
     let description = opt_string(&obj, "description")?;
     let actor = s.api_actor.clone();
@@ -113,7 +115,10 @@ pub(crate) async fn create_field(
 /// none. Returns the select choices. [U] the error type for bad options is not documented.
 fn check_options(t: FieldType, options: Option<&Value>) -> AtResult<Vec<String>> {
     let required: &[&str] = match t {
-        FieldType::Number => &["precision"],
+        FieldType::Number | FieldType::Percent => &["precision"],
+        FieldType::Currency => &["precision", "symbol"],
+        FieldType::Rating => &["max", "icon", "color"],
+        FieldType::Duration => &["durationFormat"],
         FieldType::Checkbox => &["color", "icon"],
         FieldType::Date => &["dateFormat"],
         FieldType::DateTime => &["dateFormat", "timeFormat", "timeZone"],
@@ -143,3 +148,38 @@ fn check_options(t: FieldType, options: Option<&Value>) -> AtResult<Vec<String>>
         })
         .ok_or_else(|| bad("choices must be an array of {name}".into()))
 }
+
+/// The options kept for a number-like field, checked against the field model's ranges:
+/// `precision` 0 to 8 (currency 0 to 7), rating `max` 1 to 10, and one of the five
+/// duration formats.
+fn numeric_options(t: FieldType, options: Option<&Value>) -> AtResult<Option<Value>> {
+    let Some(options) = options.filter(|_| {
+        matches!(
+            t,
+            FieldType::Currency | FieldType::Percent | FieldType::Rating | FieldType::Duration
+        )
+    }) else {
+        return Ok(None);
+    };
+    let bad = |why: &str| AtError::invalid_request(format!("options for {}: {why}", t.api_name()));
+    let in_range = |key: &str, lo: u64, hi: u64| {
+        options[key]
+            .as_u64()
+            .is_some_and(|n| (lo..=hi).contains(&n))
+    };
+    match t {
+        FieldType::Currency if !in_range("precision", 0, 7) => Err(bad("precision is 0 to 7")),
+        FieldType::Percent if !in_range("precision", 0, 8) => Err(bad("precision is 0 to 8")),
+        FieldType::Rating if !in_range("max", 1, 10) => Err(bad("max is 1 to 10")),
+        FieldType::Duration
+            if !DURATION_FORMATS.contains(&options["durationFormat"].as_str().unwrap_or("")) =>
+        {
+            Err(bad(
+                "durationFormat is one of h:mm, h:mm:ss, h:mm:ss.S, h:mm:ss.SS, h:mm:ss.SSS",
+            ))
+        }
+        _ => Ok(Some(options.clone())),
+    }
+}
+
+const DURATION_FORMATS: [&str; 5] = ["h:mm", "h:mm:ss", "h:mm:ss.S", "h:mm:ss.SS", "h:mm:ss.SSS"];

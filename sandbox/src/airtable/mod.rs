@@ -27,6 +27,7 @@ mod limits;
 mod listing;
 mod meta;
 mod notify;
+mod numbers;
 mod payloads;
 mod person;
 mod records;

@@ -21,6 +21,10 @@ pub enum FieldType {
     DateTime,
     SingleSelect,
     MultipleSelects,
+    Currency,
+    Percent,
+    Rating,
+    Duration,
 }
 
 impl FieldType {
@@ -39,6 +43,10 @@ impl FieldType {
             Self::DateTime => "dateTime",
             Self::SingleSelect => "singleSelect",
             Self::MultipleSelects => "multipleSelects",
+            Self::Currency => "currency",
+            Self::Percent => "percent",
+            Self::Rating => "rating",
+            Self::Duration => "duration",
         }
     }
 
@@ -83,7 +91,7 @@ impl FieldType {
     }
 }
 
-const ALL_TYPES: [FieldType; 12] = [
+const ALL_TYPES: [FieldType; 16] = [
     FieldType::SingleLineText,
     FieldType::MultilineText,
     FieldType::RichText,
@@ -96,6 +104,10 @@ const ALL_TYPES: [FieldType; 12] = [
     FieldType::DateTime,
     FieldType::SingleSelect,
     FieldType::MultipleSelects,
+    FieldType::Currency,
+    FieldType::Percent,
+    FieldType::Rating,
+    FieldType::Duration,
 ];
 
 /// A field to create: name, type and (for selects) the initial options.
@@ -106,6 +118,11 @@ pub struct FieldSchema {
     pub field_type: FieldType,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub choices: Vec<String>,
+    /// The write-format options of a number-like field (`precision`, `symbol`, `max`,
+    /// `durationFormat`, ...), kept as given; `None` takes the defaults of
+    /// [`Field::options_json`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<Value>,
 }
 
 impl FieldSchema {
@@ -114,6 +131,15 @@ impl FieldSchema {
             name: name.into(),
             field_type,
             choices: Vec::new(),
+            options: None,
+        }
+    }
+
+    /// A field of a number-like type with its options (`{"max": 5, ...}` for a rating).
+    pub fn with_options(name: impl Into<String>, field_type: FieldType, options: Value) -> Self {
+        Self {
+            options: Some(options),
+            ..Self::new(name, field_type)
         }
     }
 
@@ -130,6 +156,7 @@ impl FieldSchema {
             name: name.into(),
             field_type,
             choices: choices.iter().map(|c| c.to_string()).collect(),
+            options: None,
         }
     }
 }
@@ -170,6 +197,8 @@ pub(crate) struct Field {
     pub choices: Vec<Choice>,
     /// The field's description (Meta API `description`); `None` when empty.
     pub description: Option<String>,
+    /// Options of a number-like field as created (`None`: the type's defaults).
+    pub options: Option<Value>,
 }
 
 impl Field {
@@ -180,6 +209,7 @@ impl Field {
             field_type: schema.field_type,
             choices: Vec::new(),
             description: None,
+            options: schema.options.clone(),
         };
         for name in &schema.choices {
             field.add_choice(name);
@@ -236,8 +266,49 @@ impl Field {
                 "dateFormat": iso,
                 "timeFormat": {"name": "24hour", "format": "HH:mm"}
             })),
+            FieldType::Currency | FieldType::Percent | FieldType::Rating | FieldType::Duration => {
+                Some(self.numeric_options())
+            }
             _ => None,
         }
+    }
+
+    /// The options of a number-like field: as created, over the defaults the field model
+    /// documents for a field created without them.
+    pub fn numeric_options(&self) -> Value {
+        let mut options = match self.field_type {
+            FieldType::Currency => json!({"precision": 2, "symbol": "$"}),
+            FieldType::Percent => json!({"precision": 0}),
+            FieldType::Rating => json!({"max": 5, "icon": "star", "color": "yellowBright"}),
+            FieldType::Duration => json!({"durationFormat": "h:mm"}),
+            _ => json!({}),
+        };
+        if let (Some(given), Some(out)) = (
+            self.options.as_ref().and_then(Value::as_object),
+            options.as_object_mut(),
+        ) {
+            for (k, v) in given {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+        options
+    }
+
+    /// A rating field's highest value (`options.max`, 1 to 10).
+    pub fn rating_max(&self) -> u64 {
+        self.numeric_options()["max"].as_u64().unwrap_or(5)
+    }
+
+    /// The decimals of seconds a duration field keeps: none for `h:mm` and `h:mm:ss`,
+    /// 1 to 3 for `h:mm:ss.S`, `.SS`, `.SSS`.
+    pub fn duration_decimals(&self) -> i32 {
+        let format = self.numeric_options()["durationFormat"]
+            .as_str()
+            .unwrap_or("h:mm")
+            .to_owned();
+        format
+            .split_once('.')
+            .map_or(0, |(_, frac)| frac.len() as i32)
     }
 }
 

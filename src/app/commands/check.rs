@@ -33,7 +33,7 @@ const AIRTABLE_SCOPES: [&str; 3] = [
 const WEBHOOK_SCOPE: &str = "webhook:manage";
 
 /// Airtable field types, for suggesting a type a Notion property can sync with.
-const AIRTABLE_TYPES: [&str; 14] = [
+const AIRTABLE_TYPES: [&str; 16] = [
     "singleLineText",
     "multilineText",
     "richText",
@@ -47,6 +47,8 @@ const AIRTABLE_TYPES: [&str; 14] = [
     "number",
     "currency",
     "percent",
+    "rating",
+    "duration",
     "checkbox",
 ];
 const LINK_TYPES: [&str; 2] = ["singleLineText", "multilineText"];
@@ -742,5 +744,24 @@ fn guard_resolution(
                 "correct sync.toml or the schema as the message says",
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_number_pairing_names_every_type_it_can_sync_with() {
+        let fix = compatible_types_fix("number", "Stars");
+        for t in ["number", "currency", "percent", "rating", "duration"] {
+            assert!(fix.contains(t), "{fix}");
+        }
+        let fix = compatible_types_fix("multi_select", "Tags");
+        assert!(
+            fix.contains("singleLineText") && fix.contains("multilineText"),
+            "{fix}"
+        );
+        assert!(!fix.contains("richText"), "{fix}");
     }
 }

@@ -513,6 +513,41 @@ mod tests {
     }
 
     #[test]
+    fn the_new_plain_types_are_proposed_and_bad_pairs_say_why() {
+        let data_source: DataSource = serde_json::from_value(json!({
+            "id": "ds1",
+            "properties": {
+                "Name": {"id": "title", "name": "Name", "type": "title", "title": {}},
+                "Tags": {"id": "a", "name": "Tags", "type": "multi_select", "multi_select": {}},
+                "Stars": {"id": "b", "name": "Stars", "type": "number", "number": {}},
+                "Time": {"id": "c", "name": "Time", "type": "number", "number": {}},
+                "Done": {"id": "d", "name": "Done", "type": "checkbox", "checkbox": {}},
+            }
+        }))
+        .unwrap();
+        let table: TableSchema = serde_json::from_value(json!({
+            "id": "tbl1", "name": "Tracker", "primaryFieldId": "f1",
+            "fields": [
+                {"id": "f1", "name": "Title", "type": "singleLineText"},
+                {"id": "f2", "name": "Tags", "type": "multilineText"},
+                {"id": "f3", "name": "Stars", "type": "rating", "options": {"max": 5}},
+                {"id": "f4", "name": "Time", "type": "duration"},
+                {"id": "f5", "name": "Done", "type": "rating"},
+            ]
+        }))
+        .unwrap();
+        let proposal = propose(&data_source, &table);
+        let pairs: Vec<_> = proposal.fields.iter().map(|m| m.notion.as_str()).collect();
+        assert_eq!(pairs, ["Stars", "Tags", "Time"], "{proposal:#?}");
+        let done = proposal
+            .unmatched
+            .iter()
+            .find(|u| u.name == "Done")
+            .unwrap();
+        assert!(done.reason.contains("Notion `number`"), "{proposal:#?}");
+    }
+
+    #[test]
     fn the_file_is_a_mapping_the_service_reads() {
         let (data_source, table) = schemas();
         let proposal = propose(&data_source, &table);
