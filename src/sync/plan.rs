@@ -333,16 +333,24 @@ fn plan_airtable_deleted(
 }
 
 fn record_change(what: ChangeKind, to: Option<Side>, detail: String) -> Change {
-    Change {
-        field: None,
-        old: None,
-        new: None,
-        to,
-        conflict: false,
-        winner: None,
-        what,
-        detail: Some(detail),
-        undoes: None,
+    Change::record(what, to, detail)
+}
+
+impl Change {
+    /// A log line about the whole record (no field, no values): a create,
+    /// a trash, a skip and why.
+    pub fn record(what: ChangeKind, to: Option<Side>, detail: String) -> Change {
+        Change {
+            field: None,
+            old: None,
+            new: None,
+            to,
+            conflict: false,
+            winner: None,
+            what,
+            detail: Some(detail),
+            undoes: None,
+        }
     }
 }
 

@@ -14,10 +14,7 @@
 //!   policy no longer wants, is closed: cleared (a rejected one stays
 //!   rejected, closed), logged.
 
-use super::{
-    merge::Side,
-    plan::{AirtableWrite, Change, ChangeKind, NotionWrite, Plan},
-};
+use super::plan::{AirtableWrite, Change, ChangeKind, NotionWrite, Plan};
 use crate::store::{DeleteAction, DeleteReview, LinkState, ReviewState};
 
 /// What the commit does for one entry (or a new one).
@@ -234,17 +231,7 @@ fn done_words(action: DeleteAction) -> &'static str {
 
 /// A record-level log line that writes nothing.
 fn note(detail: String) -> Change {
-    Change {
-        field: None,
-        old: None,
-        new: None,
-        to: None::<Side>,
-        conflict: false,
-        winner: None,
-        what: ChangeKind::Skip,
-        detail: Some(detail),
-        undoes: None,
-    }
+    Change::record(ChangeKind::Skip, None, detail)
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 use super::*;
-use crate::store::Snapshot;
+use crate::{store::Snapshot, sync::merge::Side};
 
 /// A plan for a trashed page whose row the policy deletes.
 fn delete_plan() -> Plan {

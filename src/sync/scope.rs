@@ -256,17 +256,7 @@ fn leaving(
 }
 
 fn record_change(what: ChangeKind, to: Option<Side>, detail: String) -> Change {
-    Change {
-        field: None,
-        old: None,
-        new: None,
-        to,
-        conflict: false,
-        winner: None,
-        what,
-        detail: Some(detail),
-        undoes: None,
-    }
+    Change::record(what, to, detail)
 }
 
 #[cfg(test)]

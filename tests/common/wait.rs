@@ -35,6 +35,28 @@ where
     }
 }
 
+/// Drive `request` to its answer while looking at `visible` every 5 ms:
+/// the answer, and how long after the start `visible` first held if it did
+/// before the answer came (a sandbox's write showing before its latency).
+pub async fn answer_and_first_seen<T>(
+    request: impl Future<Output = T>,
+    mut visible: impl FnMut() -> bool,
+) -> (T, Option<Duration>) {
+    let started = Instant::now();
+    let mut seen = None;
+    tokio::pin!(request);
+    loop {
+        tokio::select! {
+            answer = &mut request => return (answer, seen),
+            () = tokio::time::sleep(Duration::from_millis(5)) => {
+                if seen.is_none() && visible() {
+                    seen = Some(started.elapsed());
+                }
+            }
+        }
+    }
+}
+
 /// Poll `check` every `every` until it returns `Some`, or fail naming
 /// `what` after `timeout`.
 pub async fn poll<T>(

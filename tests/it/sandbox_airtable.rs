@@ -12,7 +12,7 @@ use notion_airtable_sync::signature::verify_airtable;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::common::wait::eventually;
+use crate::common::wait::{answer_and_first_seen, eventually, until};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -794,24 +794,12 @@ async fn latency_delays_a_writes_effect_and_a_timeout_does_not_cancel_it() {
     };
     let path = format!("{}/{record}", table_path(&t));
     let api = Api::new(&sb);
-    let sent = Instant::now();
-    let write = api.patch(&path, json!({"fields": {"Sprint": "Sprint 40"}}));
-    tokio::pin!(write);
     // Watch the table until the answer arrives: the value must not change
     // before the latency has passed.
-    let first_seen = loop {
-        tokio::select! {
-            (status, _) = &mut write => {
-                assert_eq!(status, 200);
-                break None;
-            }
-            () = tokio::time::sleep(Duration::from_millis(5)) => {
-                if sprint(&sb) == json!("Sprint 40") {
-                    break Some(sent.elapsed());
-                }
-            }
-        }
-    };
+    let write = api.patch(&path, json!({"fields": {"Sprint": "Sprint 40"}}));
+    let ((status, _), first_seen) =
+        answer_and_first_seen(write, || sprint(&sb) == json!("Sprint 40")).await;
+    assert_eq!(status, 200);
     if let Some(at) = first_seen {
         assert!(at >= latency, "visible after {at:?}, before the latency");
     }
@@ -828,14 +816,13 @@ async fn latency_delays_a_writes_effect_and_a_timeout_does_not_cancel_it() {
         .send()
         .await;
     assert!(cut.unwrap_err().is_timeout());
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while sprint(&sb) != json!("Sprint 41") {
-        assert!(
-            Instant::now() < deadline,
-            "the write cut short never took effect"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until(
+        Duration::from_secs(5),
+        Duration::from_millis(20),
+        "the write cut short to take effect",
+        || std::future::ready(sprint(&sb) == json!("Sprint 41")),
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -28,6 +28,8 @@ use notion_airtable_sandbox::{
 use notion_airtable_sync::signature::verify_notion;
 use serde_json::{Value, json};
 
+use crate::common::wait::{answer_and_first_seen, until};
+
 const VERSION: &str = "2025-09-03";
 const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -946,22 +948,10 @@ async fn latency_delays_a_writes_effect_and_a_timeout_does_not_cancel_it() {
     let body = |text: &str| json!({"properties": {"Sprint": {"rich_text": [{"text": {"content": text}}]}}});
     let api = Api::new(&sb);
     let path = format!("/v1/pages/{page}");
-    let sent = Instant::now();
     let write = api.patch(&path, body("Sprint 40"));
-    tokio::pin!(write);
-    let first_seen = loop {
-        tokio::select! {
-            reply = &mut write => {
-                assert_eq!(reply.status, 200, "{}", reply.body);
-                break None;
-            }
-            () = tokio::time::sleep(Duration::from_millis(5)) => {
-                if sprint(&sb) == json!("Sprint 40") {
-                    break Some(sent.elapsed());
-                }
-            }
-        }
-    };
+    let (reply, first_seen) =
+        answer_and_first_seen(write, || sprint(&sb) == json!("Sprint 40")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
     if let Some(at) = first_seen {
         assert!(at >= latency, "visible after {at:?}, before the latency");
     }
@@ -979,14 +969,13 @@ async fn latency_delays_a_writes_effect_and_a_timeout_does_not_cancel_it() {
         .send()
         .await;
     assert!(cut.unwrap_err().is_timeout());
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while sprint(&sb) != json!("Sprint 41") {
-        assert!(
-            Instant::now() < deadline,
-            "the write cut short never took effect"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until(
+        Duration::from_secs(5),
+        Duration::from_millis(20),
+        "the write cut short to take effect",
+        || std::future::ready(sprint(&sb) == json!("Sprint 41")),
+    )
+    .await;
 }
 
 // --- webhooks ---------------------------------------------------------------------------------

@@ -148,14 +148,9 @@ async fn a_browser_logs_in_sees_the_pair_and_retries_a_dead_job() {
     phone.quit().await;
 
     session.click(&format!("#retry-{dead}")).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !session.url().await.contains(&format!("retried={dead}")) {
-        if Instant::now() > deadline {
-            let (url, html) = (session.url().await, session.source().await);
-            panic!("no redirect back to the page after Retry: at {url}: {html}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    session
+        .redirected_to(&format!("retried={dead}"), "Retry")
+        .await;
     let html = session.source().await;
     assert!(
         !html.contains(&format!("id=\"retry-{dead}\"")),
@@ -206,14 +201,9 @@ async fn a_browser_logs_in_sees_the_pair_and_retries_a_dead_job() {
         .screenshot_full_page(&shots.join("status-held-delete.png"))
         .await;
     session.click(&format!("#approve-{review}")).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !session.url().await.contains(&format!("review={review}")) {
-        if Instant::now() > deadline {
-            let (url, html) = (session.url().await, session.source().await);
-            panic!("no redirect back to the page after Approve: at {url}: {html}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    session
+        .redirected_to(&format!("review={review}"), "Approve")
+        .await;
     assert!(
         session
             .source()
@@ -605,6 +595,19 @@ impl Session {
     async fn goto(&self, url: &str) {
         self.command(reqwest::Method::POST, "/url", json!({"url": url}))
             .await;
+    }
+
+    /// Wait (10 s at most) until a form's 303 has brought the browser back
+    /// to the page with `fragment` in its URL.
+    async fn redirected_to(&self, fragment: &str, button: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.url().await.contains(fragment) {
+            if Instant::now() > deadline {
+                let (url, html) = (self.url().await, self.source().await);
+                panic!("no redirect back to the page after {button}: at {url}: {html}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     async fn url(&self) -> String {
