@@ -40,6 +40,7 @@ mod parsers_fuzz;
 mod pipeline;
 mod plain_types;
 mod sandbox_airtable;
+mod sandbox_computed;
 mod sandbox_notion;
 mod schema_drift;
 mod scope;
