@@ -22,6 +22,7 @@ mod alerts;
 mod api_quota;
 mod check;
 mod cli;
+mod computed_fields;
 mod config;
 mod data_safety;
 mod delete_review;
