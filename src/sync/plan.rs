@@ -454,6 +454,13 @@ fn merge_one(
     // fields included (the new row holds nothing, so nothing is overwritten,
     // and an empty new row must never clear Notion).
     let mut decision = match record {
+        // A computed Airtable field of the new row is Airtable's to fill: nothing
+        // is written to it, and its value comes to Notion once the row exists.
+        None if matches!(field.kind, Kind::AirtableComputed(_)) => Decision::Keep {
+            mirror: Side::Notion,
+            snapshot: Value::Empty,
+            first_contact: true,
+        },
         None => copy_to_new_row(&n),
         Some(_) => merge_field(&input),
     };

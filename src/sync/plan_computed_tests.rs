@@ -117,3 +117,37 @@ fn a_text_result_into_a_number_field_is_refused_and_reported() {
         serde_json::to_value(Value::Number(5.0)).unwrap()
     );
 }
+
+#[test]
+fn a_new_row_never_carries_a_value_into_a_computed_airtable_field() {
+    // Notion number "Row" ← Airtable autoNumber "Row", and a person typed 5
+    // in Notion: the row is created without it (Airtable refuses writes to
+    // computed fields), Notion keeps it until Airtable's number comes.
+    let mut p = pair();
+    let f = &mut p.fields[1];
+    f.notion = "Row".into();
+    f.airtable = "Row".into();
+    f.notion_type = "number".into();
+    f.airtable_type = "autoNumber".into();
+    f.kind = Kind::AirtableComputed(Fit::Number);
+    f.direction = Direction::AirtableToNotion;
+    f.notion_schema.kind = "number".into();
+    let page: Page = serde_json::from_value(json!({
+        "object": "page", "id": "p1", "in_trash": false,
+        "created_time": "2026-11-01T10:00:00.000Z", "last_edited_time": "2026-11-20T10:00:00.000Z",
+        "parent": { "type": "data_source_id", "data_source_id": "ds1", "database_id": "db1" },
+        "url": "https://www.notion.so/Spec-p1",
+        "properties": {
+            "Status": { "id": "s", "type": "select", "select": { "name": "Ready" } },
+            "Row": { "id": "r", "type": "number", "number": 5 },
+        }
+    }))
+    .unwrap();
+    let plan = plan_page(&p, &page, None, None, NOW);
+    let AirtableWrite::Upsert(fields) = &plan.airtable else {
+        panic!("expected an upsert: {plan:?}");
+    };
+    assert!(!fields.contains_key("Row"), "{fields:?}");
+    assert_eq!(fields["Status"], json!("Ready"));
+    assert_eq!(plan.notion, NotionWrite::None, "{plan:?}");
+}
