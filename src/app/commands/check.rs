@@ -781,3 +781,7 @@ mod tests {
         assert!(!fix.contains("richText"), "{fix}");
     }
 }
+
+#[cfg(test)]
+#[path = "check_computed_tests.rs"]
+mod computed_tests;
