@@ -12,6 +12,8 @@ use serde_json::{Value as Json, json};
 use crate::notion::rich_text::{RICH_TEXT_ARRAY_LIMIT, RichText, span_objects, spans_of};
 pub use crate::notion::rich_text_objects;
 
+#[path = "convert_computed.rs"]
+pub mod computed;
 #[path = "markdown.rs"]
 pub mod markdown;
 #[path = "convert_types.rs"]
@@ -55,6 +57,13 @@ pub enum Kind {
     /// Notion number (seconds) ↔ Airtable `duration`.
     Duration,
     Checkbox,
+    /// A Notion computed property (formula, rollup, unique id, created/edited
+    /// time or person) → a writable Airtable field, one way; the canonical
+    /// value fits the Airtable field ([`computed`]).
+    NotionComputed(computed::Fit),
+    /// An Airtable computed field (formula, rollup, lookup, count, autonumber,
+    /// created/modified time) → a writable Notion property, one way.
+    AirtableComputed(computed::Fit),
 }
 
 const NOTION_TEXT: &[&str] = &["title", "rich_text", "url", "email", "phone_number"];
@@ -71,6 +80,13 @@ impl Kind {
     /// The kind for a Notion property type and an Airtable field type, or
     /// why they cannot be synced.
     pub fn for_types(notion: &str, airtable: &str) -> Result<Kind, String> {
+        if let Some(computed) = computed::kind_for(notion, airtable) {
+            return computed.map_err(|why| {
+                format!(
+                    "a Notion `{notion}` property cannot sync with an Airtable `{airtable}` field: {why}"
+                )
+            });
+        }
         let text = |t: &str| AIRTABLE_TEXT.contains(&t);
         let kind = match (notion, airtable) {
             ("title" | "rich_text", "richText") => Some(Kind::RichText),
@@ -129,6 +145,11 @@ pub struct Person {
 
 /// Read a Notion page property (the `{id, type, <type>: ...}` object) as `kind`.
 pub fn from_notion(property: &Json, kind: Kind) -> Result<Value, ConvertError> {
+    let kind = match kind {
+        Kind::NotionComputed(fit) => return computed::read_notion(property, fit),
+        Kind::AirtableComputed(fit) => fit.kind(),
+        plain => plain,
+    };
     let ty = property["type"].as_str().unwrap_or_default();
     let inner = &property[ty];
     let value = match kind {
@@ -156,6 +177,9 @@ pub fn from_notion(property: &Json, kind: Kind) -> Result<Value, ConvertError> {
             inner.as_f64().map_or(Value::Empty, Value::Number)
         }
         Kind::Checkbox => Value::Bool(inner.as_bool().unwrap_or(false)),
+        Kind::NotionComputed(_) | Kind::AirtableComputed(_) => {
+            unreachable!("computed kinds are replaced by their plain kind above")
+        }
     };
     Ok(value)
 }
@@ -279,6 +303,10 @@ pub fn to_notion_with(
     users: &[Person],
 ) -> Result<NotionBody, ConvertError> {
     let plain = |body| Ok(NotionBody { body, note: None });
+    if let Kind::AirtableComputed(fit) = kind {
+        computed::check_fits(fit, value, "Notion")?;
+        return to_notion_with(value, fit.kind(), notion_type, current, users);
+    }
     match (notion_type, value) {
         ("title" | "rich_text", v) => {
             let objects = match kind {
@@ -394,6 +422,11 @@ fn people_ids(text: &str, users: &[Person]) -> Result<Vec<Json>, ConvertError> {
 /// Read an Airtable cell (absent = `None`) as `kind`. Accepts both the REST
 /// (V1) format and the webhook (V2) format, where options are objects.
 pub fn from_airtable(cell: Option<&Json>, kind: Kind) -> Result<Value, ConvertError> {
+    let kind = match kind {
+        Kind::AirtableComputed(fit) => return computed::read_airtable(cell, fit),
+        Kind::NotionComputed(fit) => fit.kind(),
+        plain => plain,
+    };
     let Some(cell) = cell.filter(|c| !c.is_null()) else {
         return Ok(match kind {
             Kind::Checkbox => Value::Bool(false),
@@ -421,6 +454,9 @@ pub fn from_airtable(cell: Option<&Json>, kind: Kind) -> Result<Value, ConvertEr
             cell.as_f64().map_or(Value::Empty, Value::Number)
         }
         Kind::Checkbox => Value::Bool(cell.as_bool().unwrap_or(false)),
+        Kind::NotionComputed(_) | Kind::AirtableComputed(_) => {
+            unreachable!("computed kinds are replaced by their plain kind above")
+        }
     };
     Ok(value)
 }
@@ -435,6 +471,10 @@ fn airtable_option(cell: &Json) -> String {
 /// The Airtable cell to write (`null` clears it). Select options unknown to
 /// the table are created by sending the write with `typecast: true`.
 pub fn to_airtable(value: &Value, kind: Kind) -> Json {
+    let kind = match kind {
+        Kind::NotionComputed(fit) | Kind::AirtableComputed(fit) => fit.kind(),
+        plain => plain,
+    };
     match (kind, value) {
         (_, Value::Empty) if kind == Kind::Checkbox => json!(false),
         (_, Value::Empty) => Json::Null,

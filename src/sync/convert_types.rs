@@ -42,6 +42,7 @@ pub fn check_airtable_value(
         },
         (Kind::Rating, Value::Number(n)) => check_rating(*n, rating_max(options)),
         (Kind::Duration, Value::Number(n)) => check_duration(*n, duration_decimals(options)),
+        (Kind::NotionComputed(fit), v) => super::computed::check_fits(fit, v, "Airtable"),
         _ => Ok(()),
     }
 }

@@ -17,7 +17,9 @@
 //! ([`Decision::Keep`]) until the source side's first real edit, which flows
 //! as usual because the snapshot holds the source's (empty) value. Only a
 //! person emptying the source (a change from the snapshot) empties the
-//! mirror.
+//! mirror. A computed source (a formula, a rollup: `sync::convert::computed`)
+//! is never emptied by a person: an empty result is an error, an incomplete
+//! rollup or inputs not filled yet, so it never erases the mirror at all.
 //!
 //! `latest` compares edit times. Notion's `last_edited_time` is rounded DOWN
 //! to the minute, so a Notion edit stamped `t` happened in `[t, t + 60 s)`.
@@ -51,6 +53,9 @@ pub struct FieldInput<'a> {
     pub notion_edited: Option<OffsetDateTime>,
     /// Airtable's modification time for this field or record (ms precision).
     pub airtable_edited: Option<OffsetDateTime>,
+    /// The one-way source is computed by its tool: its empty value is kept
+    /// off the mirror even after a value (see the module doc).
+    pub computed_source: bool,
 }
 
 /// Why a value was chosen.
@@ -118,6 +123,15 @@ pub fn merge_field(input: &FieldInput<'_>) -> Decision {
     let Some(s) = input.snapshot else {
         return first_contact(input);
     };
+    if let Some(src) = one_way_source(input.direction).filter(|_| input.computed_source) {
+        let source_empty = match src {
+            Side::Notion => n.is_empty(),
+            Side::Airtable => a.is_empty(),
+        };
+        if source_empty {
+            return restore_source(src, input, false);
+        }
+    }
     let winner = match (s != n, s != a) {
         (true, false) => Side::Notion,
         (false, true) => Side::Airtable,
@@ -234,6 +248,7 @@ mod tests {
             conflict: ConflictRule::Notion,
             notion_edited: None,
             airtable_edited: None,
+            computed_source: false,
         }
     }
 
@@ -366,6 +381,22 @@ mod tests {
         let mut i = input(&empty, &v, None);
         i.conflict = ConflictRule::Notion;
         assert_eq!(written(&merge_field(&i)), (Side::Notion, v.clone()));
+    }
+
+    #[test]
+    fn an_empty_computed_source_never_erases_the_mirror_even_after_a_value() {
+        let (five, empty) = (Value::Number(5.0), Value::Empty);
+        let mut i = input(&empty, &five, Some(&five));
+        i.direction = Direction::NotionToAirtable;
+        // A plain one-way source a person emptied empties the mirror...
+        assert_eq!(written(&merge_field(&i)), (Side::Airtable, Value::Empty));
+        // ...a computed one (an error, an incomplete rollup) never does.
+        i.computed_source = true;
+        assert!(matches!(merge_field(&i), Decision::Keep { .. }));
+        // A new result still flows.
+        let seven = Value::Number(7.0);
+        i.notion = &seven;
+        assert_eq!(written(&merge_field(&i)), (Side::Airtable, seven.clone()));
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::{
     notion::{DataSource, Page, PropertySchema, User},
 };
 
-use super::convert::{Kind, Person};
+use super::convert::{Kind, Person, computed};
 
 /// One mapped field, resolved.
 #[derive(Debug, Clone, PartialEq)]
@@ -692,7 +692,13 @@ fn resolve_fields(
         let (Some(n), Some(a)) = (notion, airtable) else {
             continue;
         };
-        match Kind::for_types(&n.kind, &a.kind) {
+        let kind = Kind::for_types(&n.kind, &a.kind).and_then(|kind| {
+            match computed::direction_problem(kind, &n.kind, &a.kind, m.direction) {
+                Some(why) => Err(why),
+                None => Ok(kind),
+            }
+        });
+        match kind {
             Ok(kind) => fields.push(ResolvedField {
                 notion: m.notion.clone(),
                 notion_type: n.kind.clone(),
@@ -768,3 +774,7 @@ fn check_service_fields(
 #[cfg(test)]
 #[path = "pair_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "pair_computed_tests.rs"]
+mod computed_tests;

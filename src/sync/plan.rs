@@ -11,8 +11,8 @@ use time::OffsetDateTime;
 
 use super::{
     convert::{
-        ConvertError, NotionBody, check_notion_write, from_airtable, from_notion, to_airtable,
-        to_notion_with,
+        ConvertError, Kind, NotionBody, check_notion_write, from_airtable, from_notion,
+        to_airtable, to_notion_with,
     },
     merge::{Decision, FieldInput, Reason, Side, merge_field},
     pair::ResolvedPair,
@@ -453,11 +453,22 @@ fn merge_one(
         conflict: field.conflict,
         notion_edited: Some(page.last_edited_time),
         airtable_edited: airtable_edited(pair, record),
+        computed_source: matches!(
+            field.kind,
+            Kind::NotionComputed(_) | Kind::AirtableComputed(_)
+        ),
     };
     // Creating the row: it starts as a full copy of the page, one-way
     // fields included (the new row holds nothing, so nothing is overwritten,
     // and an empty new row must never clear Notion).
     let mut decision = match record {
+        // A computed Airtable field of the new row is Airtable's to fill: nothing
+        // is written to it, and its value comes to Notion once the row exists.
+        None if matches!(field.kind, Kind::AirtableComputed(_)) => Decision::Keep {
+            mirror: Side::Notion,
+            snapshot: Value::Empty,
+            first_contact: true,
+        },
         None => copy_to_new_row(&n),
         Some(_) => merge_field(&input),
     };
@@ -851,3 +862,7 @@ fn finish_notion(
 #[cfg(test)]
 #[path = "plan_tests.rs"]
 pub(super) mod tests;
+
+#[cfg(test)]
+#[path = "plan_computed_tests.rs"]
+mod computed_tests;

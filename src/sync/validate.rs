@@ -173,6 +173,13 @@ const NOTION_TYPES: &[&str] = &[
     "date",
     "number",
     "checkbox",
+    "formula",
+    "rollup",
+    "unique_id",
+    "created_time",
+    "last_edited_time",
+    "created_by",
+    "last_edited_by",
 ];
 
 /// Check an Airtable cell (as built by [`super::to_airtable`]) for `value`

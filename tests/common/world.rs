@@ -175,7 +175,8 @@ async fn build(
 
 /// Properties and fields added to the seeded workspace before the pair is
 /// resolved: Notion properties through the data source update a person
-/// makes, Airtable fields through the Meta API's create-field endpoint.
+/// makes, Airtable fields through the Meta API's create-field endpoint (computed
+/// ones, which the API cannot create, as a person adds them).
 #[derive(Default)]
 pub struct Extra {
     /// `{"<name>": {"<type>": {...}}}`, as `PATCH /v1/data_sources/{id}` takes it.
@@ -199,13 +200,19 @@ impl Extra {
                 .update_data_source_as_person(&team_n.data_source_id, &person, body)
                 .unwrap();
         }
-        let url = format!(
-            "{}/v0/meta/bases/{}/tables/{}/fields",
-            airtable.base_url(),
-            team_a.base_id,
-            team_a.table_id
-        );
+        let url = |prefix: &str| {
+            format!(
+                "{}{prefix}/bases/{}/tables/{}/fields",
+                airtable.base_url(),
+                team_a.base_id,
+                team_a.table_id
+            )
+        };
         for field in &self.airtable_fields {
+            // Computed fields only a person can add, in Airtable's UI.
+            let computed = ["formula", "autoNumber", "createdTime", "lastModifiedTime"];
+            let by_person = computed.iter().any(|t| field["type"] == *t);
+            let url = url(if by_person { "/_sandbox" } else { "/v0/meta" });
             let response = reqwest::Client::new()
                 .post(&url)
                 .bearer_auth(airtable.token())

@@ -22,10 +22,13 @@ pub(crate) fn validate(
     value: &Value,
     typecast: bool,
 ) -> AtResult<Option<Value>> {
+    let t = field.field_type;
+    if t.is_computed() {
+        return Err(super::computed::refused_write(field));
+    }
     if value.is_null() {
         return Ok(None);
     }
-    let t = field.field_type;
     match t {
         _ if t.is_text() => text(field, value, typecast),
         FieldType::Number | FieldType::Currency | FieldType::Percent => {

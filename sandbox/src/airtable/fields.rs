@@ -79,6 +79,7 @@ pub(crate) fn create(
     if let Some(d) = &description {
         check_description(d)?;
     }
+    super::computed::check_new(table, schema)?;
     let mut field = Field::from_schema(schema);
     field.description = description.filter(|d| !d.is_empty());
     table.fields.push(field.clone());
@@ -143,6 +144,20 @@ pub(crate) fn change_type(
     let old = table.fields[index].clone();
     if old.field_type == new_type {
         return Ok((old, Vec::new()));
+    }
+    // A computed field is added with its options (a formula's text), which a
+    // type change here cannot carry; changing a computed field back to a
+    // stored type would need the values the UI shows, which are not kept.
+    if new_type.is_computed() || old.field_type.is_computed() {
+        return Err(AtError::invalid_request(format!(
+            "the sandbox does not change a field to or from the computed type \"{}\"",
+            if new_type.is_computed() {
+                new_type
+            } else {
+                old.field_type
+            }
+            .api_name()
+        )));
     }
     let mut new = old.clone();
     new.field_type = new_type;

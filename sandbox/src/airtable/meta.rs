@@ -95,6 +95,14 @@ pub(crate) async fn create_field(
     let field_type = FieldType::from_api_name(&type_name).ok_or_else(|| {
         AtError::invalid_request(format!("unsupported field type \"{type_name}\""))
     })?;
+    // The field types an API cannot create (Airtable's list for scripts and
+    // extensions; the Web API's field model marks them read-only): a person
+    // adds them in the UI.
+    if field_type.is_computed() {
+        return Err(AtError::invalid_request(format!(
+            "field type \"{type_name}\" cannot be created through the API"
+        )));
+    }
     let choices = check_options(field_type, obj.get("options"))?;
     let options = numeric_options(field_type, obj.get("options"))?;
     let schema = FieldSchema {

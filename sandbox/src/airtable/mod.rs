@@ -17,6 +17,7 @@
 
 mod body;
 mod cells;
+mod computed;
 mod control;
 mod errors;
 mod fields;

@@ -25,6 +25,11 @@ pub enum FieldType {
     Percent,
     Rating,
     Duration,
+    /// Computed by Airtable (see `computed.rs`): read-only, added in the UI only.
+    Formula,
+    AutoNumber,
+    CreatedTime,
+    LastModifiedTime,
 }
 
 impl FieldType {
@@ -47,6 +52,10 @@ impl FieldType {
             Self::Percent => "percent",
             Self::Rating => "rating",
             Self::Duration => "duration",
+            Self::Formula => "formula",
+            Self::AutoNumber => "autoNumber",
+            Self::CreatedTime => "createdTime",
+            Self::LastModifiedTime => "lastModifiedTime",
         }
     }
 
@@ -65,6 +74,14 @@ impl FieldType {
                 | Self::Email
                 | Self::Url
                 | Self::PhoneNumber
+        )
+    }
+
+    /// Values Airtable computes: a write to one is refused.
+    pub fn is_computed(self) -> bool {
+        matches!(
+            self,
+            Self::Formula | Self::AutoNumber | Self::CreatedTime | Self::LastModifiedTime
         )
     }
 
@@ -91,7 +108,7 @@ impl FieldType {
     }
 }
 
-const ALL_TYPES: [FieldType; 16] = [
+const ALL_TYPES: [FieldType; 20] = [
     FieldType::SingleLineText,
     FieldType::MultilineText,
     FieldType::RichText,
@@ -108,6 +125,10 @@ const ALL_TYPES: [FieldType; 16] = [
     FieldType::Percent,
     FieldType::Rating,
     FieldType::Duration,
+    FieldType::Formula,
+    FieldType::AutoNumber,
+    FieldType::CreatedTime,
+    FieldType::LastModifiedTime,
 ];
 
 /// A field to create: name, type and (for selects) the initial options.
@@ -269,6 +290,7 @@ impl Field {
             FieldType::Currency | FieldType::Percent | FieldType::Rating | FieldType::Duration => {
                 Some(self.numeric_options())
             }
+            t if t.is_computed() => Some(super::computed::options_json(self)),
             _ => None,
         }
     }

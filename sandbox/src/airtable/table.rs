@@ -21,6 +21,8 @@ pub(crate) struct Record {
     pub field_modified: BTreeMap<String, OffsetDateTime>,
     /// When any field last changed (for `LAST_MODIFIED_TIME()`); the creation time at first.
     pub last_modified: OffsetDateTime,
+    /// The record's autonumber: 1, 2, 3... in creation order, never reused.
+    pub number: u64,
 }
 
 /// How a record's `fields` object is rendered.
@@ -46,6 +48,8 @@ pub(crate) struct Table {
     /// with their id and cells (Airtable keeps them for seven days; the API
     /// cannot restore them).
     pub trash: Vec<Record>,
+    /// The autonumber the next record gets.
+    pub next_number: u64,
 }
 
 /// A view a person made: only the records its filter keeps are in it.
@@ -66,6 +70,7 @@ impl Table {
             views: Vec::new(),
             records: Vec::new(),
             trash: Vec::new(),
+            next_number: 1,
         }
     }
 
@@ -126,7 +131,8 @@ impl Table {
             if only.is_some_and(|ids| !ids.contains(&field.id)) {
                 continue;
             }
-            let Some(value) = record.cells.get(&field.id) else {
+            let computed = super::computed::value(self, field, record);
+            let Some(value) = computed.as_ref().or_else(|| record.cells.get(&field.id)) else {
                 continue;
             };
             let key = if opts.by_field_id {

@@ -131,7 +131,9 @@ fn apply_create(table: &mut Table, cells: Cells, now: OffsetDateTime) -> Change 
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k, v)))
         .collect();
+    table.next_number += 1;
     let record = Record {
+        number: table.next_number - 1,
         id: new_id("rec"),
         created: now,
         field_modified: cells.keys().map(|k| (k.clone(), now)).collect(),

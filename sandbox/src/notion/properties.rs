@@ -631,6 +631,9 @@ pub fn read_value(world: &World, def: &PropertyDef, page: &Page) -> Value {
         PropertyKind::LastEditedTime => json!(notion_minute(page.last_edited_time)),
         PropertyKind::CreatedBy => user(page.created_by),
         PropertyKind::LastEditedBy => user(page.last_edited_by),
+        PropertyKind::UniqueId => {
+            json!({"prefix": def.prefix, "number": unique_number(world, page)})
+        }
         PropertyKind::Title | PropertyKind::RichText | PropertyKind::People => {
             let mut items = full_items(world, def, page);
             items.truncate(READ_TRUNCATION);
@@ -642,6 +645,19 @@ pub fn read_value(world: &World, def: &PropertyDef, page: &Page) -> Value {
             .cloned()
             .unwrap_or_else(|| default_value(def.kind)),
     }
+}
+
+/// A page's unique id number: Notion numbers a data source's pages 1, 2, 3...
+/// in creation order, existing pages included when the property is added,
+/// and never reuses a number. Pages are never erased here (trash keeps
+/// them), so the rank by creation is that number.
+fn unique_number(world: &World, page: &Page) -> u64 {
+    let earlier = world
+        .pages
+        .values()
+        .filter(|p| p.data_source_id == page.data_source_id && p.seq < page.seq)
+        .count();
+    earlier as u64 + 1
 }
 
 /// `{id, type, <type>: value}` for every property of the page's schema

@@ -25,6 +25,8 @@ pub enum PropertyKind {
     LastEditedTime,
     CreatedBy,
     LastEditedBy,
+    /// `SPEC-12`: a number Notion assigns each page, with the property's prefix.
+    UniqueId,
 }
 
 impl PropertyKind {
@@ -47,6 +49,7 @@ impl PropertyKind {
             Self::LastEditedTime => "last_edited_time",
             Self::CreatedBy => "created_by",
             Self::LastEditedBy => "last_edited_by",
+            Self::UniqueId => "unique_id",
         }
     }
 
@@ -54,7 +57,11 @@ impl PropertyKind {
     pub fn is_read_only(self) -> bool {
         matches!(
             self,
-            Self::CreatedTime | Self::LastEditedTime | Self::CreatedBy | Self::LastEditedBy
+            Self::CreatedTime
+                | Self::LastEditedTime
+                | Self::CreatedBy
+                | Self::LastEditedBy
+                | Self::UniqueId
         )
     }
 
@@ -205,6 +212,8 @@ pub struct PropertyDef {
     pub options: Vec<SelectOption>,
     /// Status only.
     pub groups: Vec<StatusGroup>,
+    /// Unique id only: the prefix shown before the number (`SPEC`).
+    pub prefix: Option<String>,
 }
 
 const COLORS: [&str; 10] = [
@@ -245,6 +254,7 @@ impl PropertyDef {
                 json!({"options": self.options_json(), "groups": self.status_groups()})
             }
             PropertyKind::Number => json!({"format": "number"}),
+            PropertyKind::UniqueId => json!({"prefix": self.prefix}),
             _ => json!({}),
         };
         json!({"id": self.id, "name": self.name, "type": kind, kind: config})
@@ -317,6 +327,7 @@ pub fn build_defs(schema: &[PropertySchema]) -> Vec<PropertyDef> {
             kind: p.kind,
             options,
             groups,
+            prefix: None,
         });
     }
     defs

@@ -50,7 +50,7 @@ pub struct SchemaPlan {
     pub title: Option<String>,
 }
 
-const TYPE_KEYS: [&str; 16] = [
+const TYPE_KEYS: [&str; 17] = [
     "title",
     "rich_text",
     "number",
@@ -67,15 +67,15 @@ const TYPE_KEYS: [&str; 16] = [
     "last_edited_time",
     "created_by",
     "last_edited_by",
+    "unique_id",
 ];
 
 /// Documented property types the sandbox does not model.
-const UNMODELLED_TYPES: [&str; 8] = [
+const UNMODELLED_TYPES: [&str; 7] = [
     "files",
     "formula",
     "relation",
     "rollup",
-    "unique_id",
     "button",
     "verification",
     "place",
@@ -359,6 +359,7 @@ fn retype(
         )));
     }
     def.kind = kind;
+    def.prefix = unique_id_prefix(kind, config);
     def.options = fresh_options(config, path)?;
     def.groups = Vec::new();
     def.regroup();
@@ -389,6 +390,7 @@ fn add(
         kind,
         options: fresh_options(config, path)?,
         groups: Vec::new(),
+        prefix: unique_id_prefix(kind, config),
     };
     // A status property made through the API puts every option in "To-do"
     // (groups given in the request are reported to be ignored:
@@ -398,6 +400,14 @@ fn add(
         .push(json!({"id": id, "name": name, "action": "created"}));
     plan.defs.push(def);
     Ok(())
+}
+
+/// A unique id property's `{"prefix": "SPEC"}` (none, or an empty one: bare numbers).
+fn unique_id_prefix(kind: PropertyKind, config: &Value) -> Option<String> {
+    let prefix = config["prefix"].as_str().filter(|p| !p.is_empty());
+    prefix
+        .filter(|_| kind == PropertyKind::UniqueId)
+        .map(str::to_owned)
 }
 
 /// A new id: never one this data source has used, so a property deleted
@@ -412,6 +422,7 @@ fn new_property_id(ds: &DataSource, plan: &SchemaPlan, name: &str) -> String {
             kind: PropertyKind::RichText,
             options: Vec::new(),
             groups: Vec::new(),
+            prefix: None,
         });
     }
     unique_property_id(name, &taken)

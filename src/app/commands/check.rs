@@ -15,7 +15,10 @@ use crate::{
     clients::api_error::ApiError,
     config::{Direction, Env, NotionTrashAction, PairConfig},
     notion::{DataSource, NotionClient, PropertySchema, Query, ResolveError, User},
-    sync::{convert::Kind, pair},
+    sync::{
+        convert::{Kind, computed},
+        pair,
+    },
 };
 
 use super::clients;
@@ -351,7 +354,20 @@ pub fn check_schemas(
             Ok(Kind::Select | Kind::MultiSelect | Kind::MarkdownText) => {
                 check_options(config, mapping.direction, n, a, report);
             }
-            Ok(_) => {}
+            Ok(kind) => {
+                if let Some(why) =
+                    computed::direction_problem(kind, &n.kind, &a.kind, mapping.direction)
+                {
+                    report.problem(
+                        format!(
+                            "pair \"{}\": field \"{}\" ↔ \"{}\": {why}",
+                            config.name, mapping.notion, mapping.airtable
+                        ),
+                        "a computed value flows one way only: set that direction on this \
+                         [[pair.field]] in sync.toml",
+                    );
+                }
+            }
             Err(e) => report.problem(
                 format!(
                     "pair \"{}\": field \"{}\" ↔ \"{}\": {e}",
@@ -765,3 +781,7 @@ mod tests {
         assert!(!fix.contains("richText"), "{fix}");
     }
 }
+
+#[cfg(test)]
+#[path = "check_computed_tests.rs"]
+mod computed_tests;

@@ -24,7 +24,7 @@ use crate::{
     airtable::{AirtableClient, FieldSchema, TableSchema},
     config::Env,
     notion::{DataSource, PropertySchema, plain_text},
-    sync::convert::Kind,
+    sync::convert::{Kind, computed},
 };
 
 /// What `init` was asked for.
@@ -400,16 +400,26 @@ fn render_options(out: &mut String, proposal: &Proposal) {
 fn render_fields(out: &mut String, proposal: &Proposal) {
     let all = proposal.title.iter().chain(&proposal.fields);
     for m in all {
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "\n[[pair.field]]   # Notion `{}` <-> Airtable `{}`\nnotion = {}\nairtable = {}\n\
-             direction = \"both\"   # or \"notion_to_airtable\" / \"airtable_to_notion\" for a field one tool owns\n\
-             conflict = \"latest\"  # or \"notion\" / \"airtable\": who wins when both changed",
+            "\n[[pair.field]]   # Notion `{}` <-> Airtable `{}`\nnotion = {}\nairtable = {}\n",
             m.notion_type,
             m.airtable_type,
             quote(&m.notion),
             quote(&m.airtable)
         );
+        // A computed side cannot be written: its one direction is the only valid one.
+        let _ = match computed::one_way_direction(&m.notion_type, &m.airtable_type) {
+            Some(direction) => writeln!(
+                out,
+                "direction = \"{direction}\"   # computed by one tool: it syncs one way only"
+            ),
+            None => writeln!(
+                out,
+                "direction = \"both\"   # or \"notion_to_airtable\" / \"airtable_to_notion\" for a field one tool owns\n\
+                 conflict = \"latest\"  # or \"notion\" / \"airtable\": who wins when both changed"
+            ),
+        };
     }
     if proposal.unmatched.is_empty() {
         return;
@@ -587,3 +597,7 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "init_computed_tests.rs"]
+mod computed_tests;

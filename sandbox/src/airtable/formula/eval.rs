@@ -98,14 +98,25 @@ impl Ctx<'_> {
         let Some(field) = self.table.field_by_id(id) else {
             return Val::Error;
         };
-        let cell = self.record.cells.get(id);
+        // Another formula is not evaluated from here (no cycles to guard).
+        if field.field_type == FieldType::Formula {
+            return Val::Error;
+        }
+        let computed = crate::airtable::computed::value(self.table, field, self.record);
+        let cell = computed.as_ref().or_else(|| self.record.cells.get(id));
         match (field.field_type, cell) {
             (FieldType::Checkbox, c) => Val::Bool(c.is_some()),
             (_, None) => Val::Blank,
-            (FieldType::Number, Some(v)) => v.as_f64().map(Val::Num).unwrap_or(Val::Error),
-            (FieldType::Date | FieldType::DateTime, Some(Value::String(s))) => {
-                parse_time(s).map(Val::Date).unwrap_or(Val::Error)
+            (FieldType::Number | FieldType::AutoNumber, Some(v)) => {
+                v.as_f64().map(Val::Num).unwrap_or(Val::Error)
             }
+            (
+                FieldType::Date
+                | FieldType::DateTime
+                | FieldType::CreatedTime
+                | FieldType::LastModifiedTime,
+                Some(Value::String(s)),
+            ) => parse_time(s).map(Val::Date).unwrap_or(Val::Error),
             (FieldType::MultipleSelects, Some(Value::Array(items))) => Val::Text(
                 items
                     .iter()

@@ -139,6 +139,23 @@ impl Formula {
             .map_err(|e| AtError::invalid_formula(&e.message()))
     }
 
+    /// The formula's result as a formula field's cell: absent when blank, text, a number,
+    /// 1/0 for a logical result, an ISO instant, or `{"error": "#ERROR!"}`.
+    pub fn cell(&self, table: &Table, record: &Record) -> Option<serde_json::Value> {
+        use eval::Val;
+        use serde_json::json;
+        match (eval::Ctx { table, record }).eval(&self.expr) {
+            Val::Blank => None,
+            Val::Text(s) if s.is_empty() => None,
+            Val::Text(s) => Some(json!(s)),
+            Val::Num(n) if n.is_finite() => Some(json!(n)),
+            Val::Num(_) => Some(json!({"specialValue": "NaN"})),
+            Val::Bool(b) => Some(json!(u8::from(b))),
+            Val::Date(t) => Some(json!(crate::common::airtable_time(t))),
+            Val::Error => Some(json!({"error": "#ERROR!"})),
+        }
+    }
+
     pub fn matches(&self, table: &Table, record: &Record) -> bool {
         eval::Ctx { table, record }.eval(&self.expr).is_truthy()
     }
