@@ -13,6 +13,7 @@ use notion_airtable_sync::{airtable::AirtableClient, secret::Secret};
 use serde_json::json;
 
 use crate::common::{
+    TestDb,
     sandboxes::{plain_text, select_name},
     serve::BIN,
 };
@@ -27,6 +28,8 @@ struct Workspace {
     /// `(name, user id)` of the workspace's people.
     people: Vec<(String, String)>,
     dir: PathBuf,
+    /// The service's database (default: a SQLite file in `dir`).
+    database_url: Option<String>,
 }
 
 impl Drop for Workspace {
@@ -57,12 +60,19 @@ async fn team_workspace() -> Workspace {
         page_ids: team_n.page_ids,
         people: team_n.people,
         dir,
+        database_url: None,
     }
 }
 
 impl Workspace {
     fn mapping(&self) -> PathBuf {
         self.dir.join("sync.toml")
+    }
+
+    fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.dir.join("db.sqlite").display()))
     }
 
     /// Run the binary with this workspace's tokens and API URLs.
@@ -75,10 +85,7 @@ impl Workspace {
             .env("NOTION_API_URL", self.notion.base_url())
             .env("AIRTABLE_API_URL", self.airtable.base_url())
             .env("SYNC_CONFIG", self.mapping())
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}", self.dir.join("db.sqlite").display()),
-            )
+            .env("DATABASE_URL", self.database_url())
             .env("RUST_LOG", "warn")
             .env_remove("PUBLIC_URL")
             .output()
@@ -182,12 +189,14 @@ async fn init_writes_a_mapping_that_check_accepts_and_reconcile_syncs() {
     assert_eq!(linked, ws.page_ids.len(), "every spec linked: {rows:#?}");
 }
 
+both_backends!(the_mapping_init_writes_syncs_a_week_of_edits);
+
 /// The mapping `init` proposes carries the team's week: edits in Notion
 /// reach Airtable, Airtable's operational fields reach Notion, a trashed
-/// spec archives its row, a new spec gets a row.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_mapping_init_writes_syncs_a_week_of_edits() {
-    let ws = team_workspace().await;
+/// spec archives its row, a new spec gets a row. On both backends.
+async fn the_mapping_init_writes_syncs_a_week_of_edits(db: TestDb) {
+    let mut ws = team_workspace().await;
+    ws.database_url = Some(db.url.clone());
     // The quick start's path: init, check, a dry run that writes nothing,
     // then the first sync.
     assert!(ws.init(&[]).await.status.success());
