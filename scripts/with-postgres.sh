@@ -4,7 +4,9 @@
 # e.g. scripts/with-postgres.sh cargo nextest run --test it store_contract::
 #
 # Creates a cluster in a fresh temporary folder (trust auth, no fsync: the
-# data is thrown away), starts it on a free port of 127.0.0.1, exports
+# data is thrown away; PG_DURABLE=1 keeps PostgreSQL's durable defaults,
+# fsync, synchronous_commit and full_page_writes on, as a user runs it and
+# as the benchmarks measure), starts it on a free port of 127.0.0.1, exports
 # TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:PORT/postgres (a superuser:
 # each test creates its own database), runs CMD, then stops the cluster and
 # deletes the folder whatever happens. Exits with CMD's status.
@@ -99,13 +101,14 @@ as_server "$bindir/initdb" -D "$data" -U postgres --auth=trust --no-sync \
 
 # Start on a free port; another process may grab the port between the pick
 # and the bind, so try a few.
+durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+[[ "${PG_DURABLE:-0}" == "1" ]] && durability=""
 start_server() {
   local port=$1
   log="$tmp/server-$port.log"
   as_server "$bindir/pg_ctl" -D "$data" -l "$log" -W \
     -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$tmp \
-        -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-        -c max_connections=200" start >/dev/null
+        $durability -c max_connections=200" start >/dev/null
   local deadline=$((SECONDS + 30))
   while ((SECONDS < deadline)); do
     if "$bindir/pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres; then

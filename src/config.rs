@@ -12,9 +12,10 @@ mod scope;
 use std::{net::SocketAddr, path::PathBuf};
 
 pub use mapping::{
-    AirtableDeleteAction, ConflictRule, DEFAULT_INBOX_RETENTION_DAYS, DEFAULT_JOB_RETENTION_DAYS,
-    DEFAULT_LOG_RETENTION_DAYS, Direction, FieldMapping, MIN_INBOX_RETENTION_DAYS, MatchKey,
-    NotionTrashAction, PairConfig, PairOptions, Retention, SyncConfig, shared_data_source_problems,
+    AirtableDeleteAction, BODY_FIELD, BodyMapping, ConflictRule, DEFAULT_INBOX_RETENTION_DAYS,
+    DEFAULT_JOB_RETENTION_DAYS, DEFAULT_LOG_RETENTION_DAYS, Direction, FieldMapping,
+    MIN_INBOX_RETENTION_DAYS, MatchKey, NotionTrashAction, PairConfig, PairOptions, Retention,
+    SyncConfig, shared_data_source_problems,
 };
 
 pub use budgets::ApiBudgets;

@@ -23,12 +23,14 @@ mod common {
     pub mod wait;
 }
 
+mod bulk;
 mod burst;
 mod calls;
 mod ingest;
 mod load;
 mod notion_compat;
 mod propagation;
+mod quiet;
 mod report;
 mod sandboxes;
 mod seed_sync;
@@ -45,6 +47,10 @@ use service::Backend;
 /// Durations and sizes of one run.
 pub struct Settings {
     pub quick: bool,
+    /// Print the table without failing on a missed target.
+    pub report_only: bool,
+    /// Where the raw numbers go as JSON.
+    pub json: PathBuf,
     pub serve_bin: PathBuf,
     /// The sustained ingest run (30 s; 5 s quick).
     pub sustain: Duration,
@@ -52,27 +58,41 @@ pub struct Settings {
     pub step: Duration,
     /// Each diagnostic ingest run (10 s; 3 s quick).
     pub diagnostic: Duration,
-    /// Specs of the large initial sync (5,000; 500 quick).
-    pub big_n: usize,
+    /// Specs of the large initial syncs (1,000 and 50,000; 1,000 quick),
+    /// each at 250 ms and at 0 ms API latency.
+    pub big_ns: Vec<usize>,
+    /// Rows pasted over in Airtable and pages changed in Notion for the bulk
+    /// edits ((10,000, 2,000); (150, 300) quick).
+    pub bulk: (usize, usize),
     /// Edits per direction for the propagation latency (200; 20 quick).
     pub edits: usize,
+    /// Cron runs the polling script gets for its initial sync (4, an hour
+    /// of cron; 2 quick).
+    pub script_initial_runs: usize,
     pub postgres: Option<String>,
     only: Option<Vec<String>>,
 }
 
 /// The groups of figures, in the order they run.
-const GROUPS: [&str; 6] = [
+const GROUPS: [&str; 8] = [
     "ingest",
     "propagation",
     "calls",
     "sync",
+    "bulk",
+    "quiet",
     "burst",
     "seed-sync",
 ];
 
+/// The groups `--quick` runs beside the polling script's comparison.
+const BESIDE_SEED_SYNC: [&str; 3] = ["bulk", "quiet", "burst"];
+
 impl Settings {
     fn from_args() -> anyhow::Result<Self> {
         let mut quick = false;
+        let mut report_only = false;
+        let mut json = PathBuf::from("target/bench-report.json");
         // The binary Cargo built with this harness (optimized under `cargo
         // bench`); scripts/bench.sh passes the `cargo build --release` one.
         let mut serve_bin = PathBuf::from(env!("CARGO_BIN_EXE_notion-airtable-sync"));
@@ -81,6 +101,11 @@ impl Settings {
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--quick" => quick = true,
+                "--report-only" => report_only = true,
+                "--json" => match args.next() {
+                    Some(p) => json = PathBuf::from(p),
+                    None => bail!("--json needs a path"),
+                },
                 "--serve-bin" => match args.next() {
                     Some(p) => serve_bin = PathBuf::from(p),
                     None => bail!("--serve-bin needs a path"),
@@ -98,7 +123,7 @@ impl Settings {
                 // `cargo bench` passes this to every bench target.
                 "--bench" => {}
                 other => bail!(
-                    "unknown argument {other}; usage: harness [--quick] [--serve-bin PATH] [--only {}]",
+                    "unknown argument {other}; usage: harness [--quick] [--report-only] [--json PATH] [--serve-bin PATH] [--only {}]",
                     GROUPS.join(",")
                 ),
             }
@@ -111,12 +136,20 @@ impl Settings {
             .filter(|u| !u.is_empty());
         Ok(Self {
             quick,
+            report_only,
+            json,
             serve_bin,
             sustain: Duration::from_secs(if quick { 5 } else { 30 }),
             step: Duration::from_secs(if quick { 2 } else { 5 }),
             diagnostic: Duration::from_secs(if quick { 3 } else { 10 }),
-            big_n: if quick { 500 } else { 5000 },
+            big_ns: if quick {
+                vec![1000]
+            } else {
+                vec![1000, 50_000]
+            },
             edits: if quick { 20 } else { 200 },
+            bulk: if quick { (150, 300) } else { (10_000, 2_000) },
+            script_initial_runs: if quick { 2 } else { 4 },
             postgres,
             only,
         })
@@ -137,41 +170,100 @@ async fn main() -> anyhow::Result<()> {
     if settings.quick {
         report.note("--quick: shorter runs and smaller N than the targets state; not the figures to publish");
     }
-    if settings.wants("ingest") {
-        match &settings.postgres {
-            Some(url) => ingest::run(&settings, &Backend::Postgres(url.clone()), &mut report).await,
-            None => report.push(report::Row::skipped(
-                "signed Notion webhook ingest, sustained",
-                "Postgres",
-                "TEST_POSTGRES_URL not set (run through scripts/bench.sh)",
-            )),
-        }
-        ingest::run(&settings, &Backend::Sqlite, &mut report).await;
+    // Each group in turn, timed: where the run's time goes. With --quick,
+    // the side-by-side with the polling script (which mostly waits out
+    // Airtable's penalty between cron runs) runs beside the groups bound by
+    // the rate limits or counting calls, on sandboxes of its own.
+    let beside = settings.quick && settings.wants("seed-sync");
+    let alone = |g: &&str| !(beside && (*g == "seed-sync" || BESIDE_SEED_SYNC.contains(g)));
+    let mut took = Vec::new();
+    for group in GROUPS
+        .into_iter()
+        .filter(|g| settings.wants(g))
+        .filter(alone)
+    {
+        let group_started = std::time::Instant::now();
+        run_group(group, &settings, &mut report).await;
+        took.push(format!(
+            "{group} {:.0} s",
+            group_started.elapsed().as_secs_f64()
+        ));
     }
-    if settings.wants("propagation") {
-        propagation::run(&settings, &mut report).await;
-    }
-    if settings.wants("calls") {
-        calls::run(&settings, &mut report).await;
-    }
-    if settings.wants("sync") {
-        sync::run(&settings, &mut report).await;
-    }
-    if settings.wants("burst") {
-        burst::run(&settings, &mut report).await;
-    }
-    if settings.wants("seed-sync") {
-        seed_sync::run(&settings, &mut report).await;
+    if beside {
+        let group_started = std::time::Instant::now();
+        let mut script_report = Report::default();
+        let groups = async {
+            for group in BESIDE_SEED_SYNC.into_iter().filter(|g| settings.wants(g)) {
+                run_group(group, &settings, &mut report).await;
+            }
+        };
+        let script = run_group("seed-sync", &settings, &mut script_report);
+        tokio::join!(groups, script);
+        report.absorb(script_report);
+        took.push(format!(
+            "{} beside seed-sync {:.0} s",
+            BESIDE_SEED_SYNC.join(", "),
+            group_started.elapsed().as_secs_f64()
+        ));
     }
     report.note(format!(
-        "machine: {}; whole run {:.0} s",
+        "machine: {}; whole run {:.0} s ({})",
         machine(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        took.join(", ")
     ));
     println!("{}", report.render());
+    write_json(&settings, &report)?;
     if report.missed() > 0 {
         eprintln!("bench: {} target(s) missed", report.missed());
+        if !settings.report_only {
+            std::process::exit(1);
+        }
     }
+    Ok(())
+}
+
+/// Run one group of figures (one of [`GROUPS`]).
+async fn run_group(group: &str, settings: &Settings, report: &mut Report) {
+    match group {
+        "ingest" => {
+            match &settings.postgres {
+                Some(url) => ingest::run(settings, &Backend::Postgres(url.clone()), report).await,
+                None => report.push(report::Row::skipped(
+                    "signed Notion webhook ingest, sustained",
+                    "Postgres",
+                    "TEST_POSTGRES_URL not set (run through scripts/bench.sh)",
+                )),
+            }
+            ingest::run(settings, &Backend::Sqlite, report).await;
+        }
+        "propagation" => propagation::run(settings, report).await,
+        "calls" => calls::run(settings, report).await,
+        "sync" => sync::run(settings, report).await,
+        "bulk" => bulk::run(settings, report).await,
+        "quiet" => quiet::run(settings, report).await,
+        "burst" => burst::run(settings, report).await,
+        "seed-sync" => seed_sync::run(settings, report).await,
+        other => unreachable!("not a group: {other}"),
+    }
+}
+
+/// The raw numbers of the run beside the table, with when, where and how.
+fn write_json(settings: &Settings, report: &Report) -> anyhow::Result<()> {
+    let mut doc = report.to_json();
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    doc["date"] = now.into();
+    doc["machine"] = machine().into();
+    doc["quick"] = settings.quick.into();
+    doc["args"] = std::env::args().skip(1).collect::<Vec<_>>().into();
+    doc["missed"] = report.missed().into();
+    if let Some(dir) = settings.json.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&settings.json, serde_json::to_string_pretty(&doc)?)?;
+    eprintln!("bench: raw numbers written to {}", settings.json.display());
     Ok(())
 }
 

@@ -38,6 +38,9 @@ pub struct Row {
     pub target: String,
     pub bound: String,
     pub verdict: Verdict,
+    /// The raw numbers behind `measured` (seconds, milliseconds, counts),
+    /// written to the JSON report.
+    pub raw: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Row {
@@ -49,7 +52,14 @@ impl Row {
             target: String::new(),
             bound: "-".to_owned(),
             verdict: Verdict::Reported,
+            raw: serde_json::Map::new(),
         }
+    }
+
+    /// A raw number (or any value) for the JSON report.
+    pub fn raw(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.raw.insert(key.to_owned(), value.into());
+        self
     }
 
     pub fn measured(mut self, measured: impl Into<String>) -> Self {
@@ -112,6 +122,15 @@ impl Report {
         self.comparison = lines;
     }
 
+    /// Take in what a group run beside the others reported.
+    pub fn absorb(&mut self, other: Report) {
+        self.rows.extend(other.rows);
+        self.notes.extend(other.notes);
+        if !other.comparison.is_empty() {
+            self.comparison = other.comparison;
+        }
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::new();
         out.push_str("| figure | setting | measured | target | bound | met? |\n");
@@ -142,6 +161,26 @@ impl Report {
             }
         }
         out
+    }
+
+    /// The whole run as JSON: every row with its raw numbers, and the notes.
+    pub fn to_json(&self) -> serde_json::Value {
+        let rows: Vec<serde_json::Value> = self
+            .rows
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "figure": r.figure,
+                    "setting": r.setting,
+                    "measured": r.measured,
+                    "target": r.target,
+                    "bound": r.bound,
+                    "verdict": format!("{:?}", r.verdict).to_lowercase(),
+                    "raw": r.raw,
+                })
+            })
+            .collect();
+        serde_json::json!({ "rows": rows, "notes": self.notes })
     }
 
     pub fn missed(&self) -> usize {

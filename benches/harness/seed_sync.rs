@@ -3,11 +3,13 @@
 //! sync_runner.py` with the API URLs, tokens and ids in its environment; it
 //! is never copied into the project, and skipped when it is not there).
 //!
-//! Same scenario for both, each on fresh sandboxes with real limits:
+//! Same scenario for both, each on fresh sandboxes with real limits; the
+//! script twice, at the same time on sandboxes of their own: at 0 ms and
+//! at 250 ms API latency (its fixed 0.2 s sleeps weigh differently there):
 //!
 //! 1. The initial sync of the team's 47 specs from an empty table: the
 //!    service's start-up sweep; the script's cron runs, at most four (an
-//!    hour of cron; the harness waits out Airtable's 30-second penalty
+//!    hour of cron; two with `--quick`; the harness waits out Airtable's 30-second penalty
 //!    between runs, as the 15 minutes between cron runs would).
 //! 2. The week of edits of `tests/it/sync_e2e.rs` (sprints, ship dates and
 //!    blockers set in Airtable; two priorities raised in Notion; a Status
@@ -51,18 +53,26 @@ use crate::{
 /// Where the script lives, relative to the package root.
 const SCRIPT_DIR: &str = "../shared/peers/seed-sync";
 const WEEK_LATER: i64 = 3600;
-/// Cron runs of the script for its initial sync (an hour of cron).
-const INITIAL_RUNS: usize = 4;
 /// Cron runs of the script after the week of edits.
 const WEEK_RUNS: usize = 3;
 /// Airtable's penalty after a 429 (waited out between cron runs), plus a margin.
 const AIRTABLE_PENALTY: Duration = Duration::from_secs(31);
+/// The script's second run: both APIs answering in 250 ms.
+const SCRIPT_LATENCY_MS: u64 = 250;
 
 pub async fn run(settings: &Settings, report: &mut Report) {
     let script = Path::new(SCRIPT_DIR).join("sync_runner.py");
     let service = run_service(settings).await;
+    // The script at 0 ms and at 250 ms (what the real APIs answer in; its
+    // fixed 0.2 s sleeps then weigh less beside each call), on sandboxes of
+    // their own, at the same time: both spend most of their time waiting
+    // out Airtable's penalty between cron runs.
     let script_run = if script.is_file() {
-        Some(run_script(settings, &script).await)
+        let (fast, real) = tokio::join!(
+            run_script(settings, &script, 0),
+            run_script(settings, &script, SCRIPT_LATENCY_MS)
+        );
+        Some((fast, real))
     } else {
         report.note(format!(
             "the polling script was not found at {SCRIPT_DIR}/sync_runner.py: its side of the comparison was skipped"
@@ -73,7 +83,7 @@ pub async fn run(settings: &Settings, report: &mut Report) {
         "service, initial sync calls: {}",
         service.initial_detail
     ));
-    if let Some(script) = &script_run {
+    if let Some((script, _)) = &script_run {
         report.note(format!(
             "script, initial sync calls: {}",
             script.initial_detail
@@ -411,8 +421,8 @@ async fn service_scenario(settings: &Settings) -> anyhow::Result<Outcome> {
 // The script
 // ---------------------------------------------------------------------------
 
-async fn run_script(settings: &Settings, script: &Path) -> Outcome {
-    match script_scenario(settings, script).await {
+async fn run_script(settings: &Settings, script: &Path, latency_ms: u64) -> Outcome {
+    match script_scenario(settings, script, latency_ms).await {
         Ok(o) => o,
         Err(e) => Outcome {
             error: Some(format!("{e:#}")),
@@ -421,8 +431,16 @@ async fn run_script(settings: &Settings, script: &Path) -> Outcome {
     }
 }
 
-async fn script_scenario(settings: &Settings, script: &Path) -> anyhow::Result<Outcome> {
-    let sb = Sandboxes::start(SandboxOpts::default()).await?;
+async fn script_scenario(
+    settings: &Settings,
+    script: &Path,
+    latency_ms: u64,
+) -> anyhow::Result<Outcome> {
+    let opts = || SandboxOpts {
+        latency_ms,
+        ..SandboxOpts::default()
+    };
+    let sb = Sandboxes::start(opts()).await?;
     let dir = TempDir::new("seed-sync")?;
     let script = std::fs::canonicalize(script)?;
     let compat = NotionCompat::start(
@@ -439,7 +457,7 @@ async fn script_scenario(settings: &Settings, script: &Path) -> anyhow::Result<O
     // Cron runs it every 15 minutes until every spec has its row (a run
     // that hits Airtable's limit drops writes and leaves the rest for later).
     let mut runs = Vec::new();
-    while runs.len() < INITIAL_RUNS && sb.rows().len() < sb.team_n.page_ids.len() {
+    while runs.len() < settings.script_initial_runs && sb.rows().len() < sb.team_n.page_ids.len() {
         runs.push(script.cron_run(&sb).await?);
     }
     let rows = sb.rows().len();
@@ -465,7 +483,7 @@ async fn script_scenario(settings: &Settings, script: &Path) -> anyhow::Result<O
     // same start as the service's: synced once by `reconcile --full`
     // (rows carry the page id, every mapped value and Last Synced, which is
     // all the script reads), so the script is judged on the week alone.
-    let sb = Sandboxes::start(SandboxOpts::default()).await?;
+    let sb = Sandboxes::start(opts()).await?;
     let synced = TempDir::new("seed-sync-start")?;
     write_config(&synced.0, &sb, 2000)?;
     let db = Backend::Sqlite.fresh_database(&synced.0).await?;
@@ -603,18 +621,16 @@ impl Script {
 /// One column's text of a row of the comparison.
 type Cell = dyn Fn(&Outcome) -> String;
 
-fn table(service: &Outcome, script: Option<&Outcome>) -> Vec<String> {
+fn table(service: &Outcome, script: Option<&(Outcome, Outcome)>) -> Vec<String> {
     let mut lines = vec![
         "Side by side: the team's 47 specs and a week of edits (11 edits), same sandbox, real limits".into(),
         String::new(),
-        "| | notion-airtable-sync (`serve`) | seed-sync polling script |".into(),
-        "|---|---|---|".into(),
+        format!(
+            "| | notion-airtable-sync (`serve`) | seed-sync polling script, 0 ms API latency | \
+             seed-sync polling script, {SCRIPT_LATENCY_MS} ms API latency |"
+        ),
+        "|---|---|---|---|".into(),
     ];
-    let col = |f: &Cell| {
-        let s = f(service);
-        let p = script.map_or("skipped (not found)".to_owned(), f);
-        (s, p)
-    };
     let rows: [(&str, &Cell); 7] = [
         ("initial sync: API calls", &|o| o.initial_calls.to_string()),
         ("initial sync: time", &|o| o.initial_time.clone()),
@@ -636,11 +652,20 @@ fn table(service: &Outcome, script: Option<&Outcome>) -> Vec<String> {
         }),
     ];
     for (label, f) in rows {
-        let (s, p) = col(f);
+        let (fast, real) = script.map_or_else(
+            || {
+                (
+                    "skipped (not found)".to_owned(),
+                    "skipped (not found)".to_owned(),
+                )
+            },
+            |(fast, real)| (f(fast), f(real)),
+        );
         lines.push(format!(
-            "| {label} | {} | {} |",
-            s.replace('|', "/"),
-            p.replace('|', "/")
+            "| {label} | {} | {} | {} |",
+            f(service).replace('|', "/"),
+            fast.replace('|', "/"),
+            real.replace('|', "/")
         ));
     }
     lines

@@ -26,10 +26,16 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// The backend and how durably it commits (scripts/bench.sh runs
+    /// PostgreSQL with `PG_DURABLE=1`; the service opens SQLite in WAL mode
+    /// with `synchronous=FULL`).
     pub fn name(&self) -> &'static str {
         match self {
-            Self::Sqlite => "SQLite",
-            Self::Postgres(_) => "Postgres",
+            Self::Sqlite => "SQLite (WAL, synchronous=FULL)",
+            Self::Postgres(_) if std::env::var("PG_DURABLE").is_ok_and(|v| v == "1") => {
+                "Postgres (durable: fsync, synchronous_commit, full_page_writes on)"
+            }
+            Self::Postgres(_) => "Postgres (fsync off)",
         }
     }
 
@@ -213,6 +219,9 @@ fn proc_status_kib(pid: u32, key: &str) -> anyhow::Result<u64> {
 pub struct ReconcileRun {
     pub elapsed: Duration,
     pub stdout: String,
+    /// The process's peak resident set size (`VmHWM`, last read before it
+    /// exited; read every 100 ms), in KiB.
+    pub peak_rss_kib: u64,
 }
 
 /// Run `reconcile [--full]` against the sandboxes on `db_url`, timed from
@@ -230,8 +239,24 @@ pub async fn reconcile(
         cmd.arg("--full");
     }
     let mut cmd = tokio::process::Command::from(cmd);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let started = Instant::now();
-    let out = cmd.output().await?;
+    let child = cmd.spawn()?;
+    let pid = child.id().unwrap_or_default();
+    let output = child.wait_with_output();
+    tokio::pin!(output);
+    let mut peak_rss_kib = 0;
+    let out = loop {
+        tokio::select! {
+            out = &mut output => break out?,
+            () = tokio::time::sleep(Duration::from_millis(100)) => {
+                if let Ok(kib) = proc_status_kib(pid, "VmHWM:") {
+                    peak_rss_kib = peak_rss_kib.max(kib);
+                }
+            }
+        }
+    };
     let elapsed = started.elapsed();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() {
@@ -242,7 +267,11 @@ pub async fn reconcile(
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    Ok(ReconcileRun { elapsed, stdout })
+    Ok(ReconcileRun {
+        elapsed,
+        stdout,
+        peak_rss_kib,
+    })
 }
 
 /// Poll until the job queue has nothing pending or running, for `quiet` in

@@ -25,7 +25,7 @@ use std::{
     collections::BTreeMap,
     sync::{
         Arc, Mutex, MutexGuard,
-        atomic::{AtomicI64, AtomicUsize, Ordering},
+        atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -63,6 +63,10 @@ type Counts = BTreeMap<(String, String, u16), u64>;
 #[derive(Clone, Debug, Default)]
 pub struct CallLog {
     counts: Arc<Mutex<Counts>>,
+    /// API requests being handled now, and the most at once since the last
+    /// reset: shows whether a client keeps several requests in flight.
+    in_flight: Arc<AtomicU64>,
+    peak_in_flight: Arc<AtomicU64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +125,29 @@ impl CallLog {
 
     pub fn reset(&self) {
         lock(&self.counts).clear();
+        self.peak_in_flight
+            .store(self.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
+    }
+
+    /// The most API requests handled at once since the last reset.
+    pub fn peak_in_flight(&self) -> u64 {
+        self.peak_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Count a request as in flight until the guard drops (answered, or
+    /// dropped by a client that gave up).
+    fn enter(&self) -> InFlight {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(self.in_flight.clone())
+    }
+}
+
+struct InFlight(Arc<AtomicU64>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -134,11 +161,13 @@ pub async fn record_calls(State(log): State<CallLog>, req: Request, next: Next) 
         .extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string());
-    let response = next.run(req).await;
     let is_control = route
         .as_deref()
         .unwrap_or(&path)
         .starts_with(CONTROL_PREFIX);
+    let in_flight = (!is_control).then(|| log.enter());
+    let response = next.run(req).await;
+    drop(in_flight);
     if !is_control {
         let route = route.as_deref().unwrap_or(UNMATCHED_ROUTE);
         log.record(&method, route, response.status().as_u16());
@@ -163,6 +192,12 @@ pub struct Faults {
     pub rate_limit_rate: f64,
     /// Seed for a deterministic RNG; `None` = entropy.
     pub seed: Option<u64>,
+    /// Inject errors and 429s only into requests whose path contains this
+    /// (e.g. `/query`); `None` = every request. Latency applies to all.
+    pub only_path: Option<String>,
+    /// Inject errors and 429s only into requests of this method (e.g.
+    /// `PATCH`, to fail writes while reads pass); `None` = every method.
+    pub only_method: Option<String>,
 }
 
 /// What the injector decided for one request.
@@ -212,10 +247,21 @@ impl FaultInjector {
         Duration::from_millis(lock(&self.inner).0.latency_ms)
     }
 
-    /// Decide the fate of one request.
-    pub fn roll(&self) -> FaultRoll {
+    /// Decide the fate of one `method` request to `path`.
+    pub fn roll(&self, method: &str, path: &str) -> FaultRoll {
         let mut guard = lock(&self.inner);
         let (faults, rng) = &mut *guard;
+        let spared_path = faults
+            .only_path
+            .as_deref()
+            .is_some_and(|p| !path.contains(p));
+        let spared_method = faults
+            .only_method
+            .as_deref()
+            .is_some_and(|m| !m.eq_ignore_ascii_case(method));
+        if spared_path || spared_method {
+            return FaultRoll::Pass;
+        }
         if faults.error_rate > 0.0 && rng.random::<f64>() < faults.error_rate {
             return FaultRoll::ServerError { pick: rng.random() };
         }
@@ -932,8 +978,8 @@ mod tests {
         };
         let a = FaultInjector::new(faults.clone());
         let b = FaultInjector::new(faults);
-        let rolls_a: Vec<_> = (0..20).map(|_| a.roll()).collect();
-        let rolls_b: Vec<_> = (0..20).map(|_| b.roll()).collect();
+        let rolls_a: Vec<_> = (0..20).map(|_| a.roll("GET", "/v1/pages")).collect();
+        let rolls_b: Vec<_> = (0..20).map(|_| b.roll("GET", "/v1/pages")).collect();
         assert_eq!(rolls_a, rolls_b);
         assert!(rolls_a.contains(&FaultRoll::Pass));
         assert!(
@@ -941,5 +987,33 @@ mod tests {
                 .iter()
                 .any(|r| matches!(r, FaultRoll::ServerError { .. }))
         );
+    }
+
+    #[test]
+    fn faults_limited_to_a_path_spare_every_other_request() {
+        let always = FaultInjector::new(Faults {
+            error_rate: 1.0,
+            only_path: Some("/query".into()),
+            ..Faults::default()
+        });
+        assert_eq!(always.roll("GET", "/v1/pages/p1"), FaultRoll::Pass);
+        assert!(matches!(
+            always.roll("POST", "/v1/data_sources/ds1/query"),
+            FaultRoll::ServerError { .. }
+        ));
+    }
+
+    #[test]
+    fn faults_limited_to_a_method_spare_the_others() {
+        let writes = FaultInjector::new(Faults {
+            error_rate: 1.0,
+            only_method: Some("PATCH".into()),
+            ..Faults::default()
+        });
+        assert_eq!(writes.roll("GET", "/v0/app1/tbl1"), FaultRoll::Pass);
+        assert!(matches!(
+            writes.roll("PATCH", "/v0/app1/tbl1"),
+            FaultRoll::ServerError { .. }
+        ));
     }
 }

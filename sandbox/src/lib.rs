@@ -11,6 +11,7 @@
 
 pub mod airtable;
 pub mod common;
+pub mod files;
 pub mod launch;
 pub mod notion;
 pub mod signing;

@@ -20,5 +20,5 @@ pub use model::{
     CreatedWebhook, DeletedRecord, FieldSchema, Fields, ListParams, Record, RecordPage, Sort,
     TableSchema, UpsertResult, WebhookInfo, WhoAmI,
 };
-pub use records::{MAX_RECORDS_PER_WRITE, MAX_URL_LEN, chunks_of_10};
+pub use records::{MAX_PAGE_SIZE, MAX_RECORDS_PER_WRITE, MAX_URL_LEN, chunks_of_10};
 pub use webhook::{Gap, Payload, PayloadDrain, PayloadPage, Source, TableChanged, gap_in};

@@ -1,8 +1,10 @@
 //! Record, schema and identity endpoints.
 //!
-//! Writes are cut into requests of at most 10 records (Airtable's limit) and
-//! sent one after another; the records come back in input order. A failure
-//! part-way leaves the earlier chunks written: callers make writes
+//! Writes are cut into requests of at most 10 records (Airtable's limit),
+//! several in flight at once (each still waits for its slot in the base's
+//! budget: under real latency one request at a time cannot use the budget);
+//! the records come back in input order. A failure stops the requests not yet
+//! sent, and leaves the chunks already answered written: callers make writes
 //! idempotent (upsert on a key field) rather than relying on all-or-nothing.
 
 use reqwest::Method;
@@ -15,8 +17,10 @@ use super::model::{
     DeletedRecord, FieldSchema, Fields, ListParams, Record, RecordPage, TableSchema, UpsertResult,
     WhoAmI,
 };
-use crate::clients::api_error::ApiError;
+use crate::clients::{api_error::ApiError, pipeline::pipelined};
 
+/// Most records per page of a listing (the default `pageSize`).
+pub const MAX_PAGE_SIZE: usize = 100;
 /// Most records per create, update, upsert or delete request.
 pub const MAX_RECORDS_PER_WRITE: usize = 10;
 /// URLs must be shorter than this; longer listings go through POST `listRecords`.
@@ -127,17 +131,16 @@ impl AirtableClient {
         records: Vec<Fields>,
         how: Write,
     ) -> Result<Vec<Record>, ApiError> {
-        let mut created = Vec::with_capacity(records.len());
-        for chunk in chunks_of_10(&records) {
+        let answers = pipelined(chunks_of_10(&records), |chunk| {
             let records: Vec<Json> = chunk.iter().map(|f| json!({ "fields": f })).collect();
             let body = how.body(json!({ "records": records }));
-            created.extend(
+            async move {
                 self.write::<Records<Record>>(base, table, Method::POST, &body)
-                    .await?
-                    .records,
-            );
-        }
-        Ok(created)
+                    .await
+            }
+        })
+        .await?;
+        Ok(answers.into_iter().flat_map(|a| a.records).collect())
     }
 
     /// Update the given fields of records (PATCH: other cells are kept).
@@ -171,20 +174,19 @@ impl AirtableClient {
         records: Vec<(String, Fields)>,
         how: Write,
     ) -> Result<Vec<Record>, ApiError> {
-        let mut updated = Vec::with_capacity(records.len());
-        for chunk in chunks_of_10(&records) {
+        let answers = pipelined(chunks_of_10(&records), |chunk| {
             let records: Vec<Json> = chunk
                 .iter()
                 .map(|(id, fields)| json!({ "id": id, "fields": fields }))
                 .collect();
             let body = how.body(json!({ "records": records }));
-            updated.extend(
+            async move {
                 self.write::<Records<Record>>(base, table, Method::PATCH, &body)
-                    .await?
-                    .records,
-            );
-        }
-        Ok(updated)
+                    .await
+            }
+        })
+        .await?;
+        Ok(answers.into_iter().flat_map(|a| a.records).collect())
     }
 
     /// Upsert on `fields_to_merge_on` (1-3 fields): no match creates, one
@@ -225,14 +227,20 @@ impl AirtableClient {
         records: Vec<Fields>,
         how: Write,
     ) -> Result<UpsertResult, ApiError> {
-        let mut result = UpsertResult::default();
-        for chunk in chunks_of_10(&records) {
+        let answers = pipelined(chunks_of_10(&records), |chunk| {
             let records: Vec<Json> = chunk.iter().map(|f| json!({ "fields": f })).collect();
             let body = how.body(json!({
                 "performUpsert": { "fieldsToMergeOn": fields_to_merge_on },
                 "records": records,
             }));
-            let part: UpsertResult = self.write(base, table, Method::PATCH, &body).await?;
+            async move {
+                self.write::<UpsertResult>(base, table, Method::PATCH, &body)
+                    .await
+            }
+        })
+        .await?;
+        let mut result = UpsertResult::default();
+        for part in answers {
             result.records.extend(part.records);
             result.created_records.extend(part.created_records);
             result.updated_records.extend(part.updated_records);
@@ -247,17 +255,23 @@ impl AirtableClient {
         table: &str,
         ids: &[String],
     ) -> Result<Vec<DeletedRecord>, ApiError> {
-        let mut deleted = Vec::with_capacity(ids.len());
-        for chunk in chunks_of_10(ids) {
+        let answers = pipelined(chunks_of_10(ids), |chunk| {
             let mut url = self.url(&[base, table]);
             url.query_pairs_mut()
                 .extend_pairs(chunk.iter().map(|id| ("records[]", id)));
-            let page: Records<DeletedRecord> = self
-                .send(Some(base), Method::DELETE, url, None, Idempotent::No)
-                .await?;
-            deleted.extend(page.records);
-        }
-        Ok(deleted)
+            async move {
+                self.send::<Records<DeletedRecord>>(
+                    Some(base),
+                    Method::DELETE,
+                    url,
+                    None,
+                    Idempotent::No,
+                )
+                .await
+            }
+        })
+        .await?;
+        Ok(answers.into_iter().flat_map(|a| a.records).collect())
     }
 
     async fn write<T: serde::de::DeserializeOwned>(

@@ -82,6 +82,39 @@ pub async fn resolve_pairs(
     {
         pairs.push(crate::engine::load_pair(p, notion, airtable).await?);
     }
+    link_relations(config, pairs, notion, airtable).await
+}
+
+/// Point every relation field at its target pair. With `--pair`, the other
+/// pairs are read too (a relation's ids are translated through its target's
+/// links); one that does not load is simply not a target.
+async fn link_relations(
+    config: &SyncConfig,
+    mut pairs: Vec<ResolvedPair>,
+    notion: &NotionClient,
+    airtable: &AirtableClient,
+) -> anyhow::Result<Vec<ResolvedPair>> {
+    use crate::sync::{convert::Kind, relation_target::link_targets};
+    let relates = |p: &ResolvedPair| p.fields.iter().any(|f| f.kind == Kind::Relation);
+    if !pairs.iter().any(relates) {
+        return Ok(pairs);
+    }
+    let selected = pairs.len();
+    for p in &config.pairs {
+        if pairs.iter().all(|r| r.name() != p.name) {
+            if let Ok(other) = crate::engine::load_pair(p, notion, airtable).await {
+                pairs.push(other);
+            }
+        }
+    }
+    let problems = link_targets(&mut pairs);
+    if !problems.is_empty() {
+        anyhow::bail!(
+            "relation fields without a target pair:\n  - {}",
+            problems.join("\n  - ")
+        );
+    }
+    pairs.truncate(selected);
     Ok(pairs)
 }
 

@@ -247,6 +247,7 @@ async fn run_api(
         verification_limiter: Default::default(),
         api_budgets: api_budgets.clone(),
         undo: Some(undo),
+        ingest: http::webhooks::group_commit::GroupCommit::new(store.clone()),
     };
     if state.notion_webhook_secret.is_none() {
         tracing::warn!("NOTION_WEBHOOK_SECRET is not set: Notion events are refused until it is");

@@ -55,6 +55,8 @@ pub enum ApiError {
     },
 }
 
+const NOT_SENT_LATE: &str = "not_sent_late";
+
 fn status_prefix(status: Option<u16>) -> String {
     status.map(|s| format!("{s} ")).unwrap_or_default()
 }
@@ -72,6 +74,24 @@ impl ApiError {
             ),
             retry_after: left,
         }
+    }
+
+    /// Not sent: the budget's slot came after the caller's deadline
+    /// ([`crate::clients::http::sent_by`]), so the write would carry a plan
+    /// older than its run allows. The caller plans it again from a fresh
+    /// read; nothing reached the vendor.
+    pub fn not_sent_late(vendor: Vendor) -> Self {
+        ApiError::Retryable {
+            vendor,
+            status: None,
+            code: NOT_SENT_LATE.into(),
+            message: "not sent: its rate-budget slot came after the plan's deadline".into(),
+        }
+    }
+
+    /// [`ApiError::not_sent_late`].
+    pub fn is_not_sent_late(&self) -> bool {
+        matches!(self, ApiError::Retryable { status: None, code, .. } if code == NOT_SENT_LATE)
     }
 
     pub fn vendor(&self) -> Vendor {

@@ -86,11 +86,30 @@ pub fn body_excerpt(body: &[u8]) -> String {
     text.chars().take(200).collect::<String>().trim().to_owned()
 }
 
+tokio::task_local! {
+    /// The instant after which a call must not be sent ([`sent_by`]).
+    static SEND_BY: Instant;
+}
+
+/// Run `call` so that its request goes out by `deadline` or not at all: a
+/// write planned from a read must not wait behind the rate budget until the
+/// plan is stale (neither API has conditional writes, so a late write would
+/// silently overwrite what a person typed since the read). A request whose
+/// slot comes later fails with [`ApiError::not_sent_late`] without being
+/// sent. `None` sets no deadline.
+pub async fn sent_by<F: std::future::Future>(deadline: Option<Instant>, call: F) -> F::Output {
+    match deadline {
+        Some(deadline) => SEND_BY.scope(deadline, call).await,
+        None => call.await,
+    }
+}
+
 /// One attempt of one call, the path both clients share: wait for the
-/// budget's slot (or give up while it is paused longer than `wait_limit`),
-/// send, log and count the call (in the metrics, and, on a budget shared
-/// through the store, towards the scope's monthly quota). The response is the caller's to read; a
-/// request that got no answer is classified here.
+/// budget's slot (or give up while it is paused longer than `wait_limit`,
+/// or when the slot comes after the [`sent_by`] deadline), send, log and
+/// count the call (in the metrics, and, on a budget shared through the
+/// store, towards the scope's monthly quota). The response is the caller's
+/// to read; a request that got no answer is classified here.
 pub async fn send(
     vendor: Vendor,
     budget: &Budget,
@@ -101,6 +120,9 @@ pub async fn send(
     let acquired = budget.acquire_within(wait_limit);
     if let Err(left) = crate::metrics::budget_wait(metrics_vendor(vendor), acquired).await {
         return Err(ApiError::budget_paused(vendor, left));
+    }
+    if SEND_BY.try_with(|by| Instant::now() > *by).unwrap_or(false) {
+        return Err(ApiError::not_sent_late(vendor));
     }
     let started = Instant::now();
     let response = request.send().await.map_err(|e| {
@@ -157,6 +179,36 @@ mod tests {
         let proxied = api_root("http://127.0.0.1:9/proxy/", "v0").unwrap();
         assert_eq!(proxied.as_str(), "http://127.0.0.1:9/proxy/v0");
         assert!(api_root("api.notion.com", "v1").is_err());
+    }
+
+    /// A request whose budget slot comes after its deadline is not sent;
+    /// one whose slot comes in time is.
+    #[tokio::test]
+    async fn a_call_whose_slot_comes_after_its_deadline_is_not_sent() {
+        // Nothing listens there: a request that went out would fail to connect.
+        let url = Url::parse("http://127.0.0.1:9/v1/pages/p1").unwrap();
+        let client = build_http_client().unwrap();
+        let budget = Budget::new("test", 4.0, 1);
+        let method = reqwest::Method::PATCH;
+        let call = || {
+            send(
+                Vendor::Notion,
+                &budget,
+                None,
+                client.patch(url.clone()),
+                (&method, &url),
+            )
+        };
+        // The first slot is free: sent (and refused by the closed port).
+        let first = sent_by(Some(Instant::now() + Duration::from_secs(1)), call()).await;
+        assert!(!first.unwrap_err().is_not_sent_late());
+        // The next slot is 250 ms away, past a 50 ms deadline: not sent.
+        let started = Instant::now();
+        let second = sent_by(Some(Instant::now() + Duration::from_millis(50)), call()).await;
+        assert!(second.unwrap_err().is_not_sent_late());
+        assert!(started.elapsed() >= Duration::from_millis(200));
+        // Without a deadline the call goes out.
+        assert!(!call().await.unwrap_err().is_not_sent_late());
     }
 
     #[test]

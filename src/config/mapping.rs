@@ -68,6 +68,42 @@ pub struct FieldMapping {
     pub airtable: String,
     pub direction: Direction,
     pub conflict: ConflictRule,
+    /// `value = "group"`: a Notion `status` property's group ("To-do",
+    /// "In progress", "Complete") rather than its option, one way into
+    /// Airtable.
+    pub status_group: bool,
+}
+
+/// What a `value = "group"` field goes by in plans, snapshots and the log:
+/// parenthesised, like [`BODY_FIELD`], so that it is never taken for a
+/// property and the status itself can be mapped beside it.
+pub fn status_group_name(property: &str) -> String {
+    format!("{property} (group)")
+}
+
+impl FieldMapping {
+    /// The field's name in plans, snapshots and the sync log.
+    pub fn key(&self) -> String {
+        if self.status_group {
+            status_group_name(&self.notion)
+        } else {
+            self.notion.clone()
+        }
+    }
+}
+
+/// The name the page's content goes by in plans, snapshots and the sync log
+/// (parenthesised so that no property is taken for it; a property of that
+/// very name cannot be mapped while `[pair.body]` is).
+pub const BODY_FIELD: &str = "(page content)";
+
+/// `[pair.body]`: the Notion page's content ↔ an Airtable long text field,
+/// as Markdown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BodyMapping {
+    pub airtable: String,
+    pub direction: Direction,
+    pub conflict: ConflictRule,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -99,6 +135,8 @@ pub struct PairConfig {
     pub fields: Vec<FieldMapping>,
     /// `[pair.scope]`: the records this pair syncs (all when absent).
     pub scope: Option<ScopeConfig>,
+    /// `[pair.body]`: the page's content ↔ a long text field (none when absent).
+    pub body: Option<BodyMapping>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -201,6 +239,15 @@ struct RawPair {
     #[serde(default)]
     field: Vec<RawField>,
     scope: Option<RawScope>,
+    body: Option<RawBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBody {
+    airtable: String,
+    direction: Option<String>,
+    conflict: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -255,6 +302,8 @@ struct RawField {
     airtable: String,
     direction: Option<String>,
     conflict: Option<String>,
+    /// `"option"` (the default) or `"group"` for a status's group.
+    value: Option<String>,
 }
 
 /// Default debounce: long enough to skip half-typed values, short enough to feel live.
@@ -402,6 +451,11 @@ fn validate_pair(index: usize, p: RawPair) -> Result<PairConfig, String> {
                 .into(),
         ));
     }
+    let body = p
+        .body
+        .map(|b| validate_body(&b, &fields, &p.airtable))
+        .transpose()
+        .map_err(&at)?;
     let scope = p.scope.map(validate_scope).transpose().map_err(&at)?;
     if scope
         .as_ref()
@@ -426,6 +480,54 @@ fn validate_pair(index: usize, p: RawPair) -> Result<PairConfig, String> {
         airtable_notion_url_field: p.airtable.notion_url_field,
         options,
         fields,
+        body,
+    })
+}
+
+/// `[pair.body]`: a direction and conflict rule like a field's; its
+/// Airtable field may be neither a mapped field nor one the service writes.
+fn validate_body(
+    b: &RawBody,
+    fields: &[FieldMapping],
+    airtable: &RawAirtable,
+) -> Result<BodyMapping, String> {
+    let as_field = RawField {
+        notion: "page content".into(),
+        airtable: b.airtable.clone(),
+        direction: b.direction.clone(),
+        conflict: b.conflict.clone(),
+        value: None,
+    };
+    let f = validate_field(&as_field).map_err(|e| format!("[pair.body] {e}"))?;
+    if fields.iter().any(|m| m.notion == BODY_FIELD) {
+        return Err(format!(
+            "the Notion property \"{BODY_FIELD}\" cannot be mapped while [pair.body] is: the \
+             page content goes by that name in the sync log"
+        ));
+    }
+    if fields.iter().any(|m| m.airtable == f.airtable) {
+        return Err(format!(
+            "[pair.body] airtable = \"{}\" is also mapped as a [[pair.field]]: one Airtable field \
+             holds either a property or the page content",
+            f.airtable
+        ));
+    }
+    let reserved = [
+        Some(airtable.page_id_field.as_str()),
+        airtable.last_synced_field.as_deref(),
+        airtable.notion_url_field.as_deref(),
+    ];
+    if reserved.contains(&Some(f.airtable.as_str())) {
+        return Err(format!(
+            "[pair.body] airtable = \"{}\" is written by the service itself \
+             (page_id_field / last_synced_field / notion_url_field)",
+            f.airtable
+        ));
+    }
+    Ok(BodyMapping {
+        airtable: f.airtable,
+        direction: f.direction,
+        conflict: f.conflict,
     })
 }
 
@@ -462,10 +564,10 @@ fn validate_fields(raw: &[RawField], airtable: &RawAirtable) -> Result<Vec<Field
     raw.iter()
         .map(|f| {
             let field = validate_field(f)?;
-            if !seen_notion.insert(field.notion.clone()) {
+            if !seen_notion.insert(field.key()) {
                 return Err(format!(
                     "Notion property \"{}\" is mapped twice",
-                    field.notion
+                    field.key()
                 ));
             }
             if !seen_airtable.insert(field.airtable.clone()) {
@@ -493,7 +595,22 @@ fn validate_field(f: &RawField) -> Result<FieldMapping, String> {
             "{label}: both `notion` and `airtable` names are required"
         ));
     }
-    let direction = match f.direction.as_deref().unwrap_or("both") {
+    let status_group = match f.value.as_deref().unwrap_or("option") {
+        "option" => false,
+        "group" => true,
+        other => {
+            return Err(format!(
+                "{label}: unknown value \"{other}\" (expected option, or group for a Notion status's group)"
+            ));
+        }
+    };
+    // A group follows from the status's option: it can only be read.
+    let default_direction = if status_group {
+        "notion_to_airtable"
+    } else {
+        "both"
+    };
+    let direction = match f.direction.as_deref().unwrap_or(default_direction) {
         "both" => Direction::Both,
         "notion_to_airtable" => Direction::NotionToAirtable,
         "airtable_to_notion" => Direction::AirtableToNotion,
@@ -513,11 +630,18 @@ fn validate_field(f: &RawField) -> Result<FieldMapping, String> {
             ));
         }
     };
+    if status_group && direction != Direction::NotionToAirtable {
+        return Err(format!(
+            "{label}: value = \"group\" maps a status's group, which follows from its option and \
+             cannot be written to Notion: use direction = \"notion_to_airtable\""
+        ));
+    }
     Ok(FieldMapping {
         notion: f.notion.clone(),
         airtable: f.airtable.clone(),
         direction,
         conflict,
+        status_group,
     })
 }
 

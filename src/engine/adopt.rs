@@ -344,6 +344,7 @@ impl Engine {
         }])
         .await?;
         tx.finish_page_create(pair.name(), &row.id).await?;
+        super::relations::linked(&mut tx, pair, &page.id, Some(&row.id), now).await?;
         self.fence(&mut tx).await?;
         tx.commit().await?;
         // The page created, and its id written back into the row.
@@ -363,6 +364,12 @@ fn page_properties(
     let mut properties = Map::new();
     let mut snapshot = Snapshot::new();
     for field in &pair.fields {
+        // The page's content is no property: the new page starts empty and
+        // has no body snapshot, so its next reconcile (or sweep) fills it
+        // from the row (an empty side is filled, never copied over).
+        if field.kind == crate::sync::convert::Kind::Body {
+            continue;
+        }
         let Ok(value) = from_airtable(row.fields.get(&field.airtable), field.kind) else {
             summary.problems.push(format!(
                 "row {}: field \"{}\" could not be read",

@@ -57,6 +57,9 @@ pub(crate) struct Scope {
     pub(crate) mode: Mode,
     /// The claim clock before anything was read.
     pub(crate) read_at: i64,
+    /// When the scope began, before anything was read (how old a record
+    /// job's plan is when it writes: `engine::write::RECORD_FRESH_FOR`).
+    pub(crate) started: tokio::time::Instant,
     /// The keys (pair, key) taken and not yet released, so that the end of
     /// the scope costs a write only when something is left to release.
     held: Arc<Mutex<HashSet<(String, String)>>>,
@@ -115,10 +118,12 @@ pub(crate) async fn scoped<T>(
         },
     };
     let run_id = run.map_or_else(super::new_run_id, str::to_owned);
+    let started = tokio::time::Instant::now();
     let scope = Scope {
         claimant,
         run_id,
         mode,
+        started,
         read_at: store.claim_clock().await?,
         held: Arc::default(),
     };
@@ -294,6 +299,7 @@ impl Engine {
             }
             tracing::debug!(pair = pair.name(), page_id = %plan.page_id, "left to the other job: {why}");
             summary.skipped += 1;
+            summary.pages_left.push(plan.page_id.clone());
         }
         Ok((kept, keys))
     }

@@ -45,11 +45,14 @@ pub async fn read_schemas(
     notion: &NotionClient,
     airtable: &AirtableClient,
 ) -> anyhow::Result<(DataSource, TableSchema)> {
-    let data_source = notion
-        .resolve_data_source(&config.notion_database_id)
-        .await
-        .map_err(|e| anyhow::anyhow!("pair \"{}\": {e}", config.name))?;
-    let tables = airtable.base_schema(&config.airtable_base_id).await?;
+    // The two vendors are read at once: each read is a round trip start-up
+    // would otherwise wait for.
+    let (data_source, tables) = tokio::join!(
+        notion.resolve_data_source(&config.notion_database_id),
+        airtable.base_schema(&config.airtable_base_id)
+    );
+    let data_source = data_source.map_err(|e| anyhow::anyhow!("pair \"{}\": {e}", config.name))?;
+    let tables = tables?;
     let table = tables
         .into_iter()
         .find(|t| t.id == config.airtable_table || t.name == config.airtable_table)

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use crate::sync::{
     pair::ResolvedPair,
-    plan::{Plan, plan_page},
+    plan::{Plan, plan_page_with},
 };
 use crate::{airtable::Record, notion::Page, store::RecordLink};
 
@@ -26,6 +26,53 @@ pub(super) struct SideSnapshot {
     pub(super) full: bool,
     /// Airtable's scope vote on the rows read (`engine::scope::RowVotes`).
     pub(super) row_votes: super::scope::RowVotes,
+    /// The target pairs' links of the ids relation fields name, read by
+    /// [`SideSnapshot::read_relations`] before planning.
+    pub(super) relations: crate::sync::relation::RelationIndex,
+}
+
+impl SideSnapshot {
+    /// Fill [`Self::relations`] for every page and row read.
+    pub(super) async fn read_relations(
+        &mut self,
+        engine: &super::Engine,
+        pair: &ResolvedPair,
+    ) -> anyhow::Result<()> {
+        let pages = self.pages.iter().chain(&self.extra_pages);
+        let snapshots = self.links.values().map(|l| &l.snapshot);
+        self.relations = engine
+            .relation_index(pair, pages, &self.records, snapshots)
+            .await?;
+        // Each row read with its own snapshot: references that left a cell.
+        let by_record: HashMap<&str, &crate::store::Snapshot> = self
+            .links
+            .values()
+            .filter_map(|l| Some((l.airtable_record_id.as_deref()?, &l.snapshot)))
+            .collect();
+        let rows: Vec<(&Record, &crate::store::Snapshot)> = self
+            .records
+            .iter()
+            .filter_map(|r| Some((r, *by_record.get(r.id.as_str())?)))
+            .collect();
+        engine
+            .mark_deleted_targets(pair, rows, &mut self.relations)
+            .await?;
+        Ok(())
+    }
+
+    /// Add to [`Self::relations`] the links of the pages read from `first`
+    /// on (a sweep reads pages a hundred at a time).
+    pub(super) async fn read_relations_from(
+        &mut self,
+        engine: &super::Engine,
+        pair: &ResolvedPair,
+        first: usize,
+    ) -> Result<(), crate::store::StoreError> {
+        let pages = self.pages.get(first..).unwrap_or_default();
+        let more = engine.relation_index(pair, pages, [], []).await?;
+        self.relations.absorb(more);
+        Ok(())
+    }
 }
 
 /// The page id a row carries in its link field (canonical dashed form), if
@@ -135,7 +182,7 @@ pub(super) fn plan_all(
         {
             continue;
         }
-        let plan = plan_page(pair, page, record, link, now);
+        let plan = plan_page_with(pair, page, record, link, now, &snap.relations);
         if let Some(plan) = in_scope(pair, snap, page, record, link, plan) {
             plans.push(plan);
         }

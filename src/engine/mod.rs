@@ -20,13 +20,18 @@
 use std::time::Duration;
 
 pub mod adopt;
+mod body;
 mod claims;
+mod files;
 mod load;
 mod matching;
 pub mod payloads;
+mod people;
 mod persist;
 mod reconcile;
+mod relations;
 mod review;
+mod salvage;
 mod scope;
 mod sweep;
 mod undo;
@@ -35,6 +40,7 @@ pub mod wire;
 mod write;
 
 pub use load::{list_people, load_pair, read_schemas};
+pub use write::{RECORD_FRESH_FOR, with_fresh_writes};
 
 use crate::sync::plan::{AirtableWrite, ChangeKind, NotionWrite, Plan};
 use crate::{
@@ -180,6 +186,20 @@ pub struct Summary {
     pub planned_writes: Vec<String>,
     /// With `--dry-run`: every record that would enter or leave the scope.
     pub scope_changes: Vec<String>,
+    /// Pages an incremental sweep read (and so planned from a read made
+    /// after it started), and those of them left to another job that held
+    /// the record or not written because their plan had grown stale: what
+    /// a batched sweep covers (`worker::service`).
+    #[serde(skip)]
+    pub pages_read: Vec<String>,
+    #[serde(skip)]
+    pub pages_left: Vec<String>,
+    /// Pages whose writes were not sent because their plan was older than
+    /// the run allows (`engine::write::with_fresh_writes`); also in
+    /// `pages_left`. The sweep's high-water mark then stays, so the next
+    /// sweep reads them again.
+    #[serde(skip)]
+    pub pages_stale: usize,
 }
 
 impl Summary {
@@ -203,6 +223,9 @@ impl Summary {
         self.problems.extend(other.problems);
         self.planned_writes.extend(other.planned_writes);
         self.scope_changes.extend(other.scope_changes);
+        self.pages_read.extend(other.pages_read);
+        self.pages_left.extend(other.pages_left);
+        self.pages_stale += other.pages_stale;
     }
 
     fn count(&mut self, plan: &Plan) {

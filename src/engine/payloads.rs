@@ -17,7 +17,12 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value as Json};
 
 use super::Engine;
-use crate::sync::{convert::from_airtable, pair::ResolvedPair, value::Value};
+use crate::sync::{
+    convert::{Kind, from_airtable},
+    pair::ResolvedPair,
+    relation::{self, RelationIndex},
+    value::Value,
+};
 use crate::{
     airtable::{Payload, Source, TableChanged},
     jobs::spec::{JobSpec, Trigger},
@@ -62,6 +67,8 @@ impl Engine {
             ..DrainOutcome::default()
         };
         let mut jobs: BTreeMap<String, NewJob> = BTreeMap::new();
+        // Keys of jobs for rows destroyed (a later payload may edit it again).
+        let mut destroyed = std::collections::BTreeSet::new();
         if let Some(gap) = drain.gap {
             tracing::warn!(pair = pair.name(), webhook = %webhook.webhook_id, missed = gap.missed, "Airtable payloads were missed: queueing a full sweep");
             outcome.full_sweep = true;
@@ -83,12 +90,24 @@ impl Engine {
                     .store
                     .get_link_by_record(pair.name(), record_id)
                     .await?;
-                if is_echo(pair, payload, service_user_id, link.as_ref(), cells) {
+                let relations = self.payload_index(pair, cells).await?;
+                let echo = is_echo(
+                    pair,
+                    payload,
+                    service_user_id,
+                    link.as_ref(),
+                    cells,
+                    &relations,
+                );
+                if echo {
                     outcome.echoes += 1;
                     continue;
                 }
                 if let Some(spec) = reconcile_spec(pair, record_id, link.as_ref(), cells.is_none())
                 {
+                    if cells.is_none() {
+                        destroyed.insert(spec.key());
+                    }
                     jobs.insert(spec.key(), spec.to_new_job(run_at));
                 }
             }
@@ -99,6 +118,8 @@ impl Engine {
                 full: true,
             };
             jobs.insert(sweep.key(), sweep.to_new_job(now_ms()));
+        } else {
+            batch_a_bulk_edit(pair, &mut jobs, &destroyed, run_at);
         }
         let jobs: Vec<NewJob> = jobs.into_values().collect();
         outcome.jobs = jobs.len();
@@ -111,6 +132,45 @@ impl Engine {
         tx.commit().await?;
         Ok(outcome)
     }
+}
+
+/// Record jobs from one drain beyond which an incremental sweep is cheaper.
+pub const BULK_RECORDS: usize = 100;
+
+/// A paste or a bulk edit in Airtable touches many rows at once: one
+/// reconcile job each would read every row and page one by one (two reads
+/// per record). Past [`BULK_RECORDS`], one incremental sweep replaces the
+/// jobs of edited and created rows: it lists what changed since the last
+/// sweep, a hundred rows per call, and the pages in as few calls
+/// (`engine::sweep`). Rows destroyed keep their jobs: a listing cannot see
+/// what is gone.
+fn batch_a_bulk_edit(
+    pair: &ResolvedPair,
+    jobs: &mut BTreeMap<String, NewJob>,
+    destroyed: &std::collections::BTreeSet<String>,
+    run_at: i64,
+) {
+    let edited: Vec<String> = jobs
+        .keys()
+        .filter(|key| !destroyed.contains(*key))
+        .cloned()
+        .collect();
+    if edited.len() <= BULK_RECORDS {
+        return;
+    }
+    for key in &edited {
+        jobs.remove(key);
+    }
+    tracing::info!(
+        pair = pair.name(),
+        records = edited.len(),
+        "a bulk edit in Airtable: one incremental sweep instead of a job per record"
+    );
+    let sweep = JobSpec::Sweep {
+        pair: pair.name().to_owned(),
+        full: false,
+    };
+    jobs.insert(sweep.key(), sweep.to_new_job(run_at));
 }
 
 /// The change alters the table's fields (`tableFields` payloads).
@@ -146,6 +206,7 @@ fn is_echo(
     service_user_id: &str,
     link: Option<&RecordLink>,
     cells: Option<&Map<String, Json>>,
+    relations: &RelationIndex,
 ) -> bool {
     let by_service =
         payload.source() == Some(&Source::PublicApi) && payload.user_id() == Some(service_user_id);
@@ -160,7 +221,15 @@ fn is_echo(
                     .snapshot
                     .get(&f.notion)
                     .and_then(|v| serde_json::from_value(v.clone()).ok());
-                from_airtable(Some(cell), f.kind).ok() == stored
+                let read = match f.kind {
+                    // Record ids as the pages they are linked to.
+                    Kind::Relation => Some(relation::read_airtable(
+                        Some(cell),
+                        relations.field(&f.notion),
+                    )),
+                    _ => from_airtable(Some(cell), f.kind).ok(),
+                };
+                read == stored
             }
         })
 }

@@ -82,6 +82,7 @@ impl Engine {
                 record_refusals(&mut tx, pair, plan, now).await?;
             }
             super::review::commit_review(&mut tx, pair, plan, cause, self.job_id(), now).await?;
+            super::relations::commit_waits(&mut tx, pair, plan, now).await?;
         }
         self.fence(&mut tx).await?;
         tx.commit().await?;

@@ -3,7 +3,7 @@
 
 use time::OffsetDateTime;
 
-use crate::sync::{pair::ResolvedPair, plan::plan_page};
+use crate::sync::{pair::ResolvedPair, plan::plan_page_with};
 use crate::{
     airtable::{ListParams, Record},
     clients::api_error::ApiError,
@@ -58,7 +58,14 @@ impl Engine {
         };
         if !opts.dry_run {
             let result = serde_json::to_value(&summary)?;
-            let high_water = Some(started.unix_timestamp() * 1000);
+            // Pages left unwritten because their plans grew stale were read
+            // before this sweep started: the mark stays where it was so that
+            // the next sweep reads them again.
+            let high_water = if summary.pages_stale > 0 {
+                since
+            } else {
+                Some(started.unix_timestamp() * 1000)
+            };
             self.store
                 .finish_sweep(pair.name(), kind, now_ms(), &result, high_water)
                 .await?;
@@ -128,12 +135,19 @@ impl Engine {
             let record = self.find_record(pair, &page.id, link.as_ref()).await?;
             (link, record)
         };
-        let plan = plan_page(
+        let snapshot = link.as_ref().map(|l| &l.snapshot);
+        let mut relations = self
+            .relation_index(pair, [&page], record.as_ref(), snapshot)
+            .await?;
+        let row = record.as_ref().zip(snapshot);
+        self.mark_deleted_targets(pair, row, &mut relations).await?;
+        let plan = plan_page_with(
             pair,
             &page,
             record.as_ref(),
             link.as_ref(),
             OffsetDateTime::now_utc(),
+            &relations,
         );
         let Some(plan) = self
             .scope_one(pair, &page, record, link.as_ref(), plan)
@@ -220,6 +234,7 @@ impl Engine {
                     records: vec![record],
                     links: Default::default(),
                     full: false,
+                    relations: Default::default(),
                 };
                 let now = OffsetDateTime::now_utc();
                 self.adopt_orphans(pair, &mut snap, Default::default(), opts, now, &mut summary)
@@ -264,12 +279,20 @@ impl Engine {
         if !opts.dry_run {
             self.report_bad_links(pair, &snap.records, false).await?;
         }
+        self.read_sweep_bodies(pair, snap, 0).await?;
+        snap.read_relations(self, pair).await?;
         let plans = plan_all(pair, snap, started, |_| true);
         let plans = self
             .match_entering_pages(pair, snap, plans, started)
             .await?;
         let claimed = claimed_records(snap, &plans).into_iter().collect();
         let mut summary = self.run_plans(pair, plans, opts).await?;
+        summary.pages_read = snap
+            .pages
+            .iter()
+            .chain(&snap.extra_pages)
+            .map(|p| p.id.clone())
+            .collect();
         self.adopt_orphans(pair, snap, claimed, opts, started, &mut summary)
             .await?;
         Ok(summary)

@@ -206,6 +206,7 @@ impl Engine {
             .into_iter()
             .filter(|p| !creating.contains(&p.page_id))
             .collect();
+        snap.read_relations(self, pair).await?;
         plans.extend(plan_all(pair, snap, now, |p| creating.contains(&p.id)));
         Ok(plans)
     }
@@ -261,6 +262,7 @@ impl Engine {
         found.dedup_by(|a, b| a.id == b.id);
         let ids: HashSet<String> = found.iter().map(|p| p.id.clone()).collect();
         snap.pages.extend(found);
+        snap.read_relations(self, pair).await?;
         Ok(plan_all(pair, snap, now, |p| ids.contains(&p.id)))
     }
 }
@@ -327,6 +329,7 @@ impl Engine {
                 .collect(),
             full: false,
             row_votes: Default::default(),
+            relations: Default::default(),
         };
         if let Some(r) = snap.records.first() {
             snap.row_votes.insert(r.id.clone(), row_in == Some(true));

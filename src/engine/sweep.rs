@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use crate::sync::pair::ResolvedPair;
 use crate::{
     airtable::{ListParams, Record},
-    clients::api_error::ApiError,
+    clients::{api_error::ApiError, pipeline::pipelined},
     notion::Page,
     store::{IssueScope, LinkState, NewIssue, RecordLink, now_ms},
 };
@@ -52,8 +52,11 @@ impl Engine {
             full: true,
             extra_pages: Vec::new(),
             row_votes: Default::default(),
+            relations: Default::default(),
         };
         self.read_linked_rows_out_of_scope(pair, &mut snap).await?;
+        // The rows' relations now, the pages' as each hundred is read.
+        snap.read_relations(self, pair).await?;
         let rows_naming_a_page: std::collections::HashSet<String> = snap
             .records
             .iter()
@@ -86,6 +89,8 @@ impl Engine {
             let next = batch.next();
             let first_new = snap.pages.len();
             snap.pages.extend(batch.pages);
+            self.read_sweep_bodies(pair, &mut snap, first_new).await?;
+            snap.read_relations_from(self, pair, first_new).await?;
             let ready: std::collections::HashSet<String> = snap.pages[first_new..]
                 .iter()
                 .filter(|p| decided_early(p, &snap.links))
@@ -104,6 +109,7 @@ impl Engine {
         }
         summary.absorb(self.run_plans(pair, ready_plans, opts).await?);
         self.fetch_missing_pages(pair, &mut snap).await?;
+        snap.read_relations(self, pair).await?;
         let plans = plan_all(pair, &snap, started, |p| !planned.contains(&p.id));
         let plans = self
             .match_entering_pages(pair, &mut snap, plans, started)
@@ -198,7 +204,8 @@ impl Engine {
             .filter_map(|p| links.get(&p.id).and_then(|l| l.airtable_record_id.clone()))
             .filter(|id| !have.contains(id))
             .collect();
-        for chunk in wanted.chunks(50) {
+        // A hundred ids per listing: one page of the answer.
+        for chunk in wanted.chunks(crate::airtable::MAX_PAGE_SIZE) {
             records.extend(self.rows_by_id(pair, chunk).await?);
         }
         let mut snap = SideSnapshot {
@@ -208,8 +215,10 @@ impl Engine {
             full: false,
             extra_pages: Vec::new(),
             row_votes,
+            relations: Default::default(),
         };
         self.fetch_missing_pages(pair, &mut snap).await?;
+        snap.read_relations(self, pair).await?;
         Ok(snap)
     }
 
@@ -269,8 +278,13 @@ impl Engine {
         }
         wanted.sort();
         wanted.dedup();
-        for id in wanted {
-            match self.read_page(pair, &id).await {
+        let wanted = self.take_from_a_query(pair, snap, wanted).await?;
+        let reads = pipelined(wanted, |id| async move {
+            Ok::<_, ApiError>((self.read_page(pair, &id).await, id))
+        })
+        .await?;
+        for (read, id) in reads {
+            match read {
                 Ok(p) => snap.extra_pages.push(p),
                 Err(e) if e.is_not_found() => {
                     tracing::info!(pair = pair.name(), page_id = %id, "linked page not found (deleted or unshared)");
@@ -284,5 +298,35 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// Many linked pages the incremental query did not return (rows edited
+    /// in bulk in Airtable, their pages not): one query of the database, a
+    /// hundred pages a call, costs less than a read each. The pages it
+    /// returns join `extra_pages`; the others (trashed, moved, out of scope)
+    /// are still read one by one.
+    async fn take_from_a_query(
+        &self,
+        pair: &ResolvedPair,
+        snap: &mut SideSnapshot,
+        wanted: Vec<String>,
+    ) -> anyhow::Result<Vec<String>> {
+        let query_calls = snap
+            .links
+            .len()
+            .div_ceil(crate::notion::query::MAX_PAGE_SIZE as usize);
+        if snap.full || wanted.len() <= query_calls.max(1) {
+            return Ok(wanted);
+        }
+        let mut wanted: std::collections::HashSet<String> = wanted.into_iter().collect();
+        let pages = self.query_all_pages(pair, scoped_pages(pair, None)).await?;
+        for page in pages {
+            if wanted.remove(&page.id) {
+                snap.extra_pages.push(page);
+            }
+        }
+        let mut rest: Vec<String> = wanted.into_iter().collect();
+        rest.sort();
+        Ok(rest)
     }
 }

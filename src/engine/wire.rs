@@ -119,9 +119,29 @@ impl Engine {
     }
 
     /// One page, its properties by the mapping's names.
+    /// With `[pair.body]`, the page's content is read at the same time
+    /// (see `engine::body`). Either way its files are sized and its long
+    /// relations read whole, as a query's pages are.
     pub async fn read_page(&self, pair: &ResolvedPair, id: &str) -> Result<Page, ApiError> {
-        let page = self.notion.retrieve_page(id).await?;
-        Ok(pair.wire.notion_in(&pair.fields, page))
+        let mut page = if super::body::body_field(pair).is_some() {
+            let (page, content) = tokio::join!(
+                self.notion.retrieve_page(id),
+                self.notion.retrieve_markdown(id)
+            );
+            let mut page = pair.wire.notion_in(&pair.fields, page?);
+            super::body::attach_read(&mut page, content)?;
+            page
+        } else {
+            let page = self.notion.retrieve_page(id).await?;
+            pair.wire.notion_in(&pair.fields, page)
+        };
+        // With the content or without: files need their sizes, and long
+        // relations and people lists their whole lists, before the page can
+        // be planned.
+        self.size_notion_files(pair, &mut page).await;
+        self.complete_relations(pair, &mut page).await?;
+        self.complete_people(pair, &mut page).await?;
+        Ok(page)
     }
 
     /// One page of the pair's data source query.
@@ -138,6 +158,11 @@ impl Engine {
             .into_iter()
             .map(|p| pair.wire.notion_in(&pair.fields, p))
             .collect();
+        for page in &mut found.pages {
+            self.size_notion_files(pair, page).await;
+            self.complete_relations(pair, page).await?;
+            self.complete_people(pair, page).await?;
+        }
         Ok(found)
     }
 
@@ -148,10 +173,16 @@ impl Engine {
         filter: Option<Json>,
     ) -> Result<Vec<Page>, ApiError> {
         let pages = self.notion.query_all(&pair.data_source_id, filter).await?;
-        Ok(pages
+        let mut pages: Vec<Page> = pages
             .into_iter()
             .map(|p| pair.wire.notion_in(&pair.fields, p))
-            .collect())
+            .collect();
+        for page in &mut pages {
+            self.size_notion_files(pair, page).await;
+            self.complete_relations(pair, page).await?;
+            self.complete_people(pair, page).await?;
+        }
+        Ok(pages)
     }
 
     /// Update a page's properties (by the mapping's names).
@@ -215,8 +246,31 @@ pub(super) fn formula_string(s: &str) -> String {
     s.replace('\\', "\\\\").replace('\'', "\\'")
 }
 
-/// A row's people cell names someone no known user matches.
+/// A row's people cell names someone no known user matches, or its
+/// collaborator cell someone whose email no known user has.
 fn names_unknown_person(pair: &ResolvedPair, row: &Record) -> bool {
+    unknown_collaborator(pair, row) || unknown_name(pair, row)
+}
+
+fn unknown_collaborator(pair: &ResolvedPair, row: &Record) -> bool {
+    pair.live_fields()
+        .filter(|f| matches!(f.kind, Kind::Collaborators(_)))
+        .filter_map(|f| row.fields.get(&f.airtable))
+        .flat_map(|cell| match cell {
+            Json::Array(items) => items.clone(),
+            one => vec![one.clone()],
+        })
+        .filter_map(|c| c["email"].as_str().map(str::to_lowercase))
+        .any(|email| {
+            !pair.users.iter().any(|u| {
+                u.email
+                    .as_deref()
+                    .is_some_and(|e| e.to_lowercase() == email)
+            })
+        })
+}
+
+fn unknown_name(pair: &ResolvedPair, row: &Record) -> bool {
     pair.live_fields()
         .filter(|f| f.kind == Kind::People)
         .filter_map(|f| row.fields.get(&f.airtable).and_then(Json::as_str))

@@ -1,6 +1,7 @@
-//! Executing plans: Airtable first (batched by 10), then Notion (one page
-//! at a time); a refused value is salvaged field by field and reported,
-//! never retried into a loop.
+//! Executing plans: Notion first (one request per page), then Airtable
+//! (batched by 10), each with several requests in flight inside its budget
+//! (`clients::pipeline`); a refused value is salvaged field by field and
+//! reported, never retried into a loop.
 
 use std::collections::HashMap;
 
@@ -11,17 +12,124 @@ use crate::sync::{
     pair::ResolvedPair,
     plan::{AirtableWrite, ChangeKind, NotionWrite, Plan},
 };
+use std::time::Duration;
+
+use tokio::time::Instant;
+
 use crate::{
-    clients::api_error::ApiError,
+    clients::{api_error::ApiError, http::sent_by, pipeline::pipelined_each},
+    notion::Page,
     store::{IssueScope, NewIssue, now_ms},
     sync::merge::Side,
 };
 
 use super::{
     Engine, SchemaMoved, Summary, SweepOptions,
+    claims::{BUSY_RETRY, Mode, busy},
     matching::page_id_of,
     persist::{crossing_line, describe},
 };
+
+tokio::task_local! {
+    /// How long after a run starts writing its plans a write may still be
+    /// sent ([`with_fresh_writes`]).
+    static FRESH_FOR: Duration;
+}
+
+/// Run `work` (a sweep) with its writes held to plans at most `fresh_for`
+/// old when sent. Neither API has conditional writes: a plan made from a
+/// read is written over whatever a person typed since that read. A record
+/// job's plan is written within a moment of its read; a sweep's writes go
+/// out one budget slot after another, so its last plans can be many seconds
+/// old. A write past the limit is not sent: its page is left
+/// (`Summary::pages_left`, not logged, not stored) for its own job or the
+/// next sweep, which plan it again from a fresh read.
+pub async fn with_fresh_writes<F: std::future::Future>(fresh_for: Duration, work: F) -> F::Output {
+    FRESH_FOR.scope(fresh_for, work).await
+}
+
+/// How long after a record job starts (its claim, then its reads) its
+/// writes may still be sent. A record job reads both sides at once and
+/// writes right after, so this is only met when the rate budget queues its
+/// write behind many others (several replicas on one budget): the job then
+/// runs again from a fresh read ([`NotYet`](super::NotYet), no attempt spent)
+/// rather than overwrite what a person typed in the meantime.
+pub const RECORD_FRESH_FOR: Duration = Duration::from_secs(10);
+
+/// The instant after which this run's writes are not sent: a batch's limit
+/// counts from now (its writes start), a record job's from its start.
+fn fresh_until() -> Option<Instant> {
+    if let Ok(d) = FRESH_FOR.try_with(|d| *d) {
+        return Some(Instant::now() + d);
+    }
+    let scope = super::claims::current().ok()?;
+    (scope.mode == Mode::Record).then(|| scope.started + RECORD_FRESH_FOR)
+}
+
+/// Whether this run is a record job's (it waits for what holds it back).
+fn record_mode() -> bool {
+    super::claims::current().is_ok_and(|scope| scope.mode == Mode::Record)
+}
+
+fn stale(fresh_until: Option<Instant>) -> bool {
+    fresh_until.is_some_and(|t| Instant::now() > t)
+}
+
+/// What a run's writes left undone besides refusals: pages whose write was
+/// not sent (its plan had grown stale, or an earlier request failed) or met
+/// a fault that passes. They are neither logged nor stored, and planned
+/// again from fresh reads by their next run; what the other pages' writes
+/// did is stored and logged first. A page written in part (its Notion
+/// write went out, its Airtable write or its content did not) stores and
+/// logs the part written and takes back the rest (`Plan::take_back`): a
+/// write made is always in the log, even when the run fails.
+#[derive(Default)]
+pub(super) struct Undone {
+    pages: std::collections::HashSet<String>,
+    /// Pages written in part: stored and logged for that part, and planned
+    /// again (`Summary::pages_left`) for the rest.
+    partly: std::collections::HashSet<String>,
+    stale: usize,
+    /// The first transient fault: the run's error once the rest is stored.
+    error: Option<ApiError>,
+}
+
+impl Undone {
+    fn contains(&self, page_id: &str) -> bool {
+        self.pages.contains(page_id)
+    }
+
+    /// One page was written in part; `error` is why the rest was not.
+    fn add_partly(&mut self, page_id: &str, error: ApiError) {
+        self.pages.remove(page_id);
+        self.partly.insert(page_id.to_owned());
+        self.error.get_or_insert(error);
+    }
+
+    /// One request's pages were not written; `answer` says why.
+    fn add<'p>(
+        &mut self,
+        pages: impl IntoIterator<Item = &'p String>,
+        answer: Option<ApiError>,
+        was_stale: bool,
+    ) {
+        for page in pages {
+            if self.pages.insert(page.clone()) && was_stale {
+                self.stale += 1;
+            }
+        }
+        if let Some(e) = answer {
+            self.error.get_or_insert(e);
+        }
+    }
+}
+
+/// How one pipelined write request ended, besides a transient fault.
+enum Sent<T> {
+    Answered(Result<T, ApiError>),
+    /// Not sent: the plan was older than the run allows.
+    Stale,
+}
 
 impl Engine {
     /// Execute plans: Airtable writes batched ten per request, Notion writes
@@ -42,31 +150,69 @@ impl Engine {
         let (mut plans, claimed) = self.claim_plans(pair, plans, opts, &mut summary).await?;
         // The delete review queue: held, approved or rejected deletes.
         self.review_deletes(pair, &mut plans).await?;
-        for plan in &plans {
-            summary.count(plan);
-        }
         if opts.dry_run {
+            for plan in &plans {
+                summary.count(plan);
+            }
             summary.planned_writes = plans.iter().flat_map(describe).collect();
             summary.scope_changes = plans.iter().filter_map(crossing_line).collect();
             return Ok(summary);
         }
         // Notion first: renaming a page changes its URL, which the Airtable
         // write then carries.
-        let failed_notion = self.write_notion(pair, &mut plans, &mut summary).await?;
+        let fresh_until = fresh_until();
+        let mut undone = Undone::default();
+        let failed_notion = self
+            .write_notion(pair, &mut plans, fresh_until, &mut undone, &mut summary)
+            .await?;
         for plan in plans
             .iter_mut()
-            .filter(|p| failed_notion.contains(&p.page_id))
+            .filter(|p| failed_notion.contains(&p.page_id) || undone.contains(&p.page_id))
         {
             plan.airtable = AirtableWrite::None;
         }
-        let failed = self.write_airtable(pair, &mut plans, &mut summary).await?;
+        let before_airtable = undone.pages.clone();
+        let failed = self
+            .write_airtable(pair, &mut plans, fresh_until, &mut undone, &mut summary)
+            .await?;
+        // A page whose Notion half went out keeps it: stored and logged.
+        let halves = plans
+            .iter_mut()
+            .filter(|p| undone.contains(&p.page_id) && !before_airtable.contains(&p.page_id));
+        let kept: Vec<String> = halves
+            .filter_map(|p| p.keep_only_what_reached_notion().then(|| p.page_id.clone()))
+            .collect();
+        for page in kept {
+            undone.pages.remove(&page);
+            undone.partly.insert(page);
+        }
         let done: Vec<&Plan> = plans
             .iter()
-            .filter(|p| !failed.contains(&p.page_id) && !failed_notion.contains(&p.page_id))
+            .filter(|p| {
+                !failed.contains(&p.page_id)
+                    && !failed_notion.contains(&p.page_id)
+                    && !undone.contains(&p.page_id)
+            })
             .collect();
+        // A plan not carried out this time is counted by the run that does.
+        for plan in plans.iter().filter(|p| !undone.contains(&p.page_id)) {
+            summary.count(plan);
+        }
         self.persist(pair, &done, opts.cause).await?;
         self.release_claims(pair, &claimed).await;
-        Ok(summary)
+        summary.pages_left.extend(undone.pages);
+        summary.pages_left.extend(undone.partly);
+        summary.pages_stale += undone.stale;
+        match undone.error {
+            Some(e) => Err(e.into()),
+            // A record job's stale write: run again from a fresh read.
+            None if undone.stale > 0 && record_mode() => Err(busy(
+                pair,
+                "a write waited too long for the rate budget; reading the record again",
+                BUSY_RETRY,
+            )),
+            None => Ok(summary),
+        }
     }
 
     /// Airtable omits empty cells, so a field a person retyped in Airtable's
@@ -118,11 +264,14 @@ impl Engine {
         Ok(())
     }
 
-    /// Returns the page ids whose Airtable write was refused (Fatal).
+    /// Returns the page ids whose Airtable write was refused (Fatal); those
+    /// not written for another reason go to `undone`.
     pub(super) async fn write_airtable(
         &self,
         pair: &ResolvedPair,
         plans: &mut [Plan],
+        fresh_until: Option<Instant>,
+        undone: &mut Undone,
         summary: &mut Summary,
     ) -> anyhow::Result<Vec<String>> {
         let base = &pair.config.airtable_base_id;
@@ -135,8 +284,23 @@ impl Engine {
                 _ => None,
             })
             .collect();
-        if !upserts.is_empty() {
-            let result = self.upsert_rows(pair, upserts).await?;
+        let result = match upserts.is_empty() {
+            true => None,
+            false => match self.upsert_salvaging(pair, plans, upserts).await {
+                Ok(result) => Some(result),
+                // What the run's other requests wrote is stored first.
+                Err(e) => {
+                    let pages: Vec<String> = plans
+                        .iter()
+                        .filter(|p| matches!(p.airtable, AirtableWrite::Upsert(_)))
+                        .map(|p| p.page_id.clone())
+                        .collect();
+                    undone.add(&pages, Some(e), false);
+                    None
+                }
+            },
+        };
+        if let Some(result) = result {
             let by_page: HashMap<String, String> = result
                 .records
                 .iter()
@@ -158,33 +322,66 @@ impl Engine {
                 _ => None,
             })
             .collect();
-        for chunk in updates.chunks(crate::airtable::MAX_RECORDS_PER_WRITE) {
-            match self.update_rows(pair, chunk.to_vec()).await {
-                Ok(_) => {}
-                Err(e @ ApiError::Fatal { .. }) => {
-                    // One bad row must not block the others: retry this chunk row by row.
-                    tracing::warn!(error = %e, "Airtable refused a batch; writing its rows one by one");
-                    for (id, fields) in chunk {
-                        if let Err(e) = self
-                            .update_rows(pair, vec![(id.clone(), fields.clone())])
-                            .await
-                        {
-                            if !matches!(e, ApiError::Fatal { .. }) {
-                                return Err(e.into());
-                            }
-                            let page = plans
-                                .iter()
-                                .find(|p| p.record_id.as_deref() == Some(id))
-                                .map(|p| p.page_id.clone());
-                            summary.problems.push(format!("Airtable row {id}: {e}"));
-                            if let Some(page) = &page {
-                                self.raise_row_refusal(pair, page, id, &e).await?;
-                            }
-                            failed.extend(page);
-                        }
+        // Chunks go out several at a time; a chunk Airtable refuses is
+        // answered as a value, so the others still go.
+        let chunks: Vec<&[(String, Map<String, Json>)]> = updates
+            .chunks(crate::airtable::MAX_RECORDS_PER_WRITE)
+            .collect();
+        let answers = pipelined_each(chunks.iter().copied(), |chunk| async move {
+            if stale(fresh_until) {
+                return Ok(Sent::Stale);
+            }
+            match sent_by(fresh_until, self.update_rows(pair, chunk.to_vec())).await {
+                Ok(_) => Ok(Sent::Answered(Ok(()))),
+                Err(e) if e.is_not_sent_late() => Ok(Sent::Stale),
+                Err(e @ ApiError::Fatal { .. }) => Ok(Sent::Answered(Err(e))),
+                Err(e) => Err(e),
+            }
+        })
+        .await;
+        let mut refused = Vec::new();
+        for (chunk, answer) in chunks.into_iter().zip(answers) {
+            let pages = || pages_of(plans, chunk.iter().map(|(id, _)| id.as_str()));
+            match answer {
+                Some(Ok(Sent::Answered(Ok(())))) => {}
+                Some(Ok(Sent::Answered(Err(e)))) => refused.push((chunk, e)),
+                Some(Ok(Sent::Stale)) => undone.add(&pages(), None, true),
+                Some(Err(e)) => undone.add(&pages(), Some(e), false),
+                None => undone.add(&pages(), None, false),
+            }
+        }
+        for (chunk, e) in refused {
+            // One bad row must not block the others: retry this chunk row by row.
+            tracing::warn!(error = %e, "Airtable refused a batch; writing its rows one by one");
+            for (id, fields) in chunk {
+                if let Err(e) = self
+                    .update_rows(pair, vec![(id.clone(), fields.clone())])
+                    .await
+                {
+                    if !matches!(e, ApiError::Fatal { .. }) {
+                        undone.add(&pages_of(plans, [id.as_str()]), Some(e), false);
+                        continue;
                     }
+                    // A refused collaborator: the row goes again without it.
+                    if let Some(plan) = plans
+                        .iter_mut()
+                        .find(|p| p.record_id.as_deref() == Some(id))
+                        && self
+                            .salvage_airtable_row(pair, plan, id, fields, &e)
+                            .await?
+                    {
+                        continue;
+                    }
+                    let page = plans
+                        .iter()
+                        .find(|p| p.record_id.as_deref() == Some(id))
+                        .map(|p| p.page_id.clone());
+                    summary.problems.push(format!("Airtable row {id}: {e}"));
+                    if let Some(page) = &page {
+                        self.raise_row_refusal(pair, page, id, &e).await?;
+                    }
+                    failed.extend(page);
                 }
-                Err(e) => return Err(e.into()),
             }
         }
         let deletes: Vec<String> = plans
@@ -194,31 +391,97 @@ impl Engine {
                 _ => None,
             })
             .collect();
-        if !deletes.is_empty() {
-            self.airtable.delete_records(base, table, &deletes).await?;
+        if !deletes.is_empty()
+            && let Err(e) = self.airtable.delete_records(base, table, &deletes).await
+        {
+            let pages = pages_of(plans, deletes.iter().map(String::as_str));
+            undone.add(&pages, Some(e), false);
         }
         Ok(failed)
     }
 
-    /// Notion writes, one request per page. Returns the pages refused (Fatal).
+    /// Notion writes, one request per page, several in flight. Returns the
+    /// pages refused (Fatal); those not written for another reason go to
+    /// `undone`.
     pub(super) async fn write_notion(
         &self,
         pair: &ResolvedPair,
         plans: &mut [Plan],
+        fresh_until: Option<Instant>,
+        undone: &mut Undone,
         summary: &mut Summary,
     ) -> anyhow::Result<Vec<String>> {
-        let mut failed = Vec::new();
+        // Files new to Notion are uploaded first: the update names them.
+        // A page whose upload fails is not written this time. The time the
+        // uploads take is added to the writes' limit: a file is sent once,
+        // not again on every run that a large upload made late.
+        let uploading = Instant::now();
         for plan in plans.iter_mut() {
-            let result = match &plan.notion {
-                NotionWrite::None => continue,
-                NotionWrite::Update {
-                    page_id,
-                    properties,
-                } => self.write_page(pair, page_id, properties).await,
-                NotionWrite::Trash { page_id } => self.notion.trash_page(page_id).await,
+            if let Err(e) = self.upload_pending_files(pair, plan).await {
+                undone.add(std::slice::from_ref(&plan.page_id), Some(e), false);
+            }
+        }
+        let fresh_until = fresh_until.map(|t| t + uploading.elapsed());
+        // The page's content goes to its own endpoint, after the properties.
+        let mut bodies: Vec<Option<String>> =
+            plans.iter_mut().map(super::body::take_body).collect();
+        // The property requests go out several at a time; a refusal is
+        // answered as a value (handled below, one plan at a time); after any
+        // other failure no further request starts, and the pages not
+        // written are left undone.
+        let writes: Vec<usize> = plans
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !matches!(p.notion, NotionWrite::None) && !undone.contains(&p.page_id))
+            .map(|(i, _)| i)
+            .collect();
+        let plans_read: &[Plan] = plans;
+        let sent = pipelined_each(writes.iter().copied(), |i| async move {
+            if stale(fresh_until) {
+                return Ok(Sent::Stale);
+            }
+            match sent_by(
+                fresh_until,
+                self.send_notion_write(pair, &plans_read[i].notion),
+            )
+            .await
+            {
+                Ok(page) => Ok(Sent::Answered(Ok(page))),
+                Err(e) if e.is_not_sent_late() => Ok(Sent::Stale),
+                Err(e @ ApiError::Fatal { .. }) => Ok(Sent::Answered(Err(e))),
+                Err(e) => Err(e),
+            }
+        })
+        .await;
+        let mut answers: HashMap<usize, Result<Page, ApiError>> = HashMap::new();
+        for (i, answer) in writes.into_iter().zip(sent) {
+            let page = [plans[i].page_id.clone()];
+            match answer {
+                Some(Ok(Sent::Answered(answer))) => {
+                    answers.insert(i, answer);
+                }
+                Some(Ok(Sent::Stale)) => undone.add(&page, None, true),
+                Some(Err(e)) => undone.add(&page, Some(e), false),
+                None => undone.add(&page, None, false),
+            }
+        }
+        let mut failed = Vec::new();
+        for (i, plan) in plans.iter_mut().enumerate() {
+            let body = bodies[i].take();
+            if undone.contains(&plan.page_id) {
+                continue;
+            }
+            let Some(answer) = answers.remove(&i) else {
+                self.finish_body(plan, body, undone, &mut summary.problems)
+                    .await;
+                continue;
             };
-            match result {
-                Ok(page) => carry_new_url(pair, plan, page.url),
+            match answer {
+                Ok(page) => {
+                    carry_new_url(pair, plan, page.url);
+                    self.finish_body(plan, body, undone, &mut summary.problems)
+                        .await;
+                }
                 Err(e @ ApiError::Fatal { status: 400, .. })
                     if matches!(plan.notion, NotionWrite::Update { .. }) =>
                 {
@@ -226,17 +489,56 @@ impl Engine {
                         .problems
                         .push(format!("Notion page {}: {e}", plan.page_id));
                     self.salvage_notion_write(pair, plan, &e).await?;
+                    self.finish_body(plan, body, undone, &mut summary.problems)
+                        .await;
                 }
-                Err(e @ ApiError::Fatal { .. }) => {
+                Err(e) => {
                     summary
                         .problems
                         .push(format!("Notion page {}: {e}", plan.page_id));
                     failed.push(plan.page_id.clone());
                 }
-                Err(e) => return Err(e.into()),
             }
         }
         Ok(failed)
+    }
+
+    /// Write a page's content after its properties. When that fails with a
+    /// fault that passes, the properties written stay (stored, logged) and
+    /// the content is taken back, to be planned again; a page with nothing
+    /// else written is undone whole.
+    async fn finish_body(
+        &self,
+        plan: &mut Plan,
+        body: Option<String>,
+        undone: &mut Undone,
+        problems: &mut Vec<String>,
+    ) {
+        let Err(e) = self.write_body(plan, body, problems).await else {
+            return;
+        };
+        plan.take_back(&[crate::sync::body::BODY_FIELD.to_owned()], Side::Notion);
+        if plan.changes.iter().any(|c| c.to == Some(Side::Notion)) {
+            undone.add_partly(&plan.page_id, e);
+        } else {
+            undone.add(std::slice::from_ref(&plan.page_id), Some(e), false);
+        }
+    }
+
+    /// The one request of a plan's Notion write (never called for `None`).
+    async fn send_notion_write(
+        &self,
+        pair: &ResolvedPair,
+        write: &NotionWrite,
+    ) -> Result<Page, ApiError> {
+        match write {
+            NotionWrite::Update {
+                page_id,
+                properties,
+            } => self.write_page(pair, page_id, properties).await,
+            NotionWrite::Trash { page_id } => self.notion.trash_page(page_id).await,
+            NotionWrite::None => unreachable!("plans without a Notion write are filtered out"),
+        }
     }
 
     /// Airtable refused a row's update: nothing of the record is stored (it
@@ -378,4 +680,14 @@ pub(super) fn refuse(pair: &ResolvedPair, plan: &mut Plan, key: &str, why: &str)
     if let Some(field) = pair.fields.iter().find(|f| f.notion == key) {
         plan.refuse_notion_field(&field.notion, why);
     }
+}
+
+/// The pages of the plans writing these Airtable rows.
+fn pages_of<'r>(plans: &[Plan], record_ids: impl IntoIterator<Item = &'r str>) -> Vec<String> {
+    let ids: std::collections::HashSet<&str> = record_ids.into_iter().collect();
+    plans
+        .iter()
+        .filter(|p| p.record_id.as_deref().is_some_and(|r| ids.contains(r)))
+        .map(|p| p.page_id.clone())
+        .collect()
 }

@@ -132,12 +132,15 @@ pub struct AppState {
     /// The engine's undo (`POST /api/undo`, the status page's Undo
     /// buttons); without it they answer 503.
     pub undo: Option<Arc<dyn undo::UndoPort>>,
+    /// Records webhooks, many per transaction (group commit).
+    pub ingest: webhooks::group_commit::GroupCommit,
 }
 
 impl AppState {
     /// A state with no secrets, no bot id and default tunables.
     pub fn new(store: Store, pairs: PairDirectory) -> Self {
         Self {
+            ingest: webhooks::group_commit::GroupCommit::new(store.clone()),
             store,
             notion_webhook_secret: None,
             admin_token: None,

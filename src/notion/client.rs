@@ -38,16 +38,16 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// A client for one Notion integration (one token, one budget).
 #[derive(Debug, Clone)]
 pub struct NotionClient {
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     /// `https://api.notion.com/v1`.
-    root: Url,
+    pub(super) root: Url,
     token: Secret,
-    budget: Arc<Budget>,
+    pub(super) budget: Arc<Budget>,
     timeout: Duration,
     retry: RetryPolicy,
     /// The longest a call waits for a 429 penalty before giving up with a
     /// rate-limit error instead (None: it waits the penalty out).
-    penalty_wait_limit: Option<Duration>,
+    pub(super) penalty_wait_limit: Option<Duration>,
 }
 
 impl NotionClient {
@@ -98,6 +98,24 @@ impl NotionClient {
         self
     }
 
+    /// GET `segments`, then `raw_tail` appended as it is (already
+    /// URL-encoded: a property id is passed "as returned, including any URL
+    /// encoding", Notion's guide to reading property values).
+    pub(super) async fn get_encoded<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        raw_tail: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T, ApiError> {
+        let mut url = join_path(&self.root, segments);
+        let path = format!("{}/{raw_tail}", url.path().trim_end_matches('/'));
+        url.set_path(&path);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        self.call(Method::GET, url, None).await
+    }
+
     /// GET `segments` with query parameters.
     pub(super) async fn get<T: DeserializeOwned>(
         &self,
@@ -134,6 +152,15 @@ impl NotionClient {
             .await
     }
 
+    /// A request with the token, the API version and the call timeout.
+    pub(super) fn authorized(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, url)
+            .bearer_auth(self.token.expose())
+            .header("Notion-Version", NOTION_VERSION)
+            .timeout(self.timeout)
+    }
+
     /// One attempt: wait for the budget, send, classify.
     async fn call_once<T: DeserializeOwned>(
         &self,
@@ -141,12 +168,7 @@ impl NotionClient {
         url: &Url,
         body: Option<&Json>,
     ) -> Result<T, ApiError> {
-        let request = self
-            .http
-            .request(method.clone(), url.clone())
-            .bearer_auth(self.token.expose())
-            .header("Notion-Version", NOTION_VERSION)
-            .timeout(self.timeout);
+        let request = self.authorized(method.clone(), url.clone());
         let request = match body {
             Some(body) => request.json(body),
             None => request,
@@ -167,7 +189,7 @@ impl NotionClient {
     }
 
     /// Classify an error response; a rate limit pauses the whole budget.
-    async fn error_from(&self, response: reqwest::Response) -> ApiError {
+    pub(super) async fn error_from(&self, response: reqwest::Response) -> ApiError {
         let status = response.status().as_u16();
         let retry_after = parse_retry_after(response.headers().get(RETRY_AFTER));
         let err = classify(status, retry_after, &read_error_body(response).await);

@@ -89,11 +89,13 @@ impl NotionClient {
     /// the id of a database holding exactly one data source (the id a user
     /// copies from the browser is the database's).
     pub async fn resolve_data_source(&self, id: &str) -> Result<DataSource, ResolveError> {
-        match self.retrieve_data_source(id).await {
-            Err(e) if e.is_not_found() => {}
-            other => return Ok(other?),
-        }
-        let database = self.retrieve_database(id).await?;
+        // `notion_database_id` usually names a database (what Notion's UI
+        // shows): asking for it first costs two calls, where asking for a
+        // data source first would cost three (a 404, then both).
+        let database = match self.retrieve_database(id).await {
+            Err(e) if e.is_not_found() => return Ok(self.retrieve_data_source(id).await?),
+            other => other?,
+        };
         match database.data_sources.as_slice() {
             [one] => Ok(self.retrieve_data_source(&one.id).await?),
             [] => Err(ResolveError::NoDataSource {
@@ -153,6 +155,59 @@ impl NotionClient {
     /// `GET /v1/pages/{id}`.
     pub async fn retrieve_page(&self, page_id: &str) -> Result<Page, ApiError> {
         self.get(&["pages", page_id], &[]).await
+    }
+
+    /// Every page id of a relation property: page reads carry at most 25
+    /// references (`has_more` says there are more).
+    pub async fn relation_ids(
+        &self,
+        page_id: &str,
+        property_id: &str,
+    ) -> Result<Vec<String>, ApiError> {
+        let items = self.property_items(page_id, property_id).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| item["relation"]["id"].as_str().map(str::to_owned))
+            .collect())
+    }
+
+    /// The whole list of a people property: user objects, as a page read
+    /// shows them (page reads stop at 25).
+    pub async fn people(&self, page_id: &str, property_id: &str) -> Result<Vec<Json>, ApiError> {
+        let items = self.property_items(page_id, property_id).await?;
+        Ok(items
+            .into_iter()
+            .filter_map(|mut item| match item["people"].take() {
+                Json::Null => None,
+                user => Some(user),
+            })
+            .collect())
+    }
+
+    /// `GET /v1/pages/{id}/properties/{property_id}`, every page of the
+    /// paginated `property_item` list (title, rich_text, relation, people;
+    /// 100 items a page at most, one reference per item).
+    async fn property_items(
+        &self,
+        page_id: &str,
+        property_id: &str,
+    ) -> Result<Vec<Json>, ApiError> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut query = vec![("page_size", "100")];
+            if let Some(c) = cursor.as_deref() {
+                query.push(("start_cursor", c));
+            }
+            let page: ListPage<Json> = self
+                .get_encoded(&["pages", page_id, "properties"], property_id, &query)
+                .await?;
+            items.extend(page.results);
+            match next_cursor(page.has_more, page.next_cursor) {
+                Some(next) => cursor = Some(next),
+                None => return Ok(items),
+            }
+        }
     }
 
     /// `POST /v1/pages` under a data source.

@@ -4,12 +4,15 @@
 //!   [`Budget`](crate::clients::ratelimit::Budget), errors classified as [`ApiError`](crate::clients::api_error::ApiError).
 //! - [`model`]: pages, users, databases and data sources (tolerant reads).
 //! - [`property`]: typed property values and write-body builders.
+//! - [`files`]: file uploads and bounded reads of file URLs.
 //! - [`rich_text`]: plain text and the 2,000-unit split for writes.
 
 mod client;
 mod endpoints;
 mod error;
+pub mod files;
 mod ids;
+pub mod markdown;
 pub mod model;
 pub mod property;
 pub mod query;

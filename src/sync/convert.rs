@@ -14,8 +14,12 @@ pub use crate::notion::rich_text_objects;
 
 #[path = "convert_computed.rs"]
 pub mod computed;
+#[path = "convert_files.rs"]
+pub mod files;
 #[path = "markdown.rs"]
 pub mod markdown;
+#[path = "convert_people.rs"]
+pub mod people;
 #[path = "convert_types.rs"]
 pub mod types;
 #[path = "validate.rs"]
@@ -47,6 +51,9 @@ pub enum Kind {
     TextList,
     /// Notion people ↔ Airtable text holding names, comma-separated.
     People,
+    /// Notion people ↔ an Airtable `singleCollaborator` (false) or
+    /// `multipleCollaborators` (true) field, matched by email ([`people`]).
+    Collaborators(bool),
     /// A calendar date (Airtable `date`): date-only values stay date-only.
     Date,
     /// An instant (Airtable `dateTime`).
@@ -64,6 +71,16 @@ pub enum Kind {
     /// An Airtable computed field (formula, rollup, lookup, count, autonumber,
     /// created/modified time) → a writable Notion property, one way.
     AirtableComputed(computed::Fit),
+    /// The page's content (`[pair.body]`) ↔ an Airtable long text, as
+    /// Markdown in [`super::body::canonical`] form.
+    Body,
+    /// Notion `files` ↔ Airtable `multipleAttachments`: files by name and
+    /// size, written from both sides as read ([`files`]).
+    Files,
+    /// Notion relation ↔ Airtable linked records (`multipleRecordLinks`):
+    /// references to another pair's records, translated through its links
+    /// ([`super::relation`]).
+    Relation,
 }
 
 const NOTION_TEXT: &[&str] = &["title", "rich_text", "url", "email", "phone_number"];
@@ -77,6 +94,11 @@ const AIRTABLE_TEXT: &[&str] = &[
 ];
 
 impl Kind {
+    /// Whether the Notion side is a people property (users are listed).
+    pub fn is_people(self) -> bool {
+        matches!(self, Kind::People | Kind::Collaborators(_))
+    }
+
     /// The kind for a Notion property type and an Airtable field type, or
     /// why they cannot be synced.
     pub fn for_types(notion: &str, airtable: &str) -> Result<Kind, String> {
@@ -101,10 +123,14 @@ impl Kind {
             ("number", "rating") => Some(Kind::Rating),
             ("number", "duration") => Some(Kind::Duration),
             ("people", "singleLineText" | "multilineText") => Some(Kind::People),
+            ("people", "singleCollaborator") => Some(Kind::Collaborators(false)),
+            ("people", "multipleCollaborators") => Some(Kind::Collaborators(true)),
             ("date", "date") => Some(Kind::Date),
             ("date", "dateTime") => Some(Kind::DateTime),
             ("number", "number" | "currency" | "percent") => Some(Kind::Number),
             ("checkbox", "checkbox") => Some(Kind::Checkbox),
+            ("files", "multipleAttachments") => Some(Kind::Files),
+            ("relation", "multipleRecordLinks") => Some(Kind::Relation),
             _ => None,
         };
         kind.ok_or_else(|| {
@@ -127,6 +153,14 @@ pub enum ConvertError {
     UnknownPerson(String),
     #[error("{0}")]
     BadValue(String),
+    #[error(
+        "the related records {} have no linked {side} counterpart yet: the field is left as it is on both sides and synced once they are linked",
+        .targets.join(", ")
+    )]
+    NotLinkedYet {
+        side: &'static str,
+        targets: Vec<String>,
+    },
     #[error(
         "the text needs {0} rich-text pieces (formatting runs, 2,000 characters each); Notion accepts at most 100"
     )]
@@ -153,6 +187,7 @@ pub fn from_notion(property: &Json, kind: Kind) -> Result<Value, ConvertError> {
     let ty = property["type"].as_str().unwrap_or_default();
     let inner = &property[ty];
     let value = match kind {
+        Kind::Body => super::body::from_notion(inner)?,
         Kind::Text => match ty {
             "title" | "rich_text" => Value::text(plain_text(inner)),
             _ => Value::text(inner.as_str().unwrap_or_default()),
@@ -172,11 +207,14 @@ pub fn from_notion(property: &Json, kind: Kind) -> Result<Value, ConvertError> {
         Kind::Select => option_name(inner),
         Kind::MultiSelect | Kind::TextList => Value::set(option_names(inner)),
         Kind::People => Value::text(people_names(inner).join(", ")),
+        Kind::Collaborators(_) => people::read_notion(property)?,
         Kind::Date | Kind::DateTime => notion_date(inner, kind)?,
         Kind::Number | Kind::Rating | Kind::Duration => {
             inner.as_f64().map_or(Value::Empty, Value::Number)
         }
         Kind::Checkbox => Value::Bool(inner.as_bool().unwrap_or(false)),
+        Kind::Files => files::read_notion(inner)?,
+        Kind::Relation => super::relation::read_notion(property),
         Kind::NotionComputed(_) | Kind::AirtableComputed(_) => {
             unreachable!("computed kinds are replaced by their plain kind above")
         }
@@ -260,6 +298,7 @@ pub fn to_notion(value: &Value, notion_type: &str, users: &[Person]) -> Result<J
         ("select" | "status", Value::Empty) => json!({ notion_type: null }),
         ("select" | "status", v) => json!({ notion_type: { "name": notion_option(&text_of(v))? } }),
         ("multi_select", v) => json!({ "multi_select": notion_options(v)? }),
+        ("people", v @ Value::Set(_)) => people::to_notion(v, users)?,
         ("people", v) => json!({ "people": people_ids(&text_of(v), users)? }),
         ("date", Value::Empty) => json!({ "date": null }),
         ("date", Value::Date(d) | Value::DateTime(d)) => json!({ "date": { "start": d } }),
@@ -267,6 +306,11 @@ pub fn to_notion(value: &Value, notion_type: &str, users: &[Person]) -> Result<J
         ("number", Value::Number(n)) => json!({ "number": n }),
         ("checkbox", Value::Bool(b)) => json!({ "checkbox": b }),
         ("checkbox", Value::Empty) => json!({ "checkbox": false }),
+        ("files", _) => {
+            return Err(ConvertError::BadValue(
+                "files are written from both sides as read (`files::notion_body`)".into(),
+            ));
+        }
         (ty, v) => {
             return Err(ConvertError::BadValue(format!(
                 "cannot write {} to a Notion `{ty}` property",
@@ -303,6 +347,9 @@ pub fn to_notion_with(
     users: &[Person],
 ) -> Result<NotionBody, ConvertError> {
     let plain = |body| Ok(NotionBody { body, note: None });
+    if kind == Kind::Body {
+        return plain(super::body::to_notion(value)?);
+    }
     if let Kind::AirtableComputed(fit) = kind {
         computed::check_fits(fit, value, "Notion")?;
         return to_notion_with(value, fit.kind(), notion_type, current, users);
@@ -434,12 +481,14 @@ pub fn from_airtable(cell: Option<&Json>, kind: Kind) -> Result<Value, ConvertEr
         });
     };
     let value = match kind {
+        Kind::Body => Value::text(super::body::canonical(cell.as_str().unwrap_or_default())),
         Kind::Text | Kind::People => Value::text(cell.as_str().unwrap_or_default()),
         // Airtable always ends rich text with "\n"; the normal form drops it.
         Kind::RichText => Value::text(markdown::canonical(markdown::parse(
             cell.as_str().unwrap_or_default(),
         ))),
         Kind::MarkdownText => Value::text(markdown::plain(cell.as_str().unwrap_or_default())),
+        Kind::Collaborators(_) => people::read_airtable(cell)?,
         Kind::Select => Value::text(airtable_option(cell)),
         Kind::MultiSelect => Value::set(cell.as_array().into_iter().flatten().map(airtable_option)),
         Kind::TextList => types::list_from_text(cell.as_str().unwrap_or_default()),
@@ -454,6 +503,10 @@ pub fn from_airtable(cell: Option<&Json>, kind: Kind) -> Result<Value, ConvertEr
             cell.as_f64().map_or(Value::Empty, Value::Number)
         }
         Kind::Checkbox => Value::Bool(cell.as_bool().unwrap_or(false)),
+        Kind::Files => files::read_airtable(cell),
+        // Without the target pair's links: record ids as they are (the plan
+        // translates them with [`super::relation::read_airtable`]).
+        Kind::Relation => super::relation::read_airtable(Some(cell), None),
         Kind::NotionComputed(_) | Kind::AirtableComputed(_) => {
             unreachable!("computed kinds are replaced by their plain kind above")
         }
@@ -478,7 +531,16 @@ pub fn to_airtable(value: &Value, kind: Kind) -> Json {
     match (kind, value) {
         (_, Value::Empty) if kind == Kind::Checkbox => json!(false),
         (_, Value::Empty) => Json::Null,
+        (Kind::Collaborators(multiple), v) => people::to_airtable(v, multiple),
         (Kind::TextList, Value::Set(names)) => json!(types::list_to_text(names)),
+        // Without the sides as read there is no id to keep and no URL to
+        // copy: names alone, which Airtable refuses rather than clearing.
+        (_, Value::Files(files)) => json!(
+            files
+                .iter()
+                .map(|f| json!({ "filename": f.name }))
+                .collect::<Vec<_>>()
+        ),
         (_, Value::Set(names)) => json!(names),
         (_, Value::Number(n)) => json!(n),
         (_, Value::Bool(b)) => json!(b),

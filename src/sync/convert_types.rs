@@ -43,6 +43,8 @@ pub fn check_airtable_value(
         (Kind::Rating, Value::Number(n)) => check_rating(*n, rating_max(options)),
         (Kind::Duration, Value::Number(n)) => check_duration(*n, duration_decimals(options)),
         (Kind::NotionComputed(fit), v) => super::computed::check_fits(fit, v, "Airtable"),
+        (Kind::Body, v) => crate::sync::body::check_airtable(v),
+        (Kind::Collaborators(multiple), v) => super::people::check_airtable(v, multiple),
         _ => Ok(()),
     }
 }
@@ -91,6 +93,13 @@ fn check_duration(seconds: f64, decimals: usize) -> Result<(), ConvertError> {
 /// precise than "cannot sync" (`None`: no specific reason).
 pub fn refusal_reason(notion: &str, airtable: &str) -> Option<String> {
     let reason = match (notion, airtable) {
+        ("files", _) => {
+            "a Notion files property syncs only with an Airtable attachment \
+             (`multipleAttachments`) field: files are copied, never turned into text or links"
+        }
+        (_, "multipleAttachments") => {
+            "an Airtable attachment field syncs only with a Notion `files` property"
+        }
         ("multi_select", "richText") => {
             "a multi-select syncs as a comma-separated list only with a plain single line or long \
              text field (rich text would escape the commas)"
@@ -105,6 +114,13 @@ pub fn refusal_reason(notion: &str, airtable: &str) -> Option<String> {
         ("number", _) => {
             "a Notion number syncs with an Airtable number, currency, percent, rating or duration \
              field"
+        }
+        ("people", _) => {
+            "a Notion people property syncs with an Airtable single or multiple collaborator field \
+             (matched by email), or with a single line or long text field holding names"
+        }
+        (_, "singleCollaborator" | "multipleCollaborators") => {
+            "an Airtable collaborator field syncs with a Notion people property"
         }
         ("status", "multipleSelects") => {
             "a status is one option: map it to a single select or a text field"

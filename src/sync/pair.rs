@@ -47,6 +47,9 @@ pub struct ResolvedField {
     /// rating's `max`, a duration's format): values are checked against
     /// them before they are written.
     pub airtable_options: Option<serde_json::Value>,
+    /// A relation field's target pair (by name), set once every pair of the
+    /// mapping is resolved ([`super::relation_target::link_targets`]).
+    pub relation_target: Option<String>,
 }
 
 /// Why a mapped field stopped syncing: which side and what happened.
@@ -167,7 +170,7 @@ impl ResolvedPair {
 
     /// Whether a people property is mapped (only then are users listed).
     pub fn maps_people(&self) -> bool {
-        self.fields.iter().any(|f| f.kind == Kind::People)
+        self.fields.iter().any(|f| f.kind.is_people())
     }
 }
 
@@ -246,12 +249,23 @@ impl Wire {
     /// mapping does not know keeps its name unless that name is now one the
     /// mapping uses for another property.
     pub fn notion_in(&self, fields: &[ResolvedField], mut page: Page) -> Page {
-        if fields.iter().any(|f| f.kind == Kind::People) {
+        if fields.iter().any(|f| f.kind.is_people()) {
             self.people.learn(&page);
         }
-        if self.notion_ids.is_empty() {
-            return page;
+        if !self.notion_ids.is_empty() {
+            self.translate(&mut page);
         }
+        // After the names are the mapping's, so that the group's pseudo
+        // property (which carries the status's id) is not renamed too.
+        let live = fields
+            .iter()
+            .filter(|f| !self.stopped.contains_key(&f.notion));
+        super::status_group::derive(&mut page, live);
+        page
+    }
+
+    /// The page's properties under the mapping's names (found by id).
+    fn translate(&self, page: &mut Page) {
         let by_id: BTreeMap<&str, &str> = self
             .notion_ids
             .iter()
@@ -266,7 +280,6 @@ impl Wire {
                 None => Some((name, p)),
             })
             .collect();
-        page
     }
 
     /// The mapping name among `keys` whose property a Notion error message
@@ -369,7 +382,13 @@ pub fn resolve(
     users: &[User],
 ) -> Result<ResolvedPair, Vec<String>> {
     let mut problems = Vec::new();
-    let fields = resolve_fields(config, data_source, table, &mut problems);
+    let mut fields = resolve_fields(config, data_source, table, &mut problems);
+    if let Some(body) = &config.body {
+        match super::body::resolve(body, table) {
+            Ok(field) => fields.push(field),
+            Err(problem) => problems.push(problem),
+        }
+    }
     check_service_fields(config, data_source, table, &mut problems);
     let scope = config.scope.as_ref().and_then(|s| {
         super::scope::resolve_scope(s, data_source, table)
@@ -539,7 +558,11 @@ impl ResolvedPair {
             .fields
             .iter()
             .map(|f| {
-                let notion_id = self.wire.notion_key(&f.notion);
+                // A status's group is read from the status property itself.
+                let notion_id = match super::status_group::is_group(f) {
+                    true => f.notion_schema.id.as_str(),
+                    false => self.wire.notion_key(&f.notion),
+                };
                 let (field, state) = refresh_field(f, notion_id, data_source, table);
                 let was = self.wire.stopped.get(&f.notion);
                 match (state, was) {
@@ -598,6 +621,24 @@ fn refresh_field(
             ),
         );
     };
+    if f.kind == Kind::Body {
+        // The page's content is no property: only its long text can drift.
+        return match super::body::LONG_TEXT_TYPES.contains(&a.kind.as_str()) {
+            true => {
+                let mut field = f.clone();
+                field.airtable_type = a.kind.clone();
+                (field, None)
+            }
+            false => stop(
+                "airtable",
+                format!(
+                    "Airtable field \"{}\" is now `{}` (was `{}`): the page content needs a long \
+                     text; nothing is written to either side until its type is changed back",
+                    a.name, a.kind, f.airtable_type
+                ),
+            ),
+        };
+    }
     let Some(n) = property_by_id(data_source, notion_id) else {
         return stop(
             "notion",
@@ -608,10 +649,19 @@ fn refresh_field(
             ),
         );
     };
-    match Kind::for_types(&n.kind, &a.kind) {
+    let group = super::status_group::is_group(f);
+    let live_kind = match group {
+        // The group crosses as a select value: the status must stay a status.
+        true if n.kind == "status" => Kind::for_types("select", &a.kind),
+        true => Err(String::new()),
+        false => Kind::for_types(&n.kind, &a.kind),
+    };
+    match live_kind {
         Ok(kind) if kind == f.kind => {
             let mut field = f.clone();
-            field.notion_type = n.kind.clone();
+            if !group {
+                field.notion_type = n.kind.clone();
+            }
             field.airtable_type = a.kind.clone();
             // Options added or removed since are what values are checked against.
             field.notion_schema = n.clone();
@@ -619,12 +669,17 @@ fn refresh_field(
             (field, None)
         }
         _ => {
-            let (side, what) = if n.kind != f.notion_type {
+            let was = if group {
+                "status"
+            } else {
+                f.notion_type.as_str()
+            };
+            let (side, what) = if n.kind != was {
                 (
                     "notion",
                     format!(
-                        "Notion property \"{}\" is now `{}` (was `{}`)",
-                        n.name, n.kind, f.notion_type
+                        "Notion property \"{}\" is now `{}` (was `{was}`)",
+                        n.name, n.kind
                     ),
                 )
             } else {
@@ -692,6 +747,13 @@ fn resolve_fields(
         let (Some(n), Some(a)) = (notion, airtable) else {
             continue;
         };
+        if m.status_group {
+            match super::status_group::resolve(m, n, a) {
+                Ok(field) => fields.push(field),
+                Err(e) => problems.push(format!("field \"{}\" ↔ \"{}\": {e}", m.key(), m.airtable)),
+            }
+            continue;
+        }
         let kind = Kind::for_types(&n.kind, &a.kind).and_then(|kind| {
             match computed::direction_problem(kind, &n.kind, &a.kind, m.direction) {
                 Some(why) => Err(why),
@@ -710,6 +772,7 @@ fn resolve_fields(
                 conflict: m.conflict,
                 notion_schema: n.clone(),
                 airtable_options: a.options.clone(),
+                relation_target: None,
             }),
             Err(e) => problems.push(format!("field \"{}\" ↔ \"{}\": {e}", m.notion, m.airtable)),
         }

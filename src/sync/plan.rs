@@ -11,11 +11,12 @@ use time::OffsetDateTime;
 
 use super::{
     convert::{
-        ConvertError, Kind, NotionBody, check_notion_write, from_airtable, from_notion,
+        ConvertError, Kind, NotionBody, check_notion_write, files, from_airtable, from_notion,
         to_airtable, to_notion_with,
     },
     merge::{Decision, FieldInput, Reason, Side, merge_field},
     pair::ResolvedPair,
+    relation::{self, RelationIndex},
     value::Value,
 };
 use crate::{
@@ -116,6 +117,13 @@ pub struct Plan {
     pub crossing: Option<super::scope::Crossing>,
     /// Forget the link when committing (the record left the scope).
     pub unlink: bool,
+    /// The target pairs' links relation fields were translated with (an
+    /// input: [`plan_page_with`]).
+    pub relations: RelationIndex,
+    /// Related records a refused relation write waits for, as (target
+    /// pair, page id or record id): the record is planned again once one of
+    /// them is linked.
+    pub waiting: Vec<(String, String)>,
 }
 
 /// A value one side refuses (the edit stays where a person made it).
@@ -133,7 +141,8 @@ impl Plan {
     }
 }
 
-/// Plan a record known from its Notion page.
+/// Plan a record known from its Notion page, with no relation links known
+/// (every related record counts as not linked yet).
 pub fn plan_page(
     pair: &ResolvedPair,
     page: &Page,
@@ -141,7 +150,21 @@ pub fn plan_page(
     link: Option<&RecordLink>,
     now: OffsetDateTime,
 ) -> Plan {
+    plan_page_with(pair, page, record, link, now, &RelationIndex::default())
+}
+
+/// Plan a record, translating relation fields through `relations` (the
+/// target pairs' links of the ids this record's relations name).
+pub fn plan_page_with(
+    pair: &ResolvedPair,
+    page: &Page,
+    record: Option<&Record>,
+    link: Option<&RecordLink>,
+    now: OffsetDateTime,
+    relations: &RelationIndex,
+) -> Plan {
     let mut plan = Plan {
+        relations: relations.clone(),
         page_id: page.id.clone(),
         notion_url: page.url.clone(),
         record_id: record
@@ -373,11 +396,33 @@ fn plan_merge(
     let mut to_notion_props = Map::new();
     let mut new_snapshot = Snapshot::new();
     for field in &pair.fields {
-        let Some(outcome) = merge_one(pair, field, page, record, snapshot, restoring) else {
+        let Some(outcome) = merge_one(
+            pair,
+            field,
+            page,
+            record,
+            snapshot,
+            restoring,
+            &plan.relations,
+        ) else {
+            // Files that cannot be read (a size Notion's host did not give,
+            // an external link) are reported; both sides keep their values.
+            files_unreadable(field, page, plan);
             // Unreadable on one side: keep the old snapshot value, write nothing.
             if let Some(old) = snapshot.and_then(|s| s.get(&field.notion)) {
                 new_snapshot.insert(field.notion.clone(), old.clone());
             }
+            // A page content read that cannot be synced is reported.
+            if let Some(why) = (field.kind == Kind::Body)
+                .then(|| super::body::unreadable(page))
+                .flatten()
+            {
+                plan.refused.push(Refusal {
+                    field: field.notion.clone(),
+                    message: why,
+                });
+            }
+            report_unreadable(field, page, record, plan);
             continue;
         };
         apply_outcome(
@@ -418,6 +463,8 @@ struct Outcome {
     snapshot: Option<Value>,
     /// The page's property as read (`{id, type, <type>}`).
     current_notion: Option<Json>,
+    /// The row's cell as read (files keep their attachment ids).
+    current_airtable: Option<Json>,
 }
 
 fn merge_one(
@@ -427,15 +474,24 @@ fn merge_one(
     record: Option<&Record>,
     snapshot: Option<&Snapshot>,
     restoring: bool,
+    relations: &RelationIndex,
 ) -> Option<Outcome> {
     let current_notion = page.property(&field.notion).map(|p| p.raw.clone());
     let n = from_notion(current_notion.as_ref()?, field.kind).ok()?;
     let a_cell = record.and_then(|r| r.fields.get(&field.airtable));
-    let mut a = from_airtable(a_cell, field.kind).ok()?;
+    let a = match field.kind {
+        Kind::Relation => relation::read_airtable(a_cell, relations.field(&field.notion)),
+        _ => from_airtable(a_cell, field.kind).ok()?,
+    };
     let airtable_read = record.map(|_| a.clone());
     let s: Option<Value> = snapshot
         .and_then(|s| s.get(&field.notion))
         .and_then(|v| serde_json::from_value(v.clone()).ok());
+    let (n, a) = match field.kind {
+        Kind::Relation => relation::keep_gone(n, a, s.as_ref(), relations.field(&field.notion)),
+        _ => (n, a),
+    };
+    let mut a = a;
     // While the page was in the trash the row carried the archive values;
     // they are the service's own, not an Airtable edit. With no snapshot
     // value (a row linked while its page was trashed), the marker is still
@@ -491,7 +547,38 @@ fn merge_one(
         times,
         snapshot: s,
         current_notion,
+        current_airtable: a_cell.cloned(),
     })
+}
+
+/// A person a collaborator field cannot match (no email visible, a list
+/// Notion may have cut, a collaborator without an email) makes the field
+/// unreadable: both sides keep their values and the record gets an issue
+/// saying why, instead of the person being dropped silently.
+fn report_unreadable(
+    field: &super::pair::ResolvedField,
+    page: &Page,
+    record: Option<&Record>,
+    plan: &mut Plan,
+) {
+    if !matches!(field.kind, Kind::Collaborators(_)) {
+        return;
+    }
+    let notion = page
+        .property(&field.notion)
+        .and_then(|p| from_notion(&p.raw, field.kind).err())
+        .map(|e| format!("Notion's value cannot be read: {e}"));
+    let airtable = record
+        .and_then(|r| from_airtable(r.fields.get(&field.airtable), field.kind).err())
+        .map(|e| format!("Airtable's value cannot be read: {e}"));
+    let reasons: Vec<String> = notion.into_iter().chain(airtable).collect();
+    if reasons.is_empty() {
+        return;
+    }
+    plan.refused.push(Refusal {
+        field: field.notion.clone(),
+        message: format!("{}; both sides are left as they are", reasons.join("; ")),
+    });
 }
 
 fn copy_to_new_row(n: &Value) -> Decision {
@@ -547,14 +634,40 @@ fn apply_outcome(
     // row's cell as read (none for a row being created; the archive marker
     // on a restore, not the snapshot value the merge compared with).
     let (old, written) = match to {
-        Side::Airtable => match airtable_cell(field, value) {
+        Side::Airtable if field.kind == Kind::Files => {
+            let notion = outcome.current_notion.as_ref().map(|p| &p["files"]);
+            match files::airtable_cell(value, outcome.current_airtable.as_ref(), notion) {
+                Ok(cell) => {
+                    to_airtable_fields.insert(field.airtable.clone(), cell);
+                    (outcome.airtable_read.clone(), Ok(()))
+                }
+                Err(e) => (outcome.airtable_read.clone(), Err(e)),
+            }
+        }
+        Side::Notion if field.kind == Kind::Files => {
+            let current = outcome.current_notion.as_ref().map(|p| &p["files"]);
+            match files::notion_body(value, current, outcome.current_airtable.as_ref()) {
+                Ok(body) => {
+                    to_notion_props.insert(field.notion.clone(), body);
+                    (Some(outcome.notion_value.clone()), Ok(()))
+                }
+                Err(e) => (Some(outcome.notion_value.clone()), Err(e)),
+            }
+        }
+        Side::Airtable => match airtable_cell(field, value, &plan.relations) {
             Ok(cell) => {
                 to_airtable_fields.insert(field.airtable.clone(), cell);
                 (outcome.airtable_read.clone(), Ok(()))
             }
             Err(e) => (outcome.airtable_read.clone(), Err(e)),
         },
-        Side::Notion => match notion_body(pair, field, value, outcome.current_notion.as_ref()) {
+        Side::Notion => match notion_body_with(
+            pair,
+            field,
+            value,
+            outcome.current_notion.as_ref(),
+            &plan.relations,
+        ) {
             Ok(written) => {
                 to_notion_props.insert(field.notion.clone(), written.body);
                 note = written.note;
@@ -588,7 +701,14 @@ fn apply_outcome(
 
 /// The Airtable cell for `value`, or why the field (a rating's `max`, a
 /// duration's format, a list's separator) cannot store it as it is.
-fn airtable_cell(field: &super::pair::ResolvedField, value: &Value) -> Result<Json, ConvertError> {
+fn airtable_cell(
+    field: &super::pair::ResolvedField,
+    value: &Value,
+    relations: &RelationIndex,
+) -> Result<Json, ConvertError> {
+    if field.kind == Kind::Relation {
+        return relation::to_airtable(value, relations.field(&field.notion));
+    }
     super::convert::types::check_airtable_value(
         field.kind,
         field.airtable_options.as_ref(),
@@ -606,10 +726,41 @@ pub(super) fn notion_body(
     value: &Value,
     current: Option<&Json>,
 ) -> Result<NotionBody, ConvertError> {
+    notion_body_with(pair, field, value, current, &RelationIndex::default())
+}
+
+fn notion_body_with(
+    pair: &ResolvedPair,
+    field: &super::pair::ResolvedField,
+    value: &Value,
+    current: Option<&Json>,
+    relations: &RelationIndex,
+) -> Result<NotionBody, ConvertError> {
+    if field.kind == Kind::Relation {
+        let body = relation::to_notion(value, relations.field(&field.notion))?;
+        return Ok(NotionBody { body, note: None });
+    }
     let written = to_notion_with(value, field.kind, &field.notion_type, current, &pair.users)?;
     check_notion_write(&field.notion_schema, value, &written.body)
         .map_err(|refused| ConvertError::BadValue(refused.reason))?;
     Ok(written)
+}
+
+/// A files field Notion's side of which cannot be read: why, as a refusal
+/// of the record (both sides keep their values until it can be read).
+fn files_unreadable(field: &super::pair::ResolvedField, page: &Page, plan: &mut Plan) {
+    if field.kind != Kind::Files {
+        return;
+    }
+    let Some(property) = page.property(&field.notion) else {
+        return;
+    };
+    if let Err(e) = from_notion(&property.raw, field.kind) {
+        plan.refused.push(Refusal {
+            field: field.notion.clone(),
+            message: format!("the files cannot sync: {e}"),
+        });
+    }
 }
 
 fn join_details(a: Option<String>, b: Option<String>) -> Option<String> {
@@ -647,6 +798,12 @@ fn skip_field(
         let old = serde_json::to_value(old).expect("values serialize");
         new_snapshot.insert(field.notion.clone(), old);
     }
+    if let (Some(targets), Some(target_pair)) =
+        (relation::waiting_for(&e), field.relation_target.as_ref())
+    {
+        let waits = targets.iter().map(|t| (target_pair.clone(), t.clone()));
+        plan.waiting.extend(waits);
+    }
     plan.changes.push(Change {
         field: Some(field.notion.clone()),
         old: Some(kept.clone()),
@@ -671,33 +828,90 @@ impl Plan {
     /// Notion refused the value of `field` (already sent): keep the old
     /// snapshot value, turn its logged update into a skip, report it.
     pub fn refuse_notion_field(&mut self, field: &str, why: &str) {
-        match self.previous.get(field) {
-            Some(old) => {
-                if let Some(snap) = self.snapshot.as_mut() {
-                    snap.insert(field.to_owned(), old.clone());
-                }
-            }
-            None => {
-                if let Some(snap) = self.snapshot.as_mut() {
-                    snap.remove(field);
-                }
-            }
+        self.refuse_field(field, Side::Notion, why);
+    }
+
+    /// Airtable refused the value of `field` (a collaborator who cannot be
+    /// assigned in the base): as [`Plan::refuse_notion_field`].
+    pub fn refuse_airtable_field(&mut self, field: &str, why: &str) {
+        self.refuse_field(field, Side::Airtable, why);
+    }
+
+    /// The Notion write went out but the Airtable write did not (a fault
+    /// that passes): keep only what reached Notion, so that it is stored
+    /// and logged like any write made, and take back every change bound for
+    /// Airtable ([`Plan::take_back`]). Returns false, changing nothing, when
+    /// nothing reached Notion (the whole plan is undone) or when the
+    /// Airtable half is more than field updates (an archive or a restore
+    /// moves the link's state: it goes whole or not at all).
+    pub fn keep_only_what_reached_notion(&mut self) -> bool {
+        let wrote_notion = self
+            .changes
+            .iter()
+            .any(|c| c.to == Some(Side::Notion) && c.what != ChangeKind::Skip);
+        let only_updates = self.changes.iter().all(|c| {
+            c.to != Some(Side::Airtable) || matches!(c.what, ChangeKind::Update | ChangeKind::Link)
+        });
+        if !wrote_notion || !only_updates || !matches!(self.airtable, AirtableWrite::Update { .. })
+        {
+            return false;
         }
+        let unsent: Vec<String> = self
+            .changes
+            .iter()
+            .filter(|c| c.to == Some(Side::Airtable))
+            .filter_map(|c| c.field.clone())
+            .collect();
+        self.take_back(&unsent, Side::Airtable);
+        // A row's link (its page id stamped) is made again next time too.
+        self.changes.retain(|c| c.to != Some(Side::Airtable));
+        self.airtable = AirtableWrite::None;
+        true
+    }
+
+    /// Changes to `side` that were planned but not written (a fault that
+    /// passes): each field goes back to its old snapshot value and its
+    /// change is dropped, not logged, so the next run plans it again from
+    /// fresh reads.
+    pub fn take_back(&mut self, fields: &[String], side: Side) {
+        for field in fields {
+            self.keep_old_snapshot(field);
+        }
+        self.changes
+            .retain(|c| c.to != Some(side) || c.field.as_ref().is_none_or(|f| !fields.contains(f)));
+    }
+
+    /// `field` keeps the value stored before this plan (none on first
+    /// contact): not written, it is planned again next time.
+    fn keep_old_snapshot(&mut self, field: &str) {
+        let Some(snap) = self.snapshot.as_mut() else {
+            return;
+        };
+        match self.previous.get(field) {
+            Some(old) => snap.insert(field.to_owned(), old.clone()),
+            None => snap.remove(field),
+        };
+    }
+
+    fn refuse_field(&mut self, field: &str, side: Side, why: &str) {
+        let vendor = match side {
+            Side::Notion => "Notion",
+            Side::Airtable => "Airtable",
+        };
+        self.keep_old_snapshot(field);
         let mut refused_value = None;
         for c in self.changes.iter_mut().filter(|c| {
-            c.field.as_deref() == Some(field)
-                && c.to == Some(Side::Notion)
-                && c.what == ChangeKind::Update
+            c.field.as_deref() == Some(field) && c.to == Some(side) && c.what == ChangeKind::Update
         }) {
             refused_value = c.new.clone();
             c.what = ChangeKind::Skip;
             c.to = None;
-            c.detail = Some(format!("Notion refused the value: {why}"));
+            c.detail = Some(format!("{vendor} refused the value: {why}"));
         }
         let shown = refused_value.map_or_else(|| "the value".to_owned(), |v| v.display());
         self.refused.push(Refusal {
             field: field.to_owned(),
-            message: format!("Notion refused {shown}: {why}"),
+            message: format!("{vendor} refused {shown}: {why}"),
         });
     }
 
@@ -866,3 +1080,11 @@ pub(super) mod tests;
 #[cfg(test)]
 #[path = "plan_computed_tests.rs"]
 mod computed_tests;
+
+#[cfg(test)]
+#[path = "plan_files_tests.rs"]
+mod files_tests;
+
+#[cfg(test)]
+#[path = "plan_people_tests.rs"]
+mod people_tests;

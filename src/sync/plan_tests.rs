@@ -50,6 +50,7 @@ conflict = "airtable"
             raw: serde_json::json!({}),
         },
         airtable_options: None,
+        relation_target: None,
     };
     ResolvedPair {
         fields: vec![

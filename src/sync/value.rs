@@ -26,6 +26,26 @@ pub enum Value {
     Date(String),
     /// An instant, `YYYY-MM-DDTHH:MM:SS.mmmZ` in UTC.
     DateTime(String),
+    /// Files by name and size, sorted (a multiset: order-insensitive, two
+    /// copies of one file stay two). Never a URL: both vendors' file URLs
+    /// expire, so they are neither stored nor compared.
+    Files(Vec<FileRef>),
+}
+
+/// One file's identity across both sides: its name and its size in bytes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct FileRef {
+    pub name: String,
+    pub size: u64,
+}
+
+impl FileRef {
+    pub fn new(name: impl Into<String>, size: u64) -> Self {
+        FileRef {
+            name: name.into(),
+            size,
+        }
+    }
 }
 
 impl Value {
@@ -59,6 +79,17 @@ impl Value {
         }
     }
 
+    /// Files as an order-insensitive multiset; no file is "no value".
+    pub fn files(files: impl IntoIterator<Item = FileRef>) -> Self {
+        let mut v: Vec<FileRef> = files.into_iter().collect();
+        v.sort();
+        if v.is_empty() {
+            Value::Empty
+        } else {
+            Value::Files(v)
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         matches!(self, Value::Empty)
     }
@@ -71,6 +102,11 @@ impl Value {
             Value::Set(v) => v.join(", "),
             Value::Number(n) => n.to_string(),
             Value::Bool(b) => b.to_string(),
+            Value::Files(v) => v
+                .iter()
+                .map(|f| format!("{} ({} bytes)", f.name, f.size))
+                .collect::<Vec<_>>()
+                .join(", "),
         }
     }
 }
@@ -198,6 +234,7 @@ mod tests {
             Value::Number(1.5),
             Value::Bool(false),
             Value::Date("2026-01-02".into()),
+            Value::files([FileRef::new("mock.png", 12)]),
         ] {
             let json = serde_json::to_string(&v).unwrap();
             assert_eq!(serde_json::from_str::<Value>(&json).unwrap(), v);

@@ -18,7 +18,7 @@ use crate::{
     clients::api_error::ApiError,
     engine::{
         Engine, NotYet, Summary, SweepOptions, list_people, payloads::DrainOutcome, read_schemas,
-        wire::UNKNOWN_FIELD,
+        wire::UNKNOWN_FIELD, with_fresh_writes,
     },
     jobs::spec::{JobSpec, Trigger},
     store::{Cause, IssueScope, Lease, NewIssue, now_ms},
@@ -27,6 +27,10 @@ use crate::{
 
 /// What a job did, for logs and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one value per job run, moved once: boxing the summary would save nothing"
+)]
 pub enum JobOutcome {
     Reconciled(Summary),
     Drained(DrainOutcome),
@@ -35,6 +39,26 @@ pub enum JobOutcome {
         stopped: Vec<String>,
     },
 }
+
+/// Pending page reconciles of one pair (due or waiting for their debounce)
+/// beyond which one incremental sweep serves them all
+/// (`SyncService::batched`): the sweep costs about two calls per side per
+/// hundred records, the jobs two reads each.
+pub const BATCH_BACKLOG: i64 = 50;
+/// How long after a batched sweep failed (a transient fault on one of its
+/// many calls) the pair's page jobs run on their own: a sweep makes dozens
+/// of calls, so while a vendor answers some of them with 5xx it would fail
+/// nearly every time, and each page job on its own still converges.
+const BATCH_PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(30);
+/// How long after a batched sweep starts writing a write may still get its
+/// rate-budget slot: enough for one batch's hundred rows to Airtable (ten
+/// requests at five a second) beside the pair's other calls, half a record
+/// job's limit (`engine::RECORD_FRESH_FOR`). The rest of the batch is left
+/// to the pages' own jobs, or to the next batch, which reads it again
+/// (`engine::with_fresh_writes`).
+const BATCH_FRESH_FOR: Duration = Duration::from_secs(5);
+/// The job kind of [`JobSpec::ReconcilePage`] (`JobSpec::kind`).
+const RECONCILE_PAGE_KIND: &str = "reconcile_page";
 
 /// The least time between two reads of the Notion user list.
 const USERS_REFRESH_EVERY: Duration = Duration::from_secs(60);
@@ -55,6 +79,9 @@ struct PairSlot {
     refresh: tokio::sync::Mutex<Option<Instant>>,
     /// The start-up report (stale issues cleared, capability) is done.
     reported: std::sync::atomic::AtomicBool,
+    /// One batched sweep of the pair at a time in this process, and when
+    /// the last one failed.
+    batch: tokio::sync::Mutex<Option<Instant>>,
 }
 
 impl PairSlot {
@@ -63,6 +90,7 @@ impl PairSlot {
             current: RwLock::new(Arc::new(pair)),
             refresh: tokio::sync::Mutex::new(None),
             reported: std::sync::atomic::AtomicBool::new(false),
+            batch: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -174,8 +202,14 @@ impl SyncService {
                 page_id,
                 trigger,
             } => {
+                let resolved = self.pair(pair)?;
+                if *trigger == Trigger::Webhook
+                    && let Some(summary) = self.batched(engine, &resolved, page_id).await?
+                {
+                    return Ok(JobOutcome::Reconciled(summary));
+                }
                 let summary = engine
-                    .reconcile_page(self.pair(pair)?.as_ref(), page_id, cause(*trigger))
+                    .reconcile_page(resolved.as_ref(), page_id, cause(*trigger))
                     .await?;
                 Ok(JobOutcome::Reconciled(summary))
             }
@@ -212,6 +246,95 @@ impl SyncService {
                 })
             }
         }
+    }
+
+    /// A bulk edit in Notion (many pages changed at once) queues a reconcile
+    /// job per page, each reading its page and row one by one. Past
+    /// [`BATCH_BACKLOG`] pending jobs for the pair, the job runs one incremental
+    /// sweep instead, which reads what changed a hundred pages and rows a
+    /// call and writes Airtable ten rows a call, then completes the pending
+    /// jobs it covered: those of pages it read, not asked for again since it
+    /// started, and not left to another job holding the record. Pages the
+    /// sweep cannot see (trashed ones: a query leaves them out) keep their
+    /// jobs (a job waiting for its debounce is covered too: its edit came
+    /// before the sweep read). None: no backlog, the job runs on its own.
+    async fn batched(
+        &self,
+        engine: &Engine,
+        pair: &ResolvedPair,
+        page_id: &str,
+    ) -> anyhow::Result<Option<Summary>> {
+        let store = &self.engine.store;
+        let backlog = async || store.page_backlog(pair.name(), RECONCILE_PAGE_KIND).await;
+        if backlog().await? < BATCH_BACKLOG {
+            return Ok(None);
+        }
+        // While another batch of the pair runs, wait for it rather than
+        // read one record at a time beside it; then look again.
+        let slot = self.slot(pair.name())?;
+        let mut last_failure = slot.batch.lock().await;
+        if last_failure.is_some_and(|at| at.elapsed() < BATCH_PAUSE_AFTER_FAILURE) {
+            return Ok(None);
+        }
+        let backlog = backlog().await?;
+        if backlog < BATCH_BACKLOG {
+            return Ok(None);
+        }
+        let started = now_ms();
+        tracing::info!(
+            pair = pair.name(),
+            backlog,
+            "a backlog of page reconciles: one incremental sweep instead"
+        );
+        let opts = SweepOptions {
+            full: false,
+            dry_run: false,
+            cause: Cause::Webhook,
+        };
+        let swept = with_fresh_writes(BATCH_FRESH_FOR, engine.sweep(pair, opts)).await;
+        let mut summary = match swept {
+            Ok(summary) => summary,
+            // The batch is only a cheaper way to serve the backlog: a
+            // transient fault on one of its calls must not spend this page's
+            // attempt (a job whose every attempt met one would go dead),
+            // so the page runs on its own and the backlog waits a while.
+            Err(e) if is_transient(&e) => {
+                tracing::warn!(pair = pair.name(), error = %format!("{e:#}"),
+                    "the batched sweep failed: page jobs run on their own for a while");
+                *last_failure = Some(Instant::now());
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        *last_failure = None;
+        let left: std::collections::HashSet<&String> = summary.pages_left.iter().collect();
+        let covered: Vec<String> = summary
+            .pages_read
+            .iter()
+            .filter(|p| !left.contains(p))
+            .map(|p| {
+                JobSpec::ReconcilePage {
+                    pair: pair.name().to_owned(),
+                    page_id: p.clone(),
+                    trigger: Trigger::Webhook,
+                }
+                .key()
+            })
+            .collect();
+        let completed = store
+            .complete_covered(pair.name(), &covered, started, now_ms())
+            .await?;
+        tracing::info!(
+            pair = pair.name(),
+            completed,
+            "page reconciles covered by the sweep"
+        );
+        let own = page_id.to_owned();
+        let own_covered = summary.pages_read.contains(&own) && !left.contains(&own);
+        if !own_covered {
+            summary.absorb(engine.reconcile_page(pair, page_id, Cause::Webhook).await?);
+        }
+        Ok(Some(summary))
     }
 
     /// Read the pair's schemas again and install the result: renames are
@@ -484,10 +607,34 @@ fn names_unknown_field(err: &anyhow::Error) -> bool {
     })
 }
 
+/// A vendor's fault that may pass on its own: a rate limit, a 5xx, a
+/// timeout or a dropped connection.
+fn is_transient(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<ApiError>()
+            .is_some_and(|e| matches!(e, ApiError::RateLimited { .. } | ApiError::Retryable { .. }))
+    })
+}
+
 fn cause(trigger: Trigger) -> Cause {
     match trigger {
         Trigger::Webhook => Cause::Webhook,
         Trigger::Sweep => Cause::Sweep,
         Trigger::Manual => Cause::Manual,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backlog_counts_the_page_reconcile_kind() {
+        let spec = JobSpec::ReconcilePage {
+            pair: "specs".into(),
+            page_id: "p".into(),
+            trigger: Trigger::Webhook,
+        };
+        assert_eq!(spec.kind(), RECONCILE_PAGE_KIND);
     }
 }

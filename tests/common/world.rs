@@ -183,19 +183,39 @@ pub struct Extra {
     pub notion_properties: Value,
     /// `{name, type, options?}` bodies for `POST .../tables/{id}/fields`.
     pub airtable_fields: Vec<Value>,
+    /// The Notion integration's user capability, set before the pair is resolved.
+    pub notion_user_information: Option<notion_airtable_sandbox::notion::UserInformation>,
+    /// The Airtable base's collaborators `(email, name)`, when not the team.
+    pub airtable_collaborators: Option<Vec<(&'static str, &'static str)>>,
+    /// More members of the Notion workspace `(name, email)`, besides the team.
+    pub notion_members: Vec<(String, String)>,
 }
 
 impl Extra {
-    async fn add(
+    /// Add them to the team's workspace (the specs database and table).
+    pub async fn add(
         &self,
         notion: &NotionSandbox,
         team_n: &TeamNotion,
         airtable: &AirtableSandbox,
         team_a: &TeamAirtable,
     ) {
+        if let Some(info) = self.notion_user_information {
+            notion.set_user_information(info);
+        }
+        if let Some(people) = &self.airtable_collaborators {
+            airtable.set_collaborators(&team_a.base_id, people);
+        }
+        for (name, email) in &self.notion_members {
+            notion.add_member(name, email);
+        }
         if !self.notion_properties.is_null() {
             let person = team_n.people[0].1.clone();
-            let body = json!({ "properties": self.notion_properties });
+            // `$DATA_SOURCE_ID` stands for the specs' own data source (a self-relation).
+            let text = self.notion_properties.to_string();
+            let text = text.replace("$DATA_SOURCE_ID", &team_n.data_source_id);
+            let properties: Value = serde_json::from_str(&text).unwrap();
+            let body = json!({ "properties": properties });
             notion
                 .update_data_source_as_person(&team_n.data_source_id, &person, body)
                 .unwrap();
@@ -210,8 +230,20 @@ impl Extra {
         };
         for field in &self.airtable_fields {
             // Computed fields only a person can add, in Airtable's UI.
-            let computed = ["formula", "autoNumber", "createdTime", "lastModifiedTime"];
+            let computed = [
+                "formula",
+                "autoNumber",
+                "createdTime",
+                "lastModifiedTime",
+                "rollup",
+                "multipleLookupValues",
+                "count",
+            ];
             let by_person = computed.iter().any(|t| field["type"] == *t);
+            // `$TABLE_ID` stands for the specs' own table (a link to the same table).
+            let text = field.to_string().replace("$TABLE_ID", &team_a.table_id);
+            let field: Value = serde_json::from_str(&text).unwrap();
+            let field = &field;
             let url = url(if by_person { "/_sandbox" } else { "/v0/meta" });
             let response = reqwest::Client::new()
                 .post(&url)
@@ -231,6 +263,11 @@ impl Extra {
 /// `extra` properties and fields added before the pair is resolved.
 pub async fn world_extended(db: TestDb, edits: &[(&str, &str)], extra: Extra) -> World {
     build(db, 0, "", false, NotionStatus::Select, edits, &extra).await
+}
+
+/// [`world_extended`] with the team's Status as a Notion `status` property.
+pub async fn world_extended_with_status(db: TestDb, edits: &[(&str, &str)], extra: Extra) -> World {
+    build(db, 0, "", false, NotionStatus::Status, edits, &extra).await
 }
 
 pub async fn set_clocks(notion: &NotionSandbox, airtable: &AirtableSandbox, offset: i64) {
@@ -319,33 +356,39 @@ pub fn assert_in_sync(w: &World) {
         if page["in_trash"] == json!(true) {
             continue;
         }
-        let row = w.row_for(page_id);
-        let (p, f) = (&page["properties"], &row["fields"]);
-        assert_eq!(json!(text_of(&p["Name"])), f["Spec Name"], "{page_id}");
-        for field in ["Status", "Priority", "Target Quarter"] {
-            assert_eq!(select_of(&p[field]), f[field], "{field} of {page_id}");
-        }
-        let owners: Vec<&str> = p["Owner"]["people"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|u| u["name"].as_str().unwrap())
-            .collect();
-        assert_eq!(json!(owners.join(", ")), f["Owner"], "Owner of {page_id}");
-        assert_eq!(page["url"], f["Notion URL"]);
-        for field in ["Sprint", "Blockers"] {
-            let notion = text_of(&p[field]);
-            assert_eq!(
-                notion,
-                f[field].as_str().unwrap_or_default(),
-                "{field} of {page_id}"
-            );
-        }
-        assert_eq!(
-            p["Ship Date"]["date"]["start"].as_str(),
-            f["Ship Date"].as_str(),
-            "Ship Date of {page_id}"
-        );
-        assert!(f["Last Synced"].is_string());
+        assert_team_fields_agree(&page, &w.row_for(page_id));
     }
+}
+
+/// The example mapping's fields of one page (as read) and its row (as read)
+/// hold the same values.
+pub fn assert_team_fields_agree(page: &Value, row: &Value) {
+    let page_id = page["id"].as_str().unwrap();
+    let (p, f) = (&page["properties"], &row["fields"]);
+    assert_eq!(json!(text_of(&p["Name"])), f["Spec Name"], "{page_id}");
+    for field in ["Status", "Priority", "Target Quarter"] {
+        assert_eq!(select_of(&p[field]), f[field], "{field} of {page_id}");
+    }
+    let owners: Vec<&str> = p["Owner"]["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(json!(owners.join(", ")), f["Owner"], "Owner of {page_id}");
+    assert_eq!(page["url"], f["Notion URL"]);
+    for field in ["Sprint", "Blockers"] {
+        let notion = text_of(&p[field]);
+        assert_eq!(
+            notion,
+            f[field].as_str().unwrap_or_default(),
+            "{field} of {page_id}"
+        );
+    }
+    assert_eq!(
+        p["Ship Date"]["date"]["start"].as_str(),
+        f["Ship Date"].as_str(),
+        "Ship Date of {page_id}"
+    );
+    assert!(f["Last Synced"].is_string());
 }

@@ -9,6 +9,7 @@ use std::{sync::Arc, time::Duration};
 use notion_airtable_sandbox::airtable::{
     AirtableSandbox, AirtableSandboxConfig, FieldSchema, FieldType,
 };
+use notion_airtable_sandbox::common::Faults;
 use notion_airtable_sync::airtable::{
     AirtableClient, Fields, ListParams, RetryPolicy, Sort, chunks_of_10,
 };
@@ -216,6 +217,51 @@ async fn writes_of_23_records_take_3_requests_each_and_stay_under_the_rate_limit
         "the budget paces below 5 requests/s"
     );
     assert_eq!(chunks_of_10(&ids).count(), 3);
+}
+
+/// Under API latency one request at a time cannot use the base's budget
+/// (at 300 ms, 3.3 calls a second of the five allowed): the chunks of one
+/// write go out several at once, within the budget, and still come back in
+/// input order.
+#[tokio::test]
+async fn a_write_keeps_several_chunks_in_flight_within_the_budget() {
+    let config = AirtableSandboxConfig {
+        penalty: PENALTY,
+        ..AirtableSandboxConfig::default()
+    };
+    let s = setup_with(config, false).await; // the client's own budget
+    s.sandbox.set_faults(Faults {
+        latency_ms: 300,
+        ..Faults::default()
+    });
+    let calls = s.sandbox.calls();
+
+    let created = s
+        .client
+        .create_records(&s.base, &s.table, named("Spec", 40), false)
+        .await
+        .unwrap();
+    let names: Vec<String> = created
+        .iter()
+        .map(|r| r.fields["Name"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let expected: Vec<String> = (0..40).map(|i| format!("Spec {i}")).collect();
+    assert_eq!(names, expected, "records come back in input order");
+    assert_eq!(calls.count(Some("POST"), RECORDS_ROUTE), 4);
+    assert!(
+        calls.peak_in_flight() >= 2,
+        "the chunks went out one at a time (peak {})",
+        calls.peak_in_flight()
+    );
+    assert!(
+        calls.peak_in_flight() <= 4,
+        "never more than REQUESTS_IN_FLIGHT at once"
+    );
+    assert_eq!(
+        calls.count_status(429),
+        0,
+        "in flight, still within the budget"
+    );
 }
 
 #[tokio::test]

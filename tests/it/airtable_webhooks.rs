@@ -8,7 +8,7 @@ use crate::common;
 
 use common::{
     TestDb,
-    world::{World, world},
+    world::{World, set_clocks, world, world_at},
 };
 use std::time::Duration;
 
@@ -285,7 +285,88 @@ async fn payloads_wait_for_a_running_sweep_of_their_pair(db: TestDb) {
     assert_eq!((outcome.jobs, outcome.echoes), (0, 47), "{outcome:?}");
 }
 
+/// A paste over 157 rows in Airtable: one incremental sweep instead of 157
+/// reconcile jobs, and that sweep reads each side a hundred at a time (the
+/// pages, unchanged in Notion, come from one query, not a read each).
+async fn a_bulk_edit_becomes_one_incremental_sweep_that_reads_in_pages(db: TestDb) {
+    // Seeded and synced an hour ago, as if the last sweep ran then.
+    let w = world_at(db, -3600).await;
+    for i in 0..110 {
+        w.notion
+            .insert_page_as_person(
+                &w.team_n.data_source_id,
+                &w.person(),
+                json!({ "Name": { "title": [{ "text": { "content": format!("Bulk spec {i}") } }] } }),
+            )
+            .unwrap();
+    }
+    w.airtable.set_delivery(DeliveryKnobs {
+        drop_rate: 1.0,
+        ..DeliveryKnobs::default()
+    });
+    let Ensured::Created(id) = w.engine.ensure_webhook(&w.pair, PUBLIC_URL).await.unwrap() else {
+        panic!("a new webhook")
+    };
+    let me = w.engine.airtable.whoami().await.unwrap().id;
+    assert_eq!(w.sweep(true).await.created_in_airtable, 157);
+    drain(&w, &id, &me).await; // the initial sync's echoes
+    set_clocks(&w.notion, &w.airtable, 0).await;
+
+    let (base, table) = (&w.team_a.base_id, &w.team_a.table_id);
+    let rows = w.rows();
+    assert_eq!(rows.len(), 157);
+    let paste: Vec<(String, serde_json::Value)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_owned(),
+                json!({ "Sprint": "Sprint 50" }),
+            )
+        })
+        .collect();
+    w.airtable
+        .update_records_as_person(base, table, &paste)
+        .unwrap();
+    let outcome = drain(&w, &id, &me).await;
+    assert_eq!((outcome.payloads, outcome.jobs), (1, 1), "{outcome:?}");
+    let keys = pending_keys(&w).await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(keys[0].starts_with("sweep"), "{keys:?}");
+
+    w.notion.calls().reset();
+    w.airtable.calls().reset();
+    let summary = w.sweep(false).await;
+    assert_eq!(summary.updated_notion, 157, "{summary:?}");
+    let notion = w.notion.calls();
+    assert_eq!(
+        notion.count(Some("GET"), "/v1/pages/{page_id}"),
+        0,
+        "no page read one by one: {:?}",
+        notion.snapshot()
+    );
+    // The changed pages (none) and then the whole database: 1 + 2 queries.
+    assert!(
+        notion.count(Some("POST"), "/v1/data_sources/{data_source_id}/query") <= 3,
+        "{:?}",
+        notion.snapshot()
+    );
+    assert_eq!(
+        w.airtable.calls().count(Some("GET"), "/v0/{base}/{table}"),
+        2,
+        "157 changed rows, a hundred per listing: {:?}",
+        w.airtable.calls().snapshot()
+    );
+    for row in w.rows() {
+        let page = row["fields"]["Notion Page ID"].as_str().unwrap().to_owned();
+        assert_eq!(
+            common::world::text_of(&w.page(&page)["properties"]["Sprint"]),
+            "Sprint 50"
+        );
+    }
+}
+
 both_backends! {
+    a_bulk_edit_becomes_one_incremental_sweep_that_reads_in_pages,
     payloads_wait_for_a_running_sweep_of_their_pair,
     ensure_is_idempotent_and_registers_the_mapped_fields,
     payloads_queue_one_job_per_record_and_echoes_queue_none,

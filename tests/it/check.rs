@@ -337,3 +337,46 @@ async fn a_token_that_cannot_list_users_is_a_note_not_a_failure() {
     assert_eq!(notes.len(), 1, "{out}");
     assert!(notes[0].contains("Read user information"), "{out}");
 }
+
+/// A people ↔ collaborators mapping whose Notion integration sees no email
+/// is refused with the capability to add; with emails it passes and says
+/// how people are matched and what is reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collaborators_without_the_email_capability_are_a_problem_with_its_fix() {
+    use notion_airtable_sandbox::notion::UserInformation;
+    for (info, passes) in [
+        (UserInformation::WithoutEmail, false),
+        (UserInformation::WithEmail, true),
+    ] {
+        let mut properties = team_properties();
+        properties.push(PropertySchema::people("Engineers"));
+        let mut fields = team_fields();
+        fields.push(FieldSchema::new(
+            "Engineers",
+            FieldType::MultipleCollaborators,
+        ));
+        let (notion, airtable) = sandboxes().await;
+        let (database_id, _) = notion.create_database(team::NOTION_DATABASE_TITLE, properties);
+        let base_id = airtable.create_base(team::AIRTABLE_BASE_NAME);
+        airtable.create_table(&base_id, team::AIRTABLE_TABLE_NAME, fields);
+        notion.set_user_information(info);
+        let ws = with_config(notion, airtable, database_id.clone(), base_id.clone());
+        Mapping::example(&database_id, &base_id)
+            .edit(
+                "# Operational data:",
+                "[[pair.field]]\nnotion = \"Engineers\"\nairtable = \"Engineers\"\n\n# Operational data:",
+            )
+            .write_to(&ws.dir);
+        let (output, problems) = check(&ws, None).await;
+        let out = stdout(&output);
+        assert_eq!(output.status.success(), passes, "{out}");
+        if passes {
+            assert!(problems.is_empty(), "{out}");
+            assert!(out.contains("match people by email"), "{out}");
+        } else {
+            assert_eq!(problems.len(), 1, "{out}");
+            assert!(problems[0].contains("sees no user's email"), "{out}");
+            assert!(out.contains("including email addresses"), "{out}");
+        }
+    }
+}

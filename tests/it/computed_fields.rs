@@ -5,6 +5,8 @@
 //! mirror is put back (the computed side owns the value), a formula follows
 //! its inputs, and one more sweep writes nothing.
 
+mod links;
+
 use crate::common;
 
 use common::{
@@ -61,6 +63,7 @@ fn extra() -> Extra {
             json!({ "name": "Shout", "type": "formula",
                     "options": { "formula": "UPPER({Spec Name})" } }),
         ],
+        ..Extra::default()
     }
 }
 

@@ -230,3 +230,60 @@ fn creating_notion_pages_needs_the_record_id_property() {
             .create_notion_pages
     );
 }
+
+#[test]
+fn the_page_body_maps_to_one_long_text_with_a_direction_and_a_rule() {
+    let body = "\n[pair.body]\nairtable = \"Spec\"\ndirection = \"airtable_to_notion\"\nconflict = \"airtable\"\n";
+    let cfg = SyncConfig::parse(&format!("{MINIMAL}{body}")).unwrap();
+    let mapped = cfg.pairs[0].body.clone().unwrap();
+    assert_eq!(
+        (mapped.airtable.as_str(), mapped.direction, mapped.conflict),
+        ("Spec", Direction::AirtableToNotion, ConflictRule::Airtable)
+    );
+    // Defaults as for fields; absent means no body sync.
+    let cfg = SyncConfig::parse(&format!("{MINIMAL}\n[pair.body]\nairtable = \"Spec\"\n")).unwrap();
+    let mapped = cfg.pairs[0].body.clone().unwrap();
+    assert_eq!(
+        (mapped.direction, mapped.conflict),
+        (Direction::Both, ConflictRule::Notion)
+    );
+    assert!(SyncConfig::parse(MINIMAL).unwrap().pairs[0].body.is_none());
+}
+
+#[test]
+fn a_bad_page_body_mapping_is_refused_with_the_reason() {
+    let cases = [
+        (
+            "airtable = \"Spec\"\ndirection = \"up\"",
+            "unknown direction \"up\"",
+        ),
+        (
+            "airtable = \"Spec\"\nconflict = \"newest\"",
+            "unknown conflict rule \"newest\"",
+        ),
+        (
+            "airtable = \"Spec Name\"",
+            "also mapped as a [[pair.field]]",
+        ),
+        (
+            "airtable = \"Notion Page ID\"",
+            "written by the service itself",
+        ),
+        ("airtable = \"\"", "required"),
+    ];
+    for (body, needle) in cases {
+        let err = parse_err(&format!("{MINIMAL}\n[pair.body]\n{body}\n"));
+        assert!(
+            err.contains(needle) && err.contains("pair \"specs\""),
+            "{body}: missing {needle:?} in: {err}"
+        );
+    }
+    // The body is the page's content: it names no Notion property.
+    let err = parse_err(&format!(
+        "{MINIMAL}\n[pair.body]\nnotion = \"Body\"\nairtable = \"Spec\"\n"
+    ));
+    assert!(
+        err.contains("unknown field `notion`") && err.contains("`airtable`"),
+        "{err}"
+    );
+}

@@ -1,6 +1,7 @@
 //! `notion-airtable-sync demo`: the real binary plays the scripted week
-//! against its in-process sandboxes and exits 0 only when both sides agree;
-//! and the verdict it relies on does detect a disagreement.
+//! against its in-process sandboxes (specs linked to epics, page content
+//! written in both tools) and exits 0 only when both pairs agree; and the
+//! verdict it relies on does detect a disagreement, relations included.
 
 use std::{
     io::Read as _,
@@ -68,15 +69,20 @@ fn the_demo_plays_the_week_and_ends_with_both_sides_agreeing() {
     eprintln!("{out}");
     assert!(status.success(), "the demo failed ({status}):\n{out}");
     for step in [
-        "initial sync: 47 specs copied",
+        "initial sync: 47 specs and 3 epics copied",
         "(engineering) set sprint, ship date and blockers on 3 specs",
         "(PM) raised",
         "at once",
         "conflict logged: Notion won by the rule conflict = \"notion\" for Status",
         "trashed → row archived (Status \"Archived\")",
         "restored → row back to Status",
+        "to the epic \"Checkout revamp\" → rows' Epic cells link its row",
+        "in Airtable → the page's Epic relation",
+        "in the page → Airtable's Spec field",
+        "added a rollout section in Airtable → the Notion page's content",
         "wrote a new spec",
-        "48 records × 8 fields (384 values): Notion and Airtable agree.",
+        "specs: 48 records × 10 fields (480 values): Notion and Airtable agree.",
+        "epics: 3 records × 1 fields (3 values): Notion and Airtable agree.",
         "Demo passed",
     ] {
         assert!(out.contains(step), "the output lacks `{step}`:\n{out}");
@@ -84,7 +90,7 @@ fn the_demo_plays_the_week_and_ends_with_both_sides_agreeing() {
     assert!(!out.contains("MISSED"), "{out}");
     // Every timeline line names a direction and a time.
     let steps = out.lines().filter(|l| l.contains(" s  ")).count();
-    assert!(steps >= 7, "expected a line per step:\n{out}");
+    assert!(steps >= 11, "expected a line per step:\n{out}");
 }
 
 /// Two sandboxes, the demo's pair resolved through the API clients, and two
@@ -187,7 +193,7 @@ async fn the_verdict_finds_a_field_that_differs_and_a_missing_row() {
     let links = fx.links(&rows);
 
     // Copied faithfully: both records agree on every mapped field.
-    let same = compare(&fx.pair, &fx.pages, &rows, &links);
+    let same = compare(&fx.pair, &fx.pages, &rows, &links, &Default::default());
     assert_eq!(same.records, 2);
     assert_eq!(same.fields, 2 * fx.pair.fields.len());
     assert!(same.agree(), "{:?}", same.differences);
@@ -209,7 +215,7 @@ async fn the_verdict_finds_a_field_that_differs_and_a_missing_row() {
         )
         .unwrap();
     let rows = fx.rows().await;
-    let diverged = compare(&fx.pair, &fx.pages, &rows, &links);
+    let diverged = compare(&fx.pair, &fx.pages, &rows, &links, &Default::default());
     assert!(!diverged.agree());
     assert_eq!(diverged.differences.len(), 1, "{:?}", diverged.differences);
     let d = &diverged.differences[0];
@@ -224,7 +230,7 @@ async fn the_verdict_finds_a_field_that_differs_and_a_missing_row() {
         .delete_record_as_person(&fx.base_id, &fx.table_id, &row.id)
         .unwrap();
     let rows = fx.rows().await;
-    let missing = compare(&fx.pair, &fx.pages, &rows, &links);
+    let missing = compare(&fx.pair, &fx.pages, &rows, &links, &Default::default());
     assert_eq!(missing.records, 1);
     assert!(
         missing
@@ -235,7 +241,7 @@ async fn the_verdict_finds_a_field_that_differs_and_a_missing_row() {
         missing.differences
     );
     assert!(
-        !compare(&fx.pair, &[], &[], &[]).agree(),
+        !compare(&fx.pair, &[], &[], &[], &Default::default()).agree(),
         "nothing compared is not agreement"
     );
 }

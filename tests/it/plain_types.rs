@@ -80,6 +80,7 @@ fn extra() -> Extra {
                 "timeFormat": { "name": "24hour" },
                 "timeZone": "Europe/Paris" } }),
         ],
+        ..Extra::default()
     }
 }
 

@@ -8,6 +8,9 @@
 //! API cannot create them) and refused on write with 422
 //! `INVALID_VALUE_FOR_COLUMN`.
 
+mod airtable_linked;
+mod notion_rollup;
+
 use notion_airtable_sandbox::notion::{NotionSandbox, NotionSandboxConfig, PropertySchema};
 use serde_json::{Value, json};
 

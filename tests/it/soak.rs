@@ -26,7 +26,10 @@ use notion_airtable_sandbox::{
     common::{DeliveryKnobs, Faults},
     team,
 };
-use notion_airtable_sync::store::{LogQuery, Store, SyncDirection, now_ms};
+use notion_airtable_sync::{
+    engine::RECORD_FRESH_FOR,
+    store::{JobState, LogQuery, Store, SyncDirection, now_ms},
+};
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
 use serde_json::{Value, json};
 
@@ -185,6 +188,8 @@ impl Soak {
                 error_rate: rng.random_range(0.0..0.15),
                 rate_limit_rate: rng.random_range(0.0..0.05),
                 seed: Some(seed),
+                only_path: None,
+                only_method: None,
             };
             let delivery = DeliveryKnobs {
                 drop_rate: rng.random_range(0.0..0.2),
@@ -288,9 +293,9 @@ async fn soak(backend: Backend) {
     eprintln!("{} edits, {} pages", s.edits, s.pages.len());
 
     // The sweep heals what the dropped webhooks left behind.
-    until_idle(&store, 120).await;
+    drain(&store, seed).await;
     svc.reconcile(true).await;
-    until_idle(&store, 120).await;
+    drain(&store, seed).await;
     if let Err(left) = try_until_none(60, async || differences(&s.sb, &s.pages)).await {
         panic!("seed {seed}: the sides differ after the sweep: {left:#?}");
     }
@@ -352,8 +357,44 @@ async fn soak(backend: Backend) {
     assert_no_dead_jobs(&store).await;
 }
 
-/// Whether the service wrote `field` into the edit's side within two
-/// seconds after the edit: a write planned from a read made before it.
+/// How long the backlog of ten minutes of edits (about twice what Notion's
+/// rate limit lets through) may take to drain once the edits stop.
+const DRAIN_SECS: u64 = 300;
+
+/// Wait for an empty queue; if it does not empty, fail saying what is left
+/// and why (each job's attempts and last error).
+async fn drain(store: &Store, seed: u64) {
+    let idle = try_until_none(DRAIN_SECS, async || {
+        let c = store.job_counts().await.unwrap();
+        match c.pending + c.running {
+            0 => Vec::new(),
+            _ => vec![format!("{} pending, {} running", c.pending, c.running)],
+        }
+    })
+    .await;
+    let Err(mut left) = idle else { return };
+    for state in [JobState::Running, JobState::Pending] {
+        for job in store.list_jobs(Some(state), 5).await.unwrap() {
+            left.push(format!(
+                "{} {:?} attempts {}: {}",
+                job.key,
+                job.state,
+                job.attempts,
+                job.last_error.as_deref().unwrap_or("-")
+            ));
+        }
+    }
+    panic!("seed {seed}: the queue did not drain within {DRAIN_SECS} s: {left:#?}");
+}
+
+/// How long after a person's edit a write planned from a read made before
+/// it can land: a record job sends its writes at most `RECORD_FRESH_FOR`
+/// after it began (else it reads again), plus two seconds for the commit.
+const RACE_WINDOW_MS: i64 = RECORD_FRESH_FOR.as_millis() as i64 + 2_000;
+
+/// Whether the service wrote `field` into the edit's side within
+/// [`RACE_WINDOW_MS`] after the edit: a write planned from a read made
+/// before it.
 async fn raced_a_write(store: &Store, page: &str, field: &str, edit: &LastEdit) -> bool {
     let into = match edit.side {
         Side::Notion => SyncDirection::AirtableToNotion,
@@ -369,7 +410,7 @@ async fn raced_a_write(store: &Store, page: &str, field: &str, edit: &LastEdit) 
         e.field.as_deref() == Some(field)
             && e.direction == into
             && !e.conflict
-            && e.at <= edit.at + 2_000
+            && e.at <= edit.at + RACE_WINDOW_MS
     })
 }
 

@@ -8,16 +8,17 @@ use crate::common;
 
 use common::{
     TestDb,
-    world::{assert_in_sync, select_of, set_clocks, text_of, world, world_at, world_with},
+    world::{World, assert_in_sync, select_of, set_clocks, text_of, world, world_at, world_with},
 };
 use std::time::Duration;
 
 use notion_airtable_sync::{
+    engine::SweepOptions,
     jobs::spec::{JobSpec, Trigger},
-    store::{Cause, Lease, LeaseLost, LogQuery, now_ms},
+    store::{Cause, Lease, LeaseLost, LogQuery, SyncDirection, now_ms},
     worker::service::{JobOutcome, SyncService},
 };
-use serde_json::json;
+use serde_json::{Value, json};
 
 async fn initial_sync_creates_every_row_with_the_fewest_calls(db: TestDb) {
     let w = world(db).await;
@@ -501,7 +502,531 @@ async fn first_contact_links_by_key_and_refuses_ambiguous_keys(db: TestDb) {
     assert_eq!(rows.len(), 47);
 }
 
+/// Under API latency a sweep's writes go out several at a time on each
+/// side (within each budget), and the result is the same as one at a time.
+async fn writes_under_latency_keep_several_requests_in_flight(db: TestDb) {
+    let w = world(db).await;
+    let slow = notion_airtable_sandbox::common::Faults {
+        latency_ms: 200,
+        ..Default::default()
+    };
+    w.notion.set_faults(slow.clone());
+    w.airtable.set_faults(slow);
+    w.airtable.calls().reset();
+    let summary = w.sweep(true).await;
+    assert_eq!(summary.created_in_airtable, 47, "{summary:?}");
+    assert!(
+        w.airtable.calls().peak_in_flight() >= 2,
+        "Airtable upserts went out one at a time"
+    );
+    assert_in_sync(&w);
+
+    let (base, table) = (&w.team_a.base_id, &w.team_a.table_id);
+    let ids = &w.team_n.page_ids;
+    for id in &ids[..8] {
+        let rec = w.row_for(id)["id"].as_str().unwrap().to_owned();
+        w.airtable
+            .update_record_as_person(base, table, &rec, json!({ "Sprint": "Sprint 40" }))
+            .unwrap();
+    }
+    w.notion.calls().reset();
+    let summary = w.sweep(true).await;
+    assert_eq!(summary.updated_notion, 8, "{summary:?}");
+    assert!(
+        w.notion.calls().peak_in_flight() >= 2,
+        "Notion page updates went out one at a time"
+    );
+    assert_eq!(w.notion.calls().count_status(429), 0);
+    assert_eq!(w.airtable.calls().count_status(429), 0);
+    assert_in_sync(&w);
+}
+
+/// A bulk edit in Notion: 60 pages changed, 60 page jobs queued. The first
+/// job to run sees the backlog and runs one incremental sweep instead,
+/// which reads the pages a hundred a call and writes Airtable ten rows a
+/// call, and completes the jobs it covered. A trashed page is not in a
+/// query's results: its job stays, and archives its row when it runs.
+async fn a_backlog_of_page_jobs_becomes_one_sweep_and_completes_what_it_covered(db: TestDb) {
+    let w = world_at(db, -3600).await;
+    for i in 0..13 {
+        w.notion
+            .insert_page_as_person(
+                &w.team_n.data_source_id,
+                &w.person(),
+                json!({ "Name": { "title": [{ "text": { "content": format!("Extra spec {i}") } }] } }),
+            )
+            .unwrap();
+    }
+    assert_eq!(w.sweep(true).await.created_in_airtable, 60);
+    set_clocks(&w.notion, &w.airtable, 0).await;
+    let pages: Vec<String> = w
+        .rows()
+        .iter()
+        .map(|r| r["fields"]["Notion Page ID"].as_str().unwrap().to_owned())
+        .collect();
+    let person = w.person();
+    for (i, page) in pages[1..].iter().enumerate() {
+        let title = format!("Bulk-renamed spec {i}");
+        w.notion
+            .update_page_as_person(
+                page,
+                &person,
+                json!({ "Name": { "title": [{ "text": { "content": title } }] } }),
+            )
+            .unwrap();
+    }
+    let trashed = pages[0].clone();
+    w.notion
+        .set_trashed_as_person(&trashed, &person, true)
+        .unwrap();
+    let spec = |page: &str| JobSpec::ReconcilePage {
+        pair: "specs".into(),
+        page_id: page.to_owned(),
+        trigger: Trigger::Webhook,
+    };
+    let jobs: Vec<_> = pages.iter().map(|p| spec(p).to_new_job(now_ms())).collect();
+    let mut tx = w.engine.store.begin().await.unwrap();
+    tx.enqueue_many(&jobs, now_ms()).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let service = SyncService::new(w.engine.clone(), vec![w.pair.clone()], String::new());
+    w.notion.calls().reset();
+    w.airtable.calls().reset();
+    let outcome = service.run(&spec(&pages[5])).await.unwrap();
+    let JobOutcome::Reconciled(summary) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(summary.updated_airtable, 59, "{summary:?}");
+    assert_eq!(
+        w.notion.calls().count(Some("GET"), "/v1/pages/{page_id}"),
+        0,
+        "no page read one by one: {:?}",
+        w.notion.calls().snapshot()
+    );
+    assert!(
+        w.airtable
+            .calls()
+            .count(Some("PATCH"), "/v0/{base}/{table}")
+            <= 6,
+        "59 rows written ten at a time: {:?}",
+        w.airtable.calls().snapshot()
+    );
+    let pending: Vec<String> = w
+        .engine
+        .store
+        .list_jobs(Some(notion_airtable_sync::store::JobState::Pending), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| j.key)
+        .collect();
+    assert_eq!(
+        pending,
+        vec![spec(&trashed).key()],
+        "only the trashed page's job is left"
+    );
+    let archived = service.run(&spec(&trashed)).await.unwrap();
+    let JobOutcome::Reconciled(archived) = archived else {
+        panic!("{archived:?}")
+    };
+    assert_eq!(archived.archived, 1, "{archived:?}");
+    assert_in_sync(&w);
+}
+
+/// The batched sweep is only a cheaper way to serve a backlog: when one of
+/// its many calls meets a 5xx, the job that ran it reconciles its own page
+/// instead of failing (a job whose every attempt met such a fault would go
+/// dead), and the pair's next page jobs run on their own for a while rather
+/// than try the failing batch again.
+async fn a_batched_sweep_that_meets_a_5xx_leaves_each_page_job_to_run_alone(db: TestDb) {
+    let w = world_at(db, -3600).await;
+    let pages = bulk_renamed(&w).await;
+    // Every data source query fails; reading one page still works.
+    w.notion
+        .set_faults(notion_airtable_sandbox::common::Faults {
+            error_rate: 1.0,
+            only_path: Some("/query".into()),
+            ..Default::default()
+        });
+    let service = SyncService::new(w.engine.clone(), vec![w.pair.clone()], String::new());
+    w.notion.calls().reset();
+    for page in &pages[..2] {
+        let outcome = service.run(&page_job(page)).await.unwrap();
+        let JobOutcome::Reconciled(summary) = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(summary.updated_airtable, 1, "{summary:?}");
+    }
+    assert_eq!(
+        w.notion
+            .calls()
+            .count(Some("POST"), "/v1/data_sources/{data_source_id}/query"),
+        1,
+        "one failed batch, then the next job does not try again: {:?}",
+        w.notion.calls().snapshot()
+    );
+    assert_eq!(spec_name(&w, &pages[0]), json!("Bulk-renamed spec 0"));
+    assert_eq!(spec_name(&w, &pages[1]), json!("Bulk-renamed spec 1"));
+}
+
+/// Sixty specs renamed in Notion, and a page job for each (a bulk edit).
+async fn bulk_renamed(w: &World) -> Vec<String> {
+    for i in 0..13 {
+        w.notion
+            .insert_page_as_person(
+                &w.team_n.data_source_id,
+                &w.person(),
+                json!({ "Name": { "title": [{ "text": { "content": format!("Extra spec {i}") } }] } }),
+            )
+            .unwrap();
+    }
+    assert_eq!(w.sweep(true).await.created_in_airtable, 60);
+    set_clocks(&w.notion, &w.airtable, 0).await;
+    let pages: Vec<String> = w
+        .rows()
+        .iter()
+        .map(|r| r["fields"]["Notion Page ID"].as_str().unwrap().to_owned())
+        .collect();
+    let person = w.person();
+    for (i, page) in pages.iter().enumerate() {
+        let title = format!("Bulk-renamed spec {i}");
+        w.notion
+            .update_page_as_person(
+                page,
+                &person,
+                json!({ "Name": { "title": [{ "text": { "content": title } }] } }),
+            )
+            .unwrap();
+    }
+    let jobs: Vec<_> = pages
+        .iter()
+        .map(|p| page_job(p).to_new_job(now_ms()))
+        .collect();
+    let mut tx = w.engine.store.begin().await.unwrap();
+    tx.enqueue_many(&jobs, now_ms()).await.unwrap();
+    tx.commit().await.unwrap();
+    pages
+}
+
+fn page_job(page: &str) -> JobSpec {
+    JobSpec::ReconcilePage {
+        pair: "specs".into(),
+        page_id: page.to_owned(),
+        trigger: Trigger::Webhook,
+    }
+}
+
+fn notion_status(w: &World, page: &str) -> Value {
+    select_of(&w.page(page)["properties"]["Status"])
+}
+
+fn spec_name(w: &World, page: &str) -> Value {
+    w.row_for(page)["fields"]["Spec Name"].clone()
+}
+
+/// Neither API has conditional writes, so a write planned from an old read
+/// lands over whatever a person typed since. A batched sweep's writes go out
+/// one budget slot after another; those whose plan is older than a record
+/// job's would be are not sent: their pages keep their jobs, and the next
+/// batch reads them again (the sweep's high-water mark stays).
+async fn a_batched_sweep_sends_no_write_planned_from_a_stale_read(db: TestDb) {
+    let w = world_at(db, -3600).await;
+    let pages = bulk_renamed(&w).await;
+    // Each Airtable answer takes 5.5 s: the first four chunks go out at
+    // once, the next two would get their slots only after the batch's 5 s.
+    w.airtable
+        .set_faults(notion_airtable_sandbox::common::Faults {
+            latency_ms: 5_500,
+            ..Default::default()
+        });
+    let service = SyncService::new(w.engine.clone(), vec![w.pair.clone()], String::new());
+    let since = now_ms();
+    let first = service.run(&page_job(&pages[0])).await.unwrap();
+    let JobOutcome::Reconciled(first) = first else {
+        panic!("{first:?}")
+    };
+    assert_eq!(first.updated_airtable, 40, "{first:?}");
+    let renamed: Vec<&String> = pages
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| spec_name(&w, p) == json!(format!("Bulk-renamed spec {i}")))
+        .map(|(_, p)| p)
+        .collect();
+    assert_eq!(renamed.len(), 40, "only the fresh writes went out");
+    let pending: Vec<String> = w
+        .engine
+        .store
+        .list_jobs(Some(notion_airtable_sync::store::JobState::Pending), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| j.key)
+        .collect();
+    assert_eq!(
+        pending.len(),
+        20,
+        "the pages not written keep their jobs: {pending:?}"
+    );
+    assert!(
+        renamed
+            .iter()
+            .all(|p| !pending.contains(&page_job(p).key()))
+    );
+    // The log holds exactly the writes made.
+    let log = w
+        .engine
+        .store
+        .query_log(&notion_airtable_sync::store::LogQuery {
+            limit: 1000,
+            since: Some(since),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let logged = log
+        .iter()
+        .filter(|e| e.field.as_deref() == Some("Name"))
+        .count();
+    assert_eq!(logged, 40);
+
+    // The next incremental sweep reads the rest again (the mark stayed)
+    // and writes it.
+    w.airtable.set_faults(Default::default());
+    let next = w.sweep(false).await;
+    assert_eq!(next.updated_airtable, 20, "{next:?}");
+    for (i, p) in pages.iter().enumerate() {
+        assert_eq!(spec_name(&w, p), json!(format!("Bulk-renamed spec {i}")));
+    }
+}
+
+/// An incremental sweep that fails with a vendor's transient fault (the
+/// fault the test injected), not with anything else.
+async fn failed_incremental_sweep(w: &World) {
+    let opts = SweepOptions {
+        full: false,
+        dry_run: false,
+        cause: Cause::Sweep,
+    };
+    let err = w.engine.sweep(&w.pair, opts).await.unwrap_err();
+    let api = err
+        .chain()
+        .find_map(|c| c.downcast_ref::<notion_airtable_sync::clients::api_error::ApiError>());
+    // The sandbox injects what the vendors document as worth a retry: a 5xx,
+    // or Notion's 409 `conflict_error`.
+    assert!(
+        api.is_some_and(|e| e.is_retryable() && e.status().is_some_and(|s| s == 409 || s >= 500)),
+        "{err:#}"
+    );
+}
+
+/// A run whose writes meet a 5xx half way stores and logs what it wrote
+/// before it fails: no write goes unrecorded, and the retry writes only
+/// what is left.
+async fn a_run_that_fails_half_way_records_the_writes_it_made(db: TestDb) {
+    let w = world_at(db, -3600).await;
+    w.sweep(true).await;
+    set_clocks(&w.notion, &w.airtable, 0).await;
+    let pages = w.team_n.page_ids.clone();
+    // Three statuses changed in Airtable: three Notion writes.
+    for page in &pages[..3] {
+        let row = w.row_for(page)["id"].as_str().unwrap().to_owned();
+        w.airtable
+            .update_record_as_person(
+                &w.team_a.base_id,
+                &w.team_a.table_id,
+                &row,
+                json!({ "Status": "Shipped" }),
+            )
+            .unwrap();
+    }
+    // The second page's write fails; reading pages by query still works.
+    w.notion
+        .set_faults(notion_airtable_sandbox::common::Faults {
+            error_rate: 1.0,
+            only_path: Some(format!("/v1/pages/{}", pages[1])),
+            ..Default::default()
+        });
+    let since = now_ms();
+    failed_incremental_sweep(&w).await;
+    let log = w
+        .engine
+        .store
+        .query_log(&notion_airtable_sync::store::LogQuery {
+            limit: 1000,
+            since: Some(since),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let written: std::collections::BTreeSet<String> = log
+        .iter()
+        .filter(|e| e.field.as_deref() == Some("Status"))
+        .filter_map(|e| e.notion_page_id.clone())
+        .collect();
+    let shipped: std::collections::BTreeSet<String> = pages[..3]
+        .iter()
+        .filter(|p| notion_status(&w, p) == "Shipped")
+        .cloned()
+        .collect();
+    assert!(!shipped.contains(&pages[1]));
+    assert_eq!(
+        written, shipped,
+        "every write made is logged, and only those"
+    );
+    w.notion.set_faults(Default::default());
+    w.notion.calls().reset();
+    let retry = w.sweep(false).await;
+    assert_eq!(retry.updated_notion, 3 - shipped.len(), "{retry:?}");
+    assert_eq!(notion_status(&w, &pages[1]), "Shipped");
+}
+
+/// A page edited on both sides whose Notion write goes out while its
+/// Airtable write meets a 5xx: the Notion half is stored and logged (a write
+/// made is always in the log), the Airtable half is taken back, and the
+/// retry writes only that half.
+async fn a_page_written_in_part_logs_the_half_that_went_out(db: TestDb) {
+    let w = world_at(db, -3600).await;
+    w.sweep(true).await;
+    set_clocks(&w.notion, &w.airtable, 0).await;
+    let page = w.team_n.page_ids[4].clone();
+    assert_ne!(notion_status(&w, &page), json!("In Review"));
+    let row = w.row_for(&page)["id"].as_str().unwrap().to_owned();
+    let (base, table) = (&w.team_a.base_id, &w.team_a.table_id);
+    w.airtable
+        .update_record_as_person(base, table, &row, json!({ "Status": "In Review" }))
+        .unwrap();
+    w.notion
+        .update_page_as_person(
+            &page,
+            &w.person(),
+            json!({ "Priority": { "select": { "name": "P0" } } }),
+        )
+        .unwrap();
+    let priority_before = w.row_for(&page)["fields"]["Priority"].clone();
+    assert_ne!(priority_before, json!("P0"));
+    // Airtable's writes fail; its reads still answer.
+    w.airtable
+        .set_faults(notion_airtable_sandbox::common::Faults {
+            error_rate: 1.0,
+            only_method: Some("PATCH".into()),
+            ..Default::default()
+        });
+    let since = now_ms();
+    failed_incremental_sweep(&w).await;
+    assert_eq!(notion_status(&w, &page), json!("In Review"));
+    assert_eq!(w.row_for(&page)["fields"]["Priority"], priority_before);
+    let logged = |since: i64| {
+        let store = w.engine.store.clone();
+        async move {
+            let query = notion_airtable_sync::store::LogQuery {
+                limit: 1000,
+                since: Some(since),
+                ..Default::default()
+            };
+            let log = store.query_log(&query).await.unwrap();
+            log.into_iter()
+                .filter_map(|e| Some((e.field?, e.direction)))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        logged(since).await,
+        vec![("Status".to_owned(), SyncDirection::AirtableToNotion)],
+        "the write that went out is logged, the one that did not is not"
+    );
+    let link = w
+        .engine
+        .store
+        .get_link_by_page(w.pair.name(), &page)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(link.snapshot["Status"]["value"], json!("In Review"));
+    assert_ne!(link.snapshot["Priority"]["value"], json!("P0"));
+
+    w.airtable.set_faults(Default::default());
+    let since = now_ms();
+    let retry = w.sweep(false).await;
+    assert_eq!(
+        (retry.updated_notion, retry.updated_airtable),
+        (0, 1),
+        "{retry:?}"
+    );
+    assert_eq!(w.row_for(&page)["fields"]["Priority"], json!("P0"));
+    assert_eq!(
+        logged(since).await,
+        vec![("Priority".to_owned(), SyncDirection::NotionToAirtable)]
+    );
+}
+
+/// A record job's write that the rate budget would send more than
+/// `RECORD_FRESH_FOR` after the job began is not sent: the job runs again
+/// from a fresh read (no attempt spent) instead of writing a stale plan.
+async fn a_record_job_s_write_that_waits_past_its_limit_is_not_sent(db: TestDb) {
+    use notion_airtable_sync::{
+        airtable::AirtableClient,
+        clients::ratelimit::Budget,
+        engine::{Engine, NotYet, RECORD_FRESH_FOR},
+        notion::NotionClient,
+        secret::Secret,
+    };
+    let w = world(db).await;
+    w.sweep(true).await;
+    let page = w.team_n.page_ids[2].clone();
+    assert_ne!(notion_status(&w, &page), json!("In Review"));
+    let row = w.row_for(&page)["id"].as_str().unwrap().to_owned();
+    let (base, table) = (&w.team_a.base_id, &w.team_a.table_id);
+    w.airtable
+        .update_record_as_person(base, table, &row, json!({ "Status": "In Review" }))
+        .unwrap();
+    // A Notion budget so busy that the write's slot comes well after the
+    // limit: one call at a time, the next one past RECORD_FRESH_FOR.
+    let interval = RECORD_FRESH_FOR + Duration::from_secs(1);
+    let busy = Budget::new("busy", 1.0 / interval.as_secs_f64(), 1);
+    let notion = NotionClient::new(
+        &w.notion.base_url(),
+        Secret::new(w.notion.token()),
+        std::sync::Arc::new(busy),
+    )
+    .unwrap();
+    let airtable =
+        AirtableClient::new(&w.airtable.base_url(), Secret::new(w.airtable.token())).unwrap();
+    let slow = Engine::new(notion, airtable, w.engine.store.clone());
+    let since = now_ms();
+    let err = slow
+        .reconcile_page(&w.pair, &page, Cause::Webhook)
+        .await
+        .unwrap_err();
+    assert!(err.downcast_ref::<NotYet>().is_some(), "{err:#}");
+    assert_ne!(notion_status(&w, &page), json!("In Review"), "nothing sent");
+    let query = LogQuery {
+        limit: 100,
+        since: Some(since),
+        ..LogQuery::default()
+    };
+    assert!(w.engine.store.query_log(&query).await.unwrap().is_empty());
+    // Run again (the budget free), the job writes it.
+    w.engine
+        .reconcile_page(&w.pair, &page, Cause::Webhook)
+        .await
+        .unwrap();
+    assert_eq!(notion_status(&w, &page), json!("In Review"));
+    let log = w.engine.store.query_log(&query).await.unwrap();
+    assert!(
+        log.iter().any(|e| e.field.as_deref() == Some("Status")
+            && e.direction == SyncDirection::AirtableToNotion),
+        "{log:?}"
+    );
+}
+
 both_backends! {
+    a_batched_sweep_sends_no_write_planned_from_a_stale_read,
+    a_record_job_s_write_that_waits_past_its_limit_is_not_sent,
+    a_page_written_in_part_logs_the_half_that_went_out,
+    a_run_that_fails_half_way_records_the_writes_it_made,
+    a_batched_sweep_that_meets_a_5xx_leaves_each_page_job_to_run_alone,
+    a_backlog_of_page_jobs_becomes_one_sweep_and_completes_what_it_covered,
+    writes_under_latency_keep_several_requests_in_flight,
     first_contact_links_by_key_and_refuses_ambiguous_keys,
     a_job_that_lost_its_lease_commits_nothing,
     a_page_without_a_known_parent_is_located_and_synced,

@@ -9,6 +9,7 @@
 use serde_json::Value;
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
+use super::collaborators::{self, Collaborator};
 use super::errors::{AtError, AtResult};
 use super::ids::millis;
 use super::numbers;
@@ -21,6 +22,17 @@ pub(crate) fn validate(
     field: &mut Field,
     value: &Value,
     typecast: bool,
+) -> AtResult<Option<Value>> {
+    validate_in(field, value, typecast, &[])
+}
+
+/// [`validate`] in a base whose collaborators are `known` (who a collaborator field may
+/// hold).
+pub(crate) fn validate_in(
+    field: &mut Field,
+    value: &Value,
+    typecast: bool,
+    known: &[Collaborator],
 ) -> AtResult<Option<Value>> {
     let t = field.field_type;
     if t.is_computed() {
@@ -40,6 +52,11 @@ pub(crate) fn validate(
         FieldType::Date => date(field, value, typecast),
         FieldType::DateTime => date_time(field, value, typecast),
         FieldType::SingleSelect => single_select(field, value, typecast),
+        FieldType::MultipleAttachments => super::attachments::validate(field, value),
+        FieldType::SingleCollaborator | FieldType::MultipleCollaborators => {
+            collaborators::validate(field, value, typecast, known)
+        }
+        FieldType::MultipleRecordLinks => super::links::validate(field, value),
         _ => multiple_selects(field, value, typecast),
     }
 }
@@ -211,6 +228,7 @@ pub(crate) fn to_v2(field: &Field, stored: Option<&Value>) -> Value {
     };
     match field.field_type {
         FieldType::SingleSelect => choice(v),
+        FieldType::MultipleAttachments => super::attachments::render(v),
         FieldType::MultipleSelects => match v {
             Value::Array(items) => Value::Array(items.iter().map(choice).collect()),
             _ => Value::Null,
@@ -242,6 +260,9 @@ pub(crate) fn convert(from: &Field, to: &mut Field, stored: &Value) -> Option<Va
 /// `cellFormat=string`: user-facing strings. Airtable says not to rely on their format;
 /// the sandbox renders lists joined by ", ", checkboxes as "checked", times in UTC.
 pub(crate) fn to_display_string(stored: &Value) -> Value {
+    if let Some(names) = collaborators::display(stored) {
+        return Value::String(names);
+    }
     let s = match stored {
         Value::String(s) => s.clone(),
         Value::Bool(true) => "checked".to_string(),

@@ -6,8 +6,8 @@
 //! the functions it knows). Values are computed when a record is read, never
 //! stored, and a write to one is refused (422 `INVALID_VALUE_FOR_COLUMN`).
 //! Only a person adds these fields (in the UI); the API cannot create them.
-//! Not modelled: `rollup`, lookups and `count` (no linked records here), and
-//! computed values in webhook payloads.
+//! `rollup`, lookups and `count` are stored and refreshed after each write (`linked.rs`,
+//! `derived.rs`); this module computes the others at read time.
 
 use serde_json::{Value, json};
 
@@ -85,6 +85,7 @@ pub(crate) fn options_json(field: &Field) -> Value {
             "result": {"type": "dateTime"},
         }),
         FieldType::CreatedTime => json!({"result": {"type": "dateTime"}}),
+        t if t.is_linked_computed() => super::linked::options_json(field),
         _ => json!({}),
     }
 }

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `POST /_sandbox/seed/team` | seed the team base → `TeamAirtable` |
 //! | `POST /_sandbox/bases` `{name}` | → `{id}` |
+//! | `GET\|POST /_sandbox/bases/{base}/collaborators` `{collaborators:[{email, name}]}` | the people with access to the base (POST replaces the list; a known email keeps its id) → `{collaborators:[{id, email, name}]}` |
 //! | `POST /_sandbox/bases/{base}/tables` `{name, fields:[FieldSchema]}` | → `{id, field_ids}` |
 //! | `POST /_sandbox/bases/{base}/tables/{table}/fields` `{name, type, choices?, description?}` | a person adds a field → field model |
 //! | `PATCH /_sandbox/bases/{base}/tables/{table}/fields/{field}` `{name?, description?, type?, choices?}` | a person renames / describes / changes the type of a field (id or name) → field model |
@@ -42,6 +43,10 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/_sandbox/seed/team", post(seed_team))
         .route("/_sandbox/bases", post(create_base))
+        .route(
+            "/_sandbox/bases/{base}/collaborators",
+            get(get_collaborators).post(set_collaborators),
+        )
         .route("/_sandbox/bases/{base}/tables", post(create_table))
         .route(
             "/_sandbox/bases/{base}/tables/{table}/fields",
@@ -94,6 +99,26 @@ fn string_field(body: &Value, key: &str) -> AtResult<String> {
 async fn create_base(State(s): St, Json(body): Json<Value>) -> AtResult<Json<Value>> {
     let name = string_field(&body, "name")?;
     Ok(Json(json!({"id": person::create_base(&s, &name)})))
+}
+
+async fn get_collaborators(State(s): St, Path(base): Path<String>) -> AtResult<Json<Value>> {
+    let list = person::collaborators(&s, &base)?;
+    Ok(Json(json!({ "collaborators": list })))
+}
+
+async fn set_collaborators(
+    State(s): St,
+    Path(base): Path<String>,
+    Json(body): Json<Value>,
+) -> AtResult<Json<Value>> {
+    let people = body["collaborators"]
+        .as_array()
+        .ok_or_else(|| AtError::invalid_request("\"collaborators\" must be an array"))?
+        .iter()
+        .map(|c| Ok((string_field(c, "email")?, string_field(c, "name")?)))
+        .collect::<AtResult<Vec<_>>>()?;
+    let list = person::set_collaborators(&s, &base, &people)?;
+    Ok(Json(json!({ "collaborators": list })))
 }
 
 async fn create_table(
@@ -211,7 +236,11 @@ async fn list_records(
 }
 
 async fn calls(State(s): St) -> Json<Value> {
-    Json(json!({"calls": s.calls.snapshot(), "total": s.calls.total()}))
+    Json(json!({
+        "calls": s.calls.snapshot(),
+        "total": s.calls.total(),
+        "peak_in_flight": s.calls.peak_in_flight(),
+    }))
 }
 
 async fn reset_calls(State(s): St) -> Json<Value> {

@@ -18,7 +18,7 @@ const MAX_DESCRIPTION_CHARS: usize = 20_000;
 
 /// 422 `DUPLICATE_OR_EMPTY_FIELD_NAME` [S: the type third-party clients handle for a taken
 /// or empty name on create-field and update-field; the message is the sandbox's].
-fn duplicate_or_empty(name: &str) -> AtError {
+pub(crate) fn duplicate_or_empty(name: &str) -> AtError {
     AtError::unprocessable(
         "DUPLICATE_OR_EMPTY_FIELD_NAME",
         format!("Field name \"{name}\" is empty or already used by another field in this table"),
@@ -39,7 +39,7 @@ fn check_name(table: &Table, name: &str, except_id: Option<&str>) -> AtResult<()
     Ok(())
 }
 
-fn check_description(description: &str) -> AtResult<()> {
+pub(crate) fn check_description(description: &str) -> AtResult<()> {
     if description.chars().count() > MAX_DESCRIPTION_CHARS {
         return Err(AtError::invalid_request(
             "a field description is at most 20,000 characters",

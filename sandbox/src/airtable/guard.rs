@@ -56,7 +56,7 @@ fn refuse(shared: &Shared, req: &Request) -> Option<AtError> {
     {
         return Some(AtError::rate_limited());
     }
-    match shared.faults.roll() {
+    match shared.faults.roll(req.method().as_str(), req.uri().path()) {
         FaultRoll::Pass => None,
         FaultRoll::RateLimited => {
             if let Some(base) = base {

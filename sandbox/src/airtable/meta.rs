@@ -37,7 +37,7 @@ pub(crate) async fn whoami(State(s): State<Arc<Shared>>) -> Json<Value> {
     }))
 }
 
-fn body_object(body: &Value, allowed: &[&str]) -> AtResult<Map<String, Value>> {
+pub(crate) fn body_object(body: &Value, allowed: &[&str]) -> AtResult<Map<String, Value>> {
     let obj = body
         .as_object()
         .ok_or_else(|| AtError::invalid_request("the body must be a JSON object"))?;
@@ -50,7 +50,7 @@ fn body_object(body: &Value, allowed: &[&str]) -> AtResult<Map<String, Value>> {
 }
 
 /// An optional string member; anything else is a 422.
-fn opt_string(obj: &Map<String, Value>, key: &str) -> AtResult<Option<String>> {
+pub(crate) fn opt_string(obj: &Map<String, Value>, key: &str) -> AtResult<Option<String>> {
     match obj.get(key) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -88,7 +88,82 @@ pub(crate) async fn create_field(
     Path((base, table)): Path<(String, String)>,
     JsonBody(body): JsonBody,
 ) -> AtResult<Json<Value>> {
-    let obj = body_object(&body, &["name", "type", "description", "options"])?;
+    let (schema, description) = field_config(&body)?;
+    if schema.field_type == FieldType::MultipleRecordLinks {
+        linked_table_exists(&s, &base, schema.options.as_ref())?;
+    }
+    let actor = s.api_actor.clone();
+    let field = s.write(&base, &table, &actor, |t, _now| {
+        fields::create(t, &schema, description)
+    })?;
+    if field.field_type == FieldType::MultipleRecordLinks {
+        return Ok(Json(
+            create_inverse(&s, &base, &table, field)?.to_schema_json(),
+        ));
+    }
+    Ok(Json(field.to_schema_json()))
+}
+
+/// The reciprocal field of a new link field, in the linked table (none for a link to the
+/// same table), and the new field's `inverseLinkFieldId` pointing at it (`inverse.rs`).
+fn create_inverse(
+    s: &Arc<Shared>,
+    base: &str,
+    table: &str,
+    mut field: super::schema::Field,
+) -> AtResult<super::schema::Field> {
+    let linked = super::links::linked_table(&field)
+        .unwrap_or_default()
+        .to_owned();
+    let reciprocal = {
+        let store = s.store();
+        let b = store.base(base)?;
+        let (Some(source), Some(target)) = (b.table(table), b.table(&linked)) else {
+            return Ok(field);
+        };
+        if source.id == target.id {
+            return Ok(field);
+        }
+        super::inverse::reciprocal(source, &field, target)
+    };
+    let actor = s.api_actor.clone();
+    let inverse = s.write(base, &linked, &actor, |t, _now| {
+        fields::create(t, &reciprocal, None)
+    })?;
+    let mut store = s.store();
+    let (bi, ti) = store.locate(base, table)?;
+    if let Some(f) = store.bases[bi].tables[ti]
+        .fields
+        .iter_mut()
+        .find(|f| f.id == field.id)
+    {
+        let mut options = f.options.clone().unwrap_or_else(|| json!({}));
+        options["inverseLinkFieldId"] = json!(inverse.id);
+        f.options = Some(options);
+        field = f.clone();
+    }
+    Ok(field)
+}
+
+/// A link field's `linkedTableId` must name a table of the same base (links never cross
+/// bases, field model). [U] the error for an unknown table is not documented.
+fn linked_table_exists(s: &Shared, base: &str, options: Option<&Value>) -> AtResult<()> {
+    let id = options
+        .and_then(|o| o["linkedTableId"].as_str())
+        .unwrap_or("");
+    let store = s.store();
+    if store.base(base)?.table(id).is_none() {
+        return Err(AtError::invalid_request(format!(
+            "options for multipleRecordLinks: linkedTableId \"{id}\" is not a table of this base"
+        )));
+    }
+    Ok(())
+}
+
+/// A field config `{name, type, description?, options?}` (create field, and each field of
+/// create table) → the field to create and its description.
+pub(crate) fn field_config(body: &Value) -> AtResult<(FieldSchema, Option<String>)> {
+    let obj = body_object(body, &["name", "type", "description", "options"])?;
     let name = opt_string(&obj, "name")?.unwrap_or_default();
     let type_name =
         opt_string(&obj, "type")?.ok_or_else(|| AtError::invalid_request("type is required"))?;
@@ -112,11 +187,7 @@ pub(crate) async fn create_field(
         options,
     };
     let description = opt_string(&obj, "description")?;
-    let actor = s.api_actor.clone();
-    s.write(&base, &table, &actor, |t, _now| {
-        let (field, changes) = fields::create(t, &schema, description)?;
-        Ok((Json(field.to_schema_json()), changes))
-    })
+    Ok((schema, description))
 }
 
 /// The option keys each type's write format requires (field model docs); text types take
@@ -131,6 +202,7 @@ fn check_options(t: FieldType, options: Option<&Value>) -> AtResult<Vec<String>>
         FieldType::Date => &["dateFormat"],
         FieldType::DateTime => &["dateFormat", "timeFormat", "timeZone"],
         FieldType::SingleSelect | FieldType::MultipleSelects => &["choices"],
+        FieldType::MultipleRecordLinks => &["linkedTableId"],
         _ => &[],
     };
     let bad =
@@ -164,7 +236,11 @@ fn numeric_options(t: FieldType, options: Option<&Value>) -> AtResult<Option<Val
     let Some(options) = options.filter(|_| {
         matches!(
             t,
-            FieldType::Currency | FieldType::Percent | FieldType::Rating | FieldType::Duration
+            FieldType::Currency
+                | FieldType::Percent
+                | FieldType::Rating
+                | FieldType::Duration
+                | FieldType::MultipleRecordLinks
         )
     }) else {
         return Ok(None);

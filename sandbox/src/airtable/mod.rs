@@ -15,18 +15,25 @@
 //! - `fields`: field-schema changes (create, rename / describe, change type, delete).
 //! - `person`, `control`: edits as a person and the `/_sandbox` control API.
 
+mod attachments;
 mod body;
 mod cells;
+pub mod collaborators;
 mod computed;
 mod control;
+mod derived;
 mod errors;
 mod fields;
 mod formula;
 mod guard;
 mod ids;
+mod inverse;
 mod limits;
+mod linked;
+mod links;
 mod listing;
 mod meta;
+mod meta_tables;
 mod notify;
 mod numbers;
 mod payloads;
@@ -142,6 +149,7 @@ impl AirtableSandbox {
             .context("sandbox listener has no address")?;
         let (guard, signal) = ShutdownGuard::new();
         let clock = Clock::new();
+        let files = crate::files::FileHost::new(&format!("http://{addr}"), clock.clone());
         let deliverer = Deliverer::new(
             config.delivery.clone(),
             config.faults.seed,
@@ -166,8 +174,13 @@ impl AirtableSandbox {
             clock,
             deliverer,
             runtime: tokio::runtime::Handle::current(),
+            files: files.clone(),
         });
-        serve(listener, router(shared.clone()), signal);
+        serve(
+            listener,
+            router(shared.clone()).merge(files.router()),
+            signal,
+        );
         Ok(Self {
             shared,
             addr,
@@ -205,6 +218,25 @@ impl AirtableSandbox {
         person::create_base(&self.shared, name)
     }
 
+    /// Give exactly these people (email, name) access to the base → them with their ids.
+    ///
+    /// # Panics
+    /// If the base does not exist: a test bug.
+    pub fn set_collaborators(
+        &self,
+        base_id: &str,
+        people: &[(&str, &str)],
+    ) -> Vec<collaborators::Collaborator> {
+        let people: Vec<(String, String)> = people
+            .iter()
+            .map(|(e, n)| (e.to_string(), n.to_string()))
+            .collect();
+        match person::set_collaborators(&self.shared, base_id, &people) {
+            Ok(list) => list,
+            Err(e) => panic!("set_collaborators({base_id}): {}", describe(&e)),
+        }
+    }
+
     /// Create a table (the first field is the primary field).
     ///
     /// # Panics
@@ -234,6 +266,16 @@ impl AirtableSandbox {
         fields: serde_json::Value,
     ) -> anyhow::Result<()> {
         person::update_record(&self.shared, base_id, table, record_id, &fields).map_err(to_anyhow)
+    }
+
+    /// A person pastes over many rows at once: one action, one payload.
+    pub fn update_records_as_person(
+        &self,
+        base_id: &str,
+        table: &str,
+        records: &[(String, serde_json::Value)],
+    ) -> anyhow::Result<()> {
+        person::update_records(&self.shared, base_id, table, records).map_err(to_anyhow)
     }
 
     pub fn delete_record_as_person(
@@ -318,6 +360,17 @@ impl AirtableSandbox {
         person::all_records(&self.shared, base_id, table).unwrap_or_default()
     }
 
+    /// A file a person attaches in Airtable's app: its attachment id, to
+    /// write as `[{"id": …}]` through [`Self::update_record_as_person`].
+    pub fn upload_attachment_as_person(
+        &self,
+        filename: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> String {
+        attachments::store(&self.shared.files, filename, content_type, bytes)
+    }
+
     pub fn calls(&self) -> &CallLog {
         &self.shared.calls
     }
@@ -363,7 +416,10 @@ fn to_anyhow(e: AtError) -> anyhow::Error {
 fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .route("/v0/meta/whoami", get(meta::whoami))
-        .route("/v0/meta/bases/{base}/tables", get(meta::base_schema))
+        .route(
+            "/v0/meta/bases/{base}/tables",
+            get(meta::base_schema).post(meta_tables::create_table),
+        )
         .route(
             "/v0/meta/bases/{base}/tables/{table}/fields",
             post(meta::create_field),

@@ -8,6 +8,7 @@ use std::{collections::BTreeMap, sync::Arc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::collaborators::Collaborator;
 use super::errors::{AtError, AtResult};
 use super::fields;
 use super::schema::{FieldSchema, FieldType};
@@ -58,6 +59,11 @@ pub(crate) fn seed_team(shared: &Shared) -> TeamAirtable {
     let mut base = Base::new(team::AIRTABLE_BASE_NAME);
     base.tables
         .push(Table::new(team::AIRTABLE_TABLE_NAME, &team_fields()));
+    // The team members can be assigned, as in the Notion workspace.
+    base.collaborators = team::PEOPLE
+        .iter()
+        .map(|p| Collaborator::new(p.email, p.name))
+        .collect();
     let ids = team_ids(&base, &base.tables[0]);
     store.bases.push(base);
     ids
@@ -73,6 +79,42 @@ fn team_ids(base: &Base, table: &Table) -> TeamAirtable {
             .map(|f| (f.name.clone(), f.id.clone()))
             .collect(),
     }
+}
+
+/// The base's collaborators.
+pub(crate) fn collaborators(shared: &Shared, base: &str) -> AtResult<Vec<Collaborator>> {
+    let store = shared.store();
+    let base = store.base(base)?;
+    Ok(base.collaborators.clone())
+}
+
+/// Give exactly these people (email, name) access to the base. Someone already there keeps
+/// their id; cells naming someone who leaves keep them (Airtable's "former collaborators").
+pub(crate) fn set_collaborators(
+    shared: &Shared,
+    base: &str,
+    people: &[(String, String)],
+) -> AtResult<Vec<Collaborator>> {
+    let mut store = shared.store();
+    let base = store.base_mut(base)?;
+    let list: Vec<Collaborator> = people
+        .iter()
+        .map(|(email, name)| {
+            match base
+                .collaborators
+                .iter()
+                .find(|c| c.email.eq_ignore_ascii_case(email))
+            {
+                Some(c) => Collaborator {
+                    name: name.clone(),
+                    ..c.clone()
+                },
+                None => Collaborator::new(email, name),
+            }
+        })
+        .collect();
+    base.collaborators = list.clone();
+    Ok(list)
 }
 
 pub(crate) fn create_base(shared: &Shared, name: &str) -> String {
@@ -159,6 +201,36 @@ pub(crate) fn update_record(
     })
 }
 
+/// A paste over many rows: one action, so one webhook payload that carries
+/// every row it changed (as Airtable reports one user action).
+pub(crate) fn update_records(
+    shared: &Arc<Shared>,
+    base: &str,
+    table: &str,
+    records: &[(String, Value)],
+) -> AtResult<()> {
+    let inputs = records
+        .iter()
+        .map(|(id, fields)| {
+            Ok(RecordInput {
+                id: Some(id.clone()),
+                fields: fields_object(fields)?,
+            })
+        })
+        .collect::<AtResult<Vec<_>>>()?;
+    let mode = UpdateMode {
+        typecast: true,
+        ..UpdateMode::default()
+    };
+    let actor = shared.person_actor.clone();
+    shared.write(base, table, &actor, |t, now| {
+        if records.iter().any(|(id, _)| t.record(id).is_none()) {
+            return Err(AtError::not_found());
+        }
+        Ok(((), writes::update(t, &inputs, &mode, now)?.changes))
+    })
+}
+
 pub(crate) fn delete_record(
     shared: &Arc<Shared>,
     base: &str,
@@ -228,8 +300,16 @@ pub(crate) fn create_field(
     description: Option<String>,
 ) -> AtResult<Value> {
     let actor = shared.person_actor.clone();
+    // A count, lookup or rollup names its link field and looked-up field, picked by name
+    // or id as in the UI, checked against the base and stored by id.
+    let schema = {
+        let store = shared.store();
+        let (bi, ti) = store.locate(base, table)?;
+        let b = &store.bases[bi];
+        super::linked::prepare(b, &b.tables[ti], schema)?
+    };
     shared.write(base, table, &actor, |t, _now| {
-        let (field, changes) = fields::create(t, schema, description)?;
+        let (field, changes) = fields::create(t, &schema, description)?;
         Ok((field.to_schema_json(), changes))
     })
 }

@@ -130,8 +130,9 @@ fn render_ids(table: &Table, ids: &[String], opts: RenderOptions) -> Vec<Value> 
 pub(crate) async fn create(
     State(s): St,
     Path((base, table)): TablePath,
-    JsonBody(body): JsonBody,
+    JsonBody(mut body): JsonBody,
 ) -> AtResult<Json<Value>> {
+    super::attachments::fetch_urls(&s.files, &mut body).await?;
     let obj = object(&body)?;
     check_keys(
         obj,
@@ -173,16 +174,18 @@ pub(crate) async fn create(
 pub(crate) async fn patch_many(
     State(s): St,
     path: TablePath,
-    JsonBody(body): JsonBody,
+    JsonBody(mut body): JsonBody,
 ) -> AtResult<Json<Value>> {
+    super::attachments::fetch_urls(&s.files, &mut body).await?;
     update_many(&s, path.0, &body, false)
 }
 
 pub(crate) async fn put_many(
     State(s): St,
     path: TablePath,
-    JsonBody(body): JsonBody,
+    JsonBody(mut body): JsonBody,
 ) -> AtResult<Json<Value>> {
+    super::attachments::fetch_urls(&s.files, &mut body).await?;
     update_many(&s, path.0, &body, true)
 }
 
@@ -259,16 +262,18 @@ fn update_many(
 pub(crate) async fn patch_one(
     State(s): St,
     path: RecordPath,
-    JsonBody(body): JsonBody,
+    JsonBody(mut body): JsonBody,
 ) -> AtResult<Json<Value>> {
+    super::attachments::fetch_urls(&s.files, &mut body).await?;
     update_one(&s, path.0, &body, false)
 }
 
 pub(crate) async fn put_one(
     State(s): St,
     path: RecordPath,
-    JsonBody(body): JsonBody,
+    JsonBody(mut body): JsonBody,
 ) -> AtResult<Json<Value>> {
+    super::attachments::fetch_urls(&s.files, &mut body).await?;
     update_one(&s, path.0, &body, true)
 }
 

@@ -25,11 +25,23 @@ pub enum FieldType {
     Percent,
     Rating,
     Duration,
+    /// People with access to the base (`collaborators.rs`).
+    SingleCollaborator,
+    MultipleCollaborators,
     /// Computed by Airtable (see `computed.rs`): read-only, added in the UI only.
     Formula,
     AutoNumber,
     CreatedTime,
     LastModifiedTime,
+    /// Computed from linked records (`linked.rs`): a rollup (`options.formula` over the
+    /// values of `fieldIdInLinkedTable`), a lookup and a count over `recordLinkFieldId`.
+    Rollup,
+    MultipleLookupValues,
+    Count,
+    /// Files (`airtable::attachments`).
+    MultipleAttachments,
+    /// Link to another record: an array of record ids of `options.linkedTableId` (`links.rs`).
+    MultipleRecordLinks,
 }
 
 impl FieldType {
@@ -52,10 +64,17 @@ impl FieldType {
             Self::Percent => "percent",
             Self::Rating => "rating",
             Self::Duration => "duration",
+            Self::SingleCollaborator => "singleCollaborator",
+            Self::MultipleCollaborators => "multipleCollaborators",
             Self::Formula => "formula",
             Self::AutoNumber => "autoNumber",
             Self::CreatedTime => "createdTime",
             Self::LastModifiedTime => "lastModifiedTime",
+            Self::Rollup => "rollup",
+            Self::MultipleLookupValues => "multipleLookupValues",
+            Self::Count => "count",
+            Self::MultipleAttachments => "multipleAttachments",
+            Self::MultipleRecordLinks => "multipleRecordLinks",
         }
     }
 
@@ -81,7 +100,21 @@ impl FieldType {
     pub fn is_computed(self) -> bool {
         matches!(
             self,
-            Self::Formula | Self::AutoNumber | Self::CreatedTime | Self::LastModifiedTime
+            Self::Formula
+                | Self::AutoNumber
+                | Self::CreatedTime
+                | Self::LastModifiedTime
+                | Self::Rollup
+                | Self::MultipleLookupValues
+                | Self::Count
+        )
+    }
+
+    /// Computed from linked records: stored, refreshed after every write (`linked.rs`).
+    pub fn is_linked_computed(self) -> bool {
+        matches!(
+            self,
+            Self::Rollup | Self::MultipleLookupValues | Self::Count
         )
     }
 
@@ -108,7 +141,8 @@ impl FieldType {
     }
 }
 
-const ALL_TYPES: [FieldType; 20] = [
+const ALL_TYPES: [FieldType; 27] = [
+    FieldType::MultipleAttachments,
     FieldType::SingleLineText,
     FieldType::MultilineText,
     FieldType::RichText,
@@ -125,10 +159,16 @@ const ALL_TYPES: [FieldType; 20] = [
     FieldType::Percent,
     FieldType::Rating,
     FieldType::Duration,
+    FieldType::SingleCollaborator,
+    FieldType::MultipleCollaborators,
     FieldType::Formula,
     FieldType::AutoNumber,
     FieldType::CreatedTime,
     FieldType::LastModifiedTime,
+    FieldType::Rollup,
+    FieldType::MultipleLookupValues,
+    FieldType::Count,
+    FieldType::MultipleRecordLinks,
 ];
 
 /// A field to create: name, type and (for selects) the initial options.
@@ -291,6 +331,7 @@ impl Field {
                 Some(self.numeric_options())
             }
             t if t.is_computed() => Some(super::computed::options_json(self)),
+            FieldType::MultipleRecordLinks => Some(super::links::options_json(self)),
             _ => None,
         }
     }

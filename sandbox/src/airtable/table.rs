@@ -6,8 +6,9 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
 use super::cells;
+use super::collaborators::Collaborator;
 use super::ids::new_id;
-use super::schema::{Field, FieldSchema};
+use super::schema::{Field, FieldSchema, FieldType};
 use super::webhooks::Webhook;
 use crate::common::airtable_time;
 
@@ -36,6 +37,8 @@ pub(crate) struct RenderOptions {
 pub(crate) struct Table {
     pub id: String,
     pub name: String,
+    /// The table's description (Meta API `description`); `None` when empty.
+    pub description: Option<String>,
     /// The first field is the primary field.
     pub fields: Vec<Field>,
     pub view_id: String,
@@ -50,6 +53,9 @@ pub(crate) struct Table {
     pub trash: Vec<Record>,
     /// The autonumber the next record gets.
     pub next_number: u64,
+    /// The base's collaborators as of the write under way (copied from the base by
+    /// `Shared::write`, the one path record writes take): who a collaborator cell may hold.
+    pub collaborators: Vec<Collaborator>,
 }
 
 /// A view a person made: only the records its filter keeps are in it.
@@ -65,12 +71,14 @@ impl Table {
         Self {
             id: new_id("tbl"),
             name: name.to_string(),
+            description: None,
             fields: fields.iter().map(Field::from_schema).collect(),
             view_id: new_id("viw"),
             views: Vec::new(),
             records: Vec::new(),
             trash: Vec::new(),
             next_number: 1,
+            collaborators: Vec::new(),
         }
     }
 
@@ -112,7 +120,7 @@ impl Table {
 
     /// `{id, name, primaryFieldId, fields, views}` as in the base schema.
     pub fn to_schema_json(&self) -> Value {
-        json!({
+        let mut table = json!({
             "id": self.id,
             "name": self.name,
             "primaryFieldId": self.fields.first().map(|f| f.id.clone()),
@@ -120,7 +128,11 @@ impl Table {
             "views": std::iter::once(json!({"id": self.view_id, "name": "Grid view", "type": "grid"}))
                 .chain(self.views.iter().map(|v| json!({"id": v.id, "name": v.name, "type": "grid"})))
                 .collect::<Vec<_>>(),
-        })
+        });
+        if let Some(description) = &self.description {
+            table["description"] = json!(description);
+        }
+        table
     }
 
     /// The REST shape `{id, createdTime, fields}`; empty cells are absent. `only` restricts
@@ -142,6 +154,8 @@ impl Table {
             };
             let value = if opts.as_strings {
                 cells::to_display_string(value)
+            } else if field.field_type == FieldType::MultipleAttachments {
+                super::attachments::render(value)
             } else {
                 value.clone()
             };
@@ -159,6 +173,8 @@ pub(crate) struct Base {
     /// The number the next transaction on this base gets (base-wide, starts at 1).
     pub next_transaction: u64,
     pub webhooks: Vec<Webhook>,
+    /// The people with access to the base (set through the control API).
+    pub collaborators: Vec<Collaborator>,
 }
 
 impl Base {
@@ -169,6 +185,7 @@ impl Base {
             tables: Vec::new(),
             next_transaction: 1,
             webhooks: Vec::new(),
+            collaborators: Vec::new(),
         }
     }
 

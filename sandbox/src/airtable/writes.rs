@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::cells;
+use super::collaborators::Collaborator;
 use super::errors::{AtError, AtResult};
 use super::ids::new_id;
 use super::schema::{Field, FieldType};
@@ -87,7 +88,12 @@ pub(crate) struct WriteOutcome {
 
 /// Validate a record's `fields` against `fields` (a working copy of the table's fields, so
 /// that typecast options are only kept if the whole request succeeds).
-fn resolve(fields: &mut [Field], input: &Map<String, Value>, typecast: bool) -> AtResult<Cells> {
+fn resolve(
+    fields: &mut [Field],
+    input: &Map<String, Value>,
+    typecast: bool,
+    known: &[Collaborator],
+) -> AtResult<Cells> {
     let mut out = Cells::new();
     for (key, value) in input {
         let index = fields
@@ -96,7 +102,10 @@ fn resolve(fields: &mut [Field], input: &Map<String, Value>, typecast: bool) -> 
             .or_else(|| fields.iter().position(|f| f.name == *key))
             .ok_or_else(|| AtError::unknown_field(key))?;
         let field = &mut fields[index];
-        out.insert(field.id.clone(), cells::validate(field, value, typecast)?);
+        out.insert(
+            field.id.clone(),
+            cells::validate_in(field, value, typecast, known)?,
+        );
     }
     Ok(out)
 }
@@ -111,7 +120,7 @@ pub(crate) fn create(
     let mut fields = table.fields.clone();
     let resolved = inputs
         .iter()
-        .map(|input| resolve(&mut fields, input, typecast))
+        .map(|input| resolve(&mut fields, input, typecast, &table.collaborators))
         .collect::<AtResult<Vec<_>>>()?;
     table.fields = fields;
     let mut outcome = WriteOutcome::default();
@@ -169,7 +178,12 @@ pub(crate) fn update(
     let mut fields = table.fields.clone();
     let mut plan = Vec::with_capacity(inputs.len());
     for input in inputs {
-        let cells = resolve(&mut fields, &input.fields, mode.typecast)?;
+        let cells = resolve(
+            &mut fields,
+            &input.fields,
+            mode.typecast,
+            &table.collaborators,
+        )?;
         let target = target_of(table, input, &cells, merge_ids.as_deref())?;
         plan.push((target, cells));
     }

@@ -6,7 +6,8 @@
 //! |---|---|
 //! | `POST /_sandbox/seed/team` `{"status"?: "select"\|"status"}` | seed the team's workspace → `TeamNotion` |
 //! | `PATCH /_sandbox/data_sources/{id}` `{"user_id"?, "properties"?, "title"?}` | change the schema as a person → the data source |
-//! | `GET\|POST /_sandbox/capabilities` `{"user_information": "with_email"\|"without_email"\|"none"}` | the integration's user capability |
+//! | `GET\|POST /_sandbox/capabilities` `{"user_information": "with_email"\|"without_email"\|"none", "read_content"?: bool}` | the integration's user and content capabilities |
+//! | `GET\|PATCH /_sandbox/pages/{id}/markdown` `{"user_id"?, "markdown"}` | read or replace the page's content as a person (`page.content_updated`) |
 
 use std::sync::Arc;
 
@@ -40,6 +41,10 @@ pub fn control_router(shared: Arc<Shared>) -> Router {
         .route(
             "/_sandbox/pages/{page_id}",
             patch(update_page).get(get_page),
+        )
+        .route(
+            "/_sandbox/pages/{page_id}/markdown",
+            patch(update_markdown).get(get_markdown),
         )
         .route(
             "/_sandbox/data_sources/{data_source_id}/pages",
@@ -145,17 +150,55 @@ async fn update_data_source(
 #[derive(serde::Serialize, Deserialize)]
 struct Capabilities {
     user_information: UserInformation,
+    /// Unchanged when absent (and then not echoed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    read_content: Option<bool>,
 }
 
 async fn get_capabilities(State(sb): S) -> Response {
-    let user_information = lock(&sb.world).user_info;
-    Json(Capabilities { user_information }).into_response()
+    let world = lock(&sb.world);
+    Json(Capabilities {
+        user_information: world.user_info,
+        read_content: Some(world.read_content),
+    })
+    .into_response()
 }
 
 async fn set_capabilities(State(sb): S, body: Bytes) -> NotionResult<Response> {
     let req: Capabilities = body_json(&body)?;
-    lock(&sb.world).user_info = req.user_information;
+    let mut world = lock(&sb.world);
+    world.user_info = req.user_information;
+    if let Some(read) = req.read_content {
+        world.read_content = read;
+    }
     Ok(Json(req).into_response())
+}
+
+#[derive(Deserialize)]
+struct ContentEdit {
+    user_id: Option<String>,
+    markdown: String,
+}
+
+/// A person replaces the page's content (as typing in Notion would).
+async fn update_markdown(
+    State(sb): S,
+    Path(page_id): Path<String>,
+    body: Bytes,
+) -> NotionResult<Response> {
+    let id = parse_id(&page_id, "page_id")?;
+    let req: ContentEdit = body_json(&body)?;
+    let actor = person(&sb, req.user_id.as_deref())?;
+    let command = super::markdown::Command::Replace(req.markdown);
+    Ok(Json(super::markdown::update(&sb, id, command, actor)?).into_response())
+}
+
+/// The page's content, whatever the integration's capabilities.
+async fn get_markdown(State(sb): S, Path(page_id): Path<String>) -> NotionResult<Response> {
+    let id = parse_id(&page_id, "page_id")?;
+    let world = lock(&sb.world);
+    let content = world.page(id)?.content.clone();
+    Ok(Json(json!({"markdown": content})).into_response())
 }
 
 #[derive(Deserialize)]
@@ -252,7 +295,12 @@ async fn list_people(State(sb): S) -> Response {
 }
 
 async fn calls(State(sb): S) -> Response {
-    Json(json!({"total": sb.calls.total(), "calls": sb.calls.snapshot()})).into_response()
+    Json(json!({
+        "total": sb.calls.total(),
+        "calls": sb.calls.snapshot(),
+        "peak_in_flight": sb.calls.peak_in_flight(),
+    }))
+    .into_response()
 }
 
 async fn reset_calls(State(sb): S) -> Response {

@@ -13,13 +13,22 @@
 //! Dropping the last [`NotionSandbox`] clone stops the server, pending
 //! aggregation windows and every delivery.
 
+mod computed;
 mod control;
+mod create_database;
+mod dates;
 mod errors;
+mod file_parts;
+mod files;
+mod formula;
 mod limits;
+mod markdown;
 mod ops;
 mod properties;
 mod query;
+mod relation;
 mod render;
+mod rollup;
 mod routes;
 mod schema;
 mod schema_update;
@@ -120,6 +129,8 @@ impl NotionSandbox {
         let clock = Clock::new();
         let mut world = World::new(&config.bot_name);
         world.user_info = config.user_information;
+        let file_host = crate::files::FileHost::new(&format!("http://{addr}"), clock.clone());
+        world.files.host = Some(file_host.clone());
         let workspace = webhooks::Workspace {
             id: world.workspace_id,
             name: world.workspace_name.clone(),
@@ -149,8 +160,9 @@ impl NotionSandbox {
                 signal.clone(),
             )),
         });
-        let router =
-            routes::api_router(shared.clone()).merge(control::control_router(shared.clone()));
+        let router = routes::api_router(shared.clone())
+            .merge(control::control_router(shared.clone()))
+            .merge(file_host.router());
         serve(listener, router, signal);
         Ok(Self {
             shared,
@@ -214,6 +226,31 @@ impl NotionSandbox {
         lock(&self.shared.world).user_info = info;
     }
 
+    /// A person joins the workspace (an admin's invitation in Notion's UI;
+    /// the API cannot add members). Returns the new user's id.
+    pub fn add_member(&self, name: &str, email: &str) -> String {
+        let id = Uuid::new_v4();
+        lock(&self.shared.world).users.push(state::User {
+            id,
+            name: name.to_string(),
+            kind: state::UserKind::Person {
+                email: email.to_string(),
+            },
+        });
+        dashed(id)
+    }
+
+    /// Every user of the workspace as `GET /v1/users` shows them with the
+    /// email capability (what a person sees in the workspace's settings).
+    pub fn users(&self) -> Vec<Value> {
+        let world = lock(&self.shared.world);
+        world
+            .users
+            .iter()
+            .map(|u| properties::user_json(u, UserInformation::WithEmail))
+            .collect()
+    }
+
     pub fn user_information(&self) -> UserInformation {
         lock(&self.shared.world).user_info
     }
@@ -255,6 +292,76 @@ impl NotionSandbox {
             ..PagePatch::default()
         };
         self.shared.patch_as_person(page_id, person_user_id, patch)
+    }
+
+    /// Replace a page's content as a person (as typing in Notion would):
+    /// emits `page.content_updated`.
+    pub fn set_content_as_person(
+        &self,
+        page_id: &str,
+        person_user_id: &str,
+        markdown: &str,
+    ) -> anyhow::Result<()> {
+        let id = parse_id(page_id, "page_id")?;
+        let actor = self.shared.person(person_user_id)?;
+        let command = markdown::Command::Replace(markdown.to_owned());
+        markdown::update(&self.shared, id, command, actor)?;
+        Ok(())
+    }
+
+    /// A page's content as stored (whatever the integration may read).
+    pub fn content(&self, page_id: &str) -> anyhow::Result<String> {
+        let id = parse_id(page_id, "page_id")?;
+        Ok(lock(&self.shared.world).page(id)?.content.clone())
+    }
+
+    /// The integration's "read content" capability (403 on the markdown
+    /// endpoints without it).
+    pub fn set_read_content(&self, allowed: bool) {
+        lock(&self.shared.world).read_content = allowed;
+    }
+
+    /// A file a person uploads in Notion's app: an `uploaded` file upload,
+    /// to attach with `{"type": "file_upload", "file_upload": {"id"}}`
+    /// through [`Self::update_page_as_person`].
+    pub fn upload_file_as_person(
+        &self,
+        filename: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> String {
+        let id = Uuid::new_v4();
+        let mut world = lock(&self.shared.world);
+        let size = bytes.len() as u64;
+        let stored = crate::files::StoredFile {
+            filename: filename.to_owned(),
+            content_type: content_type.to_owned(),
+            bytes: Arc::new(bytes),
+        };
+        world
+            .files
+            .host
+            .as_ref()
+            .expect("set at start")
+            .put(&dashed(id), stored);
+        world.files.uploads.insert(
+            id,
+            files::Upload {
+                filename: Some(filename.to_owned()),
+                content_type: Some(content_type.to_owned()),
+                status: "uploaded",
+                created: self.shared.clock.now(),
+                content_length: Some(size),
+                number_of_parts: None,
+                parts: Default::default(),
+            },
+        );
+        dashed(id)
+    }
+
+    /// The workspace's per-file upload limit (default: the free plan's 5 MiB).
+    pub fn set_max_upload_bytes(&self, bytes: u64) {
+        lock(&self.shared.world).files.max_upload = Some(bytes);
     }
 
     /// Move a page to the trash (or restore it) as a person.

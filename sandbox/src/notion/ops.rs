@@ -78,6 +78,7 @@ pub fn create_database(shared: &Shared, title: &str, schema: &[PropertySchema]) 
             created_time: now,
             last_edited_time: now,
             created_by: creator,
+            parent_page: None,
         },
     );
     world.data_sources.insert(
@@ -113,7 +114,7 @@ fn resolve_parent(world: &World, parent: ParentRef) -> NotionResult<Uuid> {
     }
 }
 
-fn page_parent(ds: &DataSource) -> Value {
+pub(super) fn page_parent(ds: &DataSource) -> Value {
     json!({"id": dashed(ds.database_id), "type": "database", "data_source_id": dashed(ds.id)})
 }
 
@@ -170,7 +171,11 @@ pub fn update_data_source(
     let event = {
         let mut guard = lock(&shared.world);
         let world = &mut *guard;
-        let plan = schema_update::plan(world.data_source(ds_id)?, body, editor)?;
+        let mut plan = schema_update::plan(world.data_source(ds_id)?, body, editor)?;
+        for target in plan.defs.iter_mut().filter_map(|d| d.relation.as_mut()) {
+            super::relation::resolve(world, target)?;
+        }
+        super::computed::resolve(world, ds_id, &mut plan.defs)?;
         apply_schema_plan(world, ds_id, plan, actor, now)?
     };
     shared.webhooks.emit(event.into_iter().collect());
@@ -270,6 +275,7 @@ pub fn create_page(
             icon,
             cover,
             values,
+            content: String::new(),
         };
         events.push(page_event(
             PAGE_CREATED,
@@ -287,7 +293,7 @@ pub fn create_page(
     Ok(page_id)
 }
 
-fn page_event(
+pub(super) fn page_event(
     kind: &'static str,
     id: Uuid,
     parent: Value,

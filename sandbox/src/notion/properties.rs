@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use super::dates::date;
 use super::errors::{NotionError, NotionResult};
 use super::schema::{PropertyDef, PropertyKind, SelectOption, new_option};
 use super::state::{Page, User, UserInformation, UserKind, World, compact, dashed};
@@ -41,7 +42,7 @@ fn shown(v: Option<&Value>) -> String {
     }
 }
 
-fn fail(path: &str, expectation: &str, got: Option<&Value>) -> NotionError {
+pub(super) fn fail(path: &str, expectation: &str, got: Option<&Value>) -> NotionError {
     NotionError::validation(format!(
         "body failed validation: {path} should be {expectation}, instead was {}.",
         shown(got)
@@ -141,6 +142,11 @@ fn validate_one(
         PropertyKind::People => Ok((people(world, &path, inner)?, false)),
         PropertyKind::Select | PropertyKind::Status => single_option(def, &path, inner),
         PropertyKind::MultiSelect => multi_option(def, &path, inner),
+        PropertyKind::Files => Ok((super::files::validate(world, &path, inner)?, false)),
+        PropertyKind::Relation => Ok((
+            super::relation::validate(world, def.relation.as_ref(), &path, inner)?,
+            false,
+        )),
         _ => Err(NotionError::validation(format!(
             "{} is a {type_name} property and cannot be updated.",
             def.name
@@ -333,89 +339,6 @@ fn limited_string(path: &str, v: &Value, max: usize) -> NotionResult<Value> {
     }
 }
 
-// --- dates --------------------------------------------------------------------
-
-fn date(path: &str, v: &Value) -> NotionResult<Value> {
-    let obj = match v {
-        Value::Null => return Ok(Value::Null),
-        Value::Object(o) => o,
-        other => return Err(fail(path, "an object or `null`", Some(other))),
-    };
-    let time_zone = match obj.get("time_zone") {
-        None | Some(Value::Null) => Value::Null,
-        Some(Value::String(tz)) if !tz.is_empty() => json!(tz),
-        other => {
-            return Err(fail(
-                &format!("{path}.time_zone"),
-                "a non-empty string or `null`",
-                other,
-            ));
-        }
-    };
-    let start = match obj.get("start") {
-        Some(Value::String(s)) => {
-            normalize_date(&format!("{path}.start"), s, !time_zone.is_null())?
-        }
-        other => return Err(fail(&format!("{path}.start"), "a string", other)),
-    };
-    let end = match obj.get("end") {
-        None | Some(Value::Null) => Value::Null,
-        Some(Value::String(s)) => json!(normalize_date(
-            &format!("{path}.end"),
-            s,
-            !time_zone.is_null()
-        )?),
-        other => return Err(fail(&format!("{path}.end"), "a string or `null`", other)),
-    };
-    Ok(json!({"start": start, "end": end, "time_zone": time_zone}))
-}
-
-/// Accepts `YYYY-MM-DD`, an RFC 3339 datetime, or (with a `time_zone`) a
-/// local datetime without offset. Datetimes come back with milliseconds.
-fn normalize_date(path: &str, s: &str, has_zone: bool) -> NotionResult<String> {
-    use time::format_description::well_known::Rfc3339;
-    let invalid = || {
-        NotionError::validation(format!(
-            "body failed validation: {path} should be a valid ISO 8601 date string, instead was `\"{s}\"`."
-        ))
-    };
-    let date_only = time::macros::format_description!("[year]-[month]-[day]");
-    if time::Date::parse(s, &date_only).is_ok() {
-        return Ok(s.to_string());
-    }
-    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
-        let fmt = time::macros::format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3][offset_hour sign:mandatory]:[offset_minute]"
-        );
-        return t.format(&fmt).map_err(|_| invalid());
-    }
-    let local = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute][optional [:[second]]][optional [.[subsecond]]]"
-    );
-    match time::PrimitiveDateTime::parse(s, &local) {
-        Ok(t) if has_zone => {
-            let fmt = time::macros::format_description!(
-                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]"
-            );
-            t.format(&fmt).map_err(|_| invalid())
-        }
-        // Without a time zone Notion reads a bare local time as UTC.
-        Ok(t) => {
-            let fmt = time::macros::format_description!(
-                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+00:00"
-            );
-            t.format(&fmt).map_err(|_| invalid())
-        }
-        Err(_) => Err(invalid()),
-    }
-}
-
-/// A date value for text (`YYYY-MM-DD` or an ISO 8601 datetime), as a type
-/// change to `date` reads the old values; `None` when it is no date.
-pub fn date_from_text(s: &str) -> Option<Value> {
-    date("", &json!({"start": s})).ok()
-}
-
 // --- people -------------------------------------------------------------------
 
 fn people(world: &World, path: &str, v: &Value) -> NotionResult<Value> {
@@ -553,7 +476,9 @@ pub fn default_value(kind: PropertyKind) -> Value {
         PropertyKind::Title
         | PropertyKind::RichText
         | PropertyKind::People
-        | PropertyKind::MultiSelect => {
+        | PropertyKind::Relation
+        | PropertyKind::MultiSelect
+        | PropertyKind::Files => {
             json!([])
         }
         PropertyKind::Checkbox => json!(false),
@@ -634,11 +559,14 @@ pub fn read_value(world: &World, def: &PropertyDef, page: &Page) -> Value {
         PropertyKind::UniqueId => {
             json!({"prefix": def.prefix, "number": unique_number(world, page)})
         }
+        PropertyKind::Files => super::files::read(world, page.values.get(&def.id)),
+        PropertyKind::Formula | PropertyKind::Rollup => super::computed::read(world, def, page),
         PropertyKind::Title | PropertyKind::RichText | PropertyKind::People => {
             let mut items = full_items(world, def, page);
             items.truncate(READ_TRUNCATION);
             Value::Array(items)
         }
+        PropertyKind::Relation => super::relation::read(page.values.get(&def.id)).0,
         _ => page
             .values
             .get(&def.id)
@@ -682,10 +610,11 @@ pub fn read_properties(
             }
         }
         let kind = def.kind.as_str();
-        out.insert(
-            def.name.clone(),
-            json!({"id": def.id, "type": kind, kind: read_value(world, def, page)}),
-        );
+        let mut property = json!({"id": def.id, "type": kind, kind: read_value(world, def, page)});
+        if def.kind == PropertyKind::Relation {
+            property["has_more"] = json!(super::relation::read(page.values.get(&def.id)).1);
+        }
+        out.insert(def.name.clone(), property);
     }
     Value::Object(out)
 }

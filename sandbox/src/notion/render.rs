@@ -83,7 +83,10 @@ pub fn database_json(world: &World, db: &Database) -> Value {
         "description": [],
         "icon": null,
         "cover": null,
-        "parent": {"type": "workspace", "workspace": true},
+        "parent": match db.parent_page {
+            Some(page) => json!({"type": "page_id", "page_id": dashed(page)}),
+            None => json!({"type": "workspace", "workspace": true}),
+        },
         "is_inline": false,
         "archived": false,
         "in_trash": false,

@@ -41,6 +41,7 @@ pub fn api_router(shared: Arc<Shared>) -> Router {
         .route("/v1/users/me", get(users_me))
         .route("/v1/users", get(list_users))
         .route("/v1/users/{user_id}", get(get_user))
+        .route("/v1/databases", post(create_database))
         .route("/v1/databases/{database_id}", get(get_database))
         .route(
             "/v1/data_sources/{data_source_id}",
@@ -53,8 +54,24 @@ pub fn api_router(shared: Arc<Shared>) -> Router {
         .route("/v1/pages", post(create_page))
         .route("/v1/pages/{page_id}", get(get_page).patch(update_page))
         .route(
+            "/v1/pages/{page_id}/markdown",
+            get(get_page_markdown).patch(update_page_markdown),
+        )
+        .route(
             "/v1/pages/{page_id}/properties/{property_id}",
             get(get_property_item),
+        )
+        .route("/v1/file_uploads", post(super::files::create))
+        .route("/v1/file_uploads/{id}", get(super::files::retrieve))
+        .route(
+            "/v1/file_uploads/{id}/send",
+            post(super::files::send).layer(axum::extract::DefaultBodyLimit::max(
+                super::files::SINGLE_PART_MAX as usize + 64 * 1024,
+            )),
+        )
+        .route(
+            "/v1/file_uploads/{id}/complete",
+            post(super::file_parts::complete),
         )
         .fallback(unknown_route)
         .method_not_allowed_fallback(unknown_route)
@@ -72,7 +89,12 @@ async fn unknown_route() -> NotionError {
 
 async fn api_gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let latency = shared.faults.latency();
-    match admit(&shared, req.headers()) {
+    match admit(
+        &shared,
+        req.method().as_str(),
+        req.headers(),
+        req.uri().path(),
+    ) {
         Ok(version) => {
             let mut req = req;
             req.extensions_mut().insert(version);
@@ -86,7 +108,12 @@ async fn api_gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
 }
 
 /// Auth, then version, then the rate limit, then injected faults.
-fn admit(shared: &Shared, headers: &HeaderMap) -> NotionResult<ApiVersion> {
+fn admit(
+    shared: &Shared,
+    method: &str,
+    headers: &HeaderMap,
+    path: &str,
+) -> NotionResult<ApiVersion> {
     let bearer = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -108,7 +135,7 @@ fn admit(shared: &Shared, headers: &HeaderMap) -> NotionResult<ApiVersion> {
         }
     };
     shared.rate.check()?;
-    match shared.faults.roll() {
+    match shared.faults.roll(method, path) {
         FaultRoll::Pass => Ok(version),
         FaultRoll::ServerError { pick } => Err(NotionError::injected(pick)),
         FaultRoll::RateLimited => Err(NotionError::rate_limited(1)),
@@ -125,7 +152,7 @@ fn respond(version: ApiVersion, mut body: Value) -> Response {
 }
 
 /// Parse a JSON body; an empty body is `{}`.
-fn parse_body(bytes: &Bytes) -> NotionResult<Value> {
+pub(super) fn parse_body(bytes: &Bytes) -> NotionResult<Value> {
     if bytes.len() > MAX_PAYLOAD {
         return Err(NotionError::validation(format!(
             "Request body too large: {} bytes exceeds the 500KB limit.",
@@ -181,7 +208,14 @@ async fn users_me(
     let bot = world
         .user(world.bot_id)
         .ok_or_else(|| NotionError::not_found("user", &dashed(world.bot_id)))?;
-    Ok(respond(v, user_json(bot, world.user_info)))
+    let mut me = user_json(bot, world.user_info);
+    // The bot's own user says what its workspace accepts (SDK 3.1.2 added
+    // `max_file_upload_size_in_bytes` to the user response).
+    if me["bot"].is_object() {
+        me["bot"]["workspace_limits"] =
+            json!({ "max_file_upload_size_in_bytes": world.files.max_upload_bytes() });
+    }
+    Ok(respond(v, me))
 }
 
 /// "This endpoint requires an integration to have user information
@@ -235,6 +269,18 @@ async fn list_users(
 }
 
 // --- databases and data sources ------------------------------------------------------
+
+/// `POST /v1/databases` (`create_database`).
+async fn create_database(
+    State(shared): State<Arc<Shared>>,
+    Extension(v): Extension<ApiVersion>,
+    body: Bytes,
+) -> NotionResult<Response> {
+    let body = parse_body(&body)?;
+    let id = super::create_database::create(&shared, &body)?;
+    let world = lock(&shared.world);
+    Ok(respond(v, database_json(&world, world.database(id)?)))
+}
 
 async fn get_database(
     State(shared): State<Arc<Shared>>,
@@ -363,9 +409,51 @@ async fn create_page(
     let actor = lock(&shared.world).bot_actor();
     let icon = body.get("icon").cloned().unwrap_or(Value::Null);
     let cover = body.get("cover").cloned().unwrap_or(Value::Null);
+    let markdown = create_markdown(&body)?;
     let id = ops::create_page(&shared, parent, properties, actor, icon, cover)?;
-    let world = lock(&shared.world);
+    let mut world = lock(&shared.world);
+    if let (Some(md), Some(page)) = (markdown, world.pages.get_mut(&id)) {
+        // The content is part of the creation (page.created covers it).
+        page.content = super::markdown::normalise(&md);
+    }
     Ok(respond(v, page_json(&world, world.page(id)?, None)))
+}
+
+/// `POST /v1/pages`' `markdown` parameter (exclusive with `children`).
+fn create_markdown(body: &Value) -> NotionResult<Option<String>> {
+    match body.get("markdown") {
+        None | Some(Value::Null) => Ok(None),
+        Some(_) if body.get("children").is_some() => Err(NotionError::validation(
+            "body failed validation: body.markdown and body.children cannot both be provided.",
+        )),
+        Some(Value::String(md)) => Ok(Some(md.clone())),
+        Some(other) => Err(NotionError::validation(format!(
+            "body failed validation: body.markdown should be a string, instead was `{other}`."
+        ))),
+    }
+}
+
+/// `GET /v1/pages/{page_id}/markdown`.
+async fn get_page_markdown(
+    State(shared): State<Arc<Shared>>,
+    Path(page_id): Path<String>,
+) -> NotionResult<Response> {
+    let id = parse_id(&page_id, "page_id")?;
+    let world = lock(&shared.world);
+    Ok(Json(super::markdown::read(&world, id)?).into_response())
+}
+
+/// `PATCH /v1/pages/{page_id}/markdown`, as the integration.
+async fn update_page_markdown(
+    State(shared): State<Arc<Shared>>,
+    Path(page_id): Path<String>,
+    body: Bytes,
+) -> NotionResult<Response> {
+    let id = parse_id(&page_id, "page_id")?;
+    let body = parse_body(&body)?;
+    let command = super::markdown::parse_command(&body)?;
+    let actor = lock(&shared.world).bot_actor();
+    Ok(Json(super::markdown::update(&shared, id, command, actor)?).into_response())
 }
 
 fn parse_patch(body: &Value, version: ApiVersion) -> NotionResult<PagePatch> {
@@ -415,7 +503,7 @@ async fn update_page(
 }
 
 /// `GET /v1/pages/{page_id}/properties/{property_id}`: paginated
-/// `property_item` lists for title / rich_text / people, a single item
+/// `property_item` lists for title / rich_text / people / relation, a single item
 /// otherwise.
 async fn get_property_item(
     State(shared): State<Arc<Shared>>,
@@ -434,12 +522,18 @@ async fn get_property_item(
     let kind = def.kind.as_str();
     if !matches!(
         def.kind,
-        PropertyKind::Title | PropertyKind::RichText | PropertyKind::People
+        PropertyKind::Title
+            | PropertyKind::RichText
+            | PropertyKind::People
+            | PropertyKind::Relation
     ) {
         let item = json!({"object": "property_item", "id": def.id, "type": kind, kind: read_value(&world, def, page)});
         return Ok(respond(v, item));
     }
-    let items = full_items(&world, def, page);
+    let items = match def.kind {
+        PropertyKind::Relation => super::relation::full_items(page.values.get(&def.id)),
+        _ => full_items(&world, def, page),
+    };
     let start = match query_param(query.as_deref(), "start_cursor") {
         None => 0,
         Some(c) => c
@@ -456,7 +550,14 @@ async fn get_property_item(
         .map(|item| json!({"object": "property_item", "id": def.id, "type": kind, kind: item}))
         .collect();
     let next = (end < items.len()).then(|| format!("pi_{end}"));
+    // "If present, the url the user can request to get the next page of results."
+    let next_url = next.as_ref().map(|c| {
+        format!(
+            "{}/v1/pages/{}/properties/{}?start_cursor={c}&page_size={size}",
+            shared.base_url, page_id, def.id
+        )
+    });
     let mut body = list_json(results, next, "property_item");
-    body["property_item"] = json!({"id": def.id, "next_url": null, "type": kind, kind: {}});
+    body["property_item"] = json!({"id": def.id, "next_url": next_url, "type": kind, kind: {}});
     Ok(respond(v, body))
 }

@@ -27,6 +27,15 @@ pub enum PropertyKind {
     LastEditedBy,
     /// `SPEC-12`: a number Notion assigns each page, with the property's prefix.
     UniqueId,
+    /// Files and media: Notion-hosted files (uploaded through the File
+    /// Upload API) and external links.
+    Files,
+    /// Pages of one data source (`relation.rs`).
+    Relation,
+    /// Computed from the page's properties (`formula.rs`).
+    Formula,
+    /// Computed from a relation's pages (`computed.rs`, `rollup.rs`).
+    Rollup,
 }
 
 impl PropertyKind {
@@ -50,6 +59,10 @@ impl PropertyKind {
             Self::CreatedBy => "created_by",
             Self::LastEditedBy => "last_edited_by",
             Self::UniqueId => "unique_id",
+            Self::Files => "files",
+            Self::Relation => "relation",
+            Self::Formula => "formula",
+            Self::Rollup => "rollup",
         }
     }
 
@@ -62,6 +75,8 @@ impl PropertyKind {
                 | Self::CreatedBy
                 | Self::LastEditedBy
                 | Self::UniqueId
+                | Self::Formula
+                | Self::Rollup
         )
     }
 
@@ -214,6 +229,10 @@ pub struct PropertyDef {
     pub groups: Vec<StatusGroup>,
     /// Unique id only: the prefix shown before the number (`SPEC`).
     pub prefix: Option<String>,
+    /// Relation only: the related data source.
+    pub relation: Option<super::relation::Target>,
+    /// Formula and rollup only: what they compute.
+    pub computed: Option<super::computed::Computed>,
 }
 
 const COLORS: [&str; 10] = [
@@ -255,6 +274,10 @@ impl PropertyDef {
             }
             PropertyKind::Number => json!({"format": "number"}),
             PropertyKind::UniqueId => json!({"prefix": self.prefix}),
+            PropertyKind::Relation => super::relation::schema_json(self.relation.as_ref()),
+            PropertyKind::Formula | PropertyKind::Rollup => {
+                super::computed::schema_json(self.computed.as_ref())
+            }
             _ => json!({}),
         };
         json!({"id": self.id, "name": self.name, "type": kind, kind: config})
@@ -328,6 +351,8 @@ pub fn build_defs(schema: &[PropertySchema]) -> Vec<PropertyDef> {
             options,
             groups,
             prefix: None,
+            relation: None,
+            computed: None,
         });
     }
     defs

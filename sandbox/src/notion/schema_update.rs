@@ -23,8 +23,9 @@
 
 use serde_json::{Map, Value, json};
 
+use super::dates::date_from_text;
 use super::errors::{NotionError, NotionResult};
-use super::properties::{date_from_text, default_value, plain_text};
+use super::properties::{default_value, plain_text};
 use super::schema::{PropertyDef, PropertyKind, SelectOption, new_option, unique_property_id};
 use super::state::{DataSource, User, UserKind};
 
@@ -50,8 +51,9 @@ pub struct SchemaPlan {
     pub title: Option<String>,
 }
 
-const TYPE_KEYS: [&str; 17] = [
+const TYPE_KEYS: [&str; 21] = [
     "title",
+    "files",
     "rich_text",
     "number",
     "select",
@@ -68,18 +70,13 @@ const TYPE_KEYS: [&str; 17] = [
     "created_by",
     "last_edited_by",
     "unique_id",
+    "relation",
+    "formula",
+    "rollup",
 ];
 
 /// Documented property types the sandbox does not model.
-const UNMODELLED_TYPES: [&str; 7] = [
-    "files",
-    "formula",
-    "relation",
-    "rollup",
-    "button",
-    "verification",
-    "place",
-];
+const UNMODELLED_TYPES: [&str; 3] = ["button", "verification", "place"];
 
 fn kind_of(name: &str) -> Option<PropertyKind> {
     serde_json::from_value(json!(name)).ok()
@@ -109,7 +106,16 @@ pub fn plan(ds: &DataSource, body: &Value, editor: Editor) -> NotionResult<Schem
     match obj.get("properties") {
         None | Some(Value::Null) => {}
         Some(Value::Object(entries)) => {
-            for (key, value) in entries {
+            // A rollup names a relation and a formula names properties that the same
+            // request may add: those two go last.
+            let rank = |v: &Value| match v {
+                _ if v.get("formula").is_some() => 2,
+                _ if v.get("rollup").is_some() => 1,
+                _ => 0,
+            };
+            let mut ordered: Vec<(&String, &Value)> = entries.iter().collect();
+            ordered.sort_by_key(|(_, v)| rank(v));
+            for (key, value) in ordered {
                 entry(ds, &mut plan, key, value, editor)?;
             }
         }
@@ -316,6 +322,14 @@ fn update(
                 return Err(status_via_api(&before.name));
             }
             reconfigure(&mut plan.defs[i], config, path)?;
+            // A new expression or rollup configuration replaces the old one.
+            if !config.is_null() && config.as_object().is_some_and(|c| !c.is_empty()) {
+                if let Some(computed) =
+                    super::computed::parse_config(kind, config, path, &plan.defs)?
+                {
+                    plan.defs[i].computed = Some(computed);
+                }
+            }
         } else {
             retype(&mut plan.defs[i], kind, config, editor, path)?;
             plan.retyped.push(before.clone());
@@ -325,7 +339,8 @@ fn update(
     let changed = after.name != before.name
         || after.kind != before.kind
         || after.options != before.options
-        || after.groups != before.groups;
+        || after.groups != before.groups
+        || after.computed != before.computed;
     if changed {
         plan.changes
             .push(json!({"id": after.id, "name": after.name, "action": "updated"}));
@@ -357,6 +372,9 @@ fn retype(
             "Cannot change {} to a status property via the API.",
             def.name
         )));
+    }
+    if matches!(kind, PropertyKind::Formula | PropertyKind::Rollup) {
+        return Err(not_supported(path, kind.as_str()));
     }
     def.kind = kind;
     def.prefix = unique_id_prefix(kind, config);
@@ -391,6 +409,8 @@ fn add(
         options: fresh_options(config, path)?,
         groups: Vec::new(),
         prefix: unique_id_prefix(kind, config),
+        relation: super::relation::parse_config(kind, config, path)?,
+        computed: super::computed::parse_config(kind, config, path, &plan.defs)?,
     };
     // A status property made through the API puts every option in "To-do"
     // (groups given in the request are reported to be ignored:
@@ -423,6 +443,8 @@ fn new_property_id(ds: &DataSource, plan: &SchemaPlan, name: &str) -> String {
             options: Vec::new(),
             groups: Vec::new(),
             prefix: None,
+            relation: None,
+            computed: None,
         });
     }
     unique_property_id(name, &taken)

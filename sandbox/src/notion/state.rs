@@ -69,6 +69,9 @@ pub struct Database {
     pub created_time: OffsetDateTime,
     pub last_edited_time: OffsetDateTime,
     pub created_by: Uuid,
+    /// The page it was created in (`POST /v1/databases`); `None`: at the workspace's top
+    /// level (seeded).
+    pub parent_page: Option<Uuid>,
 }
 
 #[derive(Clone, Debug)]
@@ -115,6 +118,9 @@ pub struct Page {
     /// Stored values by property id, in the read shape of the property's
     /// type (people as user-id strings). Computed properties are absent.
     pub values: HashMap<String, Value>,
+    /// The page's content as enhanced markdown (`GET|PATCH
+    /// /v1/pages/{id}/markdown`), already in the form Notion renders.
+    pub content: String,
 }
 
 #[derive(Debug)]
@@ -132,6 +138,11 @@ pub struct World {
     pub team: Option<super::TeamNotion>,
     /// What user objects in answers may carry.
     pub user_info: UserInformation,
+    /// The integration's "read content" capability: without it the
+    /// markdown endpoints answer 403.
+    pub read_content: bool,
+    /// Notion-hosted files and the file uploads (`notion::files`).
+    pub files: super::files::Files,
 }
 
 impl World {
@@ -164,6 +175,8 @@ impl World {
             next_seq: 0,
             team: None,
             user_info: UserInformation::default(),
+            read_content: true,
+            files: super::files::Files::default(),
         }
     }
 

@@ -23,8 +23,15 @@ use crate::{
 
 use super::clients;
 
+#[path = "check_people.rs"]
+mod people;
+#[path = "check_relations.rs"]
+mod relations;
 #[path = "check_scope.rs"]
 mod scope;
+
+#[path = "check_body.rs"]
+mod body;
 
 /// Airtable scopes every deployment needs.
 const AIRTABLE_SCOPES: [&str; 3] = [
@@ -121,6 +128,9 @@ pub async fn check(env: &Env) -> anyhow::Result<usize> {
                 pair.name
             ));
         }
+    }
+    if notion_works && airtable_works {
+        relations::check_relations(&config, &notion, &airtable, &mut report).await;
     }
     report.write(&mut std::io::stdout().lock())?;
     Ok(report.problems())
@@ -226,8 +236,10 @@ async fn check_pair(
         return;
     };
     check_schemas(config, &ds, &table, report);
+    people::check_collaborators(config, &ds, &table, &users, report);
     probe_reads(config, &ds, &table, notion, airtable, report).await;
     scope::check_scope(config, &ds, &table, notion, airtable, report).await;
+    body::check_body(config, &ds, &table, notion, report).await;
     if report.problems() == problems_before {
         guard_resolution(config, &ds, &table, &users, report);
     }
@@ -349,6 +361,22 @@ pub fn check_schemas(
         let (Some(n), Some(a)) = (notion, airtable) else {
             continue;
         };
+        if mapping.status_group {
+            // The groups are the values, not the status's options.
+            if let Err(why) = crate::sync::status_group::resolve(mapping, n, a) {
+                report.problem(
+                    format!(
+                        "pair \"{}\": field \"{}\" ↔ \"{}\": {why}",
+                        config.name,
+                        mapping.key(),
+                        mapping.airtable
+                    ),
+                    "map a Notion `status` property's group to an Airtable single select or \
+                     text field, with direction = \"notion_to_airtable\"",
+                );
+            }
+            continue;
+        }
         match Kind::for_types(&n.kind, &a.kind) {
             // A status or select mapped to a rich-text long text holds free text too.
             Ok(Kind::Select | Kind::MultiSelect | Kind::MarkdownText) => {
@@ -782,6 +810,39 @@ mod tests {
     }
 }
 
+/// The problems `check_schemas` finds for a pair with `fields` (the
+/// `[[pair.field]]` tables) against these schemas: (what, fix) each.
+#[cfg(test)]
+fn schema_problems(ds: &DataSource, table: &TableSchema, fields: &str) -> Vec<(String, String)> {
+    let text = format!(
+        "[[pair]]\nname = \"p\"\n[pair.notion]\ndatabase_id = \"db1\"\n[pair.airtable]\n\
+         base_id = \"app1\"\ntable = \"T\"\npage_id_field = \"Notion Page ID\"\n\
+         [pair.options]\non_notion_trash = \"ignore\"\n{fields}"
+    );
+    let config = crate::config::SyncConfig::parse(&text)
+        .unwrap()
+        .pairs
+        .remove(0);
+    let mut report = Report::default();
+    check_schemas(&config, ds, table, &mut report);
+    report
+        .findings
+        .into_iter()
+        .filter_map(|f| match f {
+            Finding::Problem { what, fix } => Some((what, fix)),
+            _ => None,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 #[path = "check_computed_tests.rs"]
 mod computed_tests;
+
+#[cfg(test)]
+#[path = "check_files_tests.rs"]
+mod files_tests;
+
+#[cfg(test)]
+#[path = "check_status_group_tests.rs"]
+mod status_group_tests;

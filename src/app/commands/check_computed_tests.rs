@@ -4,7 +4,6 @@
 use serde_json::json;
 
 use super::*;
-use crate::config::SyncConfig;
 
 fn schemas() -> (DataSource, TableSchema) {
     let ds = serde_json::from_value(json!({
@@ -31,23 +30,8 @@ fn schemas() -> (DataSource, TableSchema) {
 }
 
 fn problems(fields: &str) -> Vec<(String, String)> {
-    let text = format!(
-        "[[pair]]\nname = \"p\"\n[pair.notion]\ndatabase_id = \"db1\"\n[pair.airtable]\n\
-         base_id = \"app1\"\ntable = \"T\"\npage_id_field = \"Notion Page ID\"\n\
-         [pair.options]\non_notion_trash = \"ignore\"\n{fields}"
-    );
-    let config = SyncConfig::parse(&text).unwrap().pairs.remove(0);
     let (ds, table) = schemas();
-    let mut report = Report::default();
-    check_schemas(&config, &ds, &table, &mut report);
-    report
-        .findings
-        .into_iter()
-        .filter_map(|f| match f {
-            Finding::Problem { what, fix } => Some((what, fix)),
-            _ => None,
-        })
-        .collect()
+    schema_problems(&ds, &table, fields)
 }
 
 #[test]

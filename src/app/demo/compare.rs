@@ -13,11 +13,16 @@ use crate::{
     airtable::Record,
     notion::Page,
     sync::{
-        convert::{from_airtable, from_notion},
+        convert::{Kind, from_airtable, from_notion},
         pair::{ResolvedField, ResolvedPair},
+        relation::{Targets, read_airtable},
         value::Value,
     },
 };
+
+/// For each relation field (by Notion name), the target pair's links that
+/// translate Airtable record ids into the pages they are linked to.
+pub type RelationTargets = BTreeMap<String, Targets>;
 
 /// A link as the comparison needs it: the page, its row, and whether the
 /// service holds it as live (`active`) or as gone on one side.
@@ -73,7 +78,8 @@ impl Comparison {
     }
 }
 
-/// Compare every live page, every row and every link of `pair`.
+/// Compare every live page, every row and every link of `pair`; a relation
+/// compares pages with the rows' links translated through `targets`.
 ///
 /// Besides field values it reports what would make a field-by-field check
 /// incomplete: a live page with no row, a row whose page is not live, a
@@ -83,6 +89,7 @@ pub fn compare(
     pages: &[Page],
     records: &[Record],
     links: &[Link],
+    targets: &RelationTargets,
 ) -> Comparison {
     let pages: BTreeMap<&str, &Page> = pages.iter().map(|p| (p.id.as_str(), p)).collect();
     let rows: BTreeMap<&str, &Record> = records.iter().map(|r| (r.id.as_str(), r)).collect();
@@ -106,7 +113,9 @@ pub fn compare(
                 &format!("page {}", page_state(page)),
                 &format!("the service holds the link as {}", link.state),
             )),
-            (Some(page), Some(row)) => compare_record(pair, page, row, &name, &mut out),
+            (Some(page), Some(row)) => {
+                compare_record(pair, page, row, &name, targets, &mut out);
+            }
             (page, row) => out.differences.push(whole(
                 &name,
                 &format!("page {}", page_state(page)),
@@ -153,6 +162,7 @@ fn compare_record(
     page: &Page,
     row: &Record,
     name: &str,
+    targets: &RelationTargets,
     out: &mut Comparison,
 ) {
     out.records += 1;
@@ -167,7 +177,14 @@ fn compare_record(
     }
     for field in &pair.fields {
         out.fields += 1;
-        let (n, a) = (notion_value(page, field), airtable_value(row, field));
+        let a = match field.kind {
+            Kind::Relation => Ok(read_airtable(
+                row.fields.get(&field.airtable),
+                targets.get(&field.notion),
+            )),
+            _ => airtable_value(row, field),
+        };
+        let n = notion_value(page, field);
         if n != a {
             out.differences.push(Difference {
                 record: name.to_owned(),

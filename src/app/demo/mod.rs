@@ -33,11 +33,16 @@ use crate::{
         commands::clients,
         serve::{self, Role},
     },
-    notion::NotionClient,
+    notion::{NotionClient, Page},
     store::{LinkState, Store},
-    sync::pair::ResolvedPair,
+    sync::{
+        body::{self, BODY_FIELD},
+        pair::ResolvedPair,
+        relation::Targets,
+        relation_target::link_targets,
+    },
 };
-use compare::{Comparison, Link, compare};
+use compare::{Comparison, Link, RelationTargets, compare};
 use notion_airtable_sandbox::launch::shutdown_signal;
 use stage::Stage;
 use timeline::{Origin, Timeline, until};
@@ -96,11 +101,18 @@ fn service_ended(result: anyhow::Result<()>) -> anyhow::Error {
 async fn script(stage: &Stage, started: Instant, keep_running: bool) -> anyhow::Result<bool> {
     let mut timeline = Timeline::new(started);
     let pages = stage.team_notion.page_ids.len();
-    let synced = until(INITIAL_SYNC_DEADLINE, async || linked_rows(stage) == pages).await;
+    let epics = stage.epics.page_ids.len();
+    let (specs_table, epics_table) = (&stage.team_airtable.table_id, &stage.epics.table_id);
+    let synced = until(INITIAL_SYNC_DEADLINE, async || {
+        linked_rows(stage, specs_table) == pages && linked_rows(stage, epics_table) == epics
+    })
+    .await;
     println!(
         "\nTimeline: seconds since start, where the change was made, how long until the other side showed it"
     );
-    let what = format!("initial sync: {pages} specs copied into the empty Airtable table");
+    let what = format!(
+        "initial sync: {pages} specs and {epics} epics copied into the empty Airtable tables"
+    );
     timeline.step(Origin::Notion, &what, synced);
     if synced.is_none() {
         return Ok(false);
@@ -117,21 +129,21 @@ async fn script(stage: &Stage, started: Instant, keep_running: bool) -> anyhow::
         if settled { "" } else { " (still busy: going on)" }
     ));
     let observer = Observer::new(stage, &store).await?;
-    let mut week = week::Week::new(stage, &observer.pair, &store, timeline)?;
+    let mut week = week::Week::new(stage, observer.specs(), &store, timeline)?;
     week.play().await?;
     let timeline = week.timeline;
     let quiet = wait_quiet(&store, timeline::STEP_DEADLINE).await;
-    let comparison = observer.compare(stage, &store).await?;
-    print_verdict(&comparison, &timeline, quiet, keep_running);
-    Ok(comparison.agree() && timeline.missed().is_empty())
+    let comparisons = observer.compare(stage, &store).await?;
+    print_verdict(&comparisons, &timeline, quiet, keep_running);
+    let agree = comparisons.iter().all(|(_, c)| c.agree());
+    Ok(agree && timeline.missed().is_empty())
 }
 
-/// Rows that carry a Notion page id (the service created them).
-fn linked_rows(stage: &Stage) -> usize {
-    let team = &stage.team_airtable;
+/// Rows of `table` that carry a Notion page id (the service created them).
+fn linked_rows(stage: &Stage, table: &str) -> usize {
     stage
         .airtable
-        .records(&team.base_id, &team.table_id)
+        .records(&stage.team_airtable.base_id, table)
         .iter()
         .filter(|r| r["fields"]["Notion Page ID"].is_string())
         .count()
@@ -163,43 +175,95 @@ async fn wait_quiet(store: &Store, limit: Duration) -> bool {
 }
 
 /// The demo's own API clients, pacing on the service's shared budgets (as a
-/// second replica would), and the pair resolved against the live schemas.
+/// second replica would), and the pairs resolved against the live schemas
+/// (the specs first, as the config lists them).
 struct Observer {
     notion: NotionClient,
     airtable: AirtableClient,
-    pair: ResolvedPair,
+    pairs: Vec<ResolvedPair>,
 }
 
 impl Observer {
     async fn new(stage: &Stage, store: &Store) -> anyhow::Result<Self> {
         let config = stage.env.load_sync_config()?;
-        let pair_config = config
-            .pairs
-            .first()
-            .context("the demo config has no pair")?;
         let (notion, airtable) = clients(&stage.env)?;
         let notion = notion.with_shared_budget(store.clone());
         let airtable = airtable.with_shared_budgets(store.clone());
-        let pair = crate::engine::load_pair(pair_config, &notion, &airtable).await?;
+        let mut pairs = Vec::new();
+        for pair_config in &config.pairs {
+            pairs.push(crate::engine::load_pair(pair_config, &notion, &airtable).await?);
+        }
+        let problems = link_targets(&mut pairs);
+        anyhow::ensure!(problems.is_empty(), "{}", problems.join("; "));
+        anyhow::ensure!(!pairs.is_empty(), "the demo config has no pair");
         Ok(Self {
             notion,
             airtable,
-            pair,
+            pairs,
         })
     }
 
-    /// Read both sides through their APIs and every link from the store.
-    async fn compare(&self, stage: &Stage, store: &Store) -> anyhow::Result<Comparison> {
-        let pair = &self.pair;
-        let pages = self.notion.query_all(&pair.data_source_id, None).await?;
-        let base = &stage.team_airtable.base_id;
-        let records = self
-            .airtable
-            .list_all(base, &pair.table_id, &ListParams::default())
-            .await?;
-        let links = links(store, pair.name()).await?;
-        Ok(compare(pair, &pages, &records, &links))
+    /// The specs pair, which the week edits.
+    fn specs(&self) -> &ResolvedPair {
+        &self.pairs[0]
     }
+
+    /// Read both sides of every pair through their APIs and every link
+    /// from the store; one comparison per pair, in config order.
+    async fn compare(
+        &self,
+        stage: &Stage,
+        store: &Store,
+    ) -> anyhow::Result<Vec<(String, Comparison)>> {
+        let mut out = Vec::new();
+        for pair in &self.pairs {
+            let mut pages = self.notion.query_all(&pair.data_source_id, None).await?;
+            self.read_contents(pair, &mut pages).await?;
+            let base = &stage.team_airtable.base_id;
+            let records = self
+                .airtable
+                .list_all(base, &pair.table_id, &ListParams::default())
+                .await?;
+            let links = links(store, pair.name()).await?;
+            let targets = relation_targets(pair, store).await?;
+            let comparison = compare(pair, &pages, &records, &links, &targets);
+            out.push((pair.name().to_owned(), comparison));
+        }
+        Ok(out)
+    }
+}
+
+impl Observer {
+    /// Each page's content, read through the markdown endpoint, when the
+    /// pair syncs it (`[pair.body]`): compared like any field.
+    async fn read_contents(&self, pair: &ResolvedPair, pages: &mut [Page]) -> anyhow::Result<()> {
+        if !pair.fields.iter().any(|f| f.notion == BODY_FIELD) {
+            return Ok(());
+        }
+        for page in pages.iter_mut() {
+            let content = self.notion.retrieve_markdown(&page.id).await?;
+            body::attach(page, &content);
+        }
+        Ok(())
+    }
+}
+
+/// For each relation field of `pair`, its target pair's live links.
+async fn relation_targets(pair: &ResolvedPair, store: &Store) -> anyhow::Result<RelationTargets> {
+    let mut out = RelationTargets::new();
+    for field in &pair.fields {
+        let Some(target) = &field.relation_target else {
+            continue;
+        };
+        let mut targets = Targets::default();
+        for link in links(store, target).await? {
+            if let Some(record) = &link.record_id {
+                targets.insert(&link.page_id, record);
+            }
+        }
+        out.insert(field.notion.clone(), targets);
+    }
+    Ok(out)
 }
 
 async fn links(store: &Store, pair: &str) -> anyhow::Result<Vec<Link>> {
@@ -234,10 +298,17 @@ fn print_setup(stage: &Stage) {
         stage.team_notion.people.len(),
         quarters(stage)
     );
-    println!("  Airtable  \"Delivery Tracker\": an empty table with the same fields");
+    println!(
+        "  Notion    \"Epics\": {} epics; each spec's Epic relation points there, and its page holds the spec",
+        stage.epics.page_ids.len()
+    );
+    println!(
+        "  Airtable  \"Delivery Tracker\" and \"Epics\": empty tables with the same fields, \
+         Epic linking the two, Spec a rich text field"
+    );
     println!(
         "  service   `serve` on {} with a new SQLite database; sync.toml = sync.example.toml \
-         with these ids",
+         with these ids, plus the Epic relation, the page content ↔ Spec and an epics pair",
         stage.service_url()
     );
     println!(
@@ -263,32 +334,39 @@ fn quarters(stage: &Stage) -> String {
         .join(", ")
 }
 
-fn print_verdict(comparison: &Comparison, timeline: &Timeline, quiet: bool, keep_running: bool) {
+fn print_verdict(
+    comparisons: &[(String, Comparison)],
+    timeline: &Timeline,
+    quiet: bool,
+    keep_running: bool,
+) {
     println!("\nFinal check: every linked record, field by field, read through both APIs");
     if !quiet {
         println!("  (the service was still busy after the step deadline; comparing anyway)");
     }
-    let values = comparison.fields;
-    if comparison.agree() {
-        println!(
-            "  {} records × {} fields ({values} values): Notion and Airtable agree.",
-            comparison.records,
-            values / comparison.records.max(1)
-        );
-    } else {
-        println!(
-            "  {} records compared: {} difference(s):",
-            comparison.records,
-            comparison.differences.len()
-        );
-        for d in &comparison.differences {
-            println!("    {d}");
+    for (pair, comparison) in comparisons {
+        let values = comparison.fields;
+        if comparison.agree() {
+            println!(
+                "  {pair}: {} records × {} fields ({values} values): Notion and Airtable agree.",
+                comparison.records,
+                values / comparison.records.max(1)
+            );
+        } else {
+            println!(
+                "  {pair}: {} records compared: {} difference(s):",
+                comparison.records,
+                comparison.differences.len()
+            );
+            for d in &comparison.differences {
+                println!("    {d}");
+            }
         }
     }
     for step in timeline.missed() {
         println!("  step not seen on the other side in time: {step}");
     }
-    let ok = comparison.agree() && timeline.missed().is_empty();
+    let ok = comparisons.iter().all(|(_, c)| c.agree()) && timeline.missed().is_empty();
     let hint = if keep_running {
         ""
     } else {

@@ -8,7 +8,7 @@
 use std::{collections::BTreeSet, time::Duration};
 
 use anyhow::Context as _;
-use serde_json::{Map, Value as Json};
+use serde_json::{Map, Value as Json, json};
 
 use super::{
     compare::{airtable_value, notion_value},
@@ -21,6 +21,7 @@ use crate::{
     notion::Page,
     store::{LogQuery, Side as LogSide, Store},
     sync::{
+        body::canonical,
         convert::{to_airtable, to_notion},
         merge::Side,
         pair::{ResolvedField, ResolvedPair},
@@ -31,6 +32,8 @@ use notion_airtable_sandbox::team::{self, Spec};
 
 /// The PM who writes specs in Notion.
 const PM: &str = "Priya Raman";
+/// The Airtable field the demo maps the page content to (`[pair.body]`).
+const BODY_FIELD_IN_DEMO: &str = "Spec";
 
 /// One value a side must show for a step to have arrived.
 struct Expect<'p> {
@@ -93,7 +96,87 @@ impl<'a> Week<'a> {
         self.pm_raises_priorities().await?;
         self.status_conflict().await?;
         self.trash_and_restore().await?;
+        self.specs_linked_to_epics().await?;
+        self.spec_written_in_both_tools().await?;
         self.new_spec().await
+    }
+
+    /// The PM links two specs to an epic in Notion: the rows' `Epic` cells
+    /// link the epic's row. Then engineering links a third spec's row to
+    /// another epic in Airtable: the page's relation points at its page.
+    async fn specs_linked_to_epics(&mut self) -> anyhow::Result<()> {
+        let epics = &self.stage.epics;
+        let (checkout, mobile) = (epics.page_ids[0].clone(), epics.page_ids[2].clone());
+        let field = self.field("Epic")?;
+        let mut expect = Vec::new();
+        let mut titles = Vec::new();
+        for _ in 0..2 {
+            let i = self.pick(|s| s.status == "In Progress")?;
+            let page_id = self.page_id(i);
+            let relation = Map::from_iter([(
+                field.notion.clone(),
+                json!({ "relation": [{ "id": checkout }] }),
+            )]);
+            self.stage.notion.update_page_as_person(
+                &page_id,
+                &self.pm_id,
+                Json::Object(relation),
+            )?;
+            let row = self.epic_row(&checkout)?;
+            expect.push(self.expect(Side::Airtable, &page_id, "Epic", Value::set([row]))?);
+            titles.push(format!("\"{}\"", self.specs[i].title));
+        }
+        let what = format!(
+            "{PM} linked {} to the epic \"{}\" → rows' Epic cells link its row",
+            titles.join(" and "),
+            super::stage::EPIC_TITLES[0]
+        );
+        self.arrive(Origin::Notion, &what, &expect).await;
+
+        let i = self.pick(|s| s.status == "In Progress")?;
+        let page_id = self.page_id(i);
+        let row = self.epic_row(&mobile)?;
+        let cells = Map::from_iter([(field.airtable.clone(), json!([row]))]);
+        self.edit_airtable(&page_id, Json::Object(cells))?;
+        let expect = [self.expect(Side::Notion, &page_id, "Epic", Value::set([mobile]))?];
+        let what = format!(
+            "{} (engineering) linked \"{}\" to \"{}\" in Airtable → the page's Epic relation",
+            team::PEOPLE[0].name,
+            self.specs[i].title,
+            super::stage::EPIC_TITLES[2]
+        );
+        self.arrive(Origin::Airtable, &what, &expect).await;
+        Ok(())
+    }
+
+    /// The PM writes a spec's page content in Notion: it shows in the row's
+    /// `Spec` field as Markdown. Then engineering adds a section in
+    /// Airtable: the page's content shows it.
+    async fn spec_written_in_both_tools(&mut self) -> anyhow::Result<()> {
+        let i = self.pick(|s| s.status == "Draft")?;
+        let page_id = self.page_id(i);
+        let title = self.specs[i].title.clone();
+        let draft = format!(
+            "## Problem\n\n{title} is tracked by hand today.\n\n## Proposal\n\n- sync both tools\n- log every change\n"
+        );
+        self.stage
+            .notion
+            .set_content_as_person(&page_id, &self.pm_id, &draft)?;
+        let what =
+            format!("{PM} wrote the spec of \"{title}\" in the page → Airtable's Spec field");
+        self.arrive_body(Origin::Notion, &what, &page_id, &draft)
+            .await;
+
+        let revised = format!("{draft}\n## Rollout\n\nBehind a flag in Sprint 43.\n");
+        let cells = Map::from_iter([(BODY_FIELD_IN_DEMO.to_owned(), json!(revised))]);
+        self.edit_airtable(&page_id, Json::Object(cells))?;
+        let what = format!(
+            "{} (engineering) added a rollout section in Airtable → the Notion page's content",
+            team::PEOPLE[0].name
+        );
+        self.arrive_body(Origin::Airtable, &what, &page_id, &revised)
+            .await;
+        Ok(())
     }
 
     /// Engineering sets sprints, ship dates and blockers in Airtable on the
@@ -284,6 +367,41 @@ impl<'a> Week<'a> {
         self.timeline.step(origin, what, took);
         self.note_rate_limits();
         took
+    }
+
+    /// Wait until both the page's content and the row's `Spec` field show
+    /// `markdown` (compared in the form the merge compares them).
+    async fn arrive_body(&mut self, origin: Origin, what: &str, page_id: &str, markdown: &str) {
+        let want = canonical(markdown);
+        let took = until(STEP_DEADLINE, async || {
+            let page = self
+                .stage
+                .notion
+                .content(page_id)
+                .ok()
+                .map(|c| canonical(&c));
+            let row = self.airtable_row(page_id).map(|r| {
+                let cell = r.fields.get(BODY_FIELD_IN_DEMO);
+                canonical(cell.and_then(Json::as_str).unwrap_or_default())
+            });
+            page.as_ref() == Some(&want) && row.as_ref() == Some(&want)
+        })
+        .await;
+        self.timeline.step(origin, what, took);
+        self.note_rate_limits();
+    }
+
+    /// The row the epics pair linked to `epic_page` (the initial sync made it).
+    fn epic_row(&self, epic_page: &str) -> anyhow::Result<String> {
+        let epics = &self.stage.epics;
+        let base = &self.stage.team_airtable.base_id;
+        self.stage
+            .airtable
+            .records(base, &epics.table_id)
+            .into_iter()
+            .find(|r| r["fields"]["Notion Page ID"] == epic_page)
+            .and_then(|r| r["id"].as_str().map(str::to_owned))
+            .with_context(|| format!("no Airtable row for the epic page {epic_page}"))
     }
 
     /// Say so when the service hit a rate limit during the step (Airtable

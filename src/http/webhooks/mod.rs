@@ -2,6 +2,7 @@
 //! inbox and enqueue its job in one transaction, then acknowledge".
 
 pub mod airtable;
+pub mod group_commit;
 pub mod notion;
 pub mod verification;
 

@@ -21,7 +21,7 @@ use axum::{
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Recorded, RemoteAddr, header_str, record_and_enqueue};
+use super::{Recorded, RemoteAddr, header_str};
 use crate::{
     http::{HttpError, Shared, pairs::normalize_id},
     jobs::spec::{JobSpec, Trigger},
@@ -139,7 +139,10 @@ pub(crate) async fn receive(
             .collect(),
         Decision::Ignore(_) => Vec::new(),
     };
-    let recorded = record_and_enqueue(&state.store, &inbox_row(&event, now), &jobs, now).await?;
+    let recorded = state
+        .ingest
+        .record(inbox_row(&event, now), jobs, now)
+        .await?;
     Ok(acknowledge(&event, &decision, recorded))
 }
 

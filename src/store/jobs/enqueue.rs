@@ -79,39 +79,41 @@ async fn insert_pending(c: Conn<'_>, job: &NewJob, now: i64) -> Result<Option<Jo
     .context("enqueue a job")
 }
 
-/// The key's pending job, moved to run no later than `run_at`. Reads first:
-/// in a burst of events the job is usually early enough already, and a read
-/// costs no row write.
+/// The key's pending job, moved to run no later than `run_at` and marked as
+/// asked for now. None when the key has no pending job, or when the one
+/// found was claimed before the update (it may have read the record before
+/// this event): then the caller inserts a new one.
 async fn pull_pending_forward(
     mut c: Conn<'_>,
     key: &str,
     run_at: i64,
     now: i64,
 ) -> Result<Option<JobId>, StoreError> {
-    let pending: Option<(i64, i64)> = on_conn!(c.reborrow(), |c| {
-        sqlx::query_as("SELECT id, run_at FROM jobs WHERE key = $1 AND state = 'pending'")
+    let pending: Option<i64> = on_conn!(c.reborrow(), |c| {
+        sqlx::query_scalar("SELECT id FROM jobs WHERE key = $1 AND state = 'pending'")
             .bind(key)
             .fetch_optional(c)
             .await
     })
     .context("find a key's pending job")?;
-    let Some((id, current)) = pending else {
+    let Some(id) = pending else {
         return Ok(None);
     };
-    if current > run_at {
-        on_conn!(c, |c| {
-            sqlx::query(
-                "UPDATE jobs SET run_at = $2, updated_at = $3 \
-                 WHERE id = $1 AND state = 'pending' AND run_at > $2",
-            )
-            .bind(id)
-            .bind(run_at)
-            .bind(now)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-        })
-        .context("reschedule a pending job")?;
-    }
-    Ok(Some(id))
+    // `updated_at` says when the key was last asked for: work that covers
+    // a key (a batched sweep) completes only jobs not asked for since.
+    let updated = on_conn!(c, |c| {
+        sqlx::query(
+            // The minimum in SQL: concurrent enqueues each keep the earlier.
+            "UPDATE jobs SET run_at = CASE WHEN run_at > $2 THEN $2 ELSE run_at END, \
+             updated_at = $3 WHERE id = $1 AND state = 'pending'",
+        )
+        .bind(id)
+        .bind(run_at)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })
+    .context("reschedule a pending job")?;
+    Ok((updated == 1).then_some(id))
 }

@@ -294,6 +294,56 @@ impl Store {
         Ok(counts)
     }
 
+    /// How many pending jobs of `kind` for `pair` there are (due or not):
+    /// a backlog worth one batched read instead of one read per job.
+    pub async fn page_backlog(&self, pair: &str, kind: &str) -> Result<i64, StoreError> {
+        let mut conn = self.acquire().await?;
+        on_conn!(conn.conn(), |c| {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM jobs WHERE pair = $1 AND kind = $2 AND state = 'pending'",
+            )
+            .bind(pair)
+            .bind(kind)
+            .fetch_one(c)
+            .await
+        })
+        .context("count a pair's pending jobs")
+    }
+
+    /// Complete the pending jobs of `pair` with these keys that nobody asked
+    /// for since `before` (their `updated_at`): the work that just ran read
+    /// their records after that. A job asked for again since stays pending.
+    /// Answers how many were completed.
+    pub async fn complete_covered(
+        &self,
+        pair: &str,
+        keys: &[String],
+        before: i64,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        let mut done = 0;
+        for key in keys {
+            done += on_conn!(tx.conn(), |c| {
+                sqlx::query(
+                    "UPDATE jobs SET state = 'done', finished_at = $4, updated_at = $4, \
+                     last_error = NULL \
+                     WHERE pair = $1 AND key = $2 AND state = 'pending' AND updated_at < $3",
+                )
+                .bind(pair)
+                .bind(key)
+                .bind(before)
+                .bind(now)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+            })
+            .context("complete a covered job")?;
+        }
+        tx.commit().await?;
+        Ok(done)
+    }
+
     /// How long the longest-waiting due job has been due (queue lag); None if
     /// no pending job is due. Jobs scheduled in the future do not count.
     pub async fn oldest_pending_age(&self, now: i64) -> Result<Option<Duration>, StoreError> {

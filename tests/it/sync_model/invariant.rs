@@ -12,6 +12,11 @@
 //! (d) it is the row's Status and the service's own trash marker is
 //!     written (the page is in the trash) or replaced (the page is back).
 //!
+//! A relation is a set (its members joined by ", "; [`SET_FIELDS`]): only
+//! the members it loses count, and (a) allows losing those a person left
+//! out of the value typed on the other side (references the service keeps,
+//! such as one to an epic gone on that side, may stay with the person's).
+//!
 //! The check compares what both sides held before and after a call; it
 //! knows nothing of the engine or of the model's merge, only of what people
 //! typed and what the log says. Calls that fail write no log (the log is
@@ -30,6 +35,13 @@ const ARCHIVED: &str = "Archived";
 const STATUS: &str = "Status";
 /// The log detail of a one-way field whose source value was written back.
 pub const RESTORED: &str = "one-way field: the source side's value restored";
+
+/// Fields holding a set of names joined by ", ".
+pub const SET_FIELDS: [&str; 1] = ["Epic"];
+
+fn set_members(v: &str) -> BTreeSet<&str> {
+    v.split(", ").filter(|m| !m.is_empty()).collect()
+}
 
 /// One record as both tools show it; `a` is `None` while there is no row.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,6 +100,18 @@ impl Edits {
         let mirror = one_way && to_notion;
         from.get(f).is_some_and(|v| v == now) && (mirror || !self.changed(here, f))
     }
+
+    /// A set field lost `removed` (members): a person on the other side
+    /// typed a value without any of them, and nobody changed this side.
+    fn carried_removal(&self, f: &str, removed: &BTreeSet<&str>, to_notion: bool) -> bool {
+        let (from, here) = if to_notion {
+            (&self.a, &self.n)
+        } else {
+            (&self.n, &self.a)
+        };
+        let typed = from.get(f).map(|v| set_members(v));
+        typed.is_some_and(|t| t.is_disjoint(removed)) && !self.changed(here, f)
+    }
 }
 
 /// Why a value may have been replaced without a person's edit: the fields
@@ -117,6 +141,10 @@ pub fn check(
 ) -> Vec<String> {
     let mut lost = Vec::new();
     for &(f, one_way) in fields {
+        if SET_FIELDS.contains(&f) {
+            lost.extend(check_set(f, before, after, edits, ev));
+            continue;
+        }
         let (was, now) = (&before.n[f], &after.n[f]);
         if replaced(was, now) && !notion_change_ok(f, one_way, now, before, edits, ev) {
             lost.push(format!("Notion {f}: {was:?} became {now:?}"));
@@ -127,6 +155,29 @@ pub fn check(
                 lost.push(format!("Airtable {f}: {was:?} became {now:?}"));
             }
         }
+    }
+    lost
+}
+
+/// A set field: the members each side lost, unless a person on the other
+/// side removed them or a rule decided a conflict on the field.
+fn check_set(f: &str, before: &Sides, after: &Sides, edits: &Edits, ev: &Evidence) -> Vec<String> {
+    let mut lost = Vec::new();
+    let mut side = |name: &str, was: &str, now: &str, to_notion: bool| {
+        let removed: BTreeSet<&str> = set_members(was)
+            .difference(&set_members(now))
+            .copied()
+            .collect();
+        let ok = removed.is_empty()
+            || ev.conflicts.contains(f)
+            || edits.carried_removal(f, &removed, to_notion);
+        if !ok {
+            lost.push(format!("{name} {f}: {was:?} became {now:?}"));
+        }
+    };
+    side("Notion", &before.n[f], &after.n[f], true);
+    if let (Some(ba), Some(aa)) = (&before.a, &after.a) {
+        side("Airtable", &ba[f], &aa[f], false);
     }
     lost
 }
@@ -329,5 +380,31 @@ mod tests {
         // Restored: the marker goes away again.
         let back = sides(vals("A", "Ready", ""), Some(vals("A", "Ready", "")));
         assert!(check(&FIELDS, &after, &back, &Edits::default(), &none).is_empty());
+    }
+
+    /// A relation loses only what a person left out on the other side; a
+    /// member the service keeps beside the person's value is no loss.
+    #[test]
+    fn a_set_field_loses_only_members_a_person_removed() {
+        let one = |v: &str| Vals::from([("Epic", v.to_owned())]);
+        let fields = [("Epic", false)];
+        let before = sides(one("E3, E5"), Some(one("E3, E5")));
+        let after = sides(one("E2, E3"), Some(one("E2")));
+        let lost = check(
+            &fields,
+            &before,
+            &after,
+            &Edits::default(),
+            &Evidence::default(),
+        );
+        assert_eq!(lost.len(), 2, "{lost:?}");
+        let mut edits = Edits::default();
+        edits.airtable("Epic", "E2");
+        let before = sides(one("E3, E5"), Some(one("E2")));
+        let lost = check(&fields, &before, &after, &edits, &Evidence::default());
+        assert!(lost.is_empty(), "{lost:?}");
+        edits.airtable("Epic", "E2, E5");
+        let lost = check(&fields, &before, &after, &edits, &Evidence::default());
+        assert_eq!(lost, vec![r#"Notion Epic: "E3, E5" became "E2, E3""#]);
     }
 }

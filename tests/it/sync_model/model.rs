@@ -24,11 +24,29 @@
 //!   the issue clears when the record no longer refuses anything;
 //! - a deleted row (`on_airtable_delete = "ignore"`): stays deleted (also
 //!   when the page is trashed or restored), the page stays, nothing syncs
-//!   for that record any more.
+//!   for that record any more;
+//! - the page's content (`[pair.body]`, conflict rule "notion") is one more
+//!   two-way field, held in the form both sides are compared in (see
+//!   `sides::body_form`): last writer per side wins, both changed is a
+//!   conflict Notion wins, an empty side is filled on first contact;
+//! - the files Mockup (a set of files, by name and size) are one more
+//!   two-way field like the others: a file leaves the other side only when
+//!   a person removed it, and is never duplicated;
+//! - the relation Epic (a set of epics of the second pair, by name;
+//!   `sync_model/epics.rs`) is one more two-way field compared as a set,
+//!   with two rules of its own: a write naming an epic that the other side
+//!   cannot hold yet (not linked by the epics pair) is refused as a whole
+//!   (both sides and the snapshot stay, the record has an open issue until
+//!   a reconcile writes it), and an epic the snapshot holds that is gone on
+//!   one side (its row deleted; its page trashed, once the epics pair saw
+//!   it) counts as still there on that side: its disappearance is the
+//!   vendor's doing, never a person's removal, so it never erases the other
+//!   side's reference.
 
 use std::collections::BTreeMap;
 
 use notion_airtable_sandbox::team::STATUSES;
+use notion_airtable_sync::sync::body::BODY_FIELD;
 
 /// One mapped field as the test sees it.
 #[derive(Debug, Clone, Copy)]
@@ -47,7 +65,15 @@ const fn field(notion: &'static str, airtable: &'static str, one_way: bool) -> F
     }
 }
 
-pub const FIELDS: [Field; 8] = [
+/// The page's content as a field: `[pair.body] airtable = "Spec"`.
+pub const BODY: &str = BODY_FIELD;
+
+/// The relation to the epics pair (Notion `relation` ↔ Airtable link field).
+pub const EPIC: &str = "Epic";
+/// Notion `files` ↔ Airtable `multipleAttachments` (`sync_model/files.rs`).
+pub const MOCKUP: &str = "Mockup";
+
+pub const FIELDS: [Field; 11] = [
     field("Name", "Spec Name", false),
     field("Status", "Status", false),
     field("Priority", "Priority", false),
@@ -56,6 +82,9 @@ pub const FIELDS: [Field; 8] = [
     field("Sprint", "Sprint", true),
     field("Ship Date", "Ship Date", true),
     field("Blockers", "Blockers", true),
+    field(BODY, "Spec", false),
+    field(EPIC, "Epic", false),
+    field(MOCKUP, "Mockup", false),
 ];
 
 pub const STATUS: &str = "Status";
@@ -64,7 +93,8 @@ pub const ARCHIVED: &str = "Archived";
 
 /// Every mapped field's value, keyed by the Notion property name; `""` is
 /// "no value" (empty text, no option, no date, nobody). Owner is the
-/// people's names joined by ", "; Ship Date is `YYYY-MM-DD`.
+/// people's names joined by ", "; Ship Date is `YYYY-MM-DD`; the body is
+/// Markdown in its compared form.
 pub type Vals = BTreeMap<&'static str, String>;
 
 pub fn empty_vals() -> Vals {
@@ -103,6 +133,57 @@ pub struct Rec {
     pub strict_status: bool,
     /// The last sync left a refused Status in Airtable (an open issue).
     pub refused: bool,
+    /// The last sync could not write Epic: it names an epic the other side
+    /// cannot hold yet (an open issue).
+    pub waiting: bool,
+}
+
+/// What the model knows of each epic (by name) when a record is merged.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EpicState {
+    /// Notion has a page for it (a relation can name it).
+    pub page: bool,
+    /// Airtable has a live row for it (a link cell can name it).
+    pub row: bool,
+    /// Gone in Notion: its page is trashed and the epics pair saw it.
+    pub gone_n: bool,
+    /// Gone in Airtable: its row was deleted.
+    pub gone_a: bool,
+    /// The service knows the row is deleted without the snapshot at hand:
+    /// the epics pair saw the delete.
+    pub known_deleted: bool,
+}
+
+impl EpicState {
+    /// Whether an Airtable write of a relation naming this epic names its
+    /// row (`Some(true)`), leaves it out (`Some(false)`: a deleted row the
+    /// service knows of: its pair saw the delete, or the snapshot held it
+    /// and it left the cell), or is refused (`None`: no row yet, or a
+    /// deleted row the service still takes for live).
+    fn in_airtable_write(self, held: bool) -> Option<bool> {
+        match (self.row, self.gone_a) {
+            (true, _) => Some(true),
+            (false, true) if self.known_deleted || held => Some(false),
+            _ => None,
+        }
+    }
+}
+
+pub type Epics = BTreeMap<String, EpicState>;
+
+/// A set value's members (names joined by ", ", sorted).
+pub fn members(v: &str) -> Vec<String> {
+    v.split(", ")
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+pub fn set_of(names: impl IntoIterator<Item = String>) -> String {
+    let mut v: Vec<String> = names.into_iter().collect();
+    v.sort();
+    v.dedup();
+    v.join(", ")
 }
 
 /// One field's three-way merge: each side's value afterwards, the
@@ -170,6 +251,7 @@ impl Rec {
             conflicts: BTreeMap::new(),
             strict_status,
             refused: false,
+            waiting: false,
         }
     }
 
@@ -182,7 +264,7 @@ impl Rec {
     /// incremental sweep, which does not read unchanged rows and so cannot
     /// tell a deleted row from an unchanged one. Also returns the fields
     /// whose conflict the rule decided.
-    pub fn reconciled(&self, incremental: bool) -> (Rec, Vec<&'static str>) {
+    pub fn reconciled(&self, incremental: bool, epics: &Epics) -> (Rec, Vec<&'static str>) {
         let mut r = self.clone();
         let conflicts = match (r.row_deleted, r.trashed, r.a.is_some()) {
             (true, trashed, _) => {
@@ -191,6 +273,7 @@ impl Rec {
                     r.link = Link::Deleted;
                     // The refused value went with the row.
                     r.refused = false;
+                    r.waiting = false;
                 }
                 Vec::new()
             }
@@ -201,7 +284,7 @@ impl Rec {
                 Vec::new()
             }
             (false, true, _) => Vec::new(),
-            (false, false, _) => r.merge_all(),
+            (false, false, _) => r.merge_all(epics),
         };
         for f in &conflicts {
             *r.conflicts.entry(f).or_default() += 1;
@@ -213,8 +296,10 @@ impl Rec {
         if let Some(a) = self.a.as_mut() {
             a.insert(STATUS, ARCHIVED.into());
         }
-        // The archive value replaced whatever Notion refused.
+        // The archive value replaced whatever Notion refused, and a trashed
+        // page's relation waits for nothing.
         self.refused = false;
+        self.waiting = false;
         self.link = Link::Trashed;
     }
 
@@ -231,12 +316,30 @@ impl Rec {
     }
 
     /// Merge every field; create the row when there is none.
-    fn merge_all(&mut self) -> Vec<&'static str> {
+    fn merge_all(&mut self, epics: &Epics) -> Vec<&'static str> {
+        self.waiting = false;
         let creating = self.a.is_none();
         if creating {
             // The new row is a full copy of the page.
-            self.a = Some(self.n.clone());
-            self.s = Some(self.n.clone());
+            let mut a = self.n.clone();
+            let mut s = self.n.clone();
+            let st = |e: &String| epics.get(e).copied().unwrap_or_default();
+            let related = members(&self.n[EPIC]);
+            let holds: Option<Vec<bool>> = related
+                .iter()
+                .map(|e| st(e).in_airtable_write(false))
+                .collect();
+            if let Some(holds) = holds {
+                let kept = related.into_iter().zip(holds).filter(|(_, h)| *h);
+                a.insert(EPIC, set_of(kept.map(|(e, _)| e)));
+            } else {
+                // The row is created without the relation, which waits.
+                a.insert(EPIC, String::new());
+                s.insert(EPIC, String::new());
+                self.waiting = true;
+            }
+            self.a = Some(a);
+            self.s = Some(s);
             self.link = Link::Active;
             return Vec::new();
         }
@@ -247,6 +350,17 @@ impl Rec {
         let mut conflicts = Vec::new();
         self.refused = false;
         for f in FIELDS {
+            if f.notion == EPIC {
+                let snap = s.as_ref().map(|s| s[EPIC].as_str());
+                let m = self.merge_epics(&a[EPIC], snap, epics);
+                if m.conflict {
+                    conflicts.push(EPIC);
+                }
+                n_after.insert(EPIC, m.n);
+                a_after.insert(EPIC, m.a);
+                s_after.insert(EPIC, m.s);
+                continue;
+            }
             let mut av = a[f.notion].clone();
             if restoring && f.notion == STATUS && av == ARCHIVED {
                 // The archive value is the service's own, never an edit: the
@@ -283,10 +397,65 @@ impl Rec {
         conflicts
     }
 
+    /// The relation's merge: each side's value with the epics gone on that
+    /// side that the snapshot holds, merged as a set; the one side that
+    /// differs is written, unless it cannot hold every epic of the value.
+    fn merge_epics(&mut self, a: &str, snap: Option<&str>, epics: &Epics) -> Merged {
+        let st = |e: &String| epics.get(e).copied().unwrap_or_default();
+        let held = snap.map(members).unwrap_or_default();
+        let with_gone = |v: &str, gone: &dyn Fn(EpicState) -> bool| {
+            let extra = held.iter().filter(|e| gone(st(e))).cloned();
+            set_of(members(v).into_iter().chain(extra))
+        };
+        let n_eff = with_gone(&self.n[EPIC], &|e| e.gone_n);
+        let a_eff = with_gone(a, &|e| e.gone_a);
+        let m = merge(&n_eff, &a_eff, snap, false);
+        let (mut n, mut a) = (self.n[EPIC].clone(), a.to_owned());
+        let written = members(&m.n);
+        if m.n != n_eff {
+            // Notion takes page ids: every epic needs its page.
+            if !written.iter().all(|e| st(e).page) {
+                return self.wait_epics(n, a, snap, m.conflict);
+            }
+            n = m.n.clone();
+        } else if m.n != a_eff {
+            // Airtable takes linked rows; a deleted row is left out.
+            let holds: Option<Vec<bool>> = written
+                .iter()
+                .map(|e| st(e).in_airtable_write(held.contains(e)))
+                .collect();
+            let Some(holds) = holds else {
+                return self.wait_epics(n, a, snap, m.conflict);
+            };
+            let kept = written.into_iter().zip(holds).filter(|(_, h)| *h);
+            a = set_of(kept.map(|(e, _)| e));
+        }
+        Merged {
+            n,
+            a,
+            s: m.s,
+            conflict: m.conflict,
+        }
+    }
+
+    /// A relation write refused while an epic is not linked: both sides and
+    /// the snapshot stay (no conflict is decided), an open issue says why.
+    fn wait_epics(&mut self, n: String, a: String, snap: Option<&str>, _c: bool) -> Merged {
+        self.waiting = true;
+        Merged {
+            n,
+            a,
+            s: snap.unwrap_or_default().to_owned(),
+            conflict: false,
+        }
+    }
+
     /// After an engine call that failed (or a simulated crash), each side of
     /// the record must hold either its values from before the call or the
-    /// values a successful reconcile writes (one request per side: all or
-    /// nothing); nothing was committed, so the snapshot and link stay.
+    /// values a successful reconcile writes (one request each: all or
+    /// nothing; Notion's properties and the page's content are two, the
+    /// content sent after the properties); nothing was committed, so the
+    /// snapshot and link stay.
     pub fn absorb(
         &mut self,
         post: &Rec,
@@ -294,10 +463,22 @@ impl Rec {
         a: Option<Vals>,
         row_id: Option<String>,
     ) -> Result<(), String> {
-        if n != self.n && n != post.n {
+        let props = |v: &Vals| -> Vals {
+            v.iter()
+                .filter(|(f, _)| **f != BODY)
+                .map(|(f, v)| (*f, v.clone()))
+                .collect()
+        };
+        if props(&n) != props(&self.n) && props(&n) != props(&post.n) {
             return Err(format!(
-                "Notion side of {} is neither before ({:?}) nor after ({:?}) the sync: {n:?}",
+                "Notion properties of {} are neither before ({:?}) nor after ({:?}) the sync: {n:?}",
                 self.page_id, self.n, post.n
+            ));
+        }
+        if n[BODY] != self.n[BODY] && n[BODY] != post.n[BODY] {
+            return Err(format!(
+                "the content of {} is neither before ({:?}) nor after ({:?}) the sync: {:?}",
+                self.page_id, self.n[BODY], post.n[BODY], n[BODY]
             ));
         }
         if a != self.a && a != post.a {

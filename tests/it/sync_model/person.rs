@@ -4,9 +4,9 @@
 use rand::{Rng, seq::IndexedRandom};
 use serde_json::{Value, json};
 
-use super::model::{FIELDS, Field, Link, Rec, empty_vals};
+use super::model::{BODY, EPIC, FIELDS, Field, Link, MOCKUP, Rec, empty_vals};
 use super::run::Run;
-use super::sides::{airtable_edit, notion_edit};
+use super::sides::{airtable_edit, body_form, notion_edit};
 use super::values::{UNKNOWN_STATUSES, random_value};
 
 impl Run {
@@ -24,6 +24,24 @@ impl Run {
     /// A random value for `field` that this world's schemas accept.
     pub fn value(&mut self, field: &str, step: usize) -> String {
         random_value(&mut self.rng, field, step, self.shape)
+    }
+
+    /// A value a person sets on one side of record `i` (the epics a
+    /// relation can name depend on the side).
+    fn side_value(&mut self, i: usize, field: &str, step: usize, notion: bool) -> String {
+        match field {
+            EPIC => self.epic_value(i, notion),
+            MOCKUP => {
+                let r = &self.recs[i];
+                let current = match (notion, &r.a) {
+                    (true, _) => r.n[MOCKUP].clone(),
+                    (false, Some(a)) => a[MOCKUP].clone(),
+                    (false, None) => String::new(),
+                };
+                self.files_value(&current)
+            }
+            _ => self.value(field, step),
+        }
     }
 
     /// Where Notion's Status is a `status` property, an Airtable person
@@ -69,36 +87,57 @@ impl Run {
         let fields = self.random_fields();
         let values: Vec<(Field, String)> = fields
             .into_iter()
-            .map(|f| (f, self.value(f.notion, self.step)))
+            .map(|f| (f, self.side_value(i, f.notion, self.step, true)))
             .collect();
         self.write_notion(i, &values);
     }
 
+    /// A person's edit of a page: its properties, and its content (typed
+    /// in the page: a separate edit, sent as typed; the model keeps its
+    /// compared form).
     pub fn write_notion(&mut self, i: usize, values: &[(Field, String)]) {
         let mut body = serde_json::Map::new();
-        for (f, v) in values {
-            if let Value::Object(m) = notion_edit(f.notion, v, &self.people, self.shape) {
+        for (f, v) in values.iter().filter(|(f, _)| f.notion != BODY) {
+            let edit = match f.notion {
+                EPIC => self.epic_refs(v),
+                MOCKUP => self.notion_files_body(&self.recs[i].page_id, v),
+                _ => notion_edit(f.notion, v, &self.people, self.shape),
+            };
+            if let Value::Object(m) = edit {
                 body.extend(m);
             }
         }
+        let content = values.iter().find(|(f, _)| f.notion == BODY);
         let person = self.person();
         let page = self.recs[i].page_id.clone();
+        let values = compared(values);
         let edits = self.edits.entry(page.clone()).or_default();
-        for (f, v) in values {
+        for (f, v) in &values {
             edits.notion(f.notion, v);
         }
         self.count("Notion edits");
-        self.count_formatted(values);
+        if values.iter().any(|(f, _)| f.notion == MOCKUP) {
+            self.count("files set in Notion");
+        }
+        self.count_formatted(&values);
         self.note(format!("Notion edit of {page}: {values:?}"));
-        if let Err(e) = self
-            .w
-            .notion
-            .update_page_as_person(&page, &person, Value::Object(body))
-        {
-            self.fail(&format!("Notion refused a person's edit: {e:#}"));
+        if !body.is_empty() {
+            if let Err(e) = self
+                .w
+                .notion
+                .update_page_as_person(&page, &person, Value::Object(body))
+            {
+                self.fail(&format!("Notion refused a person's edit: {e:#}"));
+            }
+        }
+        if let Some((_, typed)) = content {
+            self.count("page contents typed in Notion");
+            if let Err(e) = self.w.notion.set_content_as_person(&page, &person, typed) {
+                self.fail(&format!("Notion refused a person's content edit: {e:#}"));
+            }
         }
         for (f, v) in values {
-            self.recs[i].n.insert(f.notion, v.clone());
+            self.recs[i].n.insert(f.notion, v);
         }
     }
 
@@ -111,7 +150,7 @@ impl Run {
         let values: Vec<(Field, String)> = fields
             .into_iter()
             .map(|f| {
-                let v = self.value(f.notion, self.step);
+                let v = self.side_value(i, f.notion, self.step, false);
                 (f, self.maybe_unknown_status(i, f, v))
             })
             .collect();
@@ -121,18 +160,33 @@ impl Run {
     pub fn write_airtable(&mut self, i: usize, values: &[(Field, String)]) {
         let mut body = serde_json::Map::new();
         for (f, v) in values {
-            if let Value::Object(m) = airtable_edit(f, v) {
+            let edit = match f.notion {
+                EPIC => self.epic_cell(v),
+                MOCKUP => {
+                    let row = self.recs[i].row_id.as_deref().and_then(|r| self.row_of(r));
+                    self.airtable_files_cell(row.as_ref(), v)
+                }
+                _ => airtable_edit(f, v),
+            };
+            if let Value::Object(m) = edit {
                 body.extend(m);
             }
         }
         let row = self.recs[i].row_id.clone().expect("a row");
         let (base, table) = self.base_table();
+        if values.iter().any(|(f, _)| f.notion == BODY) {
+            self.count("page contents typed in Airtable");
+        }
+        let values = compared(values);
         let edits = self.edits.entry(self.recs[i].page_id.clone()).or_default();
-        for (f, v) in values {
+        for (f, v) in &values {
             edits.airtable(f.notion, v);
         }
         self.count("Airtable edits");
-        self.count_formatted(values);
+        if values.iter().any(|(f, _)| f.notion == MOCKUP) {
+            self.count("files set in Airtable");
+        }
+        self.count_formatted(&values);
         self.note(format!(
             "Airtable edit of {row} ({}): {values:?}",
             self.recs[i].page_id
@@ -146,7 +200,7 @@ impl Run {
         }
         let r = &mut self.recs[i];
         for (f, v) in values {
-            r.a.as_mut().expect("a row").insert(f.notion, v.clone());
+            r.a.as_mut().expect("a row").insert(f.notion, v);
         }
     }
 
@@ -158,8 +212,8 @@ impl Run {
         };
         let f = *FIELDS.choose(&mut self.rng).expect("fields");
         self.count("same field edited on both sides");
-        let n = self.value(f.notion, self.step);
-        let a = self.value(f.notion, self.step + 1);
+        let n = self.side_value(i, f.notion, self.step, true);
+        let a = self.side_value(i, f.notion, self.step + 1, false);
         let a = self.maybe_unknown_status(i, f, a);
         self.write_notion(i, &[(f, n)]);
         self.write_airtable(i, &[(f, a)]);
@@ -171,8 +225,9 @@ impl Run {
             return;
         };
         let f = *FIELDS.choose(&mut self.rng).expect("fields");
-        let v = self.value(f.notion, self.step);
-        if self.rng.random_bool(0.5) {
+        let notion = self.rng.random_bool(0.5);
+        let v = self.side_value(i, f.notion, self.step, notion);
+        if notion {
             let old = self.recs[i].n[f.notion].clone();
             self.write_notion(i, &[(f, v)]);
             self.write_notion(i, &[(f, old)]);
@@ -196,6 +251,11 @@ impl Run {
                         values.push((f, self.value(f.notion, i)));
                     }
                 }
+                if self.rng.random_bool(0.5) {
+                    let body = FIELDS.iter().find(|f| f.notion == BODY).copied();
+                    let body = body.expect("the body field");
+                    values.push((body, self.value(BODY, i)));
+                }
                 if !values.is_empty() {
                     self.write_notion(i, &values);
                 }
@@ -214,15 +274,23 @@ impl Run {
             let v = match self.rng.random_range(0..3) {
                 0 => String::new(),
                 1 => n[f.notion].clone(),
-                _ => self.value(f.notion, i),
+                _ => self.side_value(i, f.notion, i, false),
             };
             vals.insert(f.notion, v);
         }
         let mut body = serde_json::Map::new();
         for f in FIELDS {
-            if let Value::Object(m) = airtable_edit(&f, &vals[f.notion]) {
+            let edit = match f.notion {
+                EPIC => self.epic_cell(&vals[f.notion]),
+                MOCKUP => self.airtable_files_cell(None, &vals[f.notion]),
+                _ => airtable_edit(&f, &vals[f.notion]),
+            };
+            if let Value::Object(m) = edit {
                 body.extend(m.into_iter().filter(|(_, v)| !v.is_null()));
             }
+        }
+        if let Some(typed) = vals.get_mut(BODY) {
+            *typed = body_form(typed);
         }
         let (base, table) = self.base_table();
         let id = self
@@ -267,13 +335,16 @@ impl Run {
     /// field, which Airtable's empty value then overrides).
     pub fn new_page(&mut self) {
         let mut vals = empty_vals();
-        for f in ["Name", "Status", "Priority", "Owner", "Sprint"] {
+        for f in ["Name", "Status", "Priority", "Owner", "Sprint", BODY] {
             if f == "Name" || self.rng.random_bool(0.6) {
                 vals.insert(f, self.value(f, self.step));
             }
         }
+        let content = std::mem::take(vals.get_mut(BODY).expect("a body"));
+        vals.insert(BODY, body_form(&content));
         let mut body = serde_json::Map::new();
-        for (f, v) in vals.iter().filter(|(_, v)| !v.is_empty()) {
+        let props = vals.iter().filter(|(f, v)| **f != BODY && !v.is_empty());
+        for (f, v) in props {
             if let Value::Object(m) = notion_edit(f, v, &self.people, self.shape) {
                 body.extend(m);
             }
@@ -284,6 +355,12 @@ impl Run {
             .notion
             .insert_page_as_person(&self.w.team_n.data_source_id, &person, json!(body))
             .unwrap_or_else(|e| self.fail(&format!("Notion refused a new page: {e:#}")));
+        if !content.is_empty() {
+            // Typed into the new page right after creating it.
+            if let Err(e) = self.w.notion.set_content_as_person(&id, &person, &content) {
+                self.fail(&format!("Notion refused a new page's content: {e:#}"));
+            }
+        }
         self.count("new pages");
         self.note(format!("new page {id}: {vals:?}"));
         let edits = self.edits.entry(id.clone()).or_default();
@@ -342,4 +419,15 @@ impl Run {
             r.row_deleted = true;
         }
     }
+}
+
+/// Typed values as the model holds them: the body in its compared form.
+fn compared(values: &[(Field, String)]) -> Vec<(Field, String)> {
+    values
+        .iter()
+        .map(|(f, v)| match f.notion {
+            BODY => (*f, body_form(v)),
+            _ => (*f, v.clone()),
+        })
+        .collect()
 }

@@ -12,7 +12,8 @@ use notion_airtable_sync::{
     notion::RetryPolicy,
     store::{Cause, LinkState, LogQuery, Side, SyncDirection},
     sync::{
-        plan::{AirtableWrite, NotionWrite, plan_page},
+        body,
+        plan::{AirtableWrite, NotionWrite, plan_page_with},
         value::Value as Canonical,
     },
 };
@@ -21,9 +22,36 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::common::world::World;
+use super::epics::{Epic, EpicsWorld, Names};
 use super::invariant::{self, Edits, Evidence, Sides};
-use super::model::{FIELDS, Link, Rec, Vals};
+use super::model::{BODY, EPIC, FIELDS, Link, Rec, Vals, members, set_of};
 use super::sides::{PAGE_ID_FIELD, Shape, airtable_vals, notion_vals, snapshot_is};
+
+/// A page's mapped values as a person sees them: its properties and its
+/// content (read without counting API calls).
+fn notion_side(w: &World, page_id: &str, names: &Names) -> Vals {
+    let content = w.notion.content(page_id).expect("the page's content");
+    notion_vals(&w.page(page_id), &content, names)
+}
+
+/// A planned page update as the engine sends it: the properties, then the
+/// content (a pseudo property in the plan) through its own endpoint.
+async fn write_page(
+    e: &notion_airtable_sync::engine::Engine,
+    page_id: &str,
+    properties: &serde_json::Map<String, Value>,
+) -> Result<(), notion_airtable_sync::clients::api_error::ApiError> {
+    let mut properties = properties.clone();
+    let content = properties.remove(body::BODY_FIELD);
+    if !properties.is_empty() {
+        e.notion.update_page(page_id, &properties).await?;
+    }
+    if let Some(content) = content {
+        let markdown = content[body::NOTION_TYPE].as_str().unwrap_or_default();
+        e.notion.replace_markdown(page_id, markdown).await?;
+    }
+    Ok(())
+}
 
 /// An engine entry point, on one record or the whole pair.
 #[derive(Debug, Clone, Copy)]
@@ -56,6 +84,9 @@ pub struct Run {
     pub shape: Shape,
     /// What people typed since each record's sides last agreed, per page.
     pub edits: BTreeMap<String, Edits>,
+    /// The epics the relation Epic can name, and their pair.
+    pub epics: Vec<Epic>,
+    pub ew: EpicsWorld,
     /// The newest sync log entry seen.
     log_mark: i64,
     trace: Vec<String>,
@@ -74,7 +105,7 @@ fn test_retry_policy() -> RetryPolicy {
 }
 
 impl Run {
-    pub fn new(mut w: World, seed: u64, shape: Shape) -> Run {
+    pub fn new(mut w: World, ew: EpicsWorld, seed: u64, shape: Shape) -> Run {
         w.engine.notion = w
             .engine
             .notion
@@ -89,7 +120,10 @@ impl Run {
             .team_n
             .page_ids
             .iter()
-            .map(|id| Rec::new(id.clone(), notion_vals(&w.page(id)), shape.status_type))
+            .map(|id| {
+                let n = notion_side(&w, id, &Names::new());
+                Rec::new(id.clone(), n, shape.status_type)
+            })
             .collect();
         // The seeded values were typed by people too.
         let edits = recs
@@ -114,6 +148,8 @@ impl Run {
             stats: BTreeMap::new(),
             shape,
             edits,
+            epics: Vec::new(),
+            ew,
             log_mark: 0,
             trace: Vec::new(),
             started: Instant::now(),
@@ -208,7 +244,7 @@ impl Run {
                 } else {
                     "calls"
                 });
-                self.succeeded(&scope, incremental, &summary);
+                self.succeeded(&scope, incremental, &summary).await;
             }
             Err(e) if faults.is_some() => {
                 self.count("faulted calls that failed");
@@ -219,13 +255,22 @@ impl Run {
         }
         self.check_sides();
         self.check_links(&scope).await;
-        // A failed call commits no log: its decisions are the model's.
+        // A failed call commits the records it finished (engine::write) and
+        // no more: the rest of its decisions are the model's.
         let fallback = if succeeded { None } else { Some(&predicted) };
-        let after = self.check_nothing_lost(&before, fallback).await;
+        let (after, committed) = self.check_nothing_lost(&before, fallback).await;
         if succeeded {
             self.settle(&scope, &after);
         } else {
             self.uncommitted(&before, &after);
+            // The records it logged were committed (log lines and snapshot
+            // go in one transaction): their agreeing fields are agreed.
+            let done: Vec<usize> = scope
+                .iter()
+                .copied()
+                .filter(|&i| committed.contains(&self.recs[i].page_id))
+                .collect();
+            self.settle(&done, &after);
         }
         self.check_issues().await;
     }
@@ -271,18 +316,24 @@ impl Run {
         }
     }
 
-    fn succeeded(&mut self, scope: &[usize], incremental: bool, summary: &Summary) {
+    async fn succeeded(&mut self, scope: &[usize], incremental: bool, summary: &Summary) {
         if !summary.problems.is_empty() {
             self.fail(&format!("problems reported: {:?}", summary.problems));
         }
         let mut conflicts = Vec::new();
         for &i in scope {
-            let (next, fields) = self.recs[i].reconciled(incremental);
+            let (next, fields) = self.reconcile_in(i, incremental, scope.len() > 1).await;
             if next.n != self.recs[i].n {
                 self.count("Notion pages changed by syncs");
             }
             if next.a != self.recs[i].a {
                 self.count("Airtable rows changed by syncs");
+            }
+            if fields.contains(&BODY) {
+                self.count("page content conflicts");
+            }
+            if next.waiting {
+                self.count("relation writes waiting for an epic");
             }
             conflicts.extend(fields.iter().map(|f| format!("{} {f}", next.page_id)));
             self.recs[i] = next;
@@ -295,6 +346,35 @@ impl Run {
                 summary.conflicts
             ));
         }
+    }
+
+    /// Record `i` after a successful reconcile. In a sweep, an epic whose
+    /// row was deleted before the epics pair saw it may already be known
+    /// as gone (the sweep's link index is shared by every record it reads:
+    /// one row's snapshot that held the epic, its cell without it, tells
+    /// all) or not (Airtable refuses the write, the field waits): both keep
+    /// every reference, and the store says which one happened.
+    async fn reconcile_in(
+        &self,
+        i: usize,
+        incremental: bool,
+        sweep: bool,
+    ) -> (Rec, Vec<&'static str>) {
+        let epics = self.epic_states();
+        let unseen = epics.values().any(|e| e.gone_a && !e.known_deleted);
+        let plain = self.recs[i].reconciled(incremental, &epics);
+        if !sweep || !unseen {
+            return plain;
+        }
+        let mut known = epics.clone();
+        for e in known.values_mut() {
+            e.known_deleted |= e.gone_a;
+        }
+        let alt = self.recs[i].reconciled(incremental, &known);
+        if alt.0.s != plain.0.s && self.stored_as(&alt.0).await {
+            return alt;
+        }
+        plain
     }
 
     /// Rows the engine created: their ids, for person edits and reconciles.
@@ -316,32 +396,73 @@ impl Run {
     /// before failing is synced: the model takes the reconcile's outcome.
     pub async fn absorb(&mut self, scope: &[usize], incremental: bool) {
         let rows = self.rows_by_page();
+        let names = self.names();
+        let issues = self.open_issues().await;
+        let sweep = scope.len() > 1;
         for &i in scope {
-            let post = self.recs[i].reconciled(incremental).0;
+            let post = self.reconcile_in(i, incremental, sweep).await.0;
             if self.stored_as(&post).await && !self.stored_as(&self.recs[i]).await {
                 self.count("records committed by a sweep that then failed");
                 self.recs[i] = post;
                 self.learn_row_ids(&[i]);
                 continue;
             }
-            let page = self.w.page(&self.recs[i].page_id);
             let row = rows.get(&self.recs[i].page_id).and_then(|r| r.first());
             let row_id = row.and_then(|r| r["id"].as_str()).map(str::to_owned);
             let (n, a) = (
-                notion_vals(&page),
-                row.map(|r| airtable_vals(r, self.shape)),
+                notion_side(&self.w, &self.recs[i].page_id, &names),
+                row.map(|r| airtable_vals(r, self.shape, &names)),
             );
+            // Committed in part (engine::write): one side's write went out,
+            // the other's did not; what went out is stored, the rest keeps
+            // its old snapshot.
+            let part = written_in_part(&self.recs[i], &post, &n, a.as_ref());
+            if let Some(part) = part.filter(|p| p.s != self.recs[i].s)
+                && self.stored_as(&part).await
+            {
+                self.count("records committed in part by a call that then failed");
+                self.issues_committed(i, &part, &issues);
+                self.recs[i] = part;
+                continue;
+            }
             if n != self.recs[i].n || a != self.recs[i].a {
                 self.count("records written without a commit");
                 if n != post.n || a != post.a {
                     self.count("records left half-synced");
                 }
             }
+            let synced = n == post.n && a == post.a;
             let result = self.recs[i].absorb(&post, n, a, row_id);
             if let Err(e) = result {
                 self.fail(&e);
             }
+            if synced && self.stored_as(&post).await {
+                self.issues_committed(i, &post, &issues);
+            }
         }
+    }
+
+    /// A record whose sync changes nothing but its open issues (a write
+    /// refused, or waiting for an epic) leaves no trace in its link: whether
+    /// a failed sweep committed it shows in the issues alone, which must be
+    /// the ones from before the sync or the ones after it.
+    fn issues_committed(&mut self, i: usize, post: &Rec, issues: &[(String, String)]) {
+        let page = self.recs[i].page_id.clone();
+        let has = |f: &str| issues.iter().any(|(p, g)| *p == page && g == f);
+        let (waiting, refused) = (has(EPIC), has(super::model::STATUS));
+        let r = &mut self.recs[i];
+        if (waiting == post.waiting || waiting == r.waiting)
+            && (refused == post.refused || refused == r.refused)
+        {
+            r.waiting = waiting;
+            r.refused = refused;
+        }
+    }
+
+    async fn open_issues(&self) -> Vec<(String, String)> {
+        let store = &self.w.engine.store;
+        let issues = store.open_issues(Some(self.w.pair.name())).await.unwrap();
+        issues.into_iter().map(|i| (i.subject, i.field)).collect()
     }
 
     /// A process crash between the external writes and the snapshot commit:
@@ -355,15 +476,18 @@ impl Run {
         self.count("crashes");
         let before = self.observe();
         let predicted = self.predicted_evidence();
-        let plan = self.plan(i).await;
+        let mut plan = self.plan(i).await;
         let (e, (base, table)) = (&self.w.engine, self.base_table());
         if notion {
+            // As the engine writes a page: the files it gains uploaded first.
+            let uploaded = e.upload_pending_files(&self.w.pair, &mut plan).await;
+            uploaded.unwrap_or_else(|err| self.fail(&format!("crash's uploads: {err}")));
             let done = match &plan.notion {
                 NotionWrite::None => Ok(()),
                 NotionWrite::Update {
                     page_id,
                     properties,
-                } => e.notion.update_page(page_id, properties).await.map(drop),
+                } => write_page(e, page_id, properties).await,
                 NotionWrite::Trash { page_id } => e.notion.trash_page(page_id).await.map(drop),
             };
             done.unwrap_or_else(|err| self.fail(&format!("crash's Notion write: {err}")));
@@ -393,7 +517,7 @@ impl Run {
         self.absorb(&[i], false).await;
         self.check_sides();
         self.check_links(&[i]).await;
-        let after = self.check_nothing_lost(&before, Some(&predicted)).await;
+        let (after, _) = self.check_nothing_lost(&before, Some(&predicted)).await;
         self.uncommitted(&before, &after);
         self.check_issues().await;
     }
@@ -403,7 +527,13 @@ impl Run {
         let (e, pair) = (&self.w.engine, &self.w.pair);
         let (base, table) = self.base_table();
         let page_id = &self.recs[i].page_id;
-        let page = e.notion.retrieve_page(page_id).await.expect("page");
+        let mut page = e.notion.retrieve_page(page_id).await.expect("page");
+        e.size_notion_files(pair, &mut page).await;
+        if !page.in_trash {
+            // As the engine reads a page for a record job: with its content.
+            let content = e.notion.retrieve_markdown(page_id).await;
+            body::attach(&mut page, &content.expect("the page's content"));
+        }
         let link = e
             .store
             .get_link_by_page(pair.name(), page_id)
@@ -426,7 +556,15 @@ impl Run {
             None => None,
         };
         let now = OffsetDateTime::now_utc();
-        plan_page(pair, &page, record.as_ref(), link.as_ref(), now)
+        let snapshot = link.as_ref().map(|l| &l.snapshot);
+        let mut relations = e
+            .relation_index(pair, [&page], record.as_ref(), snapshot)
+            .await
+            .expect("the relation index");
+        e.mark_deleted_targets(pair, record.as_ref().zip(snapshot), &mut relations)
+            .await
+            .expect("the related rows");
+        plan_page_with(pair, &page, record.as_ref(), link.as_ref(), now, &relations)
     }
 
     // ------------------------------------------------------------ checks
@@ -437,6 +575,7 @@ impl Run {
         let rows = self.w.rows();
         let by_id = |id: &str| rows.iter().find(|r| r["id"] == id);
         let by_page = |p: &str| rows.iter().find(|r| r["fields"][PAGE_ID_FIELD] == p);
+        let names = self.names();
         self.recs
             .iter()
             .map(|r| {
@@ -446,8 +585,8 @@ impl Run {
                     None => by_page(&r.page_id),
                 };
                 Sides {
-                    n: notion_vals(&page),
-                    a: row.map(|row| airtable_vals(row, self.shape)),
+                    n: notion_side(&self.w, &r.page_id, &names),
+                    a: row.map(|row| airtable_vals(row, self.shape, &names)),
                     trashed: page["in_trash"] == true,
                 }
             })
@@ -457,10 +596,11 @@ impl Run {
     /// What the model expects a reconcile of each record to decide by rule:
     /// its conflicts, and the one-way fields whose source value returns.
     fn predicted_evidence(&self) -> BTreeMap<String, Evidence> {
+        let epics = self.epic_states();
         self.recs
             .iter()
             .map(|r| {
-                let (_, conflicts) = r.reconciled(false);
+                let (_, conflicts) = r.reconciled(false, &epics);
                 let mut ev = Evidence {
                     conflicts: conflicts.iter().map(|f| (*f).to_owned()).collect(),
                     ..Evidence::default()
@@ -480,11 +620,13 @@ impl Run {
     /// The invariant (see `invariant.rs`) for every record, against what
     /// both sides held before the call; the evidence is the log's, plus the
     /// model's prediction for a call that committed nothing.
+    /// Returns both sides as they are now, and the pages the call logged a
+    /// change of (committed).
     async fn check_nothing_lost(
         &mut self,
         before: &[Sides],
         fallback: Option<&BTreeMap<String, Evidence>>,
-    ) -> Vec<Sides> {
+    ) -> (Vec<Sides>, std::collections::BTreeSet<String>) {
         let after = self.observe();
         let store = &self.w.engine.store;
         let (logged, mark) =
@@ -504,7 +646,7 @@ impl Run {
                 self.fail(&format!("a value was lost on {page}: {lost:?}"));
             }
         }
-        after
+        (after, logged.into_keys().collect())
     }
 
     /// Values a failed call or a crash wrote without committing: the next
@@ -529,10 +671,22 @@ impl Run {
 
     /// After a successful call: fields whose sides agree have no pending
     /// person edit any more.
+    /// The relation settles when the sides agree once each counts the
+    /// epics gone on it that the snapshot holds (they stay referenced on
+    /// the other side, by rule).
     fn settle(&mut self, scope: &[usize], after: &[Sides]) {
+        let epics = self.epic_states();
         for &i in scope {
-            let page = self.recs[i].page_id.clone();
-            self.edits.entry(page).or_default().settle(&after[i]);
+            let r = &self.recs[i];
+            let mut sides = after[i].clone();
+            sides
+                .n
+                .insert(EPIC, effective(r, &sides.n[EPIC], &epics, true));
+            if let Some(a) = sides.a.as_mut() {
+                a.insert(EPIC, effective(r, &a[EPIC], &epics, false));
+            }
+            let page = r.page_id.clone();
+            self.edits.entry(page).or_default().settle(&sides);
         }
     }
 
@@ -554,12 +708,21 @@ impl Run {
             .iter()
             .filter(|r| r.refused)
             .map(|r| (r.page_id.clone(), super::model::STATUS.to_owned()))
+            .chain(
+                self.recs
+                    .iter()
+                    .filter(|r| r.waiting)
+                    .map(|r| (r.page_id.clone(), EPIC.to_owned())),
+            )
             .collect();
         let mut found_sorted = found.clone();
         found_sorted.sort();
         want.sort();
         if found_sorted != want {
-            self.fail(&format!("open issues {found_sorted:?}, expected {want:?}"));
+            let messages: Vec<&str> = issues.iter().map(|i| i.message.as_str()).collect();
+            self.fail(&format!(
+                "open issues {found_sorted:?}, expected {want:?}: {messages:?}"
+            ));
         }
     }
 
@@ -567,6 +730,7 @@ impl Run {
     /// row per page at most, and no row the model does not know.
     pub fn check_sides(&self) {
         let rows = self.rows_by_page();
+        let names = self.names();
         for (page, rs) in &rows {
             if rs.len() > 1 {
                 self.fail(&format!("{} rows for page {page}: {rs:?}", rs.len()));
@@ -583,13 +747,13 @@ impl Run {
                     r.page_id, page["in_trash"]
                 ));
             }
-            let n = notion_vals(&page);
+            let n = notion_side(&self.w, &r.page_id, &names);
             if n != r.n {
                 self.fail(&diff("Notion", &r.page_id, &r.n, &n));
             }
             let a = rows
                 .get(&r.page_id)
-                .map(|rs| airtable_vals(&rs[0], self.shape));
+                .map(|rs| airtable_vals(&rs[0], self.shape, &names));
             match (&r.a, &a) {
                 (Some(want), Some(got)) if want != got => {
                     self.fail(&diff("Airtable", &r.page_id, want, got))
@@ -606,6 +770,7 @@ impl Run {
     /// The links the engine stored equal the model's: state and snapshot.
     /// Whether the store holds `r`'s link state and snapshot.
     async fn stored_as(&self, r: &Rec) -> bool {
+        let names = self.names();
         let link = self
             .w
             .engine
@@ -622,7 +787,7 @@ impl Run {
                     .snapshot
                     .get(f.notion)
                     .and_then(|v| serde_json::from_value(v.clone()).ok());
-                snapshot_is(f.notion, stored.as_ref(), &s[f.notion], self.shape)
+                snapshot_is(f.notion, stored.as_ref(), &s[f.notion], self.shape, &names)
             }),
             (None, None) => true,
             _ => false,
@@ -631,6 +796,7 @@ impl Run {
 
     pub async fn check_links(&self, scope: &[usize]) {
         let store = &self.w.engine.store;
+        let names = self.names();
         for &i in scope {
             let r = &self.recs[i];
             let link = store
@@ -651,7 +817,7 @@ impl Run {
                         .snapshot
                         .get(f.notion)
                         .and_then(|v| serde_json::from_value(v.clone()).ok());
-                    if !snapshot_is(f.notion, stored.as_ref(), &s[f.notion], self.shape) {
+                    if !snapshot_is(f.notion, stored.as_ref(), &s[f.notion], self.shape, &names) {
                         self.fail(&format!(
                             "snapshot of {} {}: {stored:?}, expected {:?}",
                             r.page_id, f.notion, s[f.notion]
@@ -711,6 +877,7 @@ impl Run {
     /// row points at its page's current URL.
     pub fn check_converged(&self) {
         let rows = self.rows_by_page();
+        let (names, epics) = (self.names(), self.epic_states());
         for r in &self.recs {
             let row = rows.get(&r.page_id).map(|rs| &rs[0]);
             let ok = match (r.row_deleted, r.trashed, row) {
@@ -718,8 +885,8 @@ impl Run {
                 // Both sides hold the model's values: equal, except a
                 // one-way field Notion keeps while Airtable is empty.
                 (false, false, Some(row)) => {
-                    Some(airtable_vals(row, self.shape)) == r.a
-                        && r.a.as_ref().is_some_and(|a| agree(&r.n, a))
+                    Some(airtable_vals(row, self.shape, &names)) == r.a
+                        && r.a.as_ref().is_some_and(|a| agree(r, a, &epics))
                         && row["fields"]["Notion URL"] == self.w.page(&r.page_id)["url"]
                 }
                 (false, true, Some(row)) => row["fields"]["Status"] == "Archived",
@@ -774,11 +941,28 @@ impl Run {
 
 /// A request that changes data (queries and list calls by POST do not).
 /// The two sides agree on every field but a one-way field whose Airtable
-/// (source) value is empty while Notion keeps a person's value.
-fn agree(n: &Vals, a: &Vals) -> bool {
-    FIELDS
-        .iter()
-        .all(|f| n[f.notion] == a[f.notion] || (f.one_way && a[f.notion].is_empty()))
+/// (source) value is empty while Notion keeps a person's value, and the
+/// relation, on which they agree once each side counts the epics gone on
+/// it that the snapshot holds.
+fn agree(r: &Rec, a: &Vals, epics: &super::model::Epics) -> bool {
+    let n = &r.n;
+    FIELDS.iter().all(|f| match f.notion {
+        EPIC => effective(r, &n[EPIC], epics, true) == effective(r, &a[EPIC], epics, false),
+        _ => n[f.notion] == a[f.notion] || (f.one_way && a[f.notion].is_empty()),
+    })
+}
+
+/// A relation value of one side with the epics gone on that side that the
+/// record's snapshot holds.
+fn effective(r: &Rec, v: &str, epics: &super::model::Epics, notion: bool) -> String {
+    let held = r.s.as_ref().map(|s| members(&s[EPIC])).unwrap_or_default();
+    let gone = |e: &String| {
+        epics
+            .get(e)
+            .is_some_and(|st| if notion { st.gone_n } else { st.gone_a })
+    };
+    let extra = held.into_iter().filter(gone);
+    set_of(members(v).into_iter().chain(extra))
 }
 
 fn is_write(method: &str, route: &str) -> bool {
@@ -809,4 +993,40 @@ fn want_state(link: Link) -> Option<LinkState> {
         Link::Trashed => Some(LinkState::NotionTrashed),
         Link::Deleted => Some(LinkState::AirtableDeleted),
     }
+}
+
+/// What a failed sync of `before` that planned `post` leaves when some of
+/// its writes went out (the sides as found, `n` and `a`): each field whose
+/// planned writes all landed takes the sync's snapshot (and its conflict
+/// log line), every other field keeps its old one. `None` when a side is
+/// neither before nor after the sync, or there is no row on either.
+fn written_in_part(before: &Rec, post: &Rec, n: &Vals, a: Option<&Vals>) -> Option<Rec> {
+    let (Some(a), Some(post_a), Some(post_s)) = (a, post.a.as_ref(), post.s.as_ref()) else {
+        return None;
+    };
+    let before_a = before.a.as_ref()?;
+    // Each side is as it was before the sync or as the sync left it.
+    let mut sides = before.clone();
+    sides.absorb(post, n.clone(), Some(a.clone()), None).ok()?;
+    let mut part = post.clone();
+    let mut s = post_s.clone();
+    for f in FIELDS.iter().map(|f| f.notion) {
+        let to_notion = post.n[f] != before.n[f];
+        let to_airtable = post_a[f] != before_a[f];
+        let landed = (!to_notion || n[f] == post.n[f]) && (!to_airtable || a[f] == post_a[f]);
+        if !landed {
+            match before.s.as_ref() {
+                Some(old) => s.insert(f, old[f].clone()),
+                None => return None,
+            };
+            match before.conflicts.get(f) {
+                Some(old) => part.conflicts.insert(f, *old),
+                None => part.conflicts.remove(f),
+            };
+        }
+    }
+    part.s = Some(s);
+    part.n = n.clone();
+    part.a = Some(a.clone());
+    Some(part)
 }

@@ -7,11 +7,17 @@
 //! with their annotations and Airtable's rich-text Markdown (which the
 //! sandbox returns with a trailing newline, and which may spell italic
 //! `_x_`) are both read into that form.
+//!
+//! The page's content (the body) is read from the page's stored Markdown and
+//! from the Spec long text, both in the form the README says they are
+//! compared in ([`body_form`]).
 
 use notion_airtable_sync::{notion::rich_text_objects, sync::value::Value as Canonical};
 use serde_json::{Value, json};
 
-use super::model::{FIELDS, Field, Vals};
+use super::epics::Names;
+use super::files::{airtable_files, notion_files};
+use super::model::{BODY, EPIC, FIELDS, Field, MOCKUP, Vals, set_of};
 
 pub const PAGE_ID_FIELD: &str = "Notion Page ID";
 
@@ -22,15 +28,54 @@ pub struct Shape {
     pub status_type: bool,
     /// Airtable's Blockers is a rich-text (Markdown) long text field.
     pub rich_blockers: bool,
+    /// Airtable's Spec (the page's content) is a plain `multilineText`
+    /// field rather than rich text.
+    pub plain_spec: bool,
 }
 
-/// A page's mapped values.
-pub fn notion_vals(page: &Value) -> Vals {
+/// A page's mapped values; `content` is the page's stored Markdown.
+pub fn notion_vals(page: &Value, content: &str, names: &Names) -> Vals {
     let props = &page["properties"];
     FIELDS
         .iter()
-        .map(|f| (f.notion, notion_value(f.notion, &props[f.notion])))
+        .map(|f| match f.notion {
+            BODY => (BODY, body_form(content)),
+            EPIC => {
+                let ids = props[EPIC]["relation"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let ids = ids.iter().map(|r| r["id"].as_str().unwrap_or("?"));
+                (EPIC, titles(ids, names))
+            }
+            MOCKUP => (MOCKUP, notion_files(props)),
+            name => (name, notion_value(name, &props[name])),
+        })
         .collect()
+}
+
+/// Page content in the form both sides are compared in (README, "Whole
+/// text, compared in one canonical form"): `\n` line endings, no blank
+/// lines or spaces at the very end, headings 5 and 6 as heading 4 outside
+/// fenced code.
+pub fn body_form(markdown: &str) -> String {
+    let text = markdown.replace("\r\n", "\n");
+    let mut fenced = false;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            if line.trim_start().starts_with("```") {
+                fenced = !fenced;
+            }
+            let level = line.chars().take_while(|c| *c == '#').count();
+            if !fenced && (5..=6).contains(&level) && line[level..].starts_with(' ') {
+                format!("####{}", &line[level..])
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    lines.join("\n").trim_end().to_owned()
 }
 
 fn notion_value(name: &str, prop: &Value) -> String {
@@ -63,13 +108,34 @@ fn plain(rich_text: &Value) -> String {
         .collect()
 }
 
+/// The epics' titles, as the model holds a relation (an id of no known
+/// epic shows as itself, and then differs from every model value).
+fn titles<'a>(ids: impl Iterator<Item = &'a str>, names: &Names) -> String {
+    set_of(ids.map(|id| {
+        let key = notion_airtable_sync::sync::relation::normal_page_id(id);
+        names.get(&key).cloned().unwrap_or_else(|| format!("?{id}"))
+    }))
+}
+
 /// A row's mapped values (REST shape; an empty cell is absent).
-pub fn airtable_vals(row: &Value, shape: Shape) -> Vals {
+pub fn airtable_vals(row: &Value, shape: Shape, names: &Names) -> Vals {
     FIELDS
         .iter()
         .map(|f| {
+            if f.notion == EPIC {
+                let ids = row["fields"][f.airtable]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let ids = ids.iter().map(|r| r.as_str().unwrap_or("?"));
+                return (EPIC, titles(ids, names));
+            }
+            if f.notion == MOCKUP {
+                return (MOCKUP, airtable_files(&row["fields"][MOCKUP]));
+            }
             let cell = row["fields"][f.airtable].as_str().unwrap_or_default();
             let cell = match f.notion {
+                BODY => body_form(cell),
                 "Blockers" if shape.rich_blockers => {
                     normal_markdown(cell.strip_suffix('\n').unwrap_or(cell))
                 }
@@ -80,9 +146,24 @@ pub fn airtable_vals(row: &Value, shape: Shape) -> Vals {
         .collect()
 }
 
-/// Whether the snapshot value the engine stored is the model's value.
-pub fn snapshot_is(field: &str, stored: Option<&Canonical>, v: &str, shape: Shape) -> bool {
+/// Whether the snapshot value the engine stored is the model's value (a
+/// relation's ids read as the epics' titles).
+pub fn snapshot_is(
+    field: &str,
+    stored: Option<&Canonical>,
+    v: &str,
+    shape: Shape,
+    names: &Names,
+) -> bool {
     match (field, stored) {
+        (EPIC, Some(Canonical::Set(ids))) => titles(ids.iter().map(String::as_str), names) == v,
+        (EPIC | MOCKUP, Some(Canonical::Empty) | None) => v.is_empty(),
+        (MOCKUP, Some(Canonical::Files(files))) => {
+            let ok = files
+                .iter()
+                .all(|f| super::files::size_of(&f.name) == Some(f.size));
+            ok && set_of(files.iter().map(|f| f.name.clone())) == v
+        }
         ("Blockers", Some(Canonical::Text(t))) if shape.rich_blockers => normal_markdown(t) == v,
         (_, stored) => stored == Some(&canonical(field, v)),
     }
@@ -192,8 +273,8 @@ fn markdown_runs(md: &str) -> Vec<Value> {
         .collect()
 }
 
-/// The Notion property write for a person's edit. `people` maps names to
-/// user ids.
+/// The Notion property write for a person's edit (not for the body, which
+/// is no property). `people` maps names to user ids.
 pub fn notion_edit(field: &str, v: &str, people: &[(String, String)], shape: Shape) -> Value {
     let body = match field {
         "Name" => json!({ "title": rich_text_objects(v) }),
@@ -203,6 +284,7 @@ pub fn notion_edit(field: &str, v: &str, people: &[(String, String)], shape: Sha
         "Ship Date" if v.is_empty() => json!({ "date": null }),
         "Ship Date" => json!({ "date": { "start": v } }),
         "Owner" => json!({ "people": people_refs(v, people) }),
+        BODY => panic!("the page's content is no property"),
         _ if v.is_empty() => json!({ "select": null }),
         _ => json!({ "select": { "name": v } }),
     };

@@ -3,11 +3,13 @@
 //! cases the conversions must keep stable: unicode, surrounding spaces,
 //! several lines, text past Notion's 2,000-character rich-text limit,
 //! cleared values; bold and italic blockers where Airtable's Blockers is
-//! rich text.
+//! rich text; page content as Markdown, sometimes typed in a form the
+//! sides store differently (trailing blank lines, `\r\n`, heading 6).
 
 use notion_airtable_sandbox::team::{PEOPLE, PRIORITIES, QUARTERS, STATUSES};
 use rand::{Rng, rngs::StdRng, seq::IndexedRandom};
 
+use super::model::BODY;
 use super::sides::Shape;
 
 /// Status values Airtable's single select allows (a person adds the
@@ -32,6 +34,7 @@ pub fn random_value(rng: &mut StdRng, field: &str, step: usize, shape: Shape) ->
         }),
         "Blockers" if shape.rich_blockers && rng.random_bool(0.5) => formatted(rng, step),
         "Blockers" => blockers(rng, step),
+        BODY => body(rng, step),
         other => panic!("no values for {other}"),
     }
 }
@@ -98,4 +101,36 @@ fn long_text(rng: &mut StdRng, step: usize) -> String {
         s.push_str(pieces.choose(rng).expect("pieces"));
     }
     s
+}
+
+/// A page's content as a person types it (the model holds its compared
+/// form, `sides::body_form`).
+fn body(rng: &mut StdRng, step: usize) -> String {
+    match rng.random_range(0..12) {
+        0..=1 => String::new(),
+        2..=3 => format!("Spec {step}"),
+        4 => format!(
+            "# Design {step}\n\nThe **new** flow, with a [link](https://example.com/{step}).\n\n- cart\n- pay"
+        ),
+        5 => format!("Überarbeitung {step} – Straße ✓ 🚀\n\n1. erst\n2. dann"),
+        // Stored by Notion as a heading 4; compared as one everywhere.
+        6 => format!("###### Notes {step}\n\nsmall print"),
+        // Fenced code is literal: its heading 6 stays.
+        7 => format!("```\n###### literal {step}\n```"),
+        // Trailing blank lines are no content.
+        8 => format!("Draft {step}\n\n\n"),
+        9 => format!("Windows line one {step}\r\nline two"),
+        _ => long_body(rng, step),
+    }
+}
+
+/// A few thousand characters over many paragraphs.
+fn long_body(rng: &mut StdRng, step: usize) -> String {
+    let paragraphs = rng.random_range(20..60);
+    (0..paragraphs)
+        .map(|i| {
+            format!("## Part {i}\n\nParagraph {i} of spec {step}: é 🚧 ß, *detail* and **weight**.")
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }

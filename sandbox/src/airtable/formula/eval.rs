@@ -117,6 +117,17 @@ impl Ctx<'_> {
                 | FieldType::LastModifiedTime,
                 Some(Value::String(s)),
             ) => parse_time(s).map(Val::Date).unwrap_or(Val::Error),
+            // A count or a numeric rollup is a number; a lookup or an array rollup reads
+            // as its values joined, as the app shows it.
+            (FieldType::Count | FieldType::Rollup, Some(Value::Number(n))) => {
+                n.as_f64().map(Val::Num).unwrap_or(Val::Error)
+            }
+            (FieldType::MultipleLookupValues | FieldType::Rollup, Some(v @ Value::Array(_))) => {
+                match crate::airtable::cells::to_display_string(v) {
+                    Value::String(s) => Val::Text(s),
+                    _ => Val::Error,
+                }
+            }
             (FieldType::MultipleSelects, Some(Value::Array(items))) => Val::Text(
                 items
                     .iter()
@@ -124,6 +135,10 @@ impl Ctx<'_> {
                     .collect::<Vec<_>>()
                     .join(", "),
             ),
+            // A collaborator reads as the name(s) in a formula, as the app shows it.
+            (FieldType::SingleCollaborator | FieldType::MultipleCollaborators, Some(v)) => {
+                crate::airtable::collaborators::display(v).map_or(Val::Error, Val::Text)
+            }
             (_, Some(Value::String(s))) => Val::Text(s.clone()),
             _ => Val::Error,
         }
