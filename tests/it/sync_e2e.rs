@@ -548,51 +548,18 @@ async fn writes_under_latency_keep_several_requests_in_flight(db: TestDb) {
 /// query's results: its job stays, and archives its row when it runs.
 async fn a_backlog_of_page_jobs_becomes_one_sweep_and_completes_what_it_covered(db: TestDb) {
     let w = world_at(db, -3600).await;
-    for i in 0..13 {
-        w.notion
-            .insert_page_as_person(
-                &w.team_n.data_source_id,
-                &w.person(),
-                json!({ "Name": { "title": [{ "text": { "content": format!("Extra spec {i}") } }] } }),
-            )
-            .unwrap();
-    }
-    assert_eq!(w.sweep(true).await.created_in_airtable, 60);
-    set_clocks(&w.notion, &w.airtable, 0).await;
-    let pages: Vec<String> = w
-        .rows()
-        .iter()
-        .map(|r| r["fields"]["Notion Page ID"].as_str().unwrap().to_owned())
-        .collect();
-    let person = w.person();
-    for (i, page) in pages[1..].iter().enumerate() {
-        let title = format!("Bulk-renamed spec {i}");
-        w.notion
-            .update_page_as_person(
-                page,
-                &person,
-                json!({ "Name": { "title": [{ "text": { "content": title } }] } }),
-            )
-            .unwrap();
-    }
+    let pages = sixty_synced(&w).await;
+    rename_in_notion(&w, &pages[1..]);
     let trashed = pages[0].clone();
     w.notion
-        .set_trashed_as_person(&trashed, &person, true)
+        .set_trashed_as_person(&trashed, &w.person(), true)
         .unwrap();
-    let spec = |page: &str| JobSpec::ReconcilePage {
-        pair: "specs".into(),
-        page_id: page.to_owned(),
-        trigger: Trigger::Webhook,
-    };
-    let jobs: Vec<_> = pages.iter().map(|p| spec(p).to_new_job(now_ms())).collect();
-    let mut tx = w.engine.store.begin().await.unwrap();
-    tx.enqueue_many(&jobs, now_ms()).await.unwrap();
-    tx.commit().await.unwrap();
+    enqueue_page_jobs(&w, &pages).await;
 
     let service = SyncService::new(w.engine.clone(), vec![w.pair.clone()], String::new());
     w.notion.calls().reset();
     w.airtable.calls().reset();
-    let outcome = service.run(&spec(&pages[5])).await.unwrap();
+    let outcome = service.run(&page_job(&pages[5])).await.unwrap();
     let JobOutcome::Reconciled(summary) = outcome else {
         panic!("{outcome:?}")
     };
@@ -622,10 +589,10 @@ async fn a_backlog_of_page_jobs_becomes_one_sweep_and_completes_what_it_covered(
         .collect();
     assert_eq!(
         pending,
-        vec![spec(&trashed).key()],
+        vec![page_job(&trashed).key()],
         "only the trashed page's job is left"
     );
-    let archived = service.run(&spec(&trashed)).await.unwrap();
+    let archived = service.run(&page_job(&trashed)).await.unwrap();
     let JobOutcome::Reconciled(archived) = archived else {
         panic!("{archived:?}")
     };
@@ -671,6 +638,15 @@ async fn a_batched_sweep_that_meets_a_5xx_leaves_each_page_job_to_run_alone(db: 
 
 /// Sixty specs renamed in Notion, and a page job for each (a bulk edit).
 async fn bulk_renamed(w: &World) -> Vec<String> {
+    let pages = sixty_synced(w).await;
+    rename_in_notion(w, &pages);
+    enqueue_page_jobs(w, &pages).await;
+    pages
+}
+
+/// Sixty specs synced an hour ago (the team's 47 and 13 more), the clocks
+/// back at now; their page ids in row order.
+async fn sixty_synced(w: &World) -> Vec<String> {
     for i in 0..13 {
         w.notion
             .insert_page_as_person(
@@ -682,11 +658,14 @@ async fn bulk_renamed(w: &World) -> Vec<String> {
     }
     assert_eq!(w.sweep(true).await.created_in_airtable, 60);
     set_clocks(&w.notion, &w.airtable, 0).await;
-    let pages: Vec<String> = w
-        .rows()
+    w.rows()
         .iter()
         .map(|r| r["fields"]["Notion Page ID"].as_str().unwrap().to_owned())
-        .collect();
+        .collect()
+}
+
+/// A person renames each page: "Bulk-renamed spec {i}", `i` its index in `pages`.
+fn rename_in_notion(w: &World, pages: &[String]) {
     let person = w.person();
     for (i, page) in pages.iter().enumerate() {
         let title = format!("Bulk-renamed spec {i}");
@@ -698,6 +677,10 @@ async fn bulk_renamed(w: &World) -> Vec<String> {
             )
             .unwrap();
     }
+}
+
+/// One webhook-triggered page job per page, queued at once.
+async fn enqueue_page_jobs(w: &World, pages: &[String]) {
     let jobs: Vec<_> = pages
         .iter()
         .map(|p| page_job(p).to_new_job(now_ms()))
@@ -705,7 +688,6 @@ async fn bulk_renamed(w: &World) -> Vec<String> {
     let mut tx = w.engine.store.begin().await.unwrap();
     tx.enqueue_many(&jobs, now_ms()).await.unwrap();
     tx.commit().await.unwrap();
-    pages
 }
 
 fn page_job(page: &str) -> JobSpec {
