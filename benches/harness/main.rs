@@ -97,6 +97,7 @@ impl Settings {
         // bench`); scripts/bench.sh passes the `cargo build --release` one.
         let mut serve_bin = PathBuf::from(env!("CARGO_BIN_EXE_notion-airtable-sync"));
         let mut only = None;
+        let mut big_ns = None;
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -109,6 +110,11 @@ impl Settings {
                 "--serve-bin" => match args.next() {
                     Some(p) => serve_bin = PathBuf::from(p),
                     None => bail!("--serve-bin needs a path"),
+                },
+                "--sync-n" => match args.next().map(|l| parse_sizes(&l)) {
+                    Some(Ok(ns)) => big_ns = Some(ns),
+                    Some(Err(e)) => bail!("--sync-n: {e}"),
+                    None => bail!("--sync-n needs a list of spec counts, e.g. 5000"),
                 },
                 "--only" => match args.next() {
                     Some(list) => {
@@ -123,7 +129,7 @@ impl Settings {
                 // `cargo bench` passes this to every bench target.
                 "--bench" => {}
                 other => bail!(
-                    "unknown argument {other}; usage: harness [--quick] [--report-only] [--json PATH] [--serve-bin PATH] [--only {}]",
+                    "unknown argument {other}; usage: harness [--quick] [--report-only] [--json PATH] [--serve-bin PATH] [--sync-n N,...] [--only {}]",
                     GROUPS.join(",")
                 ),
             }
@@ -142,11 +148,13 @@ impl Settings {
             sustain: Duration::from_secs(if quick { 5 } else { 30 }),
             step: Duration::from_secs(if quick { 2 } else { 5 }),
             diagnostic: Duration::from_secs(if quick { 3 } else { 10 }),
-            big_ns: if quick {
-                vec![1000]
-            } else {
-                vec![1000, 50_000]
-            },
+            big_ns: big_ns.unwrap_or_else(|| {
+                if quick {
+                    vec![1000]
+                } else {
+                    vec![1000, 50_000]
+                }
+            }),
             edits: if quick { 20 } else { 200 },
             bulk: if quick { (150, 300) } else { (10_000, 2_000) },
             script_initial_runs: if quick { 2 } else { 4 },
@@ -287,4 +295,13 @@ fn machine() -> String {
         "{cpus} × {model}, {mem_gib:.0} GiB RAM, {}",
         std::env::consts::OS
     )
+}
+
+/// `--sync-n 5000,20000`: the sizes of the large initial syncs (to profile
+/// one size without the hours of the full run).
+fn parse_sizes(list: &str) -> anyhow::Result<Vec<usize>> {
+    list.split(',')
+        .map(|n| n.trim().replace('_', "").parse::<usize>())
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("{list}: {e}"))
 }

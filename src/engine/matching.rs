@@ -19,6 +19,11 @@ pub(super) struct SideSnapshot {
     pub(super) pages: Vec<Page>,
     /// Pages read one by one (trashed, moved, or the other side of a changed row).
     pub(super) extra_pages: Vec<Page>,
+    /// Pages a full sweep read, planned and handed to the writers, then
+    /// let go of: only their ids (and `match_key` values, which first
+    /// contact still weighs) stay, so that the sweep holds about one
+    /// query's worth of pages at a time, not the whole database.
+    pub(super) settled: HashMap<String, Option<String>>,
     pub(super) records: Vec<Record>,
     /// Links by Notion page id.
     pub(super) links: HashMap<String, RecordLink>,
@@ -32,6 +37,24 @@ pub(super) struct SideSnapshot {
 }
 
 impl SideSnapshot {
+    /// The ids of the pages the query returned, held or settled.
+    pub(super) fn queried_ids(&self) -> std::collections::HashSet<&str> {
+        let held = self.pages.iter().map(|p| p.id.as_str());
+        held.chain(self.settled.keys().map(String::as_str))
+            .collect()
+    }
+
+    /// Let go of the pages in `ids`, keeping their ids and keys.
+    pub(super) fn settle(&mut self, pair: &ResolvedPair, ids: &std::collections::HashSet<String>) {
+        let (gone, held) = std::mem::take(&mut self.pages)
+            .into_iter()
+            .partition(|p| ids.contains(&p.id));
+        self.pages = held;
+        let gone: Vec<Page> = gone;
+        self.settled
+            .extend(gone.iter().map(|p| (p.id.clone(), page_key(pair, p))));
+    }
+
     /// Fill [`Self::relations`] for every page and row read.
     pub(super) async fn read_relations(
         &mut self,
@@ -277,29 +300,30 @@ fn key_matches<'a>(
     if rows.is_empty() {
         return out;
     }
-    let mut pages: BTreeMap<String, Vec<&Page>> = BTreeMap::new();
-    for p in snap
+    // Every page read counts, settled ones too: a key two pages share is
+    // ambiguous even if one of them was planned already.
+    let held = snap
         .pages
         .iter()
-        .filter(|p| !snap.links.contains_key(&p.id) && !records_by_page.contains_key(&p.id))
-    {
-        let k = p
-            .property(&key.notion)
-            .map(|v| v.plain_text())
-            .unwrap_or_default();
-        if !k.trim().is_empty() {
-            pages.entry(k.trim().to_owned()).or_default().push(p);
+        .map(|p| (p.id.as_str(), page_key(pair, p)));
+    let settled = snap.settled.iter().map(|(id, k)| (id.as_str(), k.clone()));
+    let mut pages: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for (id, k) in held.chain(settled) {
+        if let Some(k) =
+            k.filter(|_| !snap.links.contains_key(id) && !records_by_page.contains_key(id))
+        {
+            pages.entry(k).or_default().push(id);
         }
     }
     for (k, ps) in pages {
         match (ps.as_slice(), rows.get(&k).map(Vec::as_slice)) {
             ([page], Some([row])) => {
-                out.insert(page.id.clone(), *row);
+                out.insert((*page).to_owned(), *row);
             }
             (_, Some(rs)) => {
                 tracing::warn!(pair = pair.name(), key = %k, pages = ps.len(), rows = rs.len(), "ambiguous first-contact match: left unlinked");
                 for p in ps {
-                    out.insert(format!("ambiguous:{}", p.id), rs[0]);
+                    out.insert(format!("ambiguous:{p}"), rs[0]);
                 }
             }
             _ => {}

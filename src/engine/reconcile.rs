@@ -230,6 +230,7 @@ impl Engine {
                 let mut snap = SideSnapshot {
                     pages: Vec::new(),
                     extra_pages: Vec::new(),
+                    settled: Default::default(),
                     row_votes: [(record.id.clone(), vote == Some(true))].into(),
                     records: vec![record],
                     links: Default::default(),

@@ -251,7 +251,7 @@ impl Engine {
                 terms.push(json!({"property": id, "rich_text": {"equals": row.id}}));
             }
         }
-        let seen: HashSet<String> = snap.pages.iter().map(|p| p.id.clone()).collect();
+        let seen: HashSet<String> = snap.queried_ids().into_iter().map(str::to_owned).collect();
         let mut found: Vec<Page> = Vec::new();
         for chunk in terms.chunks(50) {
             let filter = json!({ "or": chunk });
@@ -322,6 +322,7 @@ impl Engine {
         let mut snap = SideSnapshot {
             pages: vec![page.clone()],
             extra_pages: Vec::new(),
+            settled: Default::default(),
             records: record.into_iter().collect(),
             links: link
                 .map(|l| (l.notion_page_id.clone(), l.clone()))

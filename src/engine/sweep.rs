@@ -51,6 +51,7 @@ impl Engine {
             links: self.all_links(pair).await?,
             full: true,
             extra_pages: Vec::new(),
+            settled: Default::default(),
             row_votes: Default::default(),
             relations: Default::default(),
         };
@@ -71,7 +72,6 @@ impl Engine {
                 || page_key(pair, page).is_none_or(|k| !keys_of_unlinked_rows.contains(&k))
         };
         let mut summary = Summary::default();
-        let mut planned = std::collections::HashSet::new();
         let mut claimed = std::collections::HashSet::new();
         let mut query = crate::notion::Query {
             filter: scoped_pages(pair, None),
@@ -101,7 +101,8 @@ impl Engine {
                 .match_entering_pages(pair, &mut snap, ready_plans, started)
                 .await?;
             claimed.extend(claimed_records(&snap, &ready_plans));
-            planned.extend(ready);
+            // Planned pages live on in their plans; the snapshot keeps their ids.
+            snap.settle(pair, &ready);
             match next {
                 Some(cursor) => query.start_cursor = Some(cursor),
                 None => break,
@@ -110,7 +111,7 @@ impl Engine {
         summary.absorb(self.run_plans(pair, ready_plans, opts).await?);
         self.fetch_missing_pages(pair, &mut snap).await?;
         snap.read_relations(self, pair).await?;
-        let plans = plan_all(pair, &snap, started, |p| !planned.contains(&p.id));
+        let plans = plan_all(pair, &snap, started, |p| !snap.settled.contains_key(&p.id));
         let plans = self
             .match_entering_pages(pair, &mut snap, plans, started)
             .await?;
@@ -214,6 +215,7 @@ impl Engine {
             links,
             full: false,
             extra_pages: Vec::new(),
+            settled: Default::default(),
             row_votes,
             relations: Default::default(),
         };
@@ -247,8 +249,7 @@ impl Engine {
         pair: &ResolvedPair,
         snap: &mut SideSnapshot,
     ) -> anyhow::Result<()> {
-        let seen: std::collections::HashSet<&str> =
-            snap.pages.iter().map(|p| p.id.as_str()).collect();
+        let seen = snap.queried_ids();
         let mut wanted: Vec<String> = Vec::new();
         if snap.full {
             for link in snap.links.values() {

@@ -502,6 +502,55 @@ async fn first_contact_links_by_key_and_refuses_ambiguous_keys(db: TestDb) {
     assert_eq!(rows.len(), 47);
 }
 
+/// A full sweep lets go of each hundred pages once it has planned them
+/// (its memory stays bounded), yet first contact still weighs every page
+/// read: over three query pages, a name two pages share stays ambiguous,
+/// a name one page carries links its row, and every other page gets a row.
+async fn first_contact_weighs_keys_across_query_pages(db: TestDb) {
+    let w = world(db).await;
+    let (base, table) = (&w.team_a.base_id, &w.team_a.table_id);
+    let name = |i: usize| match i {
+        0 | 159 => "Shared name".to_owned(),
+        80 => "Lonely name".to_owned(),
+        _ => format!("Extra spec {i}"),
+    };
+    let extra: Vec<String> = (0..160)
+        .map(|i| {
+            let title = json!({ "Name": { "title": [{ "text": { "content": name(i) } }] } });
+            let ds = &w.team_n.data_source_id;
+            w.notion
+                .insert_page_as_person(ds, &w.person(), title)
+                .unwrap()
+        })
+        .collect();
+    let shared = w
+        .airtable
+        .insert_record_as_person(base, table, json!({ "Spec Name": "Shared name" }))
+        .unwrap();
+    let lonely = w
+        .airtable
+        .insert_record_as_person(base, table, json!({ "Spec Name": "Lonely name" }))
+        .unwrap();
+
+    let summary = w.sweep(true).await;
+    // 207 pages: two ambiguous, one matched to its row, 204 created.
+    assert_eq!(summary.created_in_airtable, 204, "{summary:?}");
+    let rows = w.rows();
+    assert_eq!(rows.len(), 206);
+    let page_of = |id: &str| {
+        let row = rows.iter().find(|r| r["id"] == json!(id)).unwrap();
+        row["fields"].get("Notion Page ID").cloned()
+    };
+    assert_eq!(page_of(&lonely), Some(json!(extra[80])));
+    assert!(page_of(&shared).is_none_or(|v| v == ""), "a guessed link");
+    for page in [&extra[0], &extra[159]] {
+        let named = rows
+            .iter()
+            .filter(|r| r["fields"]["Notion Page ID"] == json!(page));
+        assert_eq!(named.count(), 0, "an ambiguous page got a row");
+    }
+}
+
 /// Under API latency a sweep's writes go out several at a time on each
 /// side (within each budget), and the result is the same as one at a time.
 async fn writes_under_latency_keep_several_requests_in_flight(db: TestDb) {
@@ -1010,6 +1059,7 @@ both_backends! {
     a_backlog_of_page_jobs_becomes_one_sweep_and_completes_what_it_covered,
     writes_under_latency_keep_several_requests_in_flight,
     first_contact_links_by_key_and_refuses_ambiguous_keys,
+    first_contact_weighs_keys_across_query_pages,
     a_job_that_lost_its_lease_commits_nothing,
     a_page_without_a_known_parent_is_located_and_synced,
     initial_sync_creates_every_row_with_the_fewest_calls,
