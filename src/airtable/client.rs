@@ -233,7 +233,9 @@ impl AirtableClient {
             &read_error_body(response).await,
         );
         match (&err, retry_after) {
-            (ApiError::RateLimited { retry_after, .. }, _) => budget.penalize(*retry_after).await,
+            (ApiError::RateLimited { retry_after, .. }, _) => {
+                budget.rate_limited(*retry_after).await
+            }
             (ApiError::Retryable { .. }, Some(wait)) if status == 503 => {
                 budget.penalize(wait).await
             }

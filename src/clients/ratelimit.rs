@@ -8,7 +8,10 @@
 //! draws on one schedule and a 429 seen by one pauses them all. Should the
 //! database not answer, the in-process schedule paces the call instead.
 
-use std::time::Duration;
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
 
 use tokio::{sync::Mutex, time::Instant};
 
@@ -16,12 +19,15 @@ pub use super::limits::{
     AIRTABLE_CALLS_PER_WINDOW, AIRTABLE_RATE_PER_SEC, AIRTABLE_WINDOW, NOTION_BURST,
     NOTION_RATE_PER_SEC, airtable_pace,
 };
+use super::limits::{LATE_SEND, MAX_RESERVATIONS, MAX_WIDENING, WIDENING_PER_429};
 use crate::{clients::SharedBudget, store::Pace};
 
 #[derive(Debug)]
 pub struct Budget {
     name: String,
     pace: Pace,
+    /// How much wider than `pace` the window is now (ms), after 429s.
+    widening_ms: AtomicU64,
     state: Mutex<State>,
     /// The deployment-wide schedule, when there is one.
     shared: Option<SharedBudget>,
@@ -48,6 +54,7 @@ impl Budget {
         Self {
             name: name.into(),
             pace,
+            widening_ms: AtomicU64::new(0),
             state: Mutex::new(State {
                 tat: 0,
                 recent: Vec::new(),
@@ -74,8 +81,11 @@ impl Budget {
         &self.name
     }
 
+    /// The pace calls keep now: the configured one, its window widened by
+    /// the 429s seen so far.
     pub fn pace(&self) -> Pace {
-        self.pace
+        let widening = Duration::from_millis(self.widening_ms.load(Ordering::Relaxed));
+        self.pace.widened(widening)
     }
 
     /// The deployment-wide schedule behind this budget, if any.
@@ -97,15 +107,24 @@ impl Budget {
     /// write would silently overwrite that edit).
     pub async fn acquire_within(&self, penalty_limit: Option<Duration>) -> Result<(), Duration> {
         if let Some(shared) = &self.shared {
-            match shared.acquire_within(penalty_limit).await {
+            match shared.acquire_paced(penalty_limit, self.pace()).await {
                 Ok(result) => return result,
                 Err(e) => {
                     tracing::warn!(budget = %self.name, error = %e, "shared rate budget unavailable: pacing this process alone")
                 }
             }
         }
-        let start_at = self.reserve(penalty_limit).await?;
-        tokio::time::sleep_until(start_at).await;
+        // A caller that wakes well after its slot (a busy machine) takes a
+        // fresh one: sent late, it would crowd the calls reserved after it
+        // into the vendor's window. The stale slot is left unused.
+        for _ in 0..MAX_RESERVATIONS {
+            let start_at = self.reserve(penalty_limit).await?;
+            tokio::time::sleep_until(start_at).await;
+            if Instant::now().saturating_duration_since(start_at) <= LATE_SEND {
+                return Ok(());
+            }
+        }
+        tracing::warn!(budget = %self.name, "every slot this call took was missed (a busy machine): sending late");
         Ok(())
     }
 
@@ -122,7 +141,7 @@ impl Budget {
         }
         let earliest = millis(blocked.unwrap_or(now) - state.origin);
         let State { tat, recent, .. } = &mut *state;
-        let start = self.pace.next_slot(earliest, tat, recent);
+        let start = self.pace().next_slot(earliest, tat, recent);
         Ok(state.origin + Duration::from_millis(u64::try_from(start).unwrap_or(0)))
     }
 
@@ -142,6 +161,28 @@ impl Budget {
                 tracing::warn!(budget = %self.name, ?retry_after, "rate limited: pausing all calls on this budget")
             }
         }
+    }
+
+    /// The vendor answered 429 to a call this budget paced: pause as
+    /// [`Budget::penalize`] does, and widen the window (up to a limit), since
+    /// calls on this path arrive more spread out than its margin allows.
+    pub async fn rate_limited(&self, retry_after: Duration) {
+        // The calls already in flight when the vendor started refusing get
+        // 429s too: one widening per pause, not one per refused call.
+        let first = self.blocked_for().await.is_none();
+        if first && matches!(self.pace, Pace::Window { .. }) {
+            let step = WIDENING_PER_429.as_millis() as u64;
+            let max = MAX_WIDENING.as_millis() as u64;
+            let widened =
+                self.widening_ms
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+                        (w < max).then(|| (w + step).min(max))
+                    });
+            if let Ok(before) = widened {
+                tracing::warn!(budget = %self.name, window = ?self.pace(), widened_by_ms = (before + step).min(max), "a 429 on a paced budget: widening its window");
+            }
+        }
+        self.penalize(retry_after).await;
     }
 
     /// Time left before calls may resume after a 429, if any.
@@ -233,6 +274,36 @@ mod tests {
         b.acquire_within(Some(Duration::from_secs(2)))
             .await
             .unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_429_widens_a_window_up_to_the_limit() {
+        let b = Budget::with_pace("t", airtable_pace());
+        let window = |b: &Budget| match b.pace() {
+            Pace::Window { window, .. } => window.as_millis(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(window(&b), 1_040);
+        b.rate_limited(Duration::from_secs(30)).await;
+        assert_eq!(window(&b), 1_060);
+        // The other calls in flight get their 429s during the same pause.
+        b.rate_limited(Duration::from_secs(30)).await;
+        assert_eq!(window(&b), 1_060, "one widening per pause");
+        tokio::time::advance(Duration::from_secs(30)).await;
+        for _ in 0..20 {
+            b.rate_limited(Duration::ZERO).await;
+        }
+        assert_eq!(window(&b), 1_240, "widened at most MAX_WIDENING");
+        // The schedule follows the wider window: the sixth call waits 1.24 s.
+        let t0 = Instant::now();
+        for _ in 0..6 {
+            b.acquire().await;
+        }
+        assert_eq!(t0.elapsed(), Duration::from_millis(1_240));
+        // A spaced pace (Notion's) is paused, never widened.
+        let n = Budget::new("n", 3.0, 5);
+        n.rate_limited(Duration::ZERO).await;
+        assert_eq!(n.pace(), Pace::spaced(3.0, 5));
     }
 
     #[tokio::test(start_paused = true)]

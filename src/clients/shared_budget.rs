@@ -17,19 +17,20 @@ pub use super::limits::NOTION_BURST;
 use crate::{
     clients::{
         api_error::Vendor,
-        limits::{NOTION_RATE_PER_SEC, airtable_pace},
+        limits::{LATE_SEND, MAX_RESERVATIONS, NOTION_RATE_PER_SEC, airtable_pace},
     },
     secret::Secret,
     store::Pace,
     store::{Reservation, Store, StoreError, now_ms},
 };
 
-/// How late after its slot a caller may still send (ms; see `acquire`):
-/// within the Airtable window's margin, so a late call cannot crowd the
-/// vendor's window, and above ordinary scheduling delays.
-const LATE_WAKE_MS: i64 = 40;
-/// Fresh slots a late caller takes before it sends regardless.
-const MAX_RESERVATIONS: u32 = 3;
+/// How late after its slot a caller may still send (see `acquire`): a
+/// small part of the Airtable window's margin, so a late call cannot crowd
+/// the vendor's window and the rest of the margin is the network's.
+const LATE_WAKE_MS: i64 = LATE_SEND.as_millis() as i64;
+/// How far ahead of the reservation its slot starts (ms): the time to
+/// commit the reservation, which would otherwise make every call late.
+const COMMIT_LEAD_MS: i64 = 5;
 /// Hex characters of the token's hash that name a Notion budget: enough to
 /// tell integrations apart, far too few to say anything about the token.
 const TOKEN_HASH_PREFIX: usize = 12;
@@ -98,21 +99,35 @@ impl SharedBudget {
         &self,
         penalty_limit: Option<Duration>,
     ) -> Result<Result<(), Duration>, StoreError> {
+        self.acquire_paced(penalty_limit, self.pace).await
+    }
+
+    /// [`SharedBudget::acquire_within`] at `pace` (this process's pace,
+    /// widened after a 429; see `Budget::rate_limited`).
+    pub async fn acquire_paced(
+        &self,
+        penalty_limit: Option<Duration>,
+        pace: Pace,
+    ) -> Result<Result<(), Duration>, StoreError> {
         let limit = penalty_limit.map(ms);
+        let lead = || now_ms() + COMMIT_LEAD_MS;
         for _ in 0..MAX_RESERVATIONS {
             let start = match self
                 .store
-                .reserve_slot_within(&self.name, &self.pace, now_ms, limit)
+                .reserve_slot_within(&self.name, &pace, lead, limit)
                 .await?
             {
                 Reservation::At(start) => start,
                 Reservation::Paused { until } => return Ok(Err(millis(until - now_ms()))),
             };
             sleep_until_ms(start).await;
-            if now_ms() - start <= LATE_WAKE_MS {
-                break;
+            let late = now_ms() - start;
+            if late <= LATE_WAKE_MS {
+                return Ok(Ok(()));
             }
+            tracing::debug!(budget = %self.name, late_ms = late, "woke after the slot: taking a fresh one");
         }
+        tracing::warn!(budget = %self.name, "every slot this call took was missed (a busy machine): sending late");
         Ok(Ok(()))
     }
 

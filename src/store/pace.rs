@@ -31,6 +31,18 @@ impl Pace {
         }
     }
 
+    /// This pace with its window `extra` wider (a spaced or unlimited pace
+    /// is unchanged).
+    pub fn widened(self, extra: Duration) -> Self {
+        match self {
+            Pace::Window { calls, window } => Pace::Window {
+                calls,
+                window: window + extra,
+            },
+            other => other,
+        }
+    }
+
     /// The slot of the next call at or after `earliest` (times in any unit
     /// of milliseconds), updating the schedule: `tat` for a spaced pace,
     /// `recent` (ascending starts of the last calls) for a window.
