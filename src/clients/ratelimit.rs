@@ -116,11 +116,13 @@ impl Budget {
         }
         // A caller that wakes well after its slot (a busy machine) takes a
         // fresh one: sent late, it would crowd the calls reserved after it
-        // into the vendor's window. The stale slot is left unused.
+        // into the vendor's window. The stale slot is left unused. A spaced
+        // pace keeps an average, which a late call does not break.
         for _ in 0..MAX_RESERVATIONS {
             let start_at = self.reserve(penalty_limit).await?;
             tokio::time::sleep_until(start_at).await;
-            if Instant::now().saturating_duration_since(start_at) <= LATE_SEND {
+            let late = Instant::now().saturating_duration_since(start_at);
+            if late <= LATE_SEND || !self.pace.counts_each_window() {
                 return Ok(());
             }
         }

@@ -24,9 +24,10 @@ use crate::{
     store::{Reservation, Store, StoreError, now_ms},
 };
 
-/// How late after its slot a caller may still send (see `acquire`): a
-/// small part of the Airtable window's margin, so a late call cannot crowd
-/// the vendor's window and the rest of the margin is the network's.
+/// How late after its slot a caller may still send on a window pace (see
+/// `acquire`): a small part of the Airtable window's margin, so a late call
+/// cannot crowd the vendor's window and the rest of the margin is the
+/// network's.
 const LATE_WAKE_MS: i64 = LATE_SEND.as_millis() as i64;
 /// How far ahead of the reservation its slot starts (ms): the time to
 /// commit the reservation, which would otherwise make every call late.
@@ -84,10 +85,10 @@ impl SharedBudget {
         self.vendor
     }
 
-    /// Wait until a call may be made, and reserve its slot. A caller that
-    /// wakes well after its slot (a busy machine) takes a fresh one: a call
-    /// sent late would crowd the calls reserved after it into the vendor's
-    /// window. The stale slot is simply left unused.
+    /// Wait until a call may be made, and reserve its slot. On a window
+    /// pace, a caller that wakes well after its slot (a busy machine) takes
+    /// a fresh one: a call sent late would crowd the calls reserved after it
+    /// into the vendor's window. The stale slot is simply left unused.
     pub async fn acquire(&self) -> Result<(), StoreError> {
         self.acquire_within(None).await.map(drop)
     }
@@ -122,7 +123,7 @@ impl SharedBudget {
             };
             sleep_until_ms(start).await;
             let late = now_ms() - start;
-            if late <= LATE_WAKE_MS {
+            if late <= LATE_WAKE_MS || !pace.counts_each_window() {
                 return Ok(Ok(()));
             }
             tracing::debug!(budget = %self.name, late_ms = late, "woke after the slot: taking a fresh one");

@@ -31,6 +31,14 @@ impl Pace {
         }
     }
 
+    /// Whether the vendor counts every window of this pace strictly
+    /// (Airtable's "5 requests per second"), so that a call sent later
+    /// than its slot could be one too many in some window; a spaced pace
+    /// keeps an average with bursts allowed (Notion).
+    pub fn counts_each_window(&self) -> bool {
+        matches!(self, Pace::Window { .. })
+    }
+
     /// This pace with its window `extra` wider (a spaced or unlimited pace
     /// is unchanged).
     pub fn widened(self, extra: Duration) -> Self {
