@@ -46,11 +46,10 @@ impl SideSnapshot {
 
     /// Let go of the pages in `ids`, keeping their ids and keys.
     pub(super) fn settle(&mut self, pair: &ResolvedPair, ids: &std::collections::HashSet<String>) {
-        let (gone, held) = std::mem::take(&mut self.pages)
+        let (gone, held): (Vec<Page>, _) = std::mem::take(&mut self.pages)
             .into_iter()
             .partition(|p| ids.contains(&p.id));
         self.pages = held;
-        let gone: Vec<Page> = gone;
         self.settled
             .extend(gone.iter().map(|p| (p.id.clone(), page_key(pair, p))));
     }
