@@ -503,9 +503,11 @@ async fn first_contact_links_by_key_and_refuses_ambiguous_keys(db: TestDb) {
 }
 
 /// A full sweep lets go of each hundred pages once it has planned them
-/// (its memory stays bounded), yet first contact still weighs every page
-/// read: over three query pages, a name two pages share stays ambiguous,
-/// a name one page carries links its row, and every other page gets a row.
+/// (its memory stays bounded), yet still knows every page it read: over
+/// three query pages, first contact links a name one page carries to its
+/// row, leaves a name two pages share ambiguous and gives every other page
+/// a row; the next full sweep takes all the linked pages it let go of as
+/// read (three queries, no page read one by one).
 async fn first_contact_weighs_keys_across_query_pages(db: TestDb) {
     let w = world(db).await;
     let (base, table) = (&w.team_a.base_id, &w.team_a.table_id);
@@ -549,6 +551,24 @@ async fn first_contact_weighs_keys_across_query_pages(db: TestDb) {
             .filter(|r| r["fields"]["Notion Page ID"] == json!(page));
         assert_eq!(named.count(), 0, "an ambiguous page got a row");
     }
+
+    w.notion.calls().reset();
+    w.sweep(true).await;
+    let calls = w.notion.calls();
+    let query = "/v1/data_sources/{data_source_id}/query";
+    assert_eq!(
+        calls.count(Some("POST"), query),
+        3,
+        "{:?}",
+        calls.snapshot()
+    );
+    let one_by_one = calls.count(Some("GET"), "/v1/pages/{page_id}");
+    assert_eq!(
+        one_by_one,
+        0,
+        "settled pages read again: {:?}",
+        calls.snapshot()
+    );
 }
 
 /// Under API latency a sweep's writes go out several at a time on each
